@@ -1,0 +1,1 @@
+"""casahub alarm domain: pure model, engine, policy, messages."""

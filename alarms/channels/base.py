@@ -1,0 +1,51 @@
+"""The channel interface and the three outcomes of one delivery attempt."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+
+class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """One outbox row as a channel sees it."""
+
+    id: int
+    channel: str  # what the recipient gets: sms, email, push, ntfy, voice, gsm, centre
+    recipient: str
+    address: str | None
+    language: str
+    subject: str
+    body: str
+    short: str
+    payload: dict[str, object] | None = None
+    incident: str | None = None
+    anomaly: str | None = None
+
+
+class Delivered(msgspec.Struct, frozen=True):
+    detail: str = ""
+
+
+class Transient(msgspec.Struct, frozen=True):
+    """Try again later; `retry_after` is the peer's hint in seconds, if it gave one."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+class Permanent(msgspec.Struct, frozen=True):
+    """Will never succeed as addressed (bad number, revoked credentials...)."""
+
+    reason: str
+
+
+Outcome = Delivered | Transient | Permanent
+
+
+class Channel(Protocol):
+    """A transport for one or more channels."""
+
+    transport: str  # twilio, smtp, webpush, dc09, log, ...
+
+    async def send(self, message: OutgoingMessage) -> Outcome: ...

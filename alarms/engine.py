@@ -1,0 +1,776 @@
+"""The alarm engine: a pure, deterministic state machine (no clock, no I/O, no asyncio).
+
+Theory of operation
+===================
+
+The shell feeds the engine one input at a time: ``handle(state, event, now)`` returns a
+``Step`` (the new ``State`` and a tuple of effects). The engine never reads a clock;
+``now`` comes from the caller, and ``next_deadline(state)`` tells the caller when to
+feed a ``Tick`` next. The same journal of ``(event, now)`` pairs always gives the same
+states, effects and ids (``replay``), so the shell can recover after ``kill -9``.
+
+Three machines live in the state and interact only through the rules below:
+
+1. The *intrusion mode* (``state.mode``): disarmed, arming_home/away (exit delay),
+   armed_home/away, pending (entry delay), triggered (siren). Its moves are the
+   table ``MODE_TRANSITIONS``; the few moves that depend on more than (mode, trigger)
+   are in ``_special cases`` right below the table. Only intrusion zones (behaviour
+   instant, entry or follower) that are *armed in the target mode* feed it: in
+   ``home`` only zones with ``home=True``, in ``away`` all of them, and never a
+   bypassed zone (``bypassed``, ``forced_bypass`` or ``auto_bypassed``).
+2. *Incidents* (``state.incidents``, open ones only): at most one open incident per
+   kind, except ``duress``. An alarm of a kind that already has an open incident adds
+   activations to it. 24h zones (water, smoke, power, panic) and device tamper raise
+   incidents in every mode and never move the intrusion mode.
+3. *Anomalies* (``state.anomalies``, active ones only): faults, never alarms. One per
+   (kind, device) for device faults, one per (kind, subject) for system faults.
+   A device that goes offline only becomes an anomaly after ``offline_grace``.
+
+Rules that hold everywhere:
+
+- Time: every input first fires the deadlines that are due at ``now`` (a ``Tick`` is
+  just an input that does nothing else). Deadlines fire in time order, each *at its own
+  time*: the exit delay that ended while the hub was down arms at its deadline, an entry
+  delay that ran out opens its incident with ``opened_at`` = the deadline, an offline
+  anomaly opens at ``offline_since + offline_grace``. So a late Tick, or a restart, gives
+  exactly what a punctual Tick would have.
+- A zone alarms once until it restores: the ``alarmed`` flag is set when a zone is
+  reported in alarm, and cleared (with a restore report) when it goes inactive. A zone
+  that is alarmed and still active never retriggers.
+- Every non-duress incident produces an ``IncidentOpened``, at least one ``Report`` and
+  one ``Notify`` in the same step. Duress is silent: ``Report`` to the centre only.
+- Swinger shutdown: every intrusion activation counts a trip on its zone; the opening
+  that would exceed ``swinger_limit`` bypasses the zone until disarm instead of alarming.
+- Disarming clears the armed period: forced and swinger bypasses, trips, alarmed flags of
+  intrusion zones. An intrusion incident still ``active`` and opened within
+  ``abort_window`` is cancelled (and the cancel is reported).
+- Domain mistakes (unknown zone, unknown incident, unknown device) never raise: they
+  leave the state alone and emit a ``LogEvent``. ``EngineError`` means a bug in this
+  module (an impossible transition), never bad input.
+- Ids ``inc-<n>`` / ``ano-<n>`` come from ``state.next_id`` so replays give the same ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+from alarms.model import (
+    INCIDENT_FOR_ZONE,
+    Ack,
+    Activation,
+    ActivationAdded,
+    AlarmSettings,
+    Anomaly,
+    AnomalyCleared,
+    AnomalyKind,
+    AnomalyRaised,
+    AnyEffect,
+    AnyEvent,
+    ArmRefused,
+    ArmRequest,
+    ArmTarget,
+    CancelEscalation,
+    Configure,
+    DeviceHealth,
+    DisarmRequest,
+    Incident,
+    IncidentChanged,
+    IncidentKind,
+    IncidentOpened,
+    Led,
+    LogEvent,
+    Mode,
+    ModeChanged,
+    Notify,
+    Report,
+    ReportCode,
+    Resolve,
+    SensorChanged,
+    Siren,
+    State,
+    Step,
+    SystemFault,
+    Tick,
+    Zone,
+    ZoneRemove,
+    ZoneUpsert,
+)
+
+__all__ = [
+    "MODE_TRANSITIONS",
+    "EngineError",
+    "handle",
+    "initial_state",
+    "next_deadline",
+    "readiness",
+    "replay",
+]
+
+
+class EngineError(Exception):
+    """A bug in the engine: a transition the rules never make. Bad input never raises this."""
+
+
+# --------------------------------------------------------------------------- the mode table
+
+Trigger = Literal[
+    "arm_home",  # ArmRequest(mode="home") that passed readiness
+    "arm_away",
+    "exit_delay_over",  # Tick at the exit deadline
+    "entry_opened",  # an armed entry zone opened
+    "alarm",  # an armed instant zone, or a follower without a running entry delay
+    "entry_delay_over",  # Tick at the entry deadline
+    "siren_over",  # Tick at the end of siren_time
+    "arm_failed",  # an instant zone opened during the exit delay
+    "disarm",
+]
+
+# "armed" stands for armed_<target>: the armed mode we came from or are going to.
+ARMED: Literal["armed"] = "armed"
+
+MODE_TRANSITIONS: dict[Mode, dict[Trigger, Mode | Literal["armed"]]] = {
+    "disarmed": {"arm_home": "arming_home", "arm_away": "arming_away"},
+    "arming_home": {
+        "arm_away": "arming_away",
+        "exit_delay_over": "armed_home",
+        "arm_failed": "disarmed",
+        "disarm": "disarmed",
+    },
+    "arming_away": {
+        "arm_home": "arming_home",
+        "exit_delay_over": "armed_away",
+        "arm_failed": "disarmed",
+        "disarm": "disarmed",
+    },
+    "armed_home": {"arm_away": "arming_away", "entry_opened": "pending", "alarm": "triggered", "disarm": "disarmed"},
+    "armed_away": {"arm_home": "arming_home", "entry_opened": "pending", "alarm": "triggered", "disarm": "disarmed"},
+    "pending": {"entry_delay_over": "triggered", "alarm": "triggered", "disarm": "disarmed"},
+    "triggered": {"siren_over": ARMED, "disarm": "disarmed"},
+}
+
+# Special cases, the moves the table cannot say on its own:
+# - arm_* with exit_delay == 0 goes straight to armed_<mode> (one ModeChanged).
+# - Arming to the mode we are in or arming towards is a no-op (LogEvent "arm_noop"): no
+#   delay restarts. Arming from pending or triggered is refused ("alarm_active").
+# - exit_delay_over with an armed instant zone open is arm_failed instead; with an armed
+#   entry zone open it is exit_delay_over immediately followed by entry_opened (the system
+#   arms, sees the door open and starts the entry delay at the exit deadline).
+# - siren_over returns to armed_<target> (the "armed" placeholder above).
+# - disarm in disarmed is a no-op (LogEvent "disarm_noop"); a duress disarm still raises
+#   its silent incident.
+# - Alarms inside `pending` (entry or follower) only record an activation for the incident
+#   the entry delay will open; inside `triggered` every alarm is an activation of the open
+#   incident. Neither moves the mode.
+
+ARMING: dict[ArmTarget, Mode] = {"home": "arming_home", "away": "arming_away"}
+ARMED_MODE: dict[ArmTarget, Mode] = {"home": "armed_home", "away": "armed_away"}
+DELAY_MODES: frozenset[Mode] = frozenset({"arming_home", "arming_away", "pending", "triggered"})
+
+REPORT_FOR_INCIDENT: dict[IncidentKind, ReportCode] = {
+    "fire": "fire",
+    "water": "water",
+    "intrusion": "burglary",
+    "power": "ac_loss",
+    "panic": "panic",
+    "tamper": "tamper",
+    "duress": "duress",
+}
+REPORT_FOR_ANOMALY: dict[AnomalyKind, ReportCode] = {
+    "sensor_offline": "supervision_loss",
+    "low_battery": "low_battery",
+}  # every other anomaly kind is reported as "trouble"
+
+# A zone's live fields that ZoneUpsert keeps: what the armed period knows, what the device said.
+_ARMED_PERIOD_FIELDS = ("active", "auto_bypassed", "forced_bypass", "trips", "alarmed")
+_DEVICE_FIELDS = ("online", "offline_since", "tamper", "battery_low")
+
+# Bounds the Tick loop; each firing strictly advances, so hitting it is a bug.
+_MAX_FIRINGS = 10_000
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def initial_state(settings: AlarmSettings | None = None) -> State:
+    """A disarmed system with no zones."""
+    return State(settings=settings if settings is not None else AlarmSettings())
+
+
+def handle(state: State, event: AnyEvent, now: float) -> Step:
+    """Apply one input at time `now`: fire due deadlines first, then the input itself."""
+    run = _Run(state)
+    run.fire_due(now)
+    match event:
+        case Tick():
+            pass
+        case SensorChanged():
+            run.sensor_changed(event, now)
+        case ArmRequest():
+            run.arm(event, now)
+        case DisarmRequest():
+            run.disarm(event, now)
+        case DeviceHealth():
+            run.device_health(event, now)
+        case Ack():
+            run.ack(event, now)
+        case Resolve():
+            run.resolve(event, now)
+        case SystemFault():
+            run.system_fault(event, now)
+        case ZoneUpsert():
+            run.zone_upsert(event)
+        case ZoneRemove():
+            run.zone_remove(event, now)
+        case Configure():
+            run.settings = event.settings
+            run.emit(LogEvent(kind="settings_changed"))
+        case _:
+            raise EngineError(f"not an engine input: {event!r} (mode {state.mode})")
+    return Step(state=run.freeze(), effects=tuple(run.effects))
+
+
+def next_deadline(state: State) -> float | None:
+    """The earliest time at which a Tick must be fed, or None when nothing is waiting."""
+    return _next_deadline(state.deadline, state.zones, state.anomalies, state.settings)
+
+
+def readiness(state: State, target: ArmTarget) -> list[tuple[str, str]]:
+    """(zone id, reason) for every armed-in-`target` zone that is open, offline or tampered."""
+    return _not_ready(state.zones, target)
+
+
+def replay(events: Iterable[tuple[AnyEvent, float]], state: State | None = None) -> State:
+    """Fold a journal of (event, now) into the state it leads to."""
+    current = state if state is not None else initial_state()
+    for event, now in events:
+        current = handle(current, event, now).state
+    return current
+
+
+# --------------------------------------------------------------------------- zone predicates
+
+
+def _bypassed(zone: Zone) -> bool:
+    return zone.bypassed or zone.forced_bypass or zone.auto_bypassed
+
+
+def _armed_in(zone: Zone, target: ArmTarget | None) -> bool:
+    """An intrusion zone that the `target` armed mode watches."""
+    if target is None or zone.behaviour == "24h" or _bypassed(zone):
+        return False
+    return target == "away" or zone.home
+
+
+def _not_ready(zones: dict[str, Zone], target: ArmTarget) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for zone in zones.values():
+        if not _armed_in(zone, target):
+            continue
+        if zone.active:
+            out.append((zone.id, "open"))
+        if not zone.online:
+            out.append((zone.id, "offline"))
+        if zone.tamper:
+            out.append((zone.id, "tamper"))
+    return out
+
+
+def _offline_due(
+    zones: dict[str, Zone], anomalies: dict[str, Anomaly], settings: AlarmSettings
+) -> dict[str, tuple[float, str]]:
+    """device -> (time its sensor_offline anomaly is due, the zone that stands for it)."""
+    reported = {a.device for a in anomalies.values() if a.kind == "sensor_offline"}
+    due: dict[str, tuple[float, str]] = {}
+    for zone in sorted(zones.values(), key=lambda z: z.id):
+        if zone.device is None or zone.offline_since is None or zone.device in reported:
+            continue
+        at = zone.offline_since + settings.offline_grace
+        if zone.device not in due:
+            due[zone.device] = (at, zone.id)
+        elif at < due[zone.device][0]:
+            due[zone.device] = (at, due[zone.device][1])
+    return due
+
+
+def _next_deadline(
+    deadline: float | None, zones: dict[str, Zone], anomalies: dict[str, Anomaly], settings: AlarmSettings
+) -> float | None:
+    times = [at for at, _ in _offline_due(zones, anomalies, settings).values()]
+    if deadline is not None:
+        times.append(deadline)
+    return min(times) if times else None
+
+
+# --------------------------------------------------------------------------- one step
+
+
+class _Run:
+    """The working copy of a State during one `handle` call; only `handle` mutates it."""
+
+    def __init__(self, state: State) -> None:
+        self.settings = state.settings
+        self.mode: Mode = state.mode
+        self.target: ArmTarget | None = state.target
+        self.deadline = state.deadline
+        self.entry_zone = state.entry_zone
+        self.entry_activations: list[Activation] = list(state.entry_activations)
+        self.armed_by = state.armed_by
+        self.zones = dict(state.zones)
+        self.incidents = dict(state.incidents)
+        self.anomalies = dict(state.anomalies)
+        self.next_id = state.next_id
+        self.effects: list[AnyEffect] = []
+
+    def freeze(self) -> State:
+        return State(
+            settings=self.settings,
+            mode=self.mode,
+            target=self.target,
+            deadline=self.deadline,
+            entry_zone=self.entry_zone,
+            entry_activations=tuple(self.entry_activations),
+            armed_by=self.armed_by,
+            zones=self.zones,
+            incidents=self.incidents,
+            anomalies=self.anomalies,
+            next_id=self.next_id,
+        )
+
+    def emit(self, *effects: AnyEffect) -> None:
+        self.effects.extend(effects)
+
+    def new_id(self, prefix: str) -> str:
+        ident = f"{prefix}-{self.next_id}"
+        self.next_id += 1
+        return ident
+
+    def update_zone(self, zone_id: str, **changes: object) -> Zone:
+        zone = msgspec.structs.replace(self.zones[zone_id], **changes)
+        self.zones[zone_id] = zone
+        return zone
+
+    # ----------------------------------------------------------------- mode moves
+
+    def lookup(self, trigger: Trigger) -> Mode:
+        """The table's answer for `trigger` in the current mode."""
+        new = MODE_TRANSITIONS[self.mode].get(trigger)
+        if new is None:
+            raise EngineError(f"no transition from mode {self.mode!r} on {trigger!r}")
+        if new == ARMED:
+            if self.target is None:
+                raise EngineError(f"{trigger!r} in mode {self.mode!r} without an armed target")
+            return ARMED_MODE[self.target]
+        return new
+
+    def move(self, trigger: Trigger, *, by: str | None = None, deadline: float | None = None) -> Mode:
+        """Take the table's transition for `trigger`; the caller does the entry actions."""
+        return self.set_mode(self.lookup(trigger), by=by, deadline=deadline)
+
+    def set_mode(self, new: Mode, *, by: str | None, deadline: float | None) -> Mode:
+        old = self.mode
+        self.mode = new
+        self.deadline = deadline
+        self.emit(ModeChanged(old=old, new=new, by=by, deadline=deadline))
+        return new
+
+    def arrived_armed(self, target: ArmTarget, by: str | None) -> None:
+        """Entry actions of armed_* reached by arming (not by the end of the siren)."""
+        self.emit(
+            Report(code="close", user=by),
+            Notify(subject="event", event=ARMED_MODE[target], by=by),
+            Led(pattern="armed"),
+        )
+
+    def to_disarmed(self) -> None:
+        """Exit actions of the armed period, shared by disarm and arm_failed."""
+        self.target = None
+        self.entry_zone = None
+        self.entry_activations = []
+        for zone in list(self.zones.values()):
+            intrusion = zone.behaviour != "24h"
+            if zone.forced_bypass or zone.auto_bypassed or zone.trips or (intrusion and zone.alarmed):
+                self.update_zone(
+                    zone.id,
+                    forced_bypass=False,
+                    auto_bypassed=False,
+                    trips=0,
+                    alarmed=zone.alarmed and not intrusion,
+                )
+        self.emit(Led(pattern="ok"))
+
+    # ----------------------------------------------------------------- time
+
+    def fire_due(self, now: float) -> None:
+        for _ in range(_MAX_FIRINGS):
+            due = _next_deadline(self.deadline, self.zones, self.anomalies, self.settings)
+            if due is None or due > now:
+                return
+            if self.deadline is not None and self.deadline <= due:
+                self.fire_mode_deadline(self.deadline)
+            else:
+                self.fire_offline(due)
+        raise EngineError(f"deadlines keep firing at {now} (mode {self.mode})")
+
+    def fire_mode_deadline(self, at: float) -> None:
+        if self.mode in ("arming_home", "arming_away"):
+            self.exit_delay_over(at)
+        elif self.mode == "pending":
+            self.trigger("entry_delay_over", self.entry_activations, at)
+        elif self.mode == "triggered":
+            self.move("siren_over")
+            self.emit(Siren(on=False), Led(pattern="armed"))
+        else:
+            raise EngineError(f"deadline {at} set in mode {self.mode!r}, which has no delay")
+
+    def exit_delay_over(self, at: float) -> None:
+        target = self.target
+        if target is None:
+            raise EngineError(f"exit delay over in {self.mode!r} without a target")
+        open_zones = [z for z in sorted(self.zones.values(), key=lambda z: z.id) if z.active and _armed_in(z, target)]
+        instant = [z for z in open_zones if z.behaviour == "instant"]
+        if instant:
+            self.arm_failed(instant[0])
+            return
+        self.move("exit_delay_over", by=self.armed_by)
+        self.arrived_armed(target, self.armed_by)
+        entry = [z for z in open_zones if z.behaviour == "entry"]
+        if entry:
+            self.start_entry_delay(entry[0], at)
+            self.entry_activations = [Activation(zone=z.id, at=at) for z in entry]
+
+    def fire_offline(self, at: float) -> None:
+        for device, (due, zone_id) in _offline_due(self.zones, self.anomalies, self.settings).items():
+            if due <= at:
+                self.raise_anomaly("sensor_offline", at, device=device, zone=zone_id)
+
+    # ----------------------------------------------------------------- arming
+
+    def arm(self, event: ArmRequest, now: float) -> None:
+        if self.mode in ("pending", "triggered"):
+            self.emit(ArmRefused(reason="alarm_active"))
+            return
+        if self.mode in (ARMING[event.mode], ARMED_MODE[event.mode]):
+            self.emit(LogEvent(kind="arm_noop", by=event.by, detail=event.mode))
+            return
+        not_ready = _not_ready(self.zones, event.mode)
+        if not_ready and not event.force:
+            self.emit(ArmRefused(reason="not_ready", not_ready=tuple(not_ready)))
+            return
+        for zone_id in dict.fromkeys(zone_id for zone_id, _ in not_ready):
+            self.update_zone(zone_id, forced_bypass=True)
+            self.emit(
+                LogEvent(kind="zone_bypassed", zone=zone_id, by=event.by, detail="forced arming"),
+                Report(code="bypass", zone=zone_id, user=event.by),
+            )
+        self.target = event.mode
+        self.armed_by = event.by
+        trigger: Trigger = "arm_home" if event.mode == "home" else "arm_away"
+        if self.settings.exit_delay > 0:
+            self.move(trigger, by=event.by, deadline=now + self.settings.exit_delay)
+            self.emit(Led(pattern="arming"))
+        else:
+            self.lookup(trigger)  # special case: a zero exit delay skips arming_*
+            self.set_mode(ARMED_MODE[event.mode], by=event.by, deadline=None)
+            self.arrived_armed(event.mode, event.by)
+
+    def arm_failed(self, zone: Zone) -> None:
+        by = self.armed_by
+        self.move("arm_failed")
+        self.emit(
+            LogEvent(kind="arm_failed", zone=zone.id),
+            Notify(subject="event", event="arm_failed", zone=zone.id, by=by),
+        )
+        self.to_disarmed()
+
+    def disarm(self, event: DisarmRequest, now: float) -> None:
+        if self.mode == "disarmed":
+            self.emit(LogEvent(kind="disarm_noop", by=event.by))
+        else:
+            was_triggered = self.mode == "triggered"
+            self.move("disarm", by=event.by)
+            if was_triggered:
+                self.emit(Siren(on=False))
+            self.to_disarmed()
+            self.emit(Report(code="open", user=event.by), Notify(subject="event", event="disarmed", by=event.by))
+            for incident in list(self.incidents.values()):
+                recent = now - incident.opened_at <= self.settings.abort_window
+                if incident.kind == "intrusion" and incident.state == "active" and recent:
+                    self.close_incident(incident, "cancelled", now, event.by)
+                    self.emit(Report(code="cancel", incident=incident.id, user=event.by))
+        if event.duress:
+            # Silent on purpose: no Notify, no LogEvent. Only the centre may know.
+            incident = Incident(id=self.new_id("inc"), kind="duress", state="active", opened_at=now)
+            self.incidents[incident.id] = incident
+            self.emit(IncidentOpened(incident=incident), Report(code="duress", user=event.by, incident=incident.id))
+
+    # ----------------------------------------------------------------- zones
+
+    def sensor_changed(self, event: SensorChanged, now: float) -> None:
+        if event.zone not in self.zones:
+            self.emit(LogEvent(kind="unknown_zone", zone=event.zone))
+            return
+        zone = self.update_zone(event.zone, active=event.active)
+        if not event.active:
+            if zone.alarmed:
+                self.restore(zone)
+            return
+        if zone.alarmed or _bypassed(zone):
+            return
+        if zone.behaviour == "24h":
+            self.update_zone(zone.id, alarmed=True)
+            self.raise_incident(INCIDENT_FOR_ZONE[zone.kind], [Activation(zone=zone.id, at=now)], now)
+            return
+        self.intrusion_opened(zone, now)
+
+    def restore(self, zone: Zone) -> None:
+        self.update_zone(zone.id, alarmed=False)
+        code = REPORT_FOR_INCIDENT[INCIDENT_FOR_ZONE[zone.kind]]
+        self.emit(Report(code=code, restore=True, zone=zone.id), LogEvent(kind="zone_restored", zone=zone.id))
+
+    def intrusion_opened(self, zone: Zone, now: float) -> None:
+        if not _armed_in(zone, self.target) or self.mode == "disarmed":
+            return
+        if self.mode in ("arming_home", "arming_away"):
+            if zone.behaviour == "instant":
+                self.arm_failed(zone)
+            return  # entry and follower zones are free during the exit delay
+        if self.swinger_shutdown(zone):
+            return
+        activation = Activation(zone=zone.id, at=now)
+        if self.mode in ("armed_home", "armed_away"):
+            if zone.behaviour == "entry":
+                self.start_entry_delay(zone, now)
+                self.entry_activations = [activation]
+            else:
+                self.trigger("alarm", [activation], now)
+        elif self.mode == "pending":
+            if zone.behaviour == "instant":
+                self.trigger("alarm", [*self.entry_activations, activation], now)
+            elif all(a.zone != zone.id for a in self.entry_activations):
+                self.entry_activations.append(activation)
+        elif self.mode == "triggered":
+            self.intrusion_alarm([activation], now)
+
+    def start_entry_delay(self, zone: Zone, at: float) -> None:
+        self.move("entry_opened", deadline=at + self.settings.entry_delay)
+        self.entry_zone = zone.id
+
+    def trigger(self, trigger: Trigger, activations: list[Activation], at: float) -> None:
+        self.move(trigger, deadline=at + self.settings.siren_time)
+        self.entry_zone = None
+        self.entry_activations = []
+        self.emit(Siren(on=True), Led(pattern="alarm"))
+        self.intrusion_alarm(activations, at)
+
+    def swinger_shutdown(self, zone: Zone) -> bool:
+        """Bypass a zone that already alarmed `swinger_limit` times in this armed period."""
+        if zone.trips < self.settings.swinger_limit:
+            return False
+        self.update_zone(zone.id, auto_bypassed=True)
+        self.emit(LogEvent(kind="swinger_shutdown", zone=zone.id), Report(code="bypass", zone=zone.id))
+        return True
+
+    def intrusion_alarm(self, activations: list[Activation], at: float) -> None:
+        counted: list[Activation] = []
+        for activation in activations:
+            zone = self.zones.get(activation.zone)
+            if zone is not None:
+                if self.swinger_shutdown(zone):
+                    continue
+                self.update_zone(zone.id, trips=zone.trips + 1, alarmed=zone.active)
+            counted.append(activation)
+        if counted:
+            self.raise_incident("intrusion", counted, at)
+        for activation in counted:
+            # A zone that closed again during the entry delay is restored at once, so
+            # that the centre never keeps a zone in alarm that nobody will restore.
+            zone = self.zones.get(activation.zone)
+            if zone is not None and not zone.active:
+                self.emit(Report(code="burglary", restore=True, zone=zone.id))
+
+    # ----------------------------------------------------------------- incidents
+
+    def raise_incident(self, kind: IncidentKind, activations: list[Activation], at: float) -> None:
+        """Open an incident of `kind`, or add the activations to the open one."""
+        code = REPORT_FOR_INCIDENT[kind]
+        first_zone = activations[0].zone
+        incident = next((i for i in self.incidents.values() if i.kind == kind), None)
+        if incident is None:
+            incident = Incident(
+                id=self.new_id("inc"), kind=kind, state="active", opened_at=at, activations=tuple(activations)
+            )
+            self.incidents[incident.id] = incident
+            self.emit(
+                IncidentOpened(incident=incident), Notify(subject="incident", incident=incident.id, zone=first_zone)
+            )
+        else:
+            for activation in activations:
+                incident = msgspec.structs.replace(incident, activations=(*incident.activations, activation))
+                self.incidents[incident.id] = incident
+                self.emit(ActivationAdded(incident=incident, zone=activation.zone))
+            self.emit(Notify(subject="incident_update", incident=incident.id, zone=first_zone))
+        for activation in activations:
+            self.emit(Report(code=code, zone=activation.zone, incident=incident.id))
+        if kind == "intrusion":
+            self.check_confirmation(incident)
+
+    def check_confirmation(self, incident: Incident) -> None:
+        """EN 50131-9 sequential confirmation: a second distinct zone within the window."""
+        if incident.confirmed or not incident.activations:
+            return
+        first = incident.activations[0]
+        window = self.settings.confirmation_window
+        if any(a.zone != first.zone and a.at - first.at <= window for a in incident.activations[1:]):
+            confirmed = msgspec.structs.replace(incident, confirmed=True)
+            self.incidents[incident.id] = confirmed
+            self.emit(IncidentChanged(incident=confirmed), Report(code="confirmed", incident=incident.id))
+
+    def close_incident(
+        self, incident: Incident, state: Literal["resolved", "cancelled"], now: float, by: str | None
+    ) -> None:
+        closed = msgspec.structs.replace(incident, state=state, closed_at=now, by=by)
+        del self.incidents[incident.id]
+        self.emit(IncidentChanged(incident=closed), CancelEscalation(incident=incident.id))
+
+    def ack(self, event: Ack, now: float) -> None:
+        incident = self.incidents.get(event.incident)
+        if incident is None:
+            self.emit(LogEvent(kind="unknown_incident", by=event.by, detail=event.incident))
+        elif incident.state != "active":
+            self.emit(LogEvent(kind="ack_noop", by=event.by, detail=event.incident))
+        else:
+            acked = msgspec.structs.replace(incident, state="acknowledged", by=event.by)
+            self.incidents[incident.id] = acked
+            self.emit(
+                IncidentChanged(incident=acked),
+                CancelEscalation(incident=incident.id),
+                LogEvent(kind="incident_acknowledged", by=event.by, detail=incident.id),
+            )
+
+    def resolve(self, event: Resolve, now: float) -> None:
+        incident = self.incidents.get(event.incident)
+        if incident is None:
+            self.emit(LogEvent(kind="unknown_incident", by=event.by, detail=event.incident))
+            return
+        self.close_incident(incident, "resolved", now, event.by)
+        self.emit(LogEvent(kind="incident_resolved", by=event.by, detail=incident.id))
+
+    # ----------------------------------------------------------------- anomalies
+
+    def find_anomaly(self, kind: AnomalyKind, device: str | None, subject: str | None) -> Anomaly | None:
+        for anomaly in self.anomalies.values():
+            if anomaly.kind == kind and anomaly.device == device and anomaly.subject == subject:
+                return anomaly
+        return None
+
+    def raise_anomaly(
+        self,
+        kind: AnomalyKind,
+        at: float,
+        *,
+        device: str | None = None,
+        subject: str | None = None,
+        zone: str | None = None,
+    ) -> None:
+        anomaly = Anomaly(
+            id=self.new_id("ano"), kind=kind, state="active", opened_at=at, device=device, subject=subject
+        )
+        self.anomalies[anomaly.id] = anomaly
+        self.emit(
+            AnomalyRaised(anomaly=anomaly),
+            Notify(subject="anomaly", anomaly=anomaly.id, zone=zone),
+            Report(code=REPORT_FOR_ANOMALY.get(kind, "trouble"), zone=zone),
+        )
+
+    def clear_anomaly(self, anomaly: Anomaly, now: float, zone: str | None = None) -> None:
+        cleared = msgspec.structs.replace(anomaly, state="resolved", closed_at=now)
+        del self.anomalies[anomaly.id]
+        self.emit(
+            AnomalyCleared(anomaly=cleared),
+            Notify(subject="anomaly_cleared", anomaly=anomaly.id, zone=zone),
+            Report(code=REPORT_FOR_ANOMALY.get(anomaly.kind, "trouble"), restore=True, zone=zone),
+        )
+
+    def device_health(self, event: DeviceHealth, now: float) -> None:
+        zone_ids = sorted(z.id for z in self.zones.values() if z.device == event.device)
+        if not zone_ids:
+            self.emit(LogEvent(kind="unknown_device", detail=event.device))
+            return
+        first = zone_ids[0]  # device-level faults are reported once, naming the device's first zone
+        if event.online is not None:
+            for zone_id in zone_ids:
+                zone = self.zones[zone_id]
+                if event.online:
+                    self.update_zone(zone_id, online=True, offline_since=None)
+                elif zone.online:
+                    self.update_zone(zone_id, online=False, offline_since=now)
+            offline = self.find_anomaly("sensor_offline", event.device, None)
+            if event.online and offline is not None:
+                self.clear_anomaly(offline, now, first)
+        if event.battery_low is not None:
+            for zone_id in zone_ids:
+                self.update_zone(zone_id, battery_low=event.battery_low)
+            low = self.find_anomaly("low_battery", event.device, None)
+            if event.battery_low and low is None:
+                self.raise_anomaly("low_battery", now, device=event.device, zone=first)
+            elif not event.battery_low and low is not None:
+                self.clear_anomaly(low, now, first)
+        if event.tamper is not None:
+            was_tampered = any(self.zones[zone_id].tamper for zone_id in zone_ids)
+            for zone_id in zone_ids:
+                self.update_zone(zone_id, tamper=event.tamper)
+            if event.tamper and not was_tampered:
+                self.raise_incident("tamper", [Activation(zone=first, at=now)], now)
+            elif not event.tamper and was_tampered:
+                self.emit(Report(code="tamper", restore=True, zone=first))
+
+    def system_fault(self, event: SystemFault, now: float) -> None:
+        anomaly = self.find_anomaly(event.kind, None, event.subject)
+        if event.active and anomaly is None:
+            self.raise_anomaly(event.kind, now, subject=event.subject)
+        elif not event.active and anomaly is not None:
+            self.clear_anomaly(anomaly, now)
+
+    # ----------------------------------------------------------------- configuration
+
+    def zone_upsert(self, event: ZoneUpsert) -> None:
+        old = self.zones.get(event.id)
+        config = Zone(
+            id=event.id,
+            name=event.name,
+            kind=event.kind,
+            behaviour=event.behaviour,
+            home=event.home,
+            bypassed=event.bypassed,
+            device=event.device,
+            room=event.room,
+        )
+        if old is None or old.device != event.device:
+            # A new device's health starts as healthy: the old one's says nothing about it.
+            live = {} if old is None else {f: getattr(old, f) for f in _ARMED_PERIOD_FIELDS}
+            self.zones[event.id] = msgspec.structs.replace(config, **live)
+        else:
+            live = {f: getattr(old, f) for f in (*_ARMED_PERIOD_FIELDS, *_DEVICE_FIELDS)}
+            self.zones[event.id] = msgspec.structs.replace(config, **live)
+        self.emit(LogEvent(kind="zone_changed", zone=event.id, by=event.by, detail="created" if old is None else None))
+        if event.bypassed and (old is None or not old.bypassed):
+            self.emit(
+                LogEvent(kind="zone_bypassed", zone=event.id, by=event.by),
+                Report(code="bypass", zone=event.id, user=event.by),
+            )
+        elif not event.bypassed and old is not None and old.bypassed:
+            self.emit(Report(code="bypass", restore=True, zone=event.id, user=event.by))
+
+    def zone_remove(self, event: ZoneRemove, now: float) -> None:
+        zone = self.zones.pop(event.id, None)
+        if zone is None:
+            self.emit(LogEvent(kind="unknown_zone", zone=event.id, by=event.by))
+            return
+        self.emit(LogEvent(kind="zone_removed", zone=event.id, by=event.by))
+        if zone.device is not None and all(z.device != zone.device for z in self.zones.values()):
+            # The device is gone with its last zone: its faults cannot be resolved any more.
+            for anomaly in [a for a in self.anomalies.values() if a.device == zone.device]:
+                self.clear_anomaly(anomaly, now)

@@ -1,0 +1,267 @@
+"""The user manual of every anomaly kind: what it means and how to resolve it, in Italian and English.
+
+The dashboard shows these entries and the anomaly messages (email, SMS, push) quote them, so
+the steps are written for a homeowner, not for an installer: one action per step, in the order
+to try them, ending with whom to call when the simple steps do not help.
+DESIGN.md section 3 requires an entry, in `it` and `en`, for every anomaly kind.
+"""
+
+from __future__ import annotations
+
+from alarms.model import AnomalyKind, Struct
+
+DEFAULT_LANGUAGE = "it"
+
+
+class ManualEntry(Struct, frozen=True):
+    title: str
+    meaning: str
+    steps: tuple[str, ...]
+
+
+MANUAL: dict[AnomalyKind, dict[str, ManualEntry]] = {
+    "sensor_offline": {
+        "it": ManualEntry(
+            title="Sensore non raggiungibile",
+            meaning=(
+                "L'hub non riceve più notizie dal sensore da oltre il tempo di tolleranza (di solito 10 minuti). "
+                "Non è un allarme ma un guasto: finché il sensore non torna in linea, la sua zona non protegge la casa."
+            ),
+            steps=(
+                "Controlla che il sensore sia al suo posto, fissato e non danneggiato.",
+                "Sostituisci la batteria anche se non risultava scarica: il tipo è scritto sul sensore o nel suo "
+                "manuale (spesso CR2032, CR123A o AA al litio).",
+                "Se il sensore è alimentato dalla presa, controlla che la presa e l'alimentatore abbiano corrente.",
+                "Avvicina il sensore all'hub o aggiungi un ripetitore (una presa smart Zigbee o Z-Wave alimentata fa "
+                "da ripetitore): muri spessi, metallo e specchi riducono la portata del segnale.",
+                "Se dopo 30 minuti è ancora non raggiungibile, accoppialo di nuovo dal pannello di casahub o "
+                "contatta l'installatore.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Sensor offline",
+            meaning=(
+                "The hub has not heard from the sensor for longer than the grace period (usually 10 minutes). "
+                "This is a fault, not an alarm: until the sensor is back online its zone does not protect the home."
+            ),
+            steps=(
+                "Check that the sensor is in place, firmly mounted and not damaged.",
+                "Replace the battery even if it was not reported low: the type is printed on the sensor or in its "
+                "manual (often CR2032, CR123A or lithium AA).",
+                "If the sensor is mains powered, check that its socket and power adapter have power.",
+                "Move the sensor closer to the hub or add a repeater (any mains-powered Zigbee or Z-Wave smart plug "
+                "acts as one): thick walls, metal and mirrors shorten the radio range.",
+                "If it is still offline after 30 minutes, pair it again from the casahub dashboard or contact "
+                "your installer.",
+            ),
+        ),
+    },
+    "low_battery": {
+        "it": ManualEntry(
+            title="Batteria del sensore scarica",
+            meaning=(
+                "La batteria di un sensore sta finendo. Il sensore funziona ancora, ma può smettere di "
+                "funzionare nel giro di qualche settimana."
+            ),
+            steps=(
+                "Controlla il tipo di batteria sul sensore o nel suo manuale (spesso CR2032, CR123A o AA al litio) "
+                "e procurane una nuova.",
+                "Disinserisci l'allarme prima di aprire il sensore: su molti sensori l'apertura del coperchio "
+                "segnala una manomissione.",
+                "Sostituisci la batteria rispettando la polarità (+ e -) e richiudi bene il coperchio.",
+                "Attendi qualche minuto: l'avviso si chiude da solo quando il sensore segnala la batteria nuova.",
+                "Porta la batteria usata in un contenitore per la raccolta delle pile.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Sensor battery low",
+            meaning=("A sensor's battery is running out. The sensor still works but may stop within a few weeks."),
+            steps=(
+                "Check the battery type on the sensor or in its manual (often CR2032, CR123A or lithium AA) and "
+                "get a new one.",
+                "Disarm the alarm before opening the sensor: on many sensors opening the cover reports tampering.",
+                "Replace the battery observing the polarity (+ and -) and close the cover firmly.",
+                "Wait a few minutes: the warning clears by itself once the sensor reports the new battery.",
+                "Take the old battery to a battery recycling point.",
+            ),
+        ),
+    },
+    "centre_unreachable": {
+        "it": ManualEntry(
+            title="Centrale operativa non raggiungibile",
+            meaning=(
+                "L'hub non riesce a inviare messaggi alla centrale operativa (centro di assistenza). In caso di "
+                "allarme la centrale potrebbe non essere avvisata; tu ricevi comunque SMS e notifiche."
+            ),
+            steps=(
+                "Controlla che il router sia acceso e che internet funzioni (apri un sito dal telefono collegato "
+                "al Wi-Fi di casa).",
+                "Controlla che il cavo di rete dell'hub sia collegato e che le luci della porta di rete siano accese.",
+                "Riavvia il router e attendi 5 minuti: l'avviso si chiude da solo quando la centrale risponde.",
+                "Se internet funziona ma l'avviso resta, chiama la centrale operativa o l'installatore: "
+                "potrebbero essere cambiati l'indirizzo della centrale o il contratto.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Assistance centre unreachable",
+            meaning=(
+                "The hub cannot deliver messages to the monitoring (assistance) centre. If an alarm happens the "
+                "centre may not be told; you still receive SMS and notifications."
+            ),
+            steps=(
+                "Check that the router is on and the internet works (open a website on a phone connected to the "
+                "home Wi-Fi).",
+                "Check that the hub's network cable is plugged in and the lights on its network port are on.",
+                "Restart the router and wait 5 minutes: the warning clears by itself once the centre answers.",
+                "If the internet works but the warning stays, call the monitoring centre or your installer: the "
+                "centre's address or the contract may have changed.",
+            ),
+        ),
+    },
+    "channel_failure": {
+        "it": ManualEntry(
+            title="Canale di notifica non funzionante",
+            meaning=(
+                "Un canale di invio (SMS, email, notifiche, chiamate vocali) ha fallito più volte di seguito. "
+                "I messaggi continuano a partire sugli altri canali."
+            ),
+            steps=(
+                "Nel pannello di casahub guarda quale canale ha fallito e l'errore riportato.",
+                "Controlla che l'hub sia collegato a internet.",
+                "Verifica le credenziali del servizio (per esempio l'account SMS o il server email) e che credito "
+                "o abbonamento non siano scaduti.",
+                "Invia un messaggio di prova dal pannello; se fallisce ancora, contatta l'installatore.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Notification channel failing",
+            meaning=(
+                "A delivery channel (SMS, email, notifications, voice calls) failed several times in a row. "
+                "Messages still go out on the other channels."
+            ),
+            steps=(
+                "In the casahub dashboard, see which channel failed and the error it reported.",
+                "Check that the hub is connected to the internet.",
+                "Check the service credentials (for example the SMS account or the email server) and that the "
+                "credit or subscription has not run out.",
+                "Send a test message from the dashboard; if it still fails, contact your installer.",
+            ),
+        ),
+    },
+    "hub_battery_low": {
+        "it": ManualEntry(
+            title="Batteria dell'hub scarica",
+            meaning=(
+                "L'hub sta funzionando con la batteria di riserva ed è quasi scarica, oppure la batteria di "
+                "riserva è da sostituire. Quando si esaurisce l'hub si spegne e la casa non è protetta."
+            ),
+            steps=(
+                "Controlla che l'alimentatore dell'hub sia collegato e che la presa abbia corrente.",
+                "Se in casa manca la corrente, controlla il quadro elettrico e riarma il salvavita se è scattato.",
+                "Se la corrente c'è, lascia ricaricare la batteria di riserva per qualche ora.",
+                "Se l'avviso torna anche con la corrente presente, la batteria di riserva è esaurita: falla "
+                "sostituire dall'installatore.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Hub battery low",
+            meaning=(
+                "The hub is running on its backup battery and the battery is nearly empty, or the backup battery "
+                "needs replacing. When it runs out the hub shuts down and the home is not protected."
+            ),
+            steps=(
+                "Check that the hub's power adapter is plugged in and that the socket has power.",
+                "If the power is out in the home, check the fuse box and reset the main switch (RCD) if it tripped.",
+                "If there is power, let the backup battery charge for a few hours.",
+                "If the warning comes back while there is power, the backup battery is worn out: have your "
+                "installer replace it.",
+            ),
+        ),
+    },
+    "storage_error": {
+        "it": ManualEntry(
+            title="Errore della memoria dell'hub",
+            meaning=(
+                "L'hub non riesce a scrivere sulla sua memoria (scheda SD o disco). Gli eventi potrebbero non "
+                "essere registrati e le modifiche alle impostazioni potrebbero andare perse al riavvio."
+            ),
+            steps=(
+                "Non spegnere l'hub staccando la corrente: potresti peggiorare il danno.",
+                "Nel pannello di casahub controlla lo spazio libero; se è finito, esporta e cancella gli eventi "
+                "più vecchi.",
+                "Scarica un backup della configurazione dal pannello.",
+                "Riavvia l'hub dal pannello.",
+                "Se l'errore torna, la scheda SD o il disco vanno sostituiti: contatta l'installatore.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Hub storage error",
+            meaning=(
+                "The hub cannot write to its storage (SD card or disk). Events may not be recorded and settings "
+                "changes may be lost on restart."
+            ),
+            steps=(
+                "Do not switch the hub off by pulling the plug: it can make the damage worse.",
+                "In the casahub dashboard check the free space; if it is full, export and delete the oldest events.",
+                "Download a backup of the configuration from the dashboard.",
+                "Restart the hub from the dashboard.",
+                "If the error comes back, the SD card or disk must be replaced: contact your installer.",
+            ),
+        ),
+    },
+    "clock_unsynced": {
+        "it": ManualEntry(
+            title="Orologio dell'hub non sincronizzato",
+            meaning=(
+                "L'hub non riesce a sincronizzare l'ora via internet. Gli orari di eventi e messaggi potrebbero "
+                "essere sbagliati e la centrale operativa potrebbe rifiutare i messaggi con un orario errato."
+            ),
+            steps=(
+                "Controlla che l'hub sia collegato a internet.",
+                "Se il router o il firewall bloccano la sincronizzazione dell'ora (NTP, porta UDP 123), "
+                "consentila oppure indica un server dell'ora della rete locale.",
+                "Riavvia l'hub: l'ora si sincronizza pochi minuti dopo l'avvio.",
+                "Se l'avviso resta, contatta l'installatore: se l'hub ha un orologio interno con batteria, la "
+                "batteria potrebbe essere esaurita.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Hub clock not synchronised",
+            meaning=(
+                "The hub cannot synchronise its time over the internet. Times of events and messages may be wrong "
+                "and the monitoring centre may reject messages with a wrong timestamp."
+            ),
+            steps=(
+                "Check that the hub is connected to the internet.",
+                "If the router or firewall blocks time synchronisation (NTP, UDP port 123), allow it or set a time "
+                "server on the local network.",
+                "Restart the hub: the time synchronises a few minutes after start-up.",
+                "If the warning stays, contact your installer: if the hub has a battery-backed clock, its battery "
+                "may be empty.",
+            ),
+        ),
+    },
+}
+
+
+def manual_entry(kind: AnomalyKind, language: str) -> ManualEntry:
+    """The entry for `kind` in `language`; an unsupported language falls back to Italian."""
+    entries = MANUAL[kind]
+    return entries.get(_language(language), entries[DEFAULT_LANGUAGE])
+
+
+def manual_text(kind: AnomalyKind, language: str) -> str:
+    """The entry as plain text: title, meaning, then the steps numbered from 1."""
+    entry = manual_entry(kind, language)
+    return f"{entry.title}\n\n{entry.meaning}\n\n{manual_steps(kind, language)}"
+
+
+def manual_steps(kind: AnomalyKind, language: str) -> str:
+    """Only the numbered steps, one a line (for the resolution section of a message)."""
+    entry = manual_entry(kind, language)
+    return "\n".join(f"{number}. {step}" for number, step in enumerate(entry.steps, start=1))
+
+
+def _language(language: str) -> str:
+    # "en-GB", "EN" and "en_US" are English; anything else we do not ship is Italian.
+    return language.strip().lower()[:2]

@@ -1,0 +1,387 @@
+"""The alarm domain's vocabulary: zones, incidents, anomalies, the engine's inputs and effects.
+
+Everything here is an immutable msgspec Struct so that the engine stays pure and every
+value can be written to the journal as JSON and read back identically (replay).
+Times are POSIX seconds (float) handed in by the shell; this module never reads a clock.
+The names follow DESIGN.md section 3, which is a contract.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Mode = Literal["disarmed", "arming_home", "arming_away", "armed_home", "armed_away", "pending", "triggered"]
+ArmTarget = Literal["home", "away"]
+ZoneKind = Literal["water", "smoke", "motion", "contact", "power", "panic", "camera"]
+Behaviour = Literal["24h", "instant", "entry", "follower"]
+IncidentKind = Literal["fire", "water", "intrusion", "power", "panic", "tamper", "duress"]
+IncidentState = Literal["active", "acknowledged", "resolved", "cancelled"]
+AnomalyKind = Literal[
+    "sensor_offline",
+    "low_battery",
+    "centre_unreachable",
+    "channel_failure",
+    "hub_battery_low",
+    "storage_error",
+    "clock_unsynced",
+]
+AnomalyState = Literal["active", "resolved"]
+
+MODES: tuple[Mode, ...] = ("disarmed", "arming_home", "arming_away", "armed_home", "armed_away", "pending", "triggered")
+ZONE_KINDS: tuple[ZoneKind, ...] = ("water", "smoke", "motion", "contact", "power", "panic", "camera")
+BEHAVIOURS: tuple[Behaviour, ...] = ("24h", "instant", "entry", "follower")
+INCIDENT_KINDS: tuple[IncidentKind, ...] = ("fire", "water", "intrusion", "power", "panic", "tamper", "duress")
+ANOMALY_KINDS: tuple[AnomalyKind, ...] = (
+    "sensor_offline",
+    "low_battery",
+    "centre_unreachable",
+    "channel_failure",
+    "hub_battery_low",
+    "storage_error",
+    "clock_unsynced",
+)
+
+# Which incident a zone of each kind raises when it fires.
+INCIDENT_FOR_ZONE: dict[ZoneKind, IncidentKind] = {
+    "water": "water",
+    "smoke": "fire",
+    "power": "power",
+    "panic": "panic",
+    "motion": "intrusion",
+    "contact": "intrusion",
+    "camera": "intrusion",
+}
+
+# The behaviour a zone gets when the installer does not choose one.
+DEFAULT_BEHAVIOUR: dict[ZoneKind, Behaviour] = {
+    "water": "24h",
+    "smoke": "24h",
+    "power": "24h",
+    "panic": "24h",
+    "motion": "follower",
+    "contact": "entry",
+    "camera": "instant",
+}
+
+
+class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base for every domain value: immutable, keyword-only, strict on decode."""
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class AlarmSettings(Struct, frozen=True):
+    """The `[alarm]` and `[escalation]` timings, in seconds (DESIGN.md section 7)."""
+
+    exit_delay: float = 30
+    entry_delay: float = 30
+    siren_time: float = 180
+    abort_window: float = 60
+    confirmation_window: float = 1800
+    swinger_limit: int = 3
+    offline_grace: float = 600
+
+
+# --------------------------------------------------------------------------- state
+
+
+class Zone(Struct, frozen=True):
+    """A zone's configuration and its live condition as the engine knows it."""
+
+    id: str
+    name: str
+    kind: ZoneKind
+    behaviour: Behaviour
+    home: bool = False
+    bypassed: bool = False  # by the user (PATCH bypassed / forced arming)
+    device: str | None = None
+    room: str = ""
+    active: bool = False
+    online: bool = True
+    offline_since: float | None = None
+    tamper: bool = False
+    battery_low: bool = False
+    auto_bypassed: bool = False  # swinger shutdown, until disarm
+    forced_bypass: bool = False  # bypassed by a forced arm, until disarm
+    trips: int = 0  # alarm activations in the current armed period (swinger count)
+    alarmed: bool = False  # reported as in alarm and not yet restored
+
+
+class Activation(Struct, frozen=True):
+    zone: str
+    at: float
+
+
+class Incident(Struct, frozen=True):
+    id: str
+    kind: IncidentKind
+    state: IncidentState
+    opened_at: float
+    confirmed: bool = False
+    activations: tuple[Activation, ...] = ()
+    closed_at: float | None = None
+    by: str | None = None  # who acknowledged / resolved / cancelled
+
+
+class Anomaly(Struct, frozen=True):
+    id: str
+    kind: AnomalyKind
+    state: AnomalyState
+    opened_at: float
+    device: str | None = None
+    subject: str | None = None  # what it is about when not a device: channel name, "centre", ...
+    closed_at: float | None = None
+
+
+class State(Struct, frozen=True):
+    """Everything the engine needs; the shell stores it as a snapshot after every step."""
+
+    settings: AlarmSettings = AlarmSettings()
+    mode: Mode = "disarmed"
+    target: ArmTarget | None = None  # the armed mode we are in, going to, or return to after an alarm
+    deadline: float | None = None  # end of the exit delay, entry delay or siren time
+    entry_zone: str | None = None  # the entry zone that started the running entry delay
+    # Intrusion zones seen during the running entry delay (entry zone first), with the times they
+    # opened: they become the incident's activations if the delay runs out.
+    entry_activations: tuple[Activation, ...] = ()
+    armed_by: str | None = None  # who asked for the running/last arming: the close report names them
+    zones: dict[str, Zone] = {}
+    incidents: dict[str, Incident] = {}  # open incidents only (active or acknowledged)
+    anomalies: dict[str, Anomaly] = {}  # active anomalies only
+    next_id: int = 1  # ids are made from this counter so that replay gives the same ids
+
+
+# --------------------------------------------------------------------------- inputs (events)
+
+
+class Event(Struct, frozen=True, tag_field="type", tag=str.lower):
+    """Base of the engine's inputs. Every input is journaled before its effects are sent."""
+
+
+class Configure(Event, frozen=True, tag="configure"):
+    settings: AlarmSettings
+
+
+class ZoneUpsert(Event, frozen=True, tag="zone_upsert"):
+    """Create a zone or change its configuration (name, room, behaviour, home, bypassed)."""
+
+    id: str
+    name: str
+    kind: ZoneKind
+    behaviour: Behaviour
+    home: bool = False
+    bypassed: bool = False
+    device: str | None = None
+    room: str = ""
+    by: str | None = None
+
+
+class ZoneRemove(Event, frozen=True, tag="zone_remove"):
+    id: str
+    by: str | None = None
+
+
+class SensorChanged(Event, frozen=True, tag="sensor_changed"):
+    zone: str
+    active: bool
+
+
+class DeviceHealth(Event, frozen=True, tag="device_health"):
+    """A change in a device's health; a field left None is unchanged."""
+
+    device: str
+    online: bool | None = None
+    battery_low: bool | None = None
+    tamper: bool | None = None
+
+
+class ArmRequest(Event, frozen=True, tag="arm_request"):
+    mode: ArmTarget
+    by: str
+    force: bool = False
+
+
+class DisarmRequest(Event, frozen=True, tag="disarm_request"):
+    by: str
+    duress: bool = False  # the shell found a duress code: disarm normally, raise a silent duress incident
+
+
+class Ack(Event, frozen=True, tag="ack"):
+    incident: str
+    by: str
+
+
+class Resolve(Event, frozen=True, tag="resolve"):
+    incident: str
+    by: str
+
+
+class SystemFault(Event, frozen=True, tag="system_fault"):
+    """A fault the shell detects (centre link, channel, storage, clock, hub battery)."""
+
+    kind: AnomalyKind
+    active: bool
+    subject: str | None = None
+
+
+class Tick(Event, frozen=True, tag="tick"):
+    """Time passed: fires every deadline at or before `now`."""
+
+
+AnyEvent = (
+    Configure
+    | ZoneUpsert
+    | ZoneRemove
+    | SensorChanged
+    | DeviceHealth
+    | ArmRequest
+    | DisarmRequest
+    | Ack
+    | Resolve
+    | SystemFault
+    | Tick
+)
+
+# --------------------------------------------------------------------------- outputs (effects)
+
+
+class Effect(Struct, frozen=True, tag_field="type", tag=str.lower):
+    """Base of what the engine asks the shell to do."""
+
+
+class ModeChanged(Effect, frozen=True, tag="mode_changed"):
+    old: Mode
+    new: Mode
+    by: str | None = None
+    deadline: float | None = None
+
+
+class ArmRefused(Effect, frozen=True, tag="arm_refused"):
+    """Arming refused: `not_ready` lists (zone id, reason) or `reason` says why."""
+
+    reason: Literal["not_ready", "alarm_active"]
+    not_ready: tuple[tuple[str, str], ...] = ()
+
+
+class IncidentOpened(Effect, frozen=True, tag="incident_opened"):
+    incident: Incident
+
+
+class ActivationAdded(Effect, frozen=True, tag="activation_added"):
+    incident: Incident
+    zone: str
+
+
+class IncidentChanged(Effect, frozen=True, tag="incident_changed"):
+    """State change of an incident (acknowledged, resolved, cancelled) or confirmation."""
+
+    incident: Incident
+
+
+class AnomalyRaised(Effect, frozen=True, tag="anomaly_raised"):
+    anomaly: Anomaly
+
+
+class AnomalyCleared(Effect, frozen=True, tag="anomaly_cleared"):
+    anomaly: Anomaly
+
+
+NotifySubject = Literal["incident", "incident_update", "anomaly", "anomaly_cleared", "event"]
+
+
+class Notify(Effect, frozen=True, tag="notify"):
+    """Tell the household; the policy decides channels and escalation."""
+
+    subject: NotifySubject
+    incident: str | None = None
+    anomaly: str | None = None
+    event: str | None = None  # for subject "event": armed_away, disarmed, ...
+    zone: str | None = None
+    by: str | None = None
+
+
+ReportCode = Literal[
+    "fire",
+    "water",
+    "burglary",
+    "panic",
+    "duress",
+    "tamper",
+    "ac_loss",
+    "low_battery",
+    "supervision_loss",
+    "open",  # disarmed by user
+    "close",  # armed by user
+    "cancel",
+    "confirmed",
+    "bypass",
+    "trouble",
+]
+
+
+class Report(Effect, frozen=True, tag="report"):
+    """A message to the assistance centre (DC-09 in the notifications issue)."""
+
+    code: ReportCode
+    restore: bool = False
+    zone: str | None = None
+    incident: str | None = None
+    user: str | None = None
+
+
+class Siren(Effect, frozen=True, tag="siren"):
+    on: bool
+
+
+LedPattern = Literal["ok", "armed", "alarm", "fault", "arming"]
+
+
+class Led(Effect, frozen=True, tag="led"):
+    pattern: LedPattern
+
+
+class CancelEscalation(Effect, frozen=True, tag="cancel_escalation"):
+    """An acknowledgement made the remaining escalation steps for this incident unnecessary."""
+
+    incident: str
+
+
+class LogEvent(Effect, frozen=True, tag="log_event"):
+    """An entry for the event log / audit trail that is not already one of the effects above."""
+
+    kind: str  # arm_failed, zone_bypassed, swinger_shutdown, zone_opened, zone_restored, ...
+    zone: str | None = None
+    by: str | None = None
+    detail: str | None = None
+
+
+AnyEffect = (
+    ModeChanged
+    | ArmRefused
+    | IncidentOpened
+    | ActivationAdded
+    | IncidentChanged
+    | AnomalyRaised
+    | AnomalyCleared
+    | Notify
+    | Report
+    | Siren
+    | Led
+    | CancelEscalation
+    | LogEvent
+)
+
+
+class Step(Struct, frozen=True):
+    """What one engine step returns."""
+
+    state: State
+    effects: tuple[AnyEffect, ...] = ()
+
+
+EVENT_ENCODER = msgspec.json.Encoder()
+EVENT_DECODER = msgspec.json.Decoder(AnyEvent)
+STATE_DECODER = msgspec.json.Decoder(State)

@@ -1,0 +1,1 @@
+"""casahub sensor drivers."""

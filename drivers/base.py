@@ -1,0 +1,166 @@
+"""The driver contract: what every sensor driver yields, offers for pairing, and how the hub runs it.
+
+Theory of operation. A driver translates one protocol (BLE adverts, MQTT messages, a UPS
+daemon, GPIO lines, a simulated kit) into typed readings; it never decides what an alarm
+is. The hub constructs a driver class found by `drivers.registry.load_driver` as
+`DriverClass(options, context)` (construction validates the options and does no I/O),
+and runs it as
+
+    async with driver:
+        async for reading in driver.readings():
+            ...
+
+Nothing a driver starts outlives its `async with`: on exit every task it owns is
+finished and `readings()` ends. A `SensorReading` says a sensing channel of a device
+changed or was re-reported (the hub de-duplicates); a `HealthReading` carries what the
+device said about itself, each field left None meaning "not reported". Radio and bus
+drivers offer unpaired devices as `Candidate`s; drivers bound to a fixed target
+declare their devices from config as `FixedDevice`s. `expected_interval` tells the
+hub's supervision how often a device should be heard from.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, Self
+
+import msgspec
+
+from alarms.model import ZoneKind
+
+__all__ = [
+    "Candidate",
+    "Driver",
+    "DriverContext",
+    "DriverError",
+    "FixedDevice",
+    "HealthReading",
+    "Reading",
+    "SensorReading",
+    "UnknownDriver",
+]
+
+
+class DriverError(Exception):
+    """A driver cannot be loaded, configured or run; the message says what to do."""
+
+
+class UnknownDriver(DriverError):
+    """No driver of this type is registered in the `casahub.drivers` entry-point group."""
+
+
+# --------------------------------------------------------------------------- readings
+
+
+class SensorReading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="sensor"):
+    """A sensing channel (`kind`) of the device at `address` is now `active` or not (POSIX time `at`)."""
+
+    address: str
+    kind: ZoneKind
+    active: bool
+    at: float
+
+
+class HealthReading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="health"):
+    """What a device reported about itself; a field left None was not reported.
+
+    `battery` is a percentage, `signal` is dBm (BLE) or LQI (Zigbee) as the protocol gives it.
+    """
+
+    address: str
+    at: float
+    online: bool | None = None
+    battery: float | None = None
+    battery_low: bool | None = None
+    signal: int | None = None
+    tamper: bool | None = None
+
+
+# Tagged (`{"type": "sensor"|"health", ...}`) so that `msgspec.json.Decoder(Reading)` reads either back.
+Reading = SensorReading | HealthReading
+
+
+# --------------------------------------------------------------------------- devices
+
+
+class Candidate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An unpaired device a driver offers for pairing; `id` is what `POST /devices {"candidate"}` takes."""
+
+    id: str
+    driver: str
+    address: str
+    model: str
+    kinds: tuple[ZoneKind, ...]
+    signal: int | None = None
+    battery: float | None = None
+
+
+class FixedDevice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A device a driver bound to a fixed target (nut, power_supply, gpio, camera) declares from its config."""
+
+    address: str
+    name: str
+    model: str
+    kinds: tuple[ZoneKind, ...]
+    room: str = ""
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+@dataclass(frozen=True)
+class DriverContext:
+    """What the hub lends a driver.
+
+    `clock` is wall time (POSIX seconds) for the readings' `at`; `paired` returns the
+    addresses currently paired for this driver (excluded from candidates); `data_dir` is
+    where a driver may keep state of its own (None: keep nothing).
+    """
+
+    clock: Callable[[], float] = field(default=time.time)
+    paired: Callable[[], set[str]] = field(default=set)
+    data_dir: Path | None = None
+
+
+class Driver(Protocol):
+    """One protocol behind one interface; registered in the `casahub.drivers` entry-point group."""
+
+    type: ClassVar[str]
+
+    def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
+        """Validate `options` (raise DriverError naming the bad key); no I/O here."""
+
+    async def __aenter__(self) -> Self:
+        """Start: connect, start the driver's tasks."""
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop: every task the driver started is finished when this returns, and `readings()` ends."""
+
+    def readings(self) -> AsyncIterator[Reading]:
+        """The readings, in order; the iterator ends when the driver stops."""
+        ...
+
+    async def candidates(self) -> list[Candidate]:
+        """Devices seen and not paired (addresses in `context.paired()` are left out)."""
+        ...
+
+    async def scan(self, seconds: float) -> None:
+        """Look for new devices for `seconds` (permit join, active scan); a no-op where not needed."""
+
+    def fixed_devices(self) -> list[FixedDevice]:
+        """The devices this driver's config declares; empty for radio and bus drivers."""
+        ...
+
+    def expected_interval(self, address: str) -> float | None:
+        """Seconds between two reports of this device when healthy; None when it is not supervised."""
+        ...

@@ -1,0 +1,294 @@
+"""The simulated demo kit: one device of each zone kind, plus a few unpaired ones to practise pairing.
+
+Theory of operation. `KIT` is the kit the hub seeds the demo zones from (`casahub serve
+--demo`); it is also what `fixed_devices()` declares, so a `[[drivers]] type =
+"simulated"` entry in a config brings the same kit. `SPARES` are devices "in range but
+not paired": `candidates()` offers those whose address is not in `context.paired()`.
+
+Nothing moves by itself but the heartbeat: at start and then every `heartbeat` seconds
+each kit device that is online, and each online spare that is paired, reports a
+`HealthReading` (online, battery, signal). Batteries drain slowly from a level between 88
+and 99 % and never below 80 % on their own, so a demo left running does not raise
+low-battery anomalies; signal wobbles by a couple of dBm in a fixed pattern. The demo API
+drives everything else through `set_active`, `set_online` and `set_battery`, each of
+which emits its reading at once. Everything is deterministic (no randomness), so a demo
+behaves the same on every run.
+
+Options: `heartbeat` (seconds, default 60). A `type` key equal to "simulated" is
+tolerated, so the hub may pass a whole `[[drivers]]` table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import math
+import zlib
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import msgspec
+
+from alarms.model import DEFAULT_BEHAVIOUR, Behaviour, ZoneKind
+from drivers.base import (
+    Candidate,
+    DriverContext,
+    DriverError,
+    FixedDevice,
+    HealthReading,
+    Reading,
+    SensorReading,
+)
+
+__all__ = ["KIT", "SPARES", "KitDevice", "SimulatedDriver"]
+
+log = logging.getLogger(__name__)
+
+
+class KitDevice(msgspec.Struct, frozen=True, kw_only=True):
+    """A simulated device and the zone the demo gives it (one sensing channel: `kind`)."""
+
+    address: str
+    name: str
+    model: str
+    kind: ZoneKind
+    room: str
+    behaviour: Behaviour
+    home: bool = False
+
+
+def _device(address: str, name: str, kind: ZoneKind, room: str, *, home: bool = False) -> KitDevice:
+    return KitDevice(
+        address=address,
+        name=name,
+        model=f"SIM-{kind.upper()}",
+        kind=kind,
+        room=room,
+        behaviour=DEFAULT_BEHAVIOUR[kind],
+        home=home,
+    )
+
+
+# DESIGN.md section 5: the door is `entry` and the only zone with the `home` flag; motion is
+# `follower`, camera `instant`, the others `24h` (which is DEFAULT_BEHAVIOUR for each kind).
+KIT: tuple[KitDevice, ...] = (
+    _device("sim-water-1", "Sensore acqua", "water", "Cucina"),
+    _device("sim-smoke-1", "Rilevatore fumo", "smoke", "Corridoio"),
+    _device("sim-motion-1", "Sensore movimento", "motion", "Soggiorno"),
+    _device("sim-contact-1", "Porta ingresso", "contact", "Ingresso", home=True),
+    _device("sim-power-1", "Alimentazione", "power", "Ripostiglio"),
+    _device("sim-panic-1", "Pulsante emergenza", "panic", "Camera da letto"),
+    _device("sim-camera-1", "Telecamera", "camera", "Soggiorno"),
+)
+
+# Unpaired devices offered as pairing candidates; the names and rooms are suggestions for the installer.
+SPARES: tuple[KitDevice, ...] = (
+    _device("sim-window-2", "Finestra camera", "contact", "Camera da letto"),
+    _device("sim-water-2", "Sensore lavatrice", "water", "Bagno"),
+    _device("sim-motion-2", "Sensore garage", "motion", "Garage"),
+)
+
+_OPTIONS = ("heartbeat",)
+_DEFAULT_HEARTBEAT = 60.0
+_DRAIN_PER_HOUR = 0.05  # percent: about 1 % a day, visible on the dashboard over days
+_DRAIN_FLOOR = 80.0  # natural drain stops here; set_battery goes lower
+_LOW_BATTERY = 20.0  # the device's own low-battery flag, as battery firmware reports one
+_SIGNAL_WOBBLE = (0, 1, -1, 2, 0, -2, 1, -1)  # dBm, cycled per heartbeat
+
+
+class _DeviceState:
+    """What a simulated device currently reports about itself."""
+
+    def __init__(self, device: KitDevice) -> None:
+        seed = zlib.crc32(device.address.encode())
+        self.device = device
+        self.online = True
+        self.battery = 88.0 + seed % 12
+        self.base_signal = -55 - seed % 25
+        self.phase = seed % len(_SIGNAL_WOBBLE)
+        self.beats = 0
+
+    @property
+    def signal(self) -> int:
+        return self.base_signal + _SIGNAL_WOBBLE[(self.phase + self.beats) % len(_SIGNAL_WOBBLE)]
+
+    def health(self, at: float) -> HealthReading:
+        battery = round(self.battery, 1)
+        return HealthReading(
+            address=self.device.address,
+            at=at,
+            online=True,
+            battery=battery,
+            battery_low=battery < _LOW_BATTERY,
+            signal=self.signal,
+        )
+
+
+class _End:
+    """Queued last: the readings iterator ends there (raising `error` if the driver failed)."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class SimulatedDriver:
+    """The demo kit as a driver; the hub keeps the instance to drive it from the demo API."""
+
+    type: ClassVar[str] = "simulated"
+
+    def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
+        self.heartbeat = _parse_options(options)
+        self._context = context
+        self._devices = {device.address: _DeviceState(device) for device in (*KIT, *SPARES)}
+        self._spares = frozenset(device.address for device in SPARES)
+        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._state = "new"  # new -> running -> stopped; a driver runs once
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def __aenter__(self) -> Self:
+        if self._state != "new":
+            raise DriverError("a SimulatedDriver runs once; create a new one to start again")
+        self._state = "running"
+        self._heartbeat_task = asyncio.create_task(self._beat(), name="simulated-heartbeat")
+        self._heartbeat_task.add_done_callback(self._heartbeat_done)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._state = "stopped"
+        task, self._heartbeat_task = self._heartbeat_task, None
+        try:
+            if task is not None:
+                task.cancel()
+                # gather, not a bare await: the heartbeat's CancelledError must not look like ours.
+                await asyncio.gather(task, return_exceptions=True)
+        finally:
+            self._queue.put_nowait(_End())
+
+    def _heartbeat_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("simulated driver heartbeat failed", exc_info=error)
+            self._queue.put_nowait(_End(error))
+
+    # ------------------------------------------------------------------ the Driver protocol
+
+    async def readings(self) -> AsyncIterator[Reading]:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _End):
+                self._queue.put_nowait(item)  # so that every other reader ends too
+                if item.error is not None:
+                    raise DriverError(f"simulated driver stopped: {item.error!r}") from item.error
+                return
+            yield item
+
+    async def candidates(self) -> list[Candidate]:
+        paired = self._context.paired()
+        return [
+            Candidate(
+                id=f"{self.type}:{state.device.address}",
+                driver=self.type,
+                address=state.device.address,
+                model=state.device.model,
+                kinds=(state.device.kind,),
+                signal=state.signal if state.online else None,
+                battery=round(state.battery, 1) if state.online else None,
+            )
+            for address, state in self._devices.items()
+            if address in self._spares and address not in paired
+        ]
+
+    async def scan(self, seconds: float) -> None:
+        """Nothing to do: the spares are always in range."""
+
+    def fixed_devices(self) -> list[FixedDevice]:
+        return [FixedDevice(address=d.address, name=d.name, model=d.model, kinds=(d.kind,), room=d.room) for d in KIT]
+
+    def expected_interval(self, address: str) -> float | None:
+        return self.heartbeat if address in self._devices else None
+
+    # ------------------------------------------------------------------ the demo's controls
+
+    async def set_active(self, address: str, kind: ZoneKind, active: bool) -> None:
+        """The device's `kind` channel turns active (or restores); emits a SensorReading at once."""
+        state = self._running_device(address)
+        if kind != state.device.kind:
+            raise DriverError(f"simulated device {address!r} senses {state.device.kind!r}, not {kind!r}")
+        self._queue.put_nowait(SensorReading(address=address, kind=kind, active=active, at=self._context.clock()))
+
+    async def set_online(self, address: str, online: bool) -> None:
+        """The device goes offline (stops heartbeats) or comes back; emits a HealthReading at once."""
+        state = self._running_device(address)
+        state.online = online
+        at = self._context.clock()
+        self._queue.put_nowait(state.health(at) if online else HealthReading(address=address, at=at, online=False))
+
+    async def set_battery(self, address: str, percent: float) -> None:
+        """Set the device's battery level (natural drain continues from it); emits a HealthReading at once."""
+        state = self._running_device(address)
+        if isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent <= 100:
+            raise DriverError(f"battery must be a percentage between 0 and 100, got {percent!r}")
+        state.battery = float(percent)
+        battery = round(state.battery, 1)
+        self._queue.put_nowait(
+            HealthReading(
+                address=address, at=self._context.clock(), battery=battery, battery_low=battery < _LOW_BATTERY
+            )
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _running_device(self, address: str) -> _DeviceState:
+        if self._state != "running":
+            raise DriverError(f"the simulated driver is {self._state}, not running; use it inside `async with`")
+        state = self._devices.get(address)
+        if state is None:
+            raise DriverError(f"no simulated device {address!r}; known: {', '.join(self._devices)}")
+        return state
+
+    async def _beat(self) -> None:
+        drain = _DRAIN_PER_HOUR * self.heartbeat / 3600
+        while True:
+            paired = self._context.paired()
+            at = self._context.clock()
+            for address, state in self._devices.items():
+                if not state.online or (address in self._spares and address not in paired):
+                    continue
+                self._queue.put_nowait(state.health(at))
+                state.beats += 1
+                if state.battery > _DRAIN_FLOOR:
+                    state.battery = max(_DRAIN_FLOOR, state.battery - drain)
+            await asyncio.sleep(self.heartbeat)
+
+
+def _parse_options(options: Mapping[str, Any]) -> float:
+    """Validate the options and return the heartbeat interval in seconds."""
+    for key in options:
+        if key == "type":
+            if options[key] != SimulatedDriver.type:
+                raise DriverError(f"simulated driver given option type = {options[key]!r}")
+            continue
+        if key not in _OPTIONS:
+            raise DriverError(f"simulated driver: unknown option {key!r}; known options: {', '.join(_OPTIONS)}")
+    heartbeat = options.get("heartbeat", _DEFAULT_HEARTBEAT)
+    if (
+        isinstance(heartbeat, bool)
+        or not isinstance(heartbeat, int | float)
+        or not math.isfinite(heartbeat)
+        or heartbeat <= 0
+    ):
+        raise DriverError(
+            f"simulated driver: option 'heartbeat' must be a positive number of seconds, got {heartbeat!r}"
+        )
+    return float(heartbeat)

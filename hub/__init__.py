@@ -1,0 +1,1 @@
+"""casahub daemon shell."""

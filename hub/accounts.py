@@ -1,0 +1,263 @@
+"""Users, alarm codes, API tokens and login sessions, stored in the hub database.
+
+Synchronous on purpose: the same functions serve the local CLI (`casahub user`, `casahub
+token`, which run beside the daemon) and the daemon, which calls them in a worker thread
+because argon2 hashing is CPU work that must not block the event loop.
+Passwords and codes are argon2id hashes; tokens and session ids are stored as SHA-256
+digests, so a copy of the database gives no usable credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+Role = Literal["owner", "member", "installer"]
+ROLES: tuple[Role, ...] = ("owner", "member", "installer")
+
+# RFC 9106's second recommended profile scaled to a Pi: ~50 ms per hash on a Pi 4,
+# so a login (one verify) stays well under the 1 s the API promises.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# A valid hash of a random secret, verified when the user does not exist, so that the
+# time a failed login takes does not tell whether the username exists.
+_DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
+
+SESSION_TTL = 30 * 24 * 3600
+MIN_PASSWORD = 4
+MIN_CODE_DIGITS = 4
+
+
+class AccountError(ValueError):
+    """A user-facing problem with an account operation (unknown user, weak code, ...)."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: Role
+    language: str
+    has_code: bool
+    has_duress: bool
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request: a logged-in user or a token."""
+
+    name: str  # the username, or "token:<id>"
+    role: Role
+    kind: Literal["session", "token"]
+    csrf: str | None = None  # only for sessions
+    session: str | None = None  # session digest, for logout
+
+
+@dataclass(frozen=True)
+class CodeMatch:
+    username: str
+    duress: bool
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _verify(hash_: str | None, secret: str) -> bool:
+    if not hash_:
+        return False
+    try:
+        return HASHER.verify(hash_, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class Accounts:
+    """Account operations on one sqlite3 connection, serialised by a lock (thread-safe)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ users
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        role: Role = "member",
+        *,
+        code: str | None = None,
+        duress_code: str | None = None,
+        language: str = "it",
+    ) -> User:
+        if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise AccountError("username: use letters, digits, '.', '-' or '_'")
+        if role not in ROLES:
+            raise AccountError(f"role: must be one of {', '.join(ROLES)}")
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+        if language not in ("it", "en"):
+            raise AccountError("language: must be 'it' or 'en'")
+        code_hash = self._code_hash(code, "code")
+        duress_hash = self._code_hash(duress_code, "duress code")
+        if code and duress_code and code == duress_code:
+            raise AccountError("duress code: must differ from the alarm code")
+        with self._lock:
+            try:
+                self.conn.execute(
+                    "INSERT INTO users (username, role, password_hash, code_hash, duress_hash, language, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (username, role, HASHER.hash(password), code_hash, duress_hash, language, time.time()),
+                )
+            except sqlite3.IntegrityError:
+                raise AccountError(f"user {username!r} already exists") from None
+        return User(username, role, language, code_hash is not None, duress_hash is not None)
+
+    @staticmethod
+    def _code_hash(code: str | None, what: str) -> str | None:
+        if code is None or code == "":
+            return None
+        if not code.isdigit() or len(code) < MIN_CODE_DIGITS:
+            raise AccountError(f"{what}: at least {MIN_CODE_DIGITS} digits (5 or more for EN 50131 grade 2)")
+        return HASHER.hash(code)
+
+    def set_password(self, username: str, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+        with self._lock:
+            cur = self.conn.execute(
+                "UPDATE users SET password_hash = ? WHERE username = ?", (HASHER.hash(password), username)
+            )
+            if cur.rowcount == 0:
+                raise AccountError(f"no user {username!r}")
+            # A new password logs out every session of that user.
+            self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+
+    def set_codes(self, username: str, *, code: str | None = None, duress_code: str | None = None) -> None:
+        updates = []
+        params: list[str | None] = []
+        if code is not None:
+            updates.append("code_hash = ?")
+            params.append(self._code_hash(code, "code"))
+        if duress_code is not None:
+            updates.append("duress_hash = ?")
+            params.append(self._code_hash(duress_code, "duress code"))
+        if not updates:
+            return
+        with self._lock:
+            cur = self.conn.execute(f"UPDATE users SET {', '.join(updates)} WHERE username = ?", (*params, username))
+            if cur.rowcount == 0:
+                raise AccountError(f"no user {username!r}")
+
+    def remove_user(self, username: str) -> None:
+        with self._lock:
+            cur = self.conn.execute("DELETE FROM users WHERE username = ?", (username,))
+            if cur.rowcount == 0:
+                raise AccountError(f"no user {username!r}")
+            self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+
+    def list_users(self) -> list[User]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT username, role, language, code_hash, duress_hash FROM users ORDER BY username"
+            ).fetchall()
+        return [User(r["username"], r["role"], r["language"], bool(r["code_hash"]), bool(r["duress_hash"])) for r in rows]
+
+    def get_user(self, username: str) -> User | None:
+        return next((u for u in self.list_users() if u.username == username), None)
+
+    def user_count(self) -> int:
+        with self._lock:
+            return int(self.conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
+    def check_password(self, username: str, password: str) -> User | None:
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT password_hash FROM users WHERE username = ?", (username,)
+            ).fetchone()
+        if row is None:
+            _verify(_DUMMY_HASH, password)  # same work as a real user: no username oracle
+            return None
+        if not _verify(row["password_hash"], password):
+            return None
+        return self.get_user(username)
+
+    def match_code(self, code: str) -> CodeMatch | None:
+        """Find whose alarm code (or duress code) this is. Codes identify the person, as on a keypad."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT username, code_hash, duress_hash FROM users WHERE code_hash IS NOT NULL OR duress_hash IS NOT NULL"
+            ).fetchall()
+        for row in rows:
+            if _verify(row["code_hash"], code):
+                return CodeMatch(row["username"], duress=False)
+            if _verify(row["duress_hash"], code):
+                return CodeMatch(row["username"], duress=True)
+        return None
+
+    # ------------------------------------------------------------------ tokens
+    def create_token(
+        self, role: Role, *, ttl: float | None = None, username: str | None = None, label: str | None = None
+    ) -> tuple[str, str]:
+        """Returns (token id, the secret token). Only the digest is stored."""
+        if role not in ROLES:
+            raise AccountError(f"role: must be one of {', '.join(ROLES)}")
+        token_id = secrets.token_hex(4)
+        secret = f"chb_{token_id}_{secrets.token_urlsafe(24)}"
+        now = time.time()
+        with self._lock:
+            self.conn.execute(
+                "INSERT INTO tokens (id, hash, role, username, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (token_id, _digest(secret), role, username, label, now, now + ttl if ttl else None),
+            )
+        return token_id, secret
+
+    def revoke_token(self, token_id: str) -> None:
+        with self._lock:
+            cur = self.conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ?", (token_id,))
+            if cur.rowcount == 0:
+                raise AccountError(f"no token {token_id!r}")
+
+    def check_token(self, secret: str, now: float) -> Principal | None:
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT id, role, expires_at, revoked FROM tokens WHERE hash = ?", (_digest(secret),)
+            ).fetchone()
+        if row is None or row["revoked"] or (row["expires_at"] is not None and row["expires_at"] <= now):
+            return None
+        return Principal(name=f"token:{row['id']}", role=row["role"], kind="token")
+
+    # ------------------------------------------------------------------ sessions
+    def create_session(self, username: str, now: float) -> tuple[str, str]:
+        """Returns (session secret for the cookie, csrf token). A fresh id at every login: no fixation."""
+        secret = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
+        with self._lock:
+            self.conn.execute(
+                "INSERT INTO sessions (hash, username, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (_digest(secret), username, csrf, now, now + SESSION_TTL),
+            )
+            self.conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+        return secret, csrf
+
+    def check_session(self, secret: str, now: float) -> Principal | None:
+        digest = _digest(secret)
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT s.username, s.csrf, s.expires_at, u.role FROM sessions s JOIN users u USING (username)"
+                " WHERE s.hash = ?",
+                (digest,),
+            ).fetchone()
+        if row is None or row["expires_at"] <= now:
+            return None
+        return Principal(name=row["username"], role=row["role"], kind="session", csrf=row["csrf"], session=digest)
+
+    def end_session(self, digest: str) -> None:
+        with self._lock:
+            self.conn.execute("DELETE FROM sessions WHERE hash = ?", (digest,))

@@ -1,0 +1,233 @@
+"""The `casahub` command line (DESIGN.md section 5).
+
+Local commands (`config check`, `user`, `token`) work on the data dir directly, also
+while the daemon runs (SQLite WAL). Commands that act on the alarm (`status`, `arm`,
+`disarm`) go through the HTTP API, so they pass the same code checks as the dashboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def _add_local(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config file (TOML)")
+    parser.add_argument("--data-dir", type=Path, help="data directory (database, certificates)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_remote(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hub", help="hub URL (default http://127.0.0.1:8080)")
+    parser.add_argument("--token", help="API token (or CASAHUB_TOKEN)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casahub", description="casahub home security hub")
+    parser.add_argument("--log-level", default=os.environ.get("CASAHUB_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub daemon")
+    serve.add_argument("--config", type=Path)
+    serve.add_argument("--demo", action="store_true", help="simulated kit, demo user, short delays")
+    serve.add_argument("--data-dir", type=Path)
+    serve.add_argument("--listen", help="HOST:PORT")
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="action", required=True)
+    check = config_sub.add_parser("check", help="validate a config file")
+    check.add_argument("file", nargs="?", type=Path)
+    check.add_argument("--config", type=Path, dest="config_opt")
+
+    user = sub.add_parser("user", help="manage users (local)")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    add = user_sub.add_parser("add", help="add a user")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("owner", "member", "installer"), default="member")
+    add.add_argument("--password", help="the password (default: prompt, or one line on stdin)")
+    add.add_argument("--code", help="alarm code (digits)")
+    add.add_argument("--duress-code", help="duress code: disarms and silently alerts the centre")
+    add.add_argument("--language", choices=("it", "en"), default="it")
+    _add_local(add)
+    passwd = user_sub.add_parser("passwd", help="change a password or codes")
+    passwd.add_argument("username")
+    passwd.add_argument("--password")
+    passwd.add_argument("--code")
+    passwd.add_argument("--duress-code")
+    _add_local(passwd)
+    lst = user_sub.add_parser("list", help="list users")
+    _add_local(lst)
+    remove = user_sub.add_parser("remove", help="remove a user")
+    remove.add_argument("username")
+    _add_local(remove)
+
+    token = sub.add_parser("token", help="API tokens (local)")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create", help="create a token")
+    create.add_argument("--role", choices=("owner", "member", "installer"), required=True)
+    create.add_argument("--ttl", help="lifetime, e.g. 30m, 8h, 7d (default: no expiry)")
+    create.add_argument("--label")
+    _add_local(create)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id")
+    _add_local(revoke)
+
+    status = sub.add_parser("status", help="alarm state")
+    _add_remote(status)
+    arm = sub.add_parser("arm", help="arm the system")
+    arm.add_argument("mode", choices=("home", "away"))
+    arm.add_argument("--force", action="store_true", help="bypass open zones")
+    arm.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
+    _add_remote(arm)
+    disarm = sub.add_parser("disarm", help="disarm the system")
+    disarm.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
+    _add_remote(disarm)
+    return parser
+
+
+def parse_ttl(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text.strip())
+    if not match:
+        raise ValueError(f"--ttl: expected a number with s, m, h or d (e.g. 8h), got {text!r}")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    if args.data_dir:
+        return Path(args.data_dir)
+    if args.config:
+        from hub.config import ConfigError, load_config
+
+        try:
+            loaded = load_config(args.config)
+        except ConfigError as exc:
+            raise SystemExit(f"casahub: invalid configuration:\n{exc}") from None
+        if loaded.config.hub.data_dir:
+            return loaded.config.hub.data_dir
+    from hub.daemon import default_data_dir
+
+    return default_data_dir()
+
+
+def _secret(value: str | None, prompt: str, *, required: bool = True) -> str | None:
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"{prompt}: ")
+        if getpass.getpass(f"{prompt} (again): ") != first:
+            raise SystemExit("casahub: the two entries differ")
+        return first
+    if not required:
+        return None
+    line = sys.stdin.readline().rstrip("\n")
+    if not line:
+        raise SystemExit(f"casahub: {prompt.lower()}: give it with an option or on stdin")
+    return line
+
+
+def _out(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else text)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from hub.accounts import AccountError, Accounts
+    from hub.storage import open_sync
+
+    accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
+    try:
+        if args.action == "add":
+            password = _secret(args.password, "Password")
+            assert password is not None
+            user = accounts.add_user(
+                args.username, password, args.role, code=args.code, duress_code=args.duress_code,
+                language=args.language,
+            )
+            _out(args, {"user": user.username, "role": user.role}, f"user {user.username} ({user.role}) added")
+        elif args.action == "passwd":
+            if args.code is not None or args.duress_code is not None:
+                accounts.set_codes(args.username, code=args.code, duress_code=args.duress_code)
+            if args.password is not None or (args.code is None and args.duress_code is None):
+                password = _secret(args.password, "New password")
+                assert password is not None
+                accounts.set_password(args.username, password)
+            _out(args, {"user": args.username, "changed": True}, f"user {args.username} updated")
+        elif args.action == "list":
+            users = accounts.list_users()
+            data = [
+                {"user": u.username, "role": u.role, "language": u.language, "code": u.has_code,
+                 "duress_code": u.has_duress}
+                for u in users
+            ]
+            lines = [f"{u.username:<20} {u.role:<10} {u.language}  code:{'yes' if u.has_code else 'no'}" for u in users]
+            _out(args, data, "\n".join(lines) or "no users")
+        elif args.action == "remove":
+            accounts.remove_user(args.username)
+            _out(args, {"user": args.username, "removed": True}, f"user {args.username} removed")
+    except AccountError as exc:
+        print(f"casahub: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        accounts.conn.close()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from hub.accounts import AccountError, Accounts
+    from hub.storage import open_sync
+
+    accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
+    try:
+        if args.action == "create":
+            try:
+                ttl = parse_ttl(args.ttl) if args.ttl else None
+            except ValueError as exc:
+                print(f"casahub: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            token_id, secret = accounts.create_token(args.role, ttl=ttl, label=args.label)
+            _out(args, {"token": secret, "id": token_id, "role": args.role, "ttl": ttl}, secret)
+        else:
+            accounts.revoke_token(args.id)
+            _out(args, {"id": args.id, "revoked": True}, f"token {args.id} revoked")
+    except AccountError as exc:
+        print(f"casahub: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        accounts.conn.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "serve":
+        from hub.daemon import ServeOptions, serve
+
+        return serve(ServeOptions(config=args.config, demo=args.demo, data_dir=args.data_dir, listen=args.listen))
+    if args.command == "config":
+        from hub.config import check_main
+
+        return check_main(args.file or args.config_opt)
+    if args.command == "user":
+        return cmd_user(args)
+    if args.command == "token":
+        return cmd_token(args)
+    from hub.client import run_remote
+
+    return run_remote(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

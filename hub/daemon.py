@@ -1,0 +1,331 @@
+"""`casahub serve`: assembles storage, the hub core, drivers, the dispatcher and the web server.
+
+Start-up order matters: the web server answers first (health says 503 "starting"),
+then the alarm state is recovered from the journal, then drivers start feeding readings,
+so no reading is applied to a state that is not yet the recovered one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from alarms.channels.base import Channel
+from alarms.channels.log import LogChannel
+from alarms.policy import Contact, Escalation
+from drivers.base import DriverContext
+from drivers.registry import load_driver
+from hub import accounts as accounts_mod
+from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
+from hub.outbox import OutboxDispatcher
+from hub.runtime import Hub
+from hub.storage import Database, open_sync
+from hub.web.app import make_app
+from hub.web.context import WebContext
+
+log = logging.getLogger("casahub")
+
+DEMO_DATA_DIR = Path(".casahub-demo")
+DEMO_LISTEN = "127.0.0.1:8080"
+DEMO_USER, DEMO_PASSWORD, DEMO_CODE = "demo", "demo", "12345"
+DEMO_DELAY = 10.0
+DEMO_CONTACT = ContactConfig(
+    name="Famiglia Demo", phone="+390000000000", email="famiglia@example.invalid", language="it", push=True
+)
+CHANNELS = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
+
+
+def casahub_version() -> str:
+    try:
+        return version("casahub")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def default_data_dir() -> Path:
+    system = Path("/var/lib/casahub")
+    return system if system.is_dir() else Path.home() / ".local" / "share" / "casahub"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    config: Path | None = None
+    demo: bool = False
+    data_dir: Path | None = None
+    listen: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything `serve` decided from the options and the config file."""
+
+    config: Config
+    data_dir: Path
+    host: str
+    port: int
+    tls: ssl.SSLContext | None
+    demo: bool
+
+
+def _raw_keys(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def plan(options: ServeOptions) -> tuple[Plan, list[str]]:
+    """Resolve config, data dir, listen address and TLS. Raises ConfigError on an invalid config."""
+    loaded = load_config(options.config)
+    config = loaded.config
+    notes = [f"warning: {w}" for w in loaded.warnings]
+    raw = _raw_keys(options.config)
+    if options.demo:
+        alarm_raw = raw.get("alarm", {})
+        alarm = config.alarm
+        # Demo defaults sit *under* the file: only keys the file does not set get the short delays.
+        if "exit_delay" not in alarm_raw:
+            alarm = replace_struct(alarm, exit_delay=DEMO_DELAY)
+        if "entry_delay" not in alarm_raw:
+            alarm = replace_struct(alarm, entry_delay=DEMO_DELAY)
+        contacts = config.contacts or (DEMO_CONTACT,)
+        drivers = config.drivers
+        if not any(d.type == "simulated" for d in drivers):
+            drivers = (*drivers, _simulated_driver_config())
+        config = replace(config, alarm=alarm, contacts=contacts, drivers=drivers)
+    listen = options.listen or (
+        config.web.listen if "listen" in raw.get("web", {}) or not options.demo else DEMO_LISTEN
+    )
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise SystemExit(f"casahub: --listen: {exc}") from None
+    data_dir = options.data_dir or config.hub.data_dir or (DEMO_DATA_DIR if options.demo else default_data_dir())
+    tls_mode = "off" if options.demo and "tls" not in raw.get("web", {}) else config.web.tls
+    tls: ssl.SSLContext | None = None
+    if tls_mode == "auto":
+        from hub.certs import ensure_self_signed
+
+        cert, key, fingerprint = ensure_self_signed(data_dir / "certs", config.hub.name)
+        tls = _ssl_context(cert, key)
+        notes.append(f"TLS certificate SHA-256 fingerprint: {fingerprint}")
+    elif tls_mode != "off":
+        tls = _ssl_context(tls_mode.cert, tls_mode.key)  # type: ignore[union-attr]
+    return Plan(config, Path(data_dir), host, port, tls, options.demo), notes
+
+
+def replace_struct(value: Any, **changes: Any) -> Any:
+    import msgspec
+
+    return msgspec.structs.replace(value, **changes)
+
+
+def _simulated_driver_config() -> Any:
+    from hub.config import DriverConfig
+
+    return DriverConfig(type="simulated", options={})
+
+
+def _ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def contacts_of(config: Config) -> list[Contact]:
+    return [
+        Contact(name=c.name, phone=c.phone, email=c.email, language=c.language, push=c.push, voice=c.voice)
+        for c in config.contacts
+    ]
+
+
+def transports_of(config: Config, implemented: dict[str, Channel]) -> dict[str, str]:
+    """Which transport carries each channel. A channel that is not configured, or whose
+    transport this build does not have, goes to the log transport, and the outbox says so."""
+    wanted = {
+        "sms": "twilio" if config.sms else None,
+        "voice": "twilio" if config.sms else None,
+        "email": "smtp" if config.email else None,
+        "push": "webpush" if config.push else None,
+        "ntfy": "ntfy" if config.ntfy else None,
+        "gsm": "gsm" if config.gsm else None,
+        "centre": (config.centre.protocol if config.centre else None),
+    }
+    result = {}
+    for channel in CHANNELS:
+        transport = wanted.get(channel)
+        if transport and transport not in implemented:
+            log.warning("channel %s: transport %s is not available in this build; using the log", channel, transport)
+            transport = None
+        result[channel] = transport or "log"
+    return result
+
+
+class Daemon:
+    def __init__(self, the_plan: Plan, *, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.plan = the_plan
+        self.clock = clock or time.time
+        self.stopping = asyncio.Event()
+        self.drivers: dict[str, Any] = {}
+        self.hub: Hub | None = None
+        self.url = ""
+
+    async def run(self, ready: Callable[[Daemon], None] | None = None) -> None:
+        p = self.plan
+        cfg = p.config
+        p.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(p.data_dir / "casahub.db")
+        await db.open()
+        accounts = accounts_mod.Accounts(open_sync(p.data_dir / "casahub.db"))
+        channels: dict[str, Channel] = {"log": LogChannel()}
+        hub = Hub(
+            db,
+            settings=cfg.alarm,
+            contacts=contacts_of(cfg),
+            escalation=Escalation(ack_timeout=cfg.escalation.ack_timeout),
+            transports=transports_of(cfg, channels),
+            timezone=cfg.hub.timezone,
+            language=cfg.hub.language,
+            clock=self.clock,
+        )
+        self.hub = hub
+        ctx = WebContext(
+            hub=hub, accounts=accounts, drivers=self.drivers, demo=p.demo, tls=p.tls is not None,
+            version=casahub_version(), clock=self.clock,
+        )
+        runner = web.AppRunner(make_app(ctx), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, p.host, p.port, ssl_context=p.tls)
+        await site.start()
+        scheme = "https" if p.tls else "http"
+        self.url = f"{scheme}://{p.host if ':' not in p.host else f'[{p.host}]'}:{p.port}"
+        try:
+            await hub.recover()
+            if p.demo:
+                await asyncio.to_thread(_seed_demo_user, accounts)
+            dispatcher = OutboxDispatcher(
+                db, channels, clock=self.clock,
+                on_change=lambda row: hub.fanout.publish({"type": "notification", "notification": hub.notification_json(row)}),
+                on_dead=lambda channel, reason: hub.raise_fault("channel_failure", channel),
+            )
+            hub.dispatcher = dispatcher
+            async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
+                for driver_cfg in cfg.drivers:
+                    await self._start_driver(stack, tasks, hub, driver_cfg)
+                await hub.audit("hub_started", actor="hub", data={"version": ctx.version})
+                tasks.create_task(hub.run_timers(), name="timers")
+                tasks.create_task(dispatcher.run(), name="outbox")
+                tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
+                if ready is not None:
+                    ready(self)
+                await self.stopping.wait()
+                raise _Stop
+        except* _Stop:
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                await hub.flush_telemetry()
+            await runner.cleanup()
+            accounts.conn.close()
+            await db.close()
+
+    async def _start_driver(
+        self, stack: contextlib.AsyncExitStack, tasks: asyncio.TaskGroup, hub: Hub, driver_cfg: Any
+    ) -> None:
+        name = driver_cfg.type
+        options = {k: v for k, v in driver_cfg.options.items() if k != "type"}
+        try:
+            cls = load_driver(name)
+            context = DriverContext(
+                clock=self.clock,
+                paired=lambda n=name: {d.address for d in hub.devices.values() if d.driver == n},
+                data_dir=self.plan.data_dir,
+            )
+            driver = await stack.enter_async_context(cls(options, context))
+        except Exception as exc:
+            # One broken driver must not take the alarm down for every other sensor.
+            log.error("driver %s did not start: %s", name, exc)
+            return
+        self.drivers[name] = driver
+        await _pair_fixed_devices(hub, name, driver)
+        tasks.create_task(_pump(hub, name, driver), name=f"driver:{name}")
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+class _Stop(Exception):
+    pass
+
+
+async def _pump(hub: Hub, name: str, driver: Any) -> None:
+    """Feed a driver's readings to the hub; a bad reading is logged, never fatal."""
+    async for reading in driver.readings():
+        try:
+            await hub.ingest(name, reading)
+        except Exception:
+            log.exception("reading from %s could not be applied: %r", name, reading)
+
+
+async def _pair_fixed_devices(hub: Hub, name: str, driver: Any) -> None:
+    kit: dict[str, Any] = {}
+    if name == "simulated":
+        from drivers.simulated import KIT
+
+        kit = {k.address: k for k in KIT}
+    for fixed in driver.fixed_devices():
+        if hub.device_by_address(name, fixed.address) is not None:
+            continue
+        spec = kit.get(fixed.address)
+        zones = [
+            (kind, None, spec.behaviour if spec else None, spec.home if spec else kind == "contact")
+            for kind in fixed.kinds
+        ]
+        await hub.pair_device(
+            driver=name, address=fixed.address, name=fixed.name, room=fixed.room, model=fixed.model,
+            bindkey=None, zones=zones, by="config",
+        )
+
+
+def _seed_demo_user(accounts: accounts_mod.Accounts) -> None:
+    if accounts.get_user(DEMO_USER) is None:
+        accounts.add_user(DEMO_USER, DEMO_PASSWORD, "owner", code=DEMO_CODE, language="it")
+
+
+def serve(options: ServeOptions) -> int:
+    try:
+        the_plan, notes = plan(options)
+    except ConfigError as exc:
+        print(f"casahub: invalid configuration, not starting:\n{exc}", flush=True)
+        return 2
+    for note in notes:
+        log.warning("%s", note) if note.startswith("warning") else log.info("%s", note)
+    daemon = Daemon(the_plan)
+
+    def announce(d: Daemon) -> None:
+        print(f"casahub is running on {d.url}", flush=True)
+        if the_plan.demo:
+            print(f"demo login: {DEMO_USER} / {DEMO_PASSWORD}   alarm code: {DEMO_CODE}", flush=True)
+            print(f"data: {the_plan.data_dir.resolve()}", flush=True)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, daemon.stop)
+        await daemon.run(announce)
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,106 @@
+"""The event journal and the alarm records (incidents, anomalies, engine snapshot).
+
+The `events` table is both the replayable journal (rows whose `input` column holds an
+engine input) and the audit trail (who armed, who acknowledged, what was bypassed).
+Writers here take the open transaction's connection: callers group them so that an
+event and everything it causes commit together.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from alarms.model import EVENT_DECODER, EVENT_ENCODER, STATE_DECODER, AnyEvent, Anomaly, Incident, State
+
+_INCIDENT_DECODER = msgspec.json.Decoder(Incident)
+
+# The person or automation behind an input, for the audit trail.
+_ACTOR_FIELDS = ("by",)
+
+
+def event_kind(event: AnyEvent) -> str:
+    return type(event).__struct_config__.tag  # type: ignore[return-value]
+
+
+async def append_input(conn: aiosqlite.Connection, event: AnyEvent, at: float, actor: str | None) -> int:
+    data = msgspec.to_builtins(event)
+    kind = event_kind(event)
+    zone = data.get("id") if kind in ("zone_upsert", "zone_remove") else data.get("zone")
+    incident = data.get("incident")
+    actor = actor or next((data[f] for f in _ACTOR_FIELDS if isinstance(data.get(f), str)), None)
+    cur = await conn.execute(
+        "INSERT INTO events (at, kind, actor, zone, incident, data, input) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (at, kind, actor, zone, incident, None, EVENT_ENCODER.encode(event).decode()),
+    )
+    return cur.lastrowid or 0
+
+
+async def append_event(
+    conn: aiosqlite.Connection,
+    at: float,
+    kind: str,
+    *,
+    actor: str | None = None,
+    zone: str | None = None,
+    incident: str | None = None,
+    anomaly: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO events (at, kind, actor, zone, incident, anomaly, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (at, kind, actor, zone, incident, anomaly, json.dumps(data) if data else None),
+    )
+    return cur.lastrowid or 0
+
+
+async def save_incident(conn: aiosqlite.Connection, incident: Incident) -> None:
+    await conn.execute(
+        "INSERT INTO incidents (id, kind, state, opened_at, closed_at, data) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET state = excluded.state, closed_at = excluded.closed_at, data = excluded.data",
+        (
+            incident.id,
+            incident.kind,
+            incident.state,
+            incident.opened_at,
+            incident.closed_at,
+            EVENT_ENCODER.encode(incident).decode(),
+        ),
+    )
+
+
+async def save_anomaly(conn: aiosqlite.Connection, anomaly: Anomaly) -> None:
+    await conn.execute(
+        "INSERT INTO anomalies (id, kind, state, device, subject, opened_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET state = excluded.state, closed_at = excluded.closed_at",
+        (anomaly.id, anomaly.kind, anomaly.state, anomaly.device, anomaly.subject, anomaly.opened_at, anomaly.closed_at),
+    )
+
+
+async def save_state(conn: aiosqlite.Connection, state: State, last_event: int) -> None:
+    await conn.execute(
+        "INSERT INTO engine_state (id, state, last_event) VALUES (1, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_event = excluded.last_event",
+        (EVENT_ENCODER.encode(state).decode(), last_event),
+    )
+
+
+async def load_state(conn: aiosqlite.Connection) -> State | None:
+    async with conn.execute("SELECT state FROM engine_state WHERE id = 1") as cur:
+        row = await cur.fetchone()
+    return STATE_DECODER.decode(row[0]) if row else None
+
+
+async def load_inputs(conn: aiosqlite.Connection) -> list[tuple[AnyEvent, float]]:
+    """Every journaled engine input in order, for replay checks."""
+    async with conn.execute("SELECT input, at FROM events WHERE input IS NOT NULL ORDER BY id") as cur:
+        rows = await cur.fetchall()
+    return [(EVENT_DECODER.decode(r[0]), float(r[1])) for r in rows]
+
+
+def incident_from_row(row: sqlite3.Row) -> Incident:
+    return _INCIDENT_DECODER.decode(row["data"])

@@ -1,0 +1,206 @@
+"""The notification outbox: rows written with the event that caused them, sent by one dispatcher.
+
+Row states: `scheduled` (an escalation step not yet due), `pending` (to send now or at
+`due_at` after a failed attempt), `sent`, `dead` (gave up: permanent error or too many
+attempts; a `channel_failure` anomaly is raised), `cancelled` (a scheduled step that an
+acknowledgement made unnecessary). A row leaves `pending` only after its channel said
+so, so a crash mid-send means the message is sent again: at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from alarms.channels.base import Channel, Delivered, OutgoingMessage, Outcome, Permanent, Transient
+from alarms.messages import render
+from alarms.policy import PlannedMessage
+from hub.storage import Database
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+# About a day of retries with the backoff capped at 5 minutes: an alarm message is not
+# given up on while there is any reasonable chance to deliver it.
+MAX_ATTEMPTS = 300
+SEND_TIMEOUT = 30.0
+
+
+async def enqueue(
+    conn: aiosqlite.Connection,
+    message: PlannedMessage,
+    *,
+    now: float,
+    transport: str,
+    extra_params: Mapping[str, str],
+    payload: dict[str, Any] | None = None,
+) -> int:
+    params = {**message.params, **extra_params}
+    text = render(message.template, message.language, params)
+    state = "scheduled" if message.delay > 0 else "pending"
+    cur = await conn.execute(
+        "INSERT INTO outbox (created_at, due_at, incident, anomaly, channel, transport, recipient, address, language,"
+        " template, subject, body, short, payload, step, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            now,
+            now + message.delay,
+            message.incident,
+            message.anomaly,
+            message.channel,
+            transport,
+            message.recipient,
+            message.address,
+            message.language,
+            message.template,
+            text.subject,
+            text.body,
+            text.short,
+            json.dumps(payload) if payload is not None else None,
+            message.step,
+            state,
+        ),
+    )
+    return cur.lastrowid or 0
+
+
+async def cancel_escalation(conn: aiosqlite.Connection, incident: str) -> int:
+    cur = await conn.execute(
+        "UPDATE outbox SET state = 'cancelled' WHERE incident = ? AND state = 'scheduled'", (incident,)
+    )
+    return cur.rowcount
+
+
+def backoff(attempts: int, hint: float | None, rng: random.Random) -> float:
+    """Exponential backoff with jitter, capped; a peer's Retry-After hint wins when longer."""
+    base = min(MAX_BACKOFF, 2.0 ** min(attempts, 16))
+    delay = base * rng.uniform(0.8, 1.2)
+    return max(delay, hint or 0.0)
+
+
+class OutboxDispatcher:
+    """Sends due outbox rows through their transport and records every attempt."""
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Callable[[], float],
+        on_change: Callable[[dict[str, Any]], None] = lambda row: None,
+        on_dead: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.db = db
+        self.channels = channels  # transport name -> implementation
+        self.clock = clock
+        self.on_change = on_change
+        self.on_dead = on_dead
+        self._wake = asyncio.Event()
+        self._rng = random.Random()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                delay = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Storage trouble or a bug in a channel: never let the dispatcher die; try again soon.
+                log.exception("outbox dispatcher error; retrying in 5 s")
+                delay = 5.0
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> float:
+        """Send everything due now; returns the seconds until the next row is due (max 60)."""
+        now = self.clock()
+        promoted = await self.db.fetchall(
+            "SELECT id FROM outbox WHERE state = 'scheduled' AND due_at <= ?", (now,)
+        )
+        if promoted:
+            await self.db.execute(
+                "UPDATE outbox SET state = 'pending' WHERE state = 'scheduled' AND due_at <= ?", (now,)
+            )
+            for row in promoted:
+                await self._announce(row["id"])
+        rows = await self.db.fetchall(
+            "SELECT * FROM outbox WHERE state = 'pending' AND due_at <= ? ORDER BY id LIMIT 100", (now,)
+        )
+        for row in rows:
+            await self._attempt(row)
+        nxt = await self.db.fetchone(
+            "SELECT MIN(due_at) FROM outbox WHERE state IN ('pending', 'scheduled')"
+        )
+        if nxt is None or nxt[0] is None:
+            return 60.0
+        return max(0.0, min(60.0, float(nxt[0]) - self.clock()))
+
+    async def _attempt(self, row: Any) -> None:
+        transport = row["transport"]
+        channel = self.channels.get(transport) or self.channels["log"]
+        message = OutgoingMessage(
+            id=row["id"],
+            channel=row["channel"],
+            recipient=row["recipient"],
+            address=row["address"],
+            language=row["language"],
+            subject=row["subject"],
+            body=row["body"],
+            short=row["short"],
+            payload=json.loads(row["payload"]) if row["payload"] else None,
+            incident=row["incident"],
+            anomaly=row["anomaly"],
+        )
+        try:
+            outcome: Outcome = await asyncio.wait_for(channel.send(message), timeout=SEND_TIMEOUT)
+        except TimeoutError:
+            outcome = Transient(f"no answer within {SEND_TIMEOUT:.0f} s")
+        except Exception as exc:  # a channel bug must not lose the message: retry it
+            log.exception("channel %s failed on message %s", transport, row["id"])
+            outcome = Transient(f"{type(exc).__name__}: {exc}")
+        attempts = row["attempts"] + 1
+        now = self.clock()
+        if isinstance(outcome, Delivered):
+            await self.db.execute(
+                "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+                (attempts, now, row["id"]),
+            )
+        elif isinstance(outcome, Permanent) or attempts >= MAX_ATTEMPTS:
+            await self.db.execute(
+                "UPDATE outbox SET state = 'dead', attempts = ?, last_error = ? WHERE id = ?",
+                (attempts, outcome.reason, row["id"]),
+            )
+            log.warning("message %s on %s gave up: %s", row["id"], row["channel"], outcome.reason)
+            if self.on_dead is not None:
+                await self.on_dead(row["channel"], outcome.reason)
+        else:
+            due = now + backoff(attempts, outcome.retry_after, self._rng)
+            await self.db.execute(
+                "UPDATE outbox SET attempts = ?, last_error = ?, due_at = ? WHERE id = ?",
+                (attempts, outcome.reason, due, row["id"]),
+            )
+        await self._announce(row["id"])
+
+    async def _announce(self, row_id: int) -> None:
+        row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
+        if row is not None:
+            self.on_change(dict(row))
+
+
+def outcome_name(outcome: Outcome) -> str:
+    return type(outcome).__name__.lower()
+
+
+__all__ = ["OutboxDispatcher", "backoff", "cancel_escalation", "enqueue", "msgspec"]

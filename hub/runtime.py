@@ -1,0 +1,539 @@
+"""The hub core: feeds inputs to the pure engine and makes its effects durable and visible.
+
+One lock serialises every engine step. A step's journal row, engine snapshot, incident
+and anomaly records and outbox rows commit in one transaction *before* anything is sent
+or shown (DESIGN.md, durability rule). Then the dashboards hear about it, the dispatcher
+is woken and the deadline timer is re-armed from `engine.next_deadline`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+import msgspec
+
+from alarms import engine
+from alarms.model import (
+    DEFAULT_BEHAVIOUR,
+    ActivationAdded,
+    AlarmSettings,
+    Anomaly,
+    AnomalyCleared,
+    AnomalyRaised,
+    AnyEffect,
+    AnyEvent,
+    ArmRefused,
+    CancelEscalation,
+    Behaviour,
+    Configure,
+    DeviceHealth,
+    Incident,
+    IncidentChanged,
+    IncidentOpened,
+    Led,
+    LogEvent,
+    ModeChanged,
+    Notify,
+    Report,
+    SensorChanged,
+    Siren,
+    State,
+    Step,
+    SystemFault,
+    Tick,
+    ZoneKind,
+    ZoneRemove,
+    ZoneUpsert,
+)
+from alarms.policy import Contact, Escalation, plan_notify, plan_report
+from drivers.base import HealthReading, Reading, SensorReading
+from hub import journal, outbox
+from hub.fanout import Fanout
+from hub.storage import Database
+
+log = logging.getLogger(__name__)
+
+_INCIDENT_DECODER = msgspec.json.Decoder(Incident)
+LOW_BATTERY_PERCENT = 15.0
+TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_seen (SD-card wear)
+
+
+@dataclass
+class DeviceRecord:
+    id: str
+    driver: str
+    address: str
+    name: str
+    room: str
+    model: str
+    battery: float | None = None
+    signal: int | None = None
+    last_seen: float | None = None
+    online: bool = True
+    created_at: float = 0.0
+    bindkey: str | None = field(default=None, repr=False)
+
+
+class Hub:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        settings: AlarmSettings,
+        contacts: Sequence[Contact],
+        escalation: Escalation,
+        transports: Mapping[str, str],
+        timezone: str = "Europe/Rome",
+        language: str = "it",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.contacts = list(contacts)
+        self.escalation = escalation
+        self.transports = dict(transports)  # channel -> transport name ("log" when not configured)
+        self.tz = ZoneInfo(timezone)
+        self.language = language
+        self.clock = clock
+        self.state: State = engine.initial_state(settings)
+        self.devices: dict[str, DeviceRecord] = {}
+        self.fanout = Fanout()
+        self.ready = False
+        self.dispatcher: outbox.OutboxDispatcher | None = None
+        self._lock = asyncio.Lock()
+        self._timer_wake = asyncio.Event()
+        self._dirty_devices: set[str] = set()
+        self._ingested = asyncio.Event()
+
+    # ------------------------------------------------------------------ start-up
+    async def recover(self) -> None:
+        """Load the engine snapshot and devices; apply the configured settings."""
+        conn = self.db.conn
+        state = await journal.load_state(conn)
+        if state is not None:
+            self.state = state
+        for row in await self.db.fetchall("SELECT * FROM devices"):
+            self.devices[row["id"]] = DeviceRecord(
+                id=row["id"],
+                driver=row["driver"],
+                address=row["address"],
+                name=row["name"],
+                room=row["room"],
+                model=row["model"],
+                battery=row["battery"],
+                signal=row["signal"],
+                last_seen=row["last_seen"],
+                online=bool(row["online"]),
+                created_at=row["created_at"],
+                bindkey=row["bindkey"],
+            )
+        if self.state.settings != self.settings:
+            await self.submit(Configure(settings=self.settings), actor="config")
+        # Deadlines that passed while the hub was down fire now, at their original times.
+        await self.submit(Tick())
+        self.ready = True
+
+    # ------------------------------------------------------------------ the engine step
+    async def submit(self, event: AnyEvent, *, actor: str | None = None) -> Step:
+        async with self._lock:
+            now = self.clock()
+            step = engine.handle(self.state, event, now)
+            if isinstance(event, Tick) and not step.effects and step.state == self.state:
+                return step
+            notifications: list[dict[str, Any]] = []
+            async with self.db.transaction() as conn:
+                event_id = await journal.append_input(conn, event, now, actor)
+                for effect in step.effects:
+                    await self._persist(conn, effect, step.state, now, actor, notifications)
+                await journal.save_state(conn, step.state, event_id)
+            self.state = step.state
+        self._after_commit(step, notifications)
+        return step
+
+    async def _persist(
+        self,
+        conn: aiosqlite.Connection,
+        effect: AnyEffect,
+        state: State,
+        now: float,
+        actor: str | None,
+        notifications: list[dict[str, Any]],
+    ) -> None:
+        match effect:
+            case IncidentOpened(incident=inc) | ActivationAdded(incident=inc) | IncidentChanged(incident=inc):
+                await journal.save_incident(conn, inc)
+                kind = {IncidentOpened: "incident_opened", ActivationAdded: "activation_added"}.get(
+                    type(effect), f"incident_{inc.state}"
+                )
+                zone = effect.zone if isinstance(effect, ActivationAdded) else None
+                await journal.append_event(
+                    conn, now, kind, actor=inc.by or actor, zone=zone, incident=inc.id,
+                    data={"kind": inc.kind, "state": inc.state, "confirmed": inc.confirmed},
+                )
+            case AnomalyRaised(anomaly=ano) | AnomalyCleared(anomaly=ano):
+                await journal.save_anomaly(conn, ano)
+                kind = "anomaly_raised" if isinstance(effect, AnomalyRaised) else "anomaly_cleared"
+                await journal.append_event(
+                    conn, now, kind, anomaly=ano.id, data={"kind": ano.kind, "device": ano.device, "subject": ano.subject}
+                )
+            case Notify():
+                for message in plan_notify(effect, state, self.contacts, self.escalation, ntfy=self._has("ntfy")):
+                    notifications.append(await self._enqueue(conn, message, now))
+            case Report():
+                message = plan_report(effect, state, self.language)
+                payload = msgspec.to_builtins(effect)
+                notifications.append(await self._enqueue(conn, message, now, payload=payload))
+            case CancelEscalation(incident=incident_id):
+                await outbox.cancel_escalation(conn, incident_id)
+            case ModeChanged():
+                await journal.append_event(
+                    conn, now, "mode_changed", actor=effect.by or actor,
+                    data={"old": effect.old, "new": effect.new, "deadline": effect.deadline},
+                )
+            case ArmRefused():
+                await journal.append_event(
+                    conn, now, "arm_refused", actor=actor,
+                    data={"reason": effect.reason, "not_ready": [list(z) for z in effect.not_ready]},
+                )
+            case LogEvent():
+                await journal.append_event(
+                    conn, now, effect.kind, actor=effect.by or actor, zone=effect.zone,
+                    data={"detail": effect.detail} if effect.detail else None,
+                )
+            case Siren(on=on):
+                await journal.append_event(conn, now, "siren_on" if on else "siren_off")
+            case Led():
+                pass  # the LED driver (production issue) follows the state; nothing to store
+
+    def _has(self, channel: str) -> bool:
+        return self.transports.get(channel, "log") != "log"
+
+    async def _enqueue(
+        self, conn: aiosqlite.Connection, message: Any, now: float, payload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        transport = self.transports.get(message.channel, "log")
+        row_id = await outbox.enqueue(
+            conn, message, now=now, transport=transport, extra_params={"time": self.format_time(now)}, payload=payload
+        )
+        return {"id": row_id}
+
+    def format_time(self, ts: float) -> str:
+        return datetime.fromtimestamp(ts, self.tz).strftime("%d/%m/%Y %H:%M:%S")
+
+    def iso(self, ts: float | None) -> str | None:
+        return None if ts is None else datetime.fromtimestamp(ts, self.tz).isoformat(timespec="seconds")
+
+    def _after_commit(self, step: Step, notifications: list[dict[str, Any]]) -> None:
+        self._timer_wake.set()
+        if notifications and self.dispatcher is not None:
+            self.dispatcher.wake()
+        for effect in step.effects:
+            match effect:
+                case ModeChanged():
+                    pass
+                case IncidentOpened(incident=inc) | ActivationAdded(incident=inc) | IncidentChanged(incident=inc):
+                    self.fanout.publish({"type": "incident", "incident": self.incident_json(inc)})
+                case AnomalyRaised(anomaly=ano) | AnomalyCleared(anomaly=ano):
+                    self.fanout.publish({"type": "anomaly", "anomaly": self.anomaly_json(ano)})
+                case LogEvent():
+                    self.fanout.publish({"type": "event", "kind": effect.kind, "zone": effect.zone, "by": effect.by})
+        self.fanout.publish({"type": "system", "system": self.system_json()})
+
+    # ------------------------------------------------------------------ timers
+    async def run_timers(self) -> None:
+        """Sleeps until the engine's next deadline (or a state change) and feeds a Tick."""
+        while True:
+            self._timer_wake.clear()
+            deadline = engine.next_deadline(self.state)
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            if timeout is None or timeout > 0:
+                try:
+                    await asyncio.wait_for(self._timer_wake.wait(), timeout=timeout)
+                    continue  # state changed: recompute the deadline
+                except TimeoutError:
+                    pass
+            try:
+                await self.submit(Tick())
+            except Exception:
+                log.exception("timer step failed; retrying in 1 s")
+                await asyncio.sleep(1)
+
+    # ------------------------------------------------------------------ drivers
+    async def ingest(self, driver: str, reading: Reading) -> None:
+        """A driver's reading: de-duplicate, coalesce telemetry, feed changes to the engine."""
+        try:
+            await self._ingest(driver, reading)
+        finally:
+            self._ingested.set()
+
+    async def _ingest(self, driver: str, reading: Reading) -> None:
+        device = self.device_by_address(driver, reading.address)
+        if device is None:
+            return  # not paired: it may be a pairing candidate, never an alarm
+        device.last_seen = reading.at
+        self._dirty_devices.add(device.id)
+        zones = [z for z in self.state.zones.values() if z.device == device.id]
+        if isinstance(reading, SensorReading):
+            for zone in zones:
+                if zone.kind == reading.kind and zone.active != reading.active:
+                    await self.submit(SensorChanged(zone=zone.id, active=reading.active), actor=f"device:{device.id}")
+            return
+        assert isinstance(reading, HealthReading)
+        if reading.battery is not None:
+            device.battery = reading.battery
+        if reading.signal is not None:
+            device.signal = reading.signal
+        online = reading.online
+        low = reading.battery_low
+        if low is None and reading.battery is not None:
+            low = reading.battery < LOW_BATTERY_PERCENT
+        if not zones:
+            if online is not None:
+                device.online = online
+            return
+        ref = zones[0]
+        change = DeviceHealth(
+            device=device.id,
+            online=online if online is not None and online != ref.online else None,
+            battery_low=low if low is not None and low != ref.battery_low else None,
+            tamper=reading.tamper if reading.tamper is not None and reading.tamper != ref.tamper else None,
+        )
+        if online is not None:
+            device.online = online
+        if change.online is not None or change.battery_low is not None or change.tamper is not None:
+            await self.submit(change, actor=f"device:{device.id}")
+
+    def device_by_address(self, driver: str, address: str) -> DeviceRecord | None:
+        return next((d for d in self.devices.values() if d.driver == driver and d.address == address), None)
+
+    async def flush_telemetry(self) -> None:
+        dirty, self._dirty_devices = self._dirty_devices, set()
+        if not dirty:
+            return
+        async with self.db.transaction() as conn:
+            for device_id in dirty:
+                d = self.devices.get(device_id)
+                if d is not None:
+                    await conn.execute(
+                        "UPDATE devices SET battery = ?, signal = ?, last_seen = ?, online = ? WHERE id = ?",
+                        (d.battery, d.signal, d.last_seen, int(d.online), d.id),
+                    )
+
+    async def run_telemetry_flush(self) -> None:
+        while True:
+            await asyncio.sleep(TELEMETRY_FLUSH)
+            try:
+                await self.flush_telemetry()
+            except Exception:
+                log.exception("telemetry flush failed")
+
+    async def raise_fault(self, kind: str, subject: str | None, active: bool = True) -> None:
+        await self.submit(SystemFault(kind=kind, active=active, subject=subject), actor="hub")  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ JSON views
+    def system_json(self) -> dict[str, Any]:
+        s = self.state
+        not_ready = engine.readiness(s, "away")
+        delays: dict[str, Any] = {}
+        if s.deadline is not None:
+            name = {"arming_home": "exit", "arming_away": "exit", "pending": "entry", "triggered": "siren"}.get(s.mode)
+            if name:
+                delays[name] = {"until": self.iso(s.deadline), "remaining": max(0.0, round(s.deadline - self.clock(), 1))}
+        return {
+            "mode": s.mode,
+            "target": s.target,
+            "ready": not not_ready,
+            "ready_home": not engine.readiness(s, "home"),
+            "not_ready": [
+                {"zone": z, "name": s.zones[z].name if z in s.zones else z, "reason": r} for z, r in not_ready
+            ],
+            # A duress incident is for the centre only: whoever holds the screen must not see it.
+            "incidents": [self.incident_json(i) for i in s.incidents.values() if i.kind != "duress"],
+            "anomalies": [self.anomaly_json(a) for a in s.anomalies.values()],
+            "delays": delays,
+            "settings": msgspec.to_builtins(s.settings),
+        }
+
+    def incident_json(self, inc: Any) -> dict[str, Any]:
+        zones = self.state.zones
+        return {
+            "id": inc.id,
+            "kind": inc.kind,
+            "state": inc.state,
+            "opened_at": self.iso(inc.opened_at),
+            "closed_at": self.iso(inc.closed_at),
+            "confirmed": inc.confirmed,
+            "by": inc.by,
+            "activations": [
+                {"zone": a.zone, "name": zones[a.zone].name if a.zone in zones else a.zone, "at": self.iso(a.at)}
+                for a in inc.activations
+            ],
+        }
+
+    def anomaly_json(self, ano: Any) -> dict[str, Any]:
+        from alarms.manual import manual_entry
+
+        entry = manual_entry(ano.kind, self.language)
+        return {
+            "id": ano.id,
+            "kind": ano.kind,
+            "state": ano.state,
+            "device": ano.device,
+            "subject": ano.subject,
+            "opened_at": self.iso(ano.opened_at),
+            "closed_at": self.iso(ano.closed_at),
+            "manual": {"title": entry.title, "meaning": entry.meaning, "steps": list(entry.steps)},
+        }
+
+    def zone_json(self, zone_id: str) -> dict[str, Any]:
+        z = self.state.zones[zone_id]
+        device = self.devices.get(z.device) if z.device else None
+        return {
+            "id": z.id,
+            "name": z.name,
+            "kind": z.kind,
+            "behaviour": z.behaviour,
+            "home": z.home,
+            "room": z.room,
+            "device": z.device,
+            "active": z.active,
+            "bypassed": z.bypassed or z.auto_bypassed or z.forced_bypass,
+            "bypass_reason": "user" if z.bypassed else "swinger" if z.auto_bypassed else "forced" if z.forced_bypass else None,
+            "online": z.online if device is None else (z.online and device.online),
+            "tamper": z.tamper,
+            "battery_low": z.battery_low,
+        }
+
+    def device_json(self, d: DeviceRecord) -> dict[str, Any]:
+        return {
+            "id": d.id,
+            "driver": d.driver,
+            "address": d.address,
+            "name": d.name,
+            "room": d.room,
+            "model": d.model,
+            "battery": d.battery,
+            "signal": d.signal,
+            "last_seen": self.iso(d.last_seen),
+            "online": d.online,
+            "zones": [z.id for z in self.state.zones.values() if z.device == d.id],
+        }
+
+    # ------------------------------------------------------------------ records for the API
+    def incident_from_json(self, data: str) -> Incident:
+        return _INCIDENT_DECODER.decode(data)
+
+    def anomaly_from_row(self, row: Any) -> Anomaly:
+        return Anomaly(
+            id=row["id"],
+            kind=row["kind"],
+            state=row["state"],
+            opened_at=row["opened_at"],
+            device=row["device"],
+            subject=row["subject"],
+            closed_at=row["closed_at"],
+        )
+
+    def notification_json(self, row: Any) -> dict[str, Any]:
+        return {
+            "id": str(row["id"]),
+            "incident": row["incident"],
+            "anomaly": row["anomaly"],
+            "channel": row["channel"],
+            "transport": row["transport"],
+            "recipient": row["recipient"],
+            "address": row["address"],
+            "language": row["language"],
+            "template": row["template"],
+            "subject": row["subject"],
+            "text": row["short"],
+            "step": row["step"],
+            "state": row["state"],
+            "attempts": row["attempts"],
+            "last_error": row["last_error"],
+            "created_at": self.iso(row["created_at"]),
+            "due_at": self.iso(row["due_at"]),
+            "sent_at": self.iso(row["sent_at"]),
+        }
+
+    async def audit(self, kind: str, *, actor: str | None = None, data: dict[str, Any] | None = None) -> None:
+        """An audit-trail entry that is not an engine input (logins, wrong codes, pairing)."""
+        async with self.db.transaction() as conn:
+            await journal.append_event(conn, self.clock(), kind, actor=actor, data=data)
+        self.fanout.publish({"type": "event", "kind": kind, "by": actor})
+
+    # ------------------------------------------------------------------ pairing
+    async def pair_device(
+        self,
+        *,
+        driver: str,
+        address: str,
+        name: str,
+        room: str,
+        model: str,
+        bindkey: str | None,
+        zones: Sequence[tuple[ZoneKind, str | None, Behaviour | None, bool | None]],
+        by: str,
+    ) -> DeviceRecord:
+        """Store a device and create its zones (one ZoneUpsert each, so they are journaled)."""
+        if self.device_by_address(driver, address) is not None:
+            raise ValueError(f"{driver} device {address} is already paired")
+        device_id = _slug(f"{driver}-{address}")
+        now = self.clock()
+        device = DeviceRecord(
+            id=device_id, driver=driver, address=address, name=name, room=room, model=model,
+            created_at=now, bindkey=bindkey, last_seen=None,
+        )
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO devices (id, driver, address, name, room, model, bindkey, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (device_id, driver, address, name, room, model, bindkey, now),
+            )
+            await journal.append_event(conn, now, "device_paired", actor=by, data={"device": device_id, "name": name})
+        self.devices[device_id] = device
+        for index, (kind, zone_name, behaviour, home) in enumerate(zones):
+            zone_id = device_id if len(zones) == 1 else f"{device_id}-{kind}-{index + 1}"
+            await self.submit(
+                ZoneUpsert(
+                    id=zone_id,
+                    name=zone_name or (name if len(zones) == 1 else f"{name} ({kind})"),
+                    kind=kind,
+                    behaviour=behaviour or DEFAULT_BEHAVIOUR[kind],
+                    home=bool(home),
+                    device=device_id,
+                    room=room,
+                    by=by,
+                )
+            )
+        return device
+
+    async def unpair_device(self, device_id: str, *, by: str) -> None:
+        for zone in [z for z in self.state.zones.values() if z.device == device_id]:
+            await self.submit(ZoneRemove(id=zone.id, by=by))
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM devices WHERE id = ?", (device_id,))
+            await journal.append_event(conn, self.clock(), "device_removed", actor=by, data={"device": device_id})
+        self.devices.pop(device_id, None)
+        self._dirty_devices.discard(device_id)
+
+    async def settle(self, timeout: float = 1.0) -> None:
+        """Wait until the readings a driver just produced have gone through the engine (demo API)."""
+        self._ingested.clear()
+        try:
+            await asyncio.wait_for(self._ingested.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "device"

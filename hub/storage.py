@@ -1,0 +1,235 @@
+"""SQLite storage: connection settings, versioned migrations and the transaction helper.
+
+One aiosqlite connection serves the whole daemon. Writes that matter for an alarm
+(journal row, engine snapshot, incidents, outbox rows) go through `transaction()`,
+which commits them together: after a crash either all of them are on disk or none is.
+WAL with synchronous=FULL: a committed alarm survives a power cut, not only a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT,
+        zone TEXT,
+        incident TEXT,
+        anomaly TEXT,
+        data TEXT,
+        input TEXT            -- the engine input as JSON when this row is one (replayable journal)
+    );
+    CREATE INDEX events_kind ON events(kind, id);
+    CREATE INDEX events_zone ON events(zone, id);
+    CREATE TABLE engine_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL,
+        last_event INTEGER NOT NULL
+    );
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        closed_at REAL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX incidents_state ON incidents(state);
+    CREATE TABLE anomalies (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        device TEXT,
+        subject TEXT,
+        opened_at REAL NOT NULL,
+        closed_at REAL
+    );
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        driver TEXT NOT NULL,
+        address TEXT NOT NULL,
+        name TEXT NOT NULL,
+        room TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        bindkey TEXT,
+        battery REAL,
+        signal INTEGER,
+        last_seen REAL,
+        online INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        UNIQUE (driver, address)
+    );
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        code_hash TEXT,
+        duress_hash TEXT,
+        language TEXT NOT NULL DEFAULT 'it',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        username TEXT,
+        label TEXT,
+        created_at REAL NOT NULL,
+        expires_at REAL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+        hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        incident TEXT,
+        anomaly TEXT,
+        channel TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        address TEXT,
+        language TEXT NOT NULL,
+        template TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        short TEXT NOT NULL,
+        payload TEXT,          -- structured data for machine channels (the centre report)
+        step INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,   -- scheduled | pending | sent | dead | cancelled
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_at REAL
+    );
+    CREATE INDEX outbox_state_due ON outbox(state, due_at);
+    CREATE INDEX outbox_incident ON outbox(incident);
+    """,
+)
+
+
+class StorageError(Exception):
+    """The database cannot be opened or written (disk full, read-only, corrupt)."""
+
+
+class Database:
+    """The daemon's single SQLite connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StorageError("database is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves so one transaction spans many statements.
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self._conn.row_factory = sqlite3.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA synchronous=FULL")
+            await self._conn.execute("PRAGMA foreign_keys=ON")
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+            await self._migrate()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _migrate(self) -> None:
+        conn = self.conn
+        async with conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            log.info("migrating database %s to schema version %d", self.path, number)
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(script):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version={number}")
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception."""
+        conn = self.conn
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            row: sqlite3.Row | None = await cur.fetchone()
+            return row
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one statement in its own transaction (autocommit); returns lastrowid."""
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return cur.lastrowid or 0
+
+
+def _split_sql(script: str) -> list[str]:
+    statements = []
+    for chunk in script.split(";"):
+        lines = [line.split("--", 1)[0] for line in chunk.splitlines()]
+        text = "\n".join(lines).strip()
+        if text:
+            statements.append(text)
+    return statements
+
+
+def open_sync(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection for account work (CLI, and the daemon's worker thread)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _split_sql(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    return conn

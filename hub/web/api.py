@@ -1,0 +1,529 @@
+"""The /api/v1 routes (DESIGN.md section 6): system, arming, zones, devices, events,
+incidents, anomalies, notifications, pairing, the demo trigger and the WebSocket stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any, Literal
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from alarms.model import (
+    INCIDENT_FOR_ZONE,
+    Ack,
+    ArmRefused,
+    ArmRequest,
+    Behaviour,
+    DisarmRequest,
+    Resolve,
+    ZoneKind,
+    ZoneRemove,
+    ZoneUpsert,
+)
+from hub.accounts import Principal
+from hub.web.auth import login, logout, principal_of, require, whoami
+from hub.web.context import CONTEXT, WebContext
+from hub.web.errors import ApiError, read_body
+
+log = logging.getLogger(__name__)
+
+ARMERS = ("owner", "member")
+INSTALLERS = ("owner", "installer")
+EVERYONE = ("owner", "member", "installer")
+HOUSEHOLD = ("owner", "member")
+INTRUSION_KINDS = {k for k, v in INCIDENT_FOR_ZONE.items() if v == "intrusion"}
+
+
+def ctx_of(request: web.Request) -> WebContext:
+    return request.app[CONTEXT]
+
+
+def actor(principal: Principal) -> str:
+    return principal.name
+
+
+# ---------------------------------------------------------------- health and system
+async def health(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    if not ctx.hub.ready:
+        return web.json_response({"status": "starting", "version": ctx.version}, status=503)
+    return web.json_response({"status": "ok", "version": ctx.version})
+
+
+async def system(request: web.Request) -> web.Response:
+    require(request, EVERYONE)
+    return web.json_response(ctx_of(request).hub.system_json())
+
+
+class ArmBody(msgspec.Struct, forbid_unknown_fields=True):
+    mode: Literal["home", "away"]
+    code: str
+    force: bool = False
+
+
+class DisarmBody(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+
+
+async def _check_code(request: web.Request, principal: Principal, code: str) -> tuple[str, bool]:
+    """Returns (who, duress) for a valid code; raises 403 bad_code or 429 locked."""
+    ctx = ctx_of(request)
+    key = principal.name
+    now = ctx.clock()
+    wait = ctx.code_throttle.retry_after(key, now)
+    if wait is not None:
+        raise _locked(wait)
+    match = await asyncio.to_thread(ctx.accounts.match_code, code) if code else None
+    if match is None:
+        ctx.code_throttle.failure(key, now)
+        await ctx.hub.audit("bad_code", actor=principal.name)
+        wait = ctx.code_throttle.retry_after(key, now)
+        if wait is not None:
+            raise _locked(wait)
+        raise ApiError(403, "bad_code", "wrong code")
+    ctx.code_throttle.success(key)
+    who = match.username if match.username == principal.name else f"{match.username} ({principal.name})"
+    return who, match.duress
+
+
+def _locked(wait: float) -> ApiError:
+    error = ApiError(429, "locked", f"too many wrong codes; try again in {int(wait) + 1} s")
+    error.headers["Retry-After"] = str(int(wait) + 1)
+    return error
+
+
+async def arm(request: web.Request) -> web.Response:
+    principal = require(request, ARMERS)
+    body = await read_body(request, ArmBody)
+    hub = ctx_of(request).hub
+    who, _duress = await _check_code(request, principal, body.code)
+    step = await hub.submit(ArmRequest(mode=body.mode, by=who, force=body.force))
+    refused = next((e for e in step.effects if isinstance(e, ArmRefused)), None)
+    if refused is not None:
+        if refused.reason == "not_ready":
+            items = [
+                {"zone": z, "name": hub.state.zones[z].name if z in hub.state.zones else z, "reason": r}
+                for z, r in refused.not_ready
+            ]
+            names = ", ".join(f"{i['name']} ({i['reason']})" for i in items)
+            raise ApiError(409, "not_ready", f"not ready to arm: {names}", not_ready=items)
+        raise ApiError(409, "alarm_active", "an alarm is in progress: disarm first")
+    return web.json_response(hub.system_json())
+
+
+async def disarm(request: web.Request) -> web.Response:
+    principal = require(request, ARMERS)
+    body = await read_body(request, DisarmBody)
+    hub = ctx_of(request).hub
+    who, duress = await _check_code(request, principal, body.code)
+    await hub.submit(DisarmRequest(by=who, duress=duress))
+    # A duress disarm looks exactly like a normal one to whoever holds the screen.
+    return web.json_response(hub.system_json())
+
+
+# ---------------------------------------------------------------- zones
+class ZonePatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    room: str | msgspec.UnsetType = msgspec.UNSET
+    behaviour: Behaviour | msgspec.UnsetType = msgspec.UNSET
+    home: bool | msgspec.UnsetType = msgspec.UNSET
+    bypassed: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+def _zone_or_404(request: web.Request) -> str:
+    zone_id = request.match_info["id"]
+    if zone_id not in ctx_of(request).hub.state.zones:
+        raise ApiError(404, "unknown_zone", f"no zone {zone_id!r}")
+    return zone_id
+
+
+def _check_behaviour(kind: ZoneKind, behaviour: Behaviour) -> None:
+    if kind not in INTRUSION_KINDS and behaviour != "24h":
+        raise ApiError(
+            400, "invalid_field:behaviour", f"behaviour: a {kind} zone is always 24h", field="behaviour"
+        )
+
+
+async def zones(request: web.Request) -> web.Response:
+    require(request, EVERYONE)
+    hub = ctx_of(request).hub
+    return web.json_response({"items": [hub.zone_json(z) for z in hub.state.zones]})
+
+
+async def zone_get(request: web.Request) -> web.Response:
+    require(request, EVERYONE)
+    return web.json_response(ctx_of(request).hub.zone_json(_zone_or_404(request)))
+
+
+async def zone_patch(request: web.Request) -> web.Response:
+    principal = require(request, ("owner", "member", "installer"))
+    zone_id = _zone_or_404(request)
+    body = await read_body(request, ZonePatch)
+    hub = ctx_of(request).hub
+    z = hub.state.zones[zone_id]
+    if principal.role == "member" and any(
+        v is not msgspec.UNSET for v in (body.name, body.room, body.behaviour, body.home)
+    ):
+        raise ApiError(403, "forbidden", "members may only bypass zones")
+    behaviour = z.behaviour if body.behaviour is msgspec.UNSET else body.behaviour
+    _check_behaviour(z.kind, behaviour)
+    name = z.name if body.name is msgspec.UNSET else body.name.strip()
+    if not name:
+        raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
+    await hub.submit(
+        ZoneUpsert(
+            id=z.id,
+            name=name,
+            kind=z.kind,
+            behaviour=behaviour,
+            home=z.home if body.home is msgspec.UNSET else body.home,
+            bypassed=z.bypassed if body.bypassed is msgspec.UNSET else body.bypassed,
+            device=z.device,
+            room=z.room if body.room is msgspec.UNSET else body.room,
+            by=actor(principal),
+        )
+    )
+    return web.json_response(hub.zone_json(zone_id))
+
+
+async def zone_delete(request: web.Request) -> web.Response:
+    principal = require(request, INSTALLERS)
+    zone_id = _zone_or_404(request)
+    await ctx_of(request).hub.submit(ZoneRemove(id=zone_id, by=actor(principal)))
+    return web.json_response({"ok": True})
+
+
+# ---------------------------------------------------------------- devices and pairing
+class ZoneSpec(msgspec.Struct, forbid_unknown_fields=True):
+    kind: ZoneKind
+    name: str | None = None
+    behaviour: Behaviour | None = None
+    home: bool | None = None
+
+
+class DeviceBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    room: str = ""
+    driver: str | None = None
+    address: str | None = None
+    candidate: str | None = None
+    bindkey: str | None = None
+    model: str | None = None
+    zones: list[ZoneSpec] | None = None
+
+
+async def devices(request: web.Request) -> web.Response:
+    require(request, EVERYONE)
+    hub = ctx_of(request).hub
+    return web.json_response({"items": [hub.device_json(d) for d in hub.devices.values()]})
+
+
+async def device_add(request: web.Request) -> web.Response:
+    principal = require(request, INSTALLERS)
+    body = await read_body(request, DeviceBody)
+    ctx = ctx_of(request)
+    model = body.model or ""
+    kinds: tuple[ZoneKind, ...] = ()
+    if body.candidate is not None:
+        candidate = next((c for c in await _candidates(ctx) if c.id == body.candidate), None)
+        if candidate is None:
+            raise ApiError(404, "unknown_candidate", f"no pairing candidate {body.candidate!r}; run a scan first")
+        driver, address, model, kinds = candidate.driver, candidate.address, candidate.model, candidate.kinds
+    elif body.driver and body.address:
+        driver, address = body.driver, body.address
+        if driver not in ctx.drivers:
+            raise ApiError(400, "invalid_field:driver", f"driver: no running driver {driver!r}", field="driver")
+    else:
+        raise ApiError(400, "invalid_field:candidate", "candidate: give a candidate id, or driver and address",
+                       field="candidate")
+    specs = body.zones or [ZoneSpec(kind=k) for k in kinds]
+    if not specs:
+        raise ApiError(400, "invalid_field:zones", "zones: name at least one zone kind", field="zones")
+    if not body.name.strip():
+        raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
+    for spec in specs:
+        if spec.behaviour is not None:
+            _check_behaviour(spec.kind, spec.behaviour)
+    try:
+        device = await ctx.hub.pair_device(
+            driver=driver,
+            address=address,
+            name=body.name.strip(),
+            room=body.room,
+            model=model,
+            bindkey=body.bindkey,
+            zones=[(s.kind, s.name, s.behaviour, s.home) for s in specs],
+            by=actor(principal),
+        )
+    except ValueError as exc:
+        raise ApiError(409, "already_paired", str(exc)) from None
+    return web.json_response(ctx.hub.device_json(device), status=201)
+
+
+async def device_delete(request: web.Request) -> web.Response:
+    principal = require(request, INSTALLERS)
+    hub = ctx_of(request).hub
+    device_id = request.match_info["id"]
+    if device_id not in hub.devices:
+        raise ApiError(404, "unknown_device", f"no device {device_id!r}")
+    await hub.unpair_device(device_id, by=actor(principal))
+    return web.json_response({"ok": True})
+
+
+async def _candidates(ctx: WebContext) -> list[Any]:
+    found: list[Any] = []
+    for driver in ctx.drivers.values():
+        try:
+            found.extend(await driver.candidates())
+        except Exception:
+            log.exception("driver %s failed to list candidates", getattr(driver, "type", "?"))
+    return found
+
+
+async def candidates(request: web.Request) -> web.Response:
+    require(request, INSTALLERS)
+    ctx = ctx_of(request)
+    return web.json_response({"items": [msgspec.to_builtins(c) | {"paired": False} for c in await _candidates(ctx)]})
+
+
+class ScanBody(msgspec.Struct, forbid_unknown_fields=True):
+    seconds: float = 30
+    driver: str | None = None
+
+
+async def scan(request: web.Request) -> web.Response:
+    require(request, INSTALLERS)
+    body = await read_body(request, ScanBody)
+    if not 0 < body.seconds <= 600:
+        raise ApiError(400, "invalid_field:seconds", "seconds: between 1 and 600", field="seconds")
+    ctx = ctx_of(request)
+    for name, driver in ctx.drivers.items():
+        if body.driver in (None, name):
+            await driver.scan(body.seconds)
+    return web.json_response({"scanning": True, "seconds": body.seconds})
+
+
+# ---------------------------------------------------------------- events, incidents, anomalies, notifications
+def _int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"\d{1,12}", raw):
+        raise ApiError(400, f"invalid_field:{name}", f"{name}: must be a whole number", field=name)
+    value = int(raw)
+    if not lo <= value <= hi:
+        raise ApiError(400, f"invalid_field:{name}", f"{name}: between {lo} and {hi}", field=name)
+    return value
+
+
+def _event_json(hub: Any, row: Any) -> dict[str, Any]:
+    data = json.loads(row["data"]) if row["data"] else {}
+    if row["input"]:
+        data = {k: v for k, v in json.loads(row["input"]).items() if k != "type"}
+    return {
+        "id": str(row["id"]),
+        "at": hub.iso(row["at"]),
+        "kind": row["kind"],
+        "actor": row["actor"],
+        "zone": row["zone"],
+        "incident": row["incident"],
+        "anomaly": row["anomaly"],
+        "data": data,
+    }
+
+
+async def events(request: web.Request) -> web.Response:
+    require(request, EVERYONE)
+    hub = ctx_of(request).hub
+    limit = _int_query(request, "limit", 50, 1, 500) or 50
+    before = _int_query(request, "before", None, 0, 10**12)
+    where, params = ["kind NOT IN ('duress_hidden')"], []
+    if before is not None:
+        where.append("id < ?")
+        params.append(before)
+    if request.query.get("kind"):
+        where.append("kind = ?")
+        params.append(request.query["kind"])
+    if request.query.get("zone"):
+        where.append("zone = ?")
+        params.append(request.query["zone"])
+    rows = await hub.db.fetchall(
+        f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit + 1)
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return web.json_response(
+        {"items": [_event_json(hub, r) for r in rows], "next": str(rows[-1]["id"]) if more and rows else None}
+    )
+
+
+async def incidents(request: web.Request) -> web.Response:
+    require(request, HOUSEHOLD + ("installer",))
+    hub = ctx_of(request).hub
+    state = request.query.get("state", "active")
+    if state not in ("active", "all"):
+        raise ApiError(400, "invalid_field:state", "state: 'active' or 'all'", field="state")
+    sql = "SELECT data FROM incidents"
+    if state == "active":
+        sql += " WHERE state IN ('active', 'acknowledged')"
+    rows = await hub.db.fetchall(sql + " ORDER BY opened_at DESC LIMIT 500")
+    return web.json_response({"items": [hub.incident_json(hub.incident_from_json(r["data"])) for r in rows]})
+
+
+async def incident_get(request: web.Request) -> web.Response:
+    require(request, HOUSEHOLD)
+    hub = ctx_of(request).hub
+    row = await hub.db.fetchone("SELECT data FROM incidents WHERE id = ?", (request.match_info["id"],))
+    if row is None:
+        raise ApiError(404, "unknown_incident", f"no incident {request.match_info['id']!r}")
+    body = hub.incident_json(hub.incident_from_json(row["data"]))
+    rows = await hub.db.fetchall("SELECT * FROM outbox WHERE incident = ? ORDER BY id", (body["id"],))
+    body["notifications"] = [hub.notification_json(r) for r in rows]
+    body["snapshots"] = []
+    return web.json_response(body)
+
+
+async def _incident_action(request: web.Request, make: Any) -> web.Response:
+    principal = require(request, HOUSEHOLD)
+    hub = ctx_of(request).hub
+    incident_id = request.match_info["id"]
+    if incident_id not in hub.state.incidents:
+        known = await hub.db.fetchone("SELECT state FROM incidents WHERE id = ?", (incident_id,))
+        if known is None:
+            raise ApiError(404, "unknown_incident", f"no incident {incident_id!r}")
+        raise ApiError(409, "incident_closed", f"incident {incident_id} is already {known['state']}")
+    await hub.submit(make(incident=incident_id, by=actor(principal)))
+    row = await hub.db.fetchone("SELECT data FROM incidents WHERE id = ?", (incident_id,))
+    assert row is not None
+    return web.json_response(hub.incident_json(hub.incident_from_json(row["data"])))
+
+
+async def incident_ack(request: web.Request) -> web.Response:
+    return await _incident_action(request, Ack)
+
+
+async def incident_resolve(request: web.Request) -> web.Response:
+    return await _incident_action(request, Resolve)
+
+
+async def anomalies(request: web.Request) -> web.Response:
+    require(request, EVERYONE)
+    hub = ctx_of(request).hub
+    state = request.query.get("state", "active")
+    if state not in ("active", "all"):
+        raise ApiError(400, "invalid_field:state", "state: 'active' or 'all'", field="state")
+    sql = "SELECT * FROM anomalies" + (" WHERE state = 'active'" if state == "active" else "")
+    rows = await hub.db.fetchall(sql + " ORDER BY opened_at DESC LIMIT 500")
+    return web.json_response({"items": [hub.anomaly_json(hub.anomaly_from_row(r)) for r in rows]})
+
+
+NOTIFICATION_STATES = ("scheduled", "pending", "sent", "dead", "cancelled")
+
+
+async def notifications(request: web.Request) -> web.Response:
+    require(request, HOUSEHOLD)
+    hub = ctx_of(request).hub
+    where, params = [], []
+    if request.query.get("incident"):
+        where.append("incident = ?")
+        params.append(request.query["incident"])
+    state = request.query.get("state")
+    if state:
+        if state not in NOTIFICATION_STATES:
+            raise ApiError(400, "invalid_field:state", f"state: one of {', '.join(NOTIFICATION_STATES)}", field="state")
+        where.append("state = ?")
+        params.append(state)
+    limit = _int_query(request, "limit", 200, 1, 1000) or 200
+    sql = "SELECT * FROM outbox" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC LIMIT ?"
+    rows = await hub.db.fetchall(sql, (*params, limit))
+    return web.json_response({"items": [hub.notification_json(r) for r in rows]})
+
+
+# ---------------------------------------------------------------- demo
+class TriggerBody(msgspec.Struct, forbid_unknown_fields=True):
+    active: bool = True
+
+
+async def demo_trigger(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    if not ctx.demo:
+        raise ApiError(404, "not_found", "the demo endpoints exist only in demo mode")
+    require(request, EVERYONE)
+    zone_id = _zone_or_404(request)
+    body = await read_body(request, TriggerBody)
+    zone = ctx.hub.state.zones[zone_id]
+    device = ctx.hub.devices.get(zone.device or "")
+    simulated = ctx.drivers.get("simulated")
+    if device is None or device.driver != "simulated" or simulated is None:
+        raise ApiError(400, "not_simulated", f"zone {zone_id} is not a simulated device")
+    await simulated.set_active(device.address, zone.kind, body.active)
+    await ctx.hub.settle()
+    return web.json_response(ctx.hub.zone_json(zone_id))
+
+
+# ---------------------------------------------------------------- websocket
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    principal = require(request, EVERYONE)
+    ctx = ctx_of(request)
+    origin = request.headers.get("Origin")
+    if principal.kind == "session" and origin and origin.split("://", 1)[-1] != request.host:
+        # Cross-site WebSocket hijacking: a cookie session is only good from our own pages.
+        raise ApiError(403, "bad_origin", "WebSocket from another origin")
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    queue = ctx.hub.fanout.subscribe()
+    try:
+        await ws.send_json({"type": "system", "system": ctx.hub.system_json()})
+
+        async def pump() -> None:
+            while True:
+                await ws.send_json(await queue.get())
+
+        sender = asyncio.create_task(pump())
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                    await ws.send_str("pong")
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sender.cancel()
+    finally:
+        ctx.hub.fanout.unsubscribe(queue)
+    return ws
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/health", health)
+    r.add_post("/api/v1/session", login)
+    r.add_get("/api/v1/session", whoami)
+    r.add_delete("/api/v1/session", logout)
+    r.add_get("/api/v1/system", system)
+    r.add_post("/api/v1/system/arm", arm)
+    r.add_post("/api/v1/system/disarm", disarm)
+    r.add_get("/api/v1/zones", zones)
+    r.add_get("/api/v1/zones/{id}", zone_get)
+    r.add_patch("/api/v1/zones/{id}", zone_patch)
+    r.add_delete("/api/v1/zones/{id}", zone_delete)
+    r.add_get("/api/v1/devices", devices)
+    r.add_post("/api/v1/devices", device_add)
+    r.add_delete("/api/v1/devices/{id}", device_delete)
+    r.add_get("/api/v1/events", events)
+    r.add_get("/api/v1/incidents", incidents)
+    r.add_get("/api/v1/incidents/{id}", incident_get)
+    r.add_post("/api/v1/incidents/{id}/ack", incident_ack)
+    r.add_post("/api/v1/incidents/{id}/resolve", incident_resolve)
+    r.add_get("/api/v1/anomalies", anomalies)
+    r.add_get("/api/v1/notifications", notifications)
+    r.add_get("/api/v1/pairing/candidates", candidates)
+    r.add_post("/api/v1/pairing/scan", scan)
+    r.add_post("/api/v1/demo/zones/{id}/trigger", demo_trigger)
+    r.add_get("/api/v1/ws", websocket)
+
+
+__all__ = ["add_routes", "principal_of"]

@@ -1,0 +1,119 @@
+"""Authentication: login sessions (cookie + CSRF), bearer tokens, roles and throttling.
+
+Everything but the health check, the login endpoint and static assets needs a
+principal. Cookie sessions must echo their CSRF token in `X-CSRF-Token` on unsafe
+methods; bearer tokens need no CSRF token because browsers never attach them by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from hub.accounts import Principal, Role
+from hub.web.context import CONTEXT, WebContext
+from hub.web.errors import ApiError, read_body
+
+COOKIE = "casahub_session"
+PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/session")}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def principal_of(request: web.Request) -> Principal:
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "log in or send a bearer token")
+    return principal
+
+
+def require(request: web.Request, roles: Iterable[Role]) -> Principal:
+    principal = principal_of(request)
+    if principal.role not in set(roles):
+        raise ApiError(403, "forbidden", f"the {principal.role} role may not do this")
+    return principal
+
+
+async def authenticate(ctx: WebContext, request: web.Request) -> Principal | None:
+    now = ctx.clock()
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return await asyncio.to_thread(ctx.accounts.check_token, header[7:].strip(), now)
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        return await asyncio.to_thread(ctx.accounts.check_session, cookie, now)
+    return None
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    if (request.method, request.path) in PUBLIC or not request.path.startswith("/api/"):
+        return await handler(request)
+    principal = await authenticate(ctx, request)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "log in or send a bearer token")
+    if principal.kind == "session" and request.method not in SAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not principal.csrf or not hmac.compare_digest(sent, principal.csrf):
+            raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token header")
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+class LoginBody(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+
+
+async def login(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    body = await read_body(request, LoginBody)
+    now = ctx.clock()
+    address = request.remote or "?"
+    keys = (f"user:{body.username.lower()}", f"addr:{address}")
+    waits = [w for w in (ctx.login_throttle.retry_after(k, now) for k in keys) if w is not None]
+    if waits:
+        error = ApiError(429, "too_many_attempts", "too many failed logins; try again later")
+        error.headers["Retry-After"] = str(int(max(waits)) + 1)
+        raise error
+    user = await asyncio.to_thread(ctx.accounts.check_password, body.username, body.password)
+    if user is None:
+        for key in keys:
+            ctx.login_throttle.failure(key, now)
+        await ctx.hub.audit("login_failed", actor=body.username[:64], data={"address": address})
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    for key in keys:
+        ctx.login_throttle.success(key)
+    secret, csrf = await asyncio.to_thread(ctx.accounts.create_session, user.username, now)
+    await ctx.hub.audit("login", actor=user.username, data={"address": address})
+    response = web.json_response({"user": user.username, "role": user.role, "csrf": csrf, "language": user.language})
+    response.set_cookie(
+        COOKIE, secret, httponly=True, samesite="Strict", secure=ctx.tls, path="/", max_age=30 * 24 * 3600
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    principal = principal_of(request)
+    if principal.session:
+        await asyncio.to_thread(ctx.accounts.end_session, principal.session)
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+def session_payload(principal: Principal) -> dict[str, Any]:
+    return {"user": principal.name, "role": principal.role, "kind": principal.kind}
+
+
+async def whoami(request: web.Request) -> web.Response:
+    return web.json_response(session_payload(principal_of(request)))

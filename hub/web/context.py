@@ -1,0 +1,32 @@
+"""What the web handlers share: the hub, accounts, running drivers, throttles."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from hub.accounts import Accounts
+from hub.runtime import Hub
+from hub.throttle import FailureThrottle
+
+
+@dataclass
+class WebContext:
+    hub: Hub
+    accounts: Accounts
+    drivers: dict[str, Any] = field(default_factory=dict)  # driver type -> running driver instance
+    demo: bool = False
+    tls: bool = False
+    version: str = "0"
+    clock: Callable[[], float] = time.time
+    # 5 failed logins per username or address in 15 minutes -> 429 until the window clears.
+    login_throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(5, 900))
+    # 3 wrong alarm codes -> that user/keypad locked for 90 s.
+    code_throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(3, 90, lockout=90))
+
+
+CONTEXT = web.AppKey("casahub", WebContext)

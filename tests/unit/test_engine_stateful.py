@@ -1,0 +1,270 @@
+"""Random journals through the alarm engine: the invariants that must hold after any sequence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from alarms.engine import handle, initial_state, next_deadline, replay
+from alarms.model import (
+    DEFAULT_BEHAVIOUR,
+    EVENT_DECODER,
+    EVENT_ENCODER,
+    INCIDENT_FOR_ZONE,
+    STATE_DECODER,
+    ZONE_KINDS,
+    Ack,
+    ActivationAdded,
+    AlarmSettings,
+    AnyEffect,
+    AnyEvent,
+    ArmRequest,
+    Behaviour,
+    Configure,
+    DeviceHealth,
+    DisarmRequest,
+    IncidentOpened,
+    ModeChanged,
+    Notify,
+    Report,
+    Resolve,
+    SensorChanged,
+    Siren,
+    State,
+    SystemFault,
+    Tick,
+    ZoneKind,
+    ZoneRemove,
+    ZoneUpsert,
+)
+
+ZONE_IDS = ("z1", "z2", "z3", "z4", "z5", "z6")
+DEVICES = ("d1", "d2", "d3", "d4")
+INTRUSION_KINDS: tuple[ZoneKind, ...] = ("motion", "contact", "camera")
+DELAY_MODES = {"arming_home", "arming_away", "pending", "triggered"}
+
+
+@st.composite
+def zone_upserts(draw: Any, zone_id: str | None = None) -> ZoneUpsert:
+    kind: ZoneKind = draw(st.sampled_from(ZONE_KINDS) | st.sampled_from(INTRUSION_KINDS))
+    behaviour: Behaviour = (
+        "24h" if DEFAULT_BEHAVIOUR[kind] == "24h" else draw(st.sampled_from(("instant", "entry", "follower")))
+    )
+    return ZoneUpsert(
+        id=zone_id if zone_id is not None else draw(st.sampled_from(ZONE_IDS)),
+        name="zone",
+        kind=kind,
+        behaviour=behaviour,
+        home=draw(st.booleans()),
+        bypassed=draw(st.sampled_from((False, False, False, True))),
+        device=draw(st.sampled_from((*DEVICES, None))),
+        by="installer",
+    )
+
+
+alarm_settings = st.builds(
+    AlarmSettings,
+    exit_delay=st.sampled_from((0, 10, 30)),
+    entry_delay=st.sampled_from((0, 10, 30)),
+    siren_time=st.sampled_from((0, 60, 180)),
+    abort_window=st.sampled_from((0, 60)),
+    confirmation_window=st.sampled_from((0, 100, 1800)),
+    swinger_limit=st.integers(1, 3),
+    offline_grace=st.sampled_from((0, 60, 600)),
+)
+
+system_faults = st.builds(
+    SystemFault,
+    kind=st.sampled_from(("centre_unreachable", "channel_failure", "storage_error")),
+    active=st.booleans(),
+    subject=st.sampled_from((None, "sms")),
+)
+
+
+def incident_ids(effects: list[AnyEffect], kind: str) -> set[str]:
+    found = {e.incident.id for e in effects if isinstance(e, IncidentOpened | ActivationAdded) if e.incident.kind == kind}
+    return found
+
+
+class EngineMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: State = initial_state(AlarmSettings(exit_delay=10, entry_delay=10, siren_time=60))
+        self.start = self.state
+        self.journal: list[tuple[AnyEvent, float]] = []
+        self.now = 1000.0
+
+    def step(self, event: AnyEvent) -> list[AnyEffect]:
+        before = self.state
+        effects = list(handle(before, event, self.now).effects)
+        after = handle(before, event, self.now).state
+        assert handle(before, event, self.now).effects == tuple(effects), "not deterministic"
+        self.journal.append((event, self.now))
+        self.state = after
+        self.check_step(before, event, effects)
+        return effects
+
+    def check_step(self, before: State, event: AnyEvent, effects: list[AnyEffect]) -> None:
+        # Every non-duress IncidentOpened comes with a Report and a Notify in the same step.
+        for opened in (e for e in effects if isinstance(e, IncidentOpened)):
+            incident = opened.incident
+            assert any(isinstance(e, Report) and e.incident == incident.id for e in effects)
+            notified = any(isinstance(e, Notify) and e.incident == incident.id for e in effects)
+            assert notified == (incident.kind != "duress"), incident
+        # Disarmed (and staying disarmed) never produces an intrusion or a siren.
+        if before.mode == "disarmed" and self.state.mode == "disarmed":
+            assert not incident_ids(effects, "intrusion")
+            assert Siren(on=True) not in effects
+        # A mode with a delay always has a deadline, the others never do.
+        assert (self.state.deadline is not None) == (self.state.mode in DELAY_MODES)
+        # Open incidents and active anomalies only.
+        assert all(i.state in ("active", "acknowledged") for i in self.state.incidents.values())
+        assert all(a.state == "active" for a in self.state.anomalies.values())
+        # The journal's JSON form decodes back to the same input.
+        assert EVENT_DECODER.decode(EVENT_ENCODER.encode(event)) == event
+
+    # ----------------------------------------------------------------- rules
+
+    @initialize(data=st.data())
+    def install_the_kit(self, data: st.DataObject) -> None:
+        for zone_id in ZONE_IDS:
+            self.step(data.draw(zone_upserts(zone_id)))
+
+    @rule(event=zone_upserts() | st.builds(ZoneRemove, id=st.sampled_from((*ZONE_IDS, "ghost"))))
+    def reconfigure_a_zone(self, event: ZoneUpsert | ZoneRemove) -> None:
+        self.step(event)
+
+    @rule(zone=st.sampled_from(ZONE_IDS), active=st.booleans())
+    def sensor_again(self, zone: str, active: bool) -> None:
+        self.sensor(zone, active)  # sensors are most of a real journal: twice the weight
+
+    @precondition(lambda self: self.state.target is not None and bool(self.state.zones))
+    @rule(data=st.data())
+    def intruder(self, data: st.DataObject) -> None:
+        """Someone walks through the house while it is armed: close then open a zone."""
+        target = self.state.target
+        watched = [
+            z.id
+            for z in self.state.zones.values()
+            if z.behaviour != "24h"
+            and not (z.bypassed or z.forced_bypass or z.auto_bypassed)
+            and (target == "away" or z.home)
+        ]
+        zone = data.draw(st.sampled_from(watched or sorted(self.state.zones)))
+        if self.state.zones[zone].active:
+            self.sensor(zone, False)
+        self.sensor(zone, True)
+
+    @rule(zone=st.sampled_from((*ZONE_IDS, "ghost")), active=st.booleans())
+    def sensor(self, zone: str, active: bool) -> None:
+        before = self.state
+        event = SensorChanged(zone=zone, active=active)
+        effects = self.step(event)
+        z = before.zones.get(zone)
+        if z is None or z.behaviour != "24h":
+            return
+        # A 24h zone never moves the mode (compare with the same time passing without the zone).
+        assert self.state.mode == handle(before, Tick(), self.now).state.mode
+        bypassed = z.bypassed or z.auto_bypassed or z.forced_bypass
+        if active and not bypassed and not z.alarmed:
+            # ... and opening always raises or extends an incident of its kind, in every mode.
+            kind = INCIDENT_FOR_ZONE[z.kind]
+            assert incident_ids(effects, kind), (before.mode, effects)
+            assert any(
+                isinstance(e, IncidentOpened | ActivationAdded)
+                and e.incident.kind == kind
+                and any(a.zone == zone and a.at == self.now for a in e.incident.activations)
+                for e in effects
+            )
+
+    @rule(
+        device=st.sampled_from((*DEVICES, "ghost")),
+        online=st.none() | st.booleans(),
+        battery_low=st.none() | st.booleans(),
+        tamper=st.none() | st.booleans(),
+    )
+    def device_health(self, device: str, online: bool | None, battery_low: bool | None, tamper: bool | None) -> None:
+        before = self.state
+        effects = self.step(DeviceHealth(device=device, online=online, battery_low=battery_low, tamper=tamper))
+        # Device health is a fault or a tamper, never an intrusion: it moves no mode by itself.
+        time_only = handle(before, Tick(), self.now)
+        assert self.state.mode == time_only.state.mode
+        assert incident_ids(effects, "intrusion") == incident_ids(list(time_only.effects), "intrusion")
+
+    @rule(mode=st.sampled_from(("home", "away")), force=st.booleans())
+    def arm_again(self, mode: Any, force: bool) -> None:
+        self.arm(mode, force)  # twice the weight: most interesting journals are armed
+
+    @rule(mode=st.sampled_from(("home", "away")), force=st.booleans())
+    def arm(self, mode: Any, force: bool) -> None:
+        self.step(ArmRequest(mode=mode, by="anna", force=force))
+
+    @rule(duress=st.sampled_from((False, False, False, True)))
+    def disarm(self, duress: bool) -> None:
+        effects = self.step(DisarmRequest(by="anna", duress=duress))
+        assert self.state.mode == "disarmed"
+        assert any(isinstance(e, IncidentOpened) and e.incident.kind == "duress" for e in effects) == duress
+
+    @rule(data=st.data(), resolve=st.booleans())
+    def ack_or_resolve(self, data: st.DataObject, resolve: bool) -> None:
+        before = self.state
+        incident = data.draw(st.sampled_from((*sorted(self.state.incidents), "inc-999")))
+        self.step(Resolve(incident=incident, by="anna") if resolve else Ack(incident=incident, by="anna"))
+        if resolve:
+            assert incident not in self.state.incidents
+        if incident == "inc-999":  # unknown: nothing changes but the time
+            assert self.state == handle(before, Tick(), self.now).state
+
+    @rule(event=system_faults | st.builds(Configure, settings=alarm_settings))
+    def shell_input(self, event: SystemFault | Configure) -> None:
+        self.step(event)
+
+    @rule(dt=st.integers(0, 700) | st.floats(0, 5, allow_nan=False))
+    def tick(self, dt: float) -> None:
+        self.now += dt
+        self.step(Tick())
+        # No timer lost: after a Tick at `now`, nothing is left due at or before `now`.
+        deadline = next_deadline(self.state)
+        assert deadline is None or deadline > self.now
+
+    @precondition(lambda self: next_deadline(self.state) is not None)
+    @rule()
+    def tick_exactly_at_the_deadline(self) -> None:
+        deadline = next_deadline(self.state)
+        assert deadline is not None
+        self.now = max(self.now, deadline)
+        self.step(Tick())
+        after = next_deadline(self.state)
+        assert after is None or after > self.now
+
+    # ----------------------------------------------------------------- invariants
+
+    @invariant()
+    def state_round_trips_through_json(self) -> None:
+        assert STATE_DECODER.decode(EVENT_ENCODER.encode(self.state)) == self.state
+
+    @invariant()
+    def ids_are_unique_and_below_the_counter(self) -> None:
+        for ident in (*self.state.incidents, *self.state.anomalies):
+            assert int(ident.split("-")[1]) < self.state.next_id
+
+    def teardown(self) -> None:
+        assert replay(self.journal, self.start) == self.state
+
+
+EngineMachine.TestCase.settings = settings(
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestEngineStateful = EngineMachine.TestCase
+
+
+def test_mode_changes_are_reported() -> None:
+    """Smoke check for the helpers above: arming from disarmed emits a ModeChanged."""
+    step = handle(initial_state(), ArmRequest(mode="away", by="anna"), 0)
+    assert isinstance(step.effects[0], ModeChanged)
