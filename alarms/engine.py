@@ -14,7 +14,7 @@ Three machines live in the state and interact only through the rules below:
 1. The *intrusion mode* (``state.mode``): disarmed, arming_home/away (exit delay),
    armed_home/away, pending (entry delay), triggered (siren). Its moves are the
    table ``MODE_TRANSITIONS``; the few moves that depend on more than (mode, trigger)
-   are in ``_special cases`` right below the table. Only intrusion zones (behaviour
+   are listed in the comment right below the table. Only intrusion zones (behaviour
    instant, entry or follower) that are *armed in the target mode* feed it: in
    ``home`` only zones with ``home=True``, in ``away`` all of them, and never a
    bypassed zone (``bypassed``, ``forced_bypass`` or ``auto_bypassed``).
@@ -36,7 +36,12 @@ Rules that hold everywhere:
   exactly what a punctual Tick would have.
 - A zone alarms once until it restores: the ``alarmed`` flag is set when a zone is
   reported in alarm, and cleared (with a restore report) when it goes inactive. A zone
-  that is alarmed and still active never retriggers.
+  that is alarmed and still active never retriggers; an "active" reading of a zone that is
+  not alarmed counts as an opening even if the zone was already active (a motion sensor
+  that reports again, a zone un-bypassed while open).
+- A zone's behaviour decides *when* it alarms, its kind decides *what* it raises
+  (``INCIDENT_FOR_ZONE``): a ``24h`` motion zone is a 24h burglary zone (an intrusion
+  incident in every mode, no siren, no mode change).
 - Every non-duress incident produces an ``IncidentOpened``, at least one ``Report`` and
   one ``Notify`` in the same step. Duress is silent: ``Report`` to the centre only.
 - Swinger shutdown: every intrusion activation counts a trip on its zone; the opening
@@ -167,7 +172,6 @@ MODE_TRANSITIONS: dict[Mode, dict[Trigger, Mode | Literal["armed"]]] = {
 
 ARMING: dict[ArmTarget, Mode] = {"home": "arming_home", "away": "arming_away"}
 ARMED_MODE: dict[ArmTarget, Mode] = {"home": "armed_home", "away": "armed_away"}
-DELAY_MODES: frozenset[Mode] = frozenset({"arming_home", "arming_away", "pending", "triggered"})
 
 REPORT_FOR_INCIDENT: dict[IncidentKind, ReportCode] = {
     "fire": "fire",

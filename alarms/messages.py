@@ -401,7 +401,7 @@ _INCIDENT_TEMPLATES["incident.update"] = {
             "L'allarme {incident_label} in corso si estende: è scattata anche la zona {where}{at}.\n"
             "Zone coinvolte finora: {zones}\nIncidente: {incident}{confirmed_note}"
         ),
-        short="casahub: allarme {incident_label}, scattata anche {where}{at}.",
+        short="casahub: allarme {incident_label}, è scattata anche la zona {where}{at}.",
     ),
     "en": _Text(
         subject="{incident_title} alarm: also {where}",
@@ -409,7 +409,7 @@ _INCIDENT_TEMPLATES["incident.update"] = {
             "The ongoing {incident_label} alarm is spreading: zone {where} has fired too{at}.\n"
             "Zones involved so far: {zones}\nIncident: {incident}{confirmed_note}"
         ),
-        short="casahub: {incident_label} alarm, {where} has fired too{at}.",
+        short="casahub: {incident_label} alarm, zone {where} has fired too{at}.",
     ),
 }
 
@@ -417,19 +417,19 @@ _INCIDENT_TEMPLATES["incident.reminder"] = {
     "it": _Text(
         subject="PROMEMORIA: allarme {incident_label} non ancora confermato",
         body=(
-            "Nessuno ha ancora confermato l'allarme {incident_label} ({where}, incidente {incident}).\n"
+            "Nessuno ha ancora confermato l'allarme {incident_label}.\nZona: {where}\nIncidente: {incident}\n\n"
             "Se sei già al corrente, confermalo dal pannello di casahub; altrimenti verifica subito cosa succede "
             "in casa.\n\n{advice}"
         ),
         short=(
             "casahub PROMEMORIA: nessuno ha confermato l'allarme {incident_label} {where}. "
-            "Verifica subito e conferma dall'app."
+            "Verifica subito e conferma nell'app."
         ),
     ),
     "en": _Text(
         subject="REMINDER: {incident_label} alarm not yet acknowledged",
         body=(
-            "Nobody has acknowledged the {incident_label} alarm yet ({where}, incident {incident}).\n"
+            "Nobody has acknowledged the {incident_label} alarm yet.\nZone: {where}\nIncident: {incident}\n\n"
             "If you already know about it, acknowledge it in the casahub dashboard; otherwise check what is "
             "happening at home now.\n\n{advice}"
         ),
@@ -558,7 +558,8 @@ _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
         "en": _Fault(
             subject="Fault: {channel_name} delivery failing",
             short=(
-                "casahub FAULT: {channel_name} delivery is failing{at}. The other channels still work. Steps in the app."
+                "casahub FAULT: {channel_name} delivery is failing{at}. The other channels still work. "
+                "Steps in the app."
             ),
             cleared_subject="Resolved: {channel_name} delivery works again",
             cleared_short="casahub: resolved, {channel_name} delivery works again{at}.",
@@ -726,14 +727,14 @@ _EVENT_TEMPLATES: dict[str, dict[str, _Text]] = {
             "Inserimento non riuscito",
             "L'allarme non è stato inserito{by_user}{at}: la zona {where} si è aperta durante il tempo di uscita. "
             "Chiudila o escludila e inserisci di nuovo.",
-            "casahub: allarme NON inserito{at}: {where} si è aperta durante il tempo di uscita. Chiudila e "
-            "inserisci di nuovo.",
+            "casahub: allarme NON inserito{at}: la zona {where} si è aperta durante il tempo di uscita. Chiudila "
+            "e inserisci di nuovo.",
         ),
         "en": _event(
             "Arming failed",
             "The alarm was not armed{by_user}{at}: zone {where} opened during the exit delay. Close or bypass it "
             "and arm again.",
-            "casahub: alarm NOT armed{at}: {where} opened during the exit delay. Close it and arm again.",
+            "casahub: alarm NOT armed{at}: zone {where} opened during the exit delay. Close it and arm again.",
         ),
     },
     "event.hub_started": {
@@ -753,13 +754,13 @@ _EVENT_TEMPLATES: dict[str, dict[str, _Text]] = {
     "event.device_paired": {
         "it": _event(
             "Nuovo dispositivo accoppiato",
-            "Nuovo dispositivo accoppiato: {device} ({where}){by_user}{at}. Se non sei stato tu, controlla "
+            "Nuovo dispositivo accoppiato: {device}, zona {where}{by_user}{at}. Se non sei stato tu, controlla "
             "subito i dispositivi dal pannello.",
             "casahub: nuovo dispositivo accoppiato, {device}{by_user}{at}.",
         ),
         "en": _event(
             "New device paired",
-            "New device paired: {device} ({where}){by_user}{at}. If it was not you, check the devices in the "
+            "New device paired: {device}, zone {where}{by_user}{at}. If it was not you, check the devices in the "
             "dashboard now.",
             "casahub: new device paired, {device}{by_user}{at}.",
         ),
@@ -783,13 +784,13 @@ _EVENT_TEMPLATES: dict[str, dict[str, _Text]] = {
             "Zona esclusa automaticamente: {where}",
             "La zona {where} è scattata troppe volte ed è stata esclusa automaticamente{at} fino al "
             "disinserimento. Controlla il sensore: posizione, animali, tende o correnti d'aria.",
-            "casahub: zona {where} scattata troppe volte, esclusa fino al disinserimento{at}. Controlla il sensore.",
+            "casahub: zona {where} scattata troppe volte{at}, esclusa fino al disinserimento. Controlla il sensore.",
         ),
         "en": _event(
             "Zone bypassed automatically: {where}",
             "Zone {where} fired too many times and was bypassed automatically{at} until disarm. Check the sensor: "
             "position, pets, curtains or draughts.",
-            "casahub: zone {where} fired too many times, bypassed until disarm{at}. Check the sensor.",
+            "casahub: zone {where} fired too many times{at}, bypassed until disarm. Check the sensor.",
         ),
     },
     "event.incident_acknowledged": {

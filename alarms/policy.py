@@ -99,11 +99,11 @@ def plan_notify(
     passed when they are no longer in `state` (an anomaly that was just cleared is removed from
     `state.anomalies`; the shell has it from the `AnomalyCleared` effect of the same step).
     """
+    found = incident or _incident(state, n.incident)
+    if found is not None and found.kind == "duress":
+        return []  # whatever the subject: the household's phones stay quiet about a duress code
     match n.subject:
         case "incident":
-            found = incident or _incident(state, n.incident)
-            if found is not None and found.kind == "duress":
-                return []
             params = _incident_params(n, state, found)
             template = f"incident.{found.kind}" if found is not None else "incident.alarm"
             plan = _plan(contacts, template, params, n, ntfy, sms=True, push=True, email=True)
@@ -120,9 +120,6 @@ def plan_notify(
             ]
             return plan
         case "incident_update":
-            found = incident or _incident(state, n.incident)
-            if found is not None and found.kind == "duress":
-                return []
             params = _incident_params(n, state, found)
             return _plan(contacts, "incident.update", params, n, ntfy, push=True)
         case "anomaly":
@@ -137,7 +134,7 @@ def plan_notify(
             template = f"anomaly.{kind}.cleared"
             return _plan(contacts, template, params, n, ntfy, push=True, email=True)
         case "event":
-            params = _event_params(n, state, incident or _incident(state, n.incident))
+            params = _event_params(n, state, found)
             template = f"event.{n.event}" if n.event in EVENT_NAMES else "event.other"
             return _plan(contacts, template, params, n, ntfy, push=True)
         case _:

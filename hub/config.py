@@ -945,7 +945,7 @@ def _centre(ctx: _Context, raw: Mapping[str, Any]) -> CentreConfig:
             t.warn(name, f'ignored with protocol = "{protocol}"')
     key_format = t.choice("key_format", KEY_FORMATS, "hex")
     key = t.secret("key", env=ENV_VARS["centre", "key"])
-    if key is not None:
+    if key is not None and raw.get("key_format", "hex") in KEY_FORMATS:
         _check_centre_key(t, key, key_format)
     host = t.host("host", required=dc09)
     port = t.port("port", required=dc09)

@@ -213,9 +213,9 @@ class Daemon:
         scheme = "https" if p.tls else "http"
         self.url = f"{scheme}://{p.host if ':' not in p.host else f'[{p.host}]'}:{p.port}"
         try:
-            await hub.recover()
             if p.demo:
                 await asyncio.to_thread(_seed_demo_user, accounts)
+            await hub.recover()
             dispatcher = OutboxDispatcher(
                 db, channels, clock=self.clock,
                 on_change=lambda row: hub.fanout.publish({"type": "notification", "notification": hub.notification_json(row)}),
@@ -226,6 +226,7 @@ class Daemon:
                 for driver_cfg in cfg.drivers:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
                 await hub.audit("hub_started", actor="hub", data={"version": ctx.version})
+                hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
                 tasks.create_task(hub.run_timers(), name="timers")
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")

@@ -104,7 +104,9 @@ class Hub:
         self.tz = ZoneInfo(timezone)
         self.language = language
         self.clock = clock
-        self.state: State = engine.initial_state(settings)
+        # Start from the defaults; recover() journals a Configure, so replaying the journal from
+        # the beginning gives exactly this state.
+        self.state: State = engine.initial_state()
         self.devices: dict[str, DeviceRecord] = {}
         self.fanout = Fanout()
         self.ready = False
@@ -140,7 +142,6 @@ class Hub:
             await self.submit(Configure(settings=self.settings), actor="config")
         # Deadlines that passed while the hub was down fire now, at their original times.
         await self.submit(Tick())
-        self.ready = True
 
     # ------------------------------------------------------------------ the engine step
     async def submit(self, event: AnyEvent, *, actor: str | None = None) -> Step:

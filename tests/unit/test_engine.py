@@ -168,9 +168,14 @@ def test_initial_state_is_disarmed_without_deadline() -> None:
 
 @pytest.mark.parametrize(
     ("zone", "incident_kind", "code"),
-    [("water", "water", "water"), ("smoke", "fire", "fire"), ("mains", "power", "ac_loss"), ("button", "panic", "panic")],
+    [
+        ("water", "water", "water"),
+        ("smoke", "fire", "fire"),
+        ("mains", "power", "ac_loss"),
+        ("button", "panic", "panic"),
+    ],
 )
-def test_24h_zone_raises_its_incident_when_disarmed(zone: str, incident_kind: str, code: str) -> None:
+def test_24h_zone_raises_its_incident_when_disarmed(zone: str, incident_kind: str, code: Any) -> None:
     hub = kit()
     effects = hub.open(zone, at=10)
     (opened,) = of(effects, IncidentOpened)

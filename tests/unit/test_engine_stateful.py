@@ -85,7 +85,9 @@ system_faults = st.builds(
 
 
 def incident_ids(effects: list[AnyEffect], kind: str) -> set[str]:
-    found = {e.incident.id for e in effects if isinstance(e, IncidentOpened | ActivationAdded) if e.incident.kind == kind}
+    found = {
+        e.incident.id for e in effects if isinstance(e, IncidentOpened | ActivationAdded) if e.incident.kind == kind
+    }
     return found
 
 

@@ -1,0 +1,94 @@
+"""The `casahub` command line: local account commands, config check, remote arm/disarm."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import Api, RunningHub
+
+
+def casahub(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_user_commands_on_the_data_dir(tmp_path: Path) -> None:
+    d = str(tmp_path / "data")
+    r = casahub("user", "add", "anna", "--role", "owner", "--code", "24680", "--data-dir", d, stdin="s3cret-pw\n")
+    assert r.returncode == 0, r.stderr
+    r = casahub("user", "add", "anna", "--data-dir", d, stdin="other-pw\n")
+    assert r.returncode == 1 and "already exists" in r.stderr
+    r = casahub("user", "add", "bob", "--code", "12", "--data-dir", d, stdin="pw-bob1\n")
+    assert r.returncode == 1 and "code" in r.stderr
+    r = casahub("user", "list", "--json", "--data-dir", d)
+    assert json.loads(r.stdout) == [
+        {"user": "anna", "role": "owner", "language": "it", "code": True, "duress_code": False}
+    ]
+    r = casahub("user", "passwd", "anna", "--data-dir", d, stdin="new-pass\n")
+    assert r.returncode == 0, r.stderr
+    from hub.accounts import Accounts
+    from hub.storage import open_sync
+
+    accounts = Accounts(open_sync(Path(d) / "casahub.db"))
+    assert accounts.check_password("anna", "new-pass") is not None
+    assert accounts.check_password("anna", "s3cret-pw") is None
+    row = accounts.conn.execute("SELECT password_hash FROM users WHERE username='anna'").fetchone()
+    assert row[0].startswith("$argon2id$")
+    accounts.conn.close()
+    r = casahub("user", "remove", "anna", "--data-dir", d)
+    assert r.returncode == 0
+    r = casahub("user", "remove", "anna", "--data-dir", d)
+    assert r.returncode == 1 and "no user" in r.stderr
+
+
+def test_token_create_json(tmp_path: Path) -> None:
+    r = casahub("token", "create", "--role", "installer", "--ttl", "8h", "--json", "--data-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["token"].startswith("chb_") and data["ttl"] == 8 * 3600
+    r = casahub("token", "create", "--role", "installer", "--ttl", "forever", "--data-dir", str(tmp_path))
+    assert r.returncode == 2 and "--ttl" in r.stderr
+
+
+def test_invalid_config_stops_serve_naming_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[alarm]\nentry_delay = -5\n")
+    r = casahub("config", "check", str(cfg))
+    assert r.returncode == 2
+    assert "alarm.entry_delay" in r.stdout + r.stderr
+    r = casahub("serve", "--config", str(cfg), "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:1")
+    assert r.returncode == 2
+    assert "alarm.entry_delay" in r.stdout + r.stderr and str(cfg) in r.stdout + r.stderr
+
+
+async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> None:
+    from hub.accounts import Accounts
+    from hub.storage import open_sync
+
+    accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
+    _, token = accounts.create_token("member")
+    accounts.conn.close()
+    common = ["--hub", running_hub.base, "--token", token]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return casahub(*args, *common)
+
+    r = await asyncio.to_thread(run, "status", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["mode"] == "disarmed"
+    door = await api.zone_id("contact")
+    await api.trigger(door)
+    r = await asyncio.to_thread(run, "arm", "away", "--code", "12345")
+    assert r.returncode == 1 and "Porta ingresso" in r.stderr
+    r = await asyncio.to_thread(run, "arm", "away", "--code", "12345", "--force", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["mode"] == "arming_away"
+    r = await asyncio.to_thread(run, "disarm", "--code", "12345")
+    assert r.returncode == 0 and "mode: disarmed" in r.stdout
+    r = casahub("status", "--hub", "http://127.0.0.1:9", "--token", token)
+    assert r.returncode == 1 and "cannot reach" in r.stderr
