@@ -167,7 +167,9 @@ class Accounts:
             rows = self.conn.execute(
                 "SELECT username, role, language, code_hash, duress_hash FROM users ORDER BY username"
             ).fetchall()
-        return [User(r["username"], r["role"], r["language"], bool(r["code_hash"]), bool(r["duress_hash"])) for r in rows]
+        return [
+            User(r["username"], r["role"], r["language"], bool(r["code_hash"]), bool(r["duress_hash"])) for r in rows
+        ]
 
     def get_user(self, username: str) -> User | None:
         return next((u for u in self.list_users() if u.username == username), None)
@@ -178,9 +180,7 @@ class Accounts:
 
     def check_password(self, username: str, password: str) -> User | None:
         with self._lock:
-            row = self.conn.execute(
-                "SELECT password_hash FROM users WHERE username = ?", (username,)
-            ).fetchone()
+            row = self.conn.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()
         if row is None:
             _verify(_DUMMY_HASH, password)  # same work as a real user: no username oracle
             return None
@@ -192,7 +192,8 @@ class Accounts:
         """Find whose alarm code (or duress code) this is. Codes identify the person, as on a keypad."""
         with self._lock:
             rows = self.conn.execute(
-                "SELECT username, code_hash, duress_hash FROM users WHERE code_hash IS NOT NULL OR duress_hash IS NOT NULL"
+                "SELECT username, code_hash, duress_hash FROM users"
+                " WHERE code_hash IS NOT NULL OR duress_hash IS NOT NULL"
             ).fetchall()
         for row in rows:
             if _verify(row["code_hash"], code):
@@ -213,7 +214,8 @@ class Accounts:
         now = time.time()
         with self._lock:
             self.conn.execute(
-                "INSERT INTO tokens (id, hash, role, username, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tokens (id, hash, role, username, label, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (token_id, _digest(secret), role, username, label, now, now + ttl if ttl else None),
             )
         return token_id, secret

@@ -149,7 +149,11 @@ def cmd_user(args: argparse.Namespace) -> int:
             password = _secret(args.password, "Password")
             assert password is not None
             user = accounts.add_user(
-                args.username, password, args.role, code=args.code, duress_code=args.duress_code,
+                args.username,
+                password,
+                args.role,
+                code=args.code,
+                duress_code=args.duress_code,
                 language=args.language,
             )
             _out(args, {"user": user.username, "role": user.role}, f"user {user.username} ({user.role}) added")
@@ -164,8 +168,13 @@ def cmd_user(args: argparse.Namespace) -> int:
         elif args.action == "list":
             users = accounts.list_users()
             data = [
-                {"user": u.username, "role": u.role, "language": u.language, "code": u.has_code,
-                 "duress_code": u.has_duress}
+                {
+                    "user": u.username,
+                    "role": u.role,
+                    "language": u.language,
+                    "code": u.has_code,
+                    "duress_code": u.has_duress,
+                }
                 for u in users
             ]
             lines = [f"{u.username:<20} {u.role:<10} {u.language}  code:{'yes' if u.has_code else 'no'}" for u in users]

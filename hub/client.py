@@ -27,9 +27,10 @@ async def _call(args: argparse.Namespace, method: str, path: str, body: dict[str
     headers = {"Authorization": f"Bearer {token}"}
     timeout = aiohttp.ClientTimeout(total=15)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.request(
-            method, base + path, json=body, headers=headers
-        ) as resp:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.request(method, base + path, json=body, headers=headers) as resp,
+        ):
             data = await resp.json(content_type=None)
             if resp.status >= 400:
                 message = data.get("message", resp.reason) if isinstance(data, dict) else resp.reason
@@ -72,7 +73,9 @@ async def _run(args: argparse.Namespace) -> Any:
     if args.command == "status":
         return await _call(args, "GET", "/api/v1/system")
     if args.command == "arm":
-        return await _call(args, "POST", "/api/v1/system/arm", {"mode": args.mode, "code": _code(args), "force": args.force})
+        return await _call(
+            args, "POST", "/api/v1/system/arm", {"mode": args.mode, "code": _code(args), "force": args.force}
+        )
     if args.command == "disarm":
         return await _call(args, "POST", "/api/v1/system/disarm", {"code": _code(args)})
     raise RemoteError(f"unknown command {args.command}")

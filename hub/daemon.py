@@ -121,7 +121,8 @@ def plan(options: ServeOptions) -> tuple[Plan, list[str]]:
         tls = _ssl_context(cert, key)
         notes.append(f"TLS certificate SHA-256 fingerprint: {fingerprint}")
     elif tls_mode != "off":
-        tls = _ssl_context(tls_mode.cert, tls_mode.key)  # type: ignore[union-attr]
+        assert not isinstance(tls_mode, str)
+        tls = _ssl_context(tls_mode.cert, tls_mode.key)
     return Plan(config, Path(data_dir), host, port, tls, options.demo), notes
 
 
@@ -203,8 +204,13 @@ class Daemon:
         )
         self.hub = hub
         ctx = WebContext(
-            hub=hub, accounts=accounts, drivers=self.drivers, demo=p.demo, tls=p.tls is not None,
-            version=casahub_version(), clock=self.clock,
+            hub=hub,
+            accounts=accounts,
+            drivers=self.drivers,
+            demo=p.demo,
+            tls=p.tls is not None,
+            version=casahub_version(),
+            clock=self.clock,
         )
         runner = web.AppRunner(make_app(ctx), access_log=None)
         await runner.setup()
@@ -217,15 +223,19 @@ class Daemon:
                 await asyncio.to_thread(_seed_demo_user, accounts)
             await hub.recover()
             dispatcher = OutboxDispatcher(
-                db, channels, clock=self.clock,
-                on_change=lambda row: hub.fanout.publish({"type": "notification", "notification": hub.notification_json(row)}),
+                db,
+                channels,
+                clock=self.clock,
+                on_change=lambda row: hub.fanout.publish(
+                    {"type": "notification", "notification": hub.notification_json(row)}
+                ),
                 on_dead=lambda channel, reason: hub.raise_fault("channel_failure", channel),
             )
             hub.dispatcher = dispatcher
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
                 for driver_cfg in cfg.drivers:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
-                await hub.audit("hub_started", actor="hub", data={"version": ctx.version})
+                await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
                 hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
                 tasks.create_task(hub.run_timers(), name="timers")
                 tasks.create_task(dispatcher.run(), name="outbox")
@@ -250,9 +260,14 @@ class Daemon:
         options = {k: v for k, v in driver_cfg.options.items() if k != "type"}
         try:
             cls = load_driver(name)
+
+
+            def paired(n: str = name) -> set[str]:
+                return {d.address for d in hub.devices.values() if d.driver == n}
+
             context = DriverContext(
                 clock=self.clock,
-                paired=lambda n=name: {d.address for d in hub.devices.values() if d.driver == n},
+                paired=paired,
                 data_dir=self.plan.data_dir,
             )
             driver = await stack.enter_async_context(cls(options, context))
@@ -296,8 +311,14 @@ async def _pair_fixed_devices(hub: Hub, name: str, driver: Any) -> None:
             for kind in fixed.kinds
         ]
         await hub.pair_device(
-            driver=name, address=fixed.address, name=fixed.name, room=fixed.room, model=fixed.model,
-            bindkey=None, zones=zones, by="config",
+            driver=name,
+            address=fixed.address,
+            name=fixed.name,
+            room=fixed.room,
+            model=fixed.model,
+            bindkey=None,
+            zones=zones,
+            by="config",
         )
 
 

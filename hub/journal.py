@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from alarms.model import EVENT_DECODER, EVENT_ENCODER, STATE_DECODER, AnyEvent, Anomaly, Incident, State
+from alarms.model import EVENT_DECODER, EVENT_ENCODER, STATE_DECODER, Anomaly, AnyEvent, Incident, State
 
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 
@@ -77,7 +77,15 @@ async def save_anomaly(conn: aiosqlite.Connection, anomaly: Anomaly) -> None:
     await conn.execute(
         "INSERT INTO anomalies (id, kind, state, device, subject, opened_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(id) DO UPDATE SET state = excluded.state, closed_at = excluded.closed_at",
-        (anomaly.id, anomaly.kind, anomaly.state, anomaly.device, anomaly.subject, anomaly.opened_at, anomaly.closed_at),
+        (
+            anomaly.id,
+            anomaly.kind,
+            anomaly.state,
+            anomaly.device,
+            anomaly.subject,
+            anomaly.opened_at,
+            anomaly.closed_at,
+        ),
     )
 
 

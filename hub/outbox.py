@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from alarms.channels.base import Channel, Delivered, OutgoingMessage, Outcome, Permanent, Transient
+from alarms.channels.base import Channel, Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import render
 from alarms.policy import PlannedMessage
 from hub.storage import Database
@@ -47,7 +47,8 @@ async def enqueue(
     state = "scheduled" if message.delay > 0 else "pending"
     cur = await conn.execute(
         "INSERT INTO outbox (created_at, due_at, incident, anomaly, channel, transport, recipient, address, language,"
-        " template, subject, body, short, payload, step, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " template, subject, body, short, payload, step, state)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             now,
             now + message.delay,
@@ -126,9 +127,7 @@ class OutboxDispatcher:
     async def run_once(self) -> float:
         """Send everything due now; returns the seconds until the next row is due (max 60)."""
         now = self.clock()
-        promoted = await self.db.fetchall(
-            "SELECT id FROM outbox WHERE state = 'scheduled' AND due_at <= ?", (now,)
-        )
+        promoted = await self.db.fetchall("SELECT id FROM outbox WHERE state = 'scheduled' AND due_at <= ?", (now,))
         if promoted:
             await self.db.execute(
                 "UPDATE outbox SET state = 'pending' WHERE state = 'scheduled' AND due_at <= ?", (now,)
@@ -140,9 +139,7 @@ class OutboxDispatcher:
         )
         for row in rows:
             await self._attempt(row)
-        nxt = await self.db.fetchone(
-            "SELECT MIN(due_at) FROM outbox WHERE state IN ('pending', 'scheduled')"
-        )
+        nxt = await self.db.fetchone("SELECT MIN(due_at) FROM outbox WHERE state IN ('pending', 'scheduled')")
         if nxt is None or nxt[0] is None:
             return 60.0
         return max(0.0, min(60.0, float(nxt[0]) - self.clock()))

@@ -32,8 +32,8 @@ from alarms.model import (
     AnyEffect,
     AnyEvent,
     ArmRefused,
-    CancelEscalation,
     Behaviour,
+    CancelEscalation,
     Configure,
     DeviceHealth,
     Incident,
@@ -177,14 +177,23 @@ class Hub:
                 )
                 zone = effect.zone if isinstance(effect, ActivationAdded) else None
                 await journal.append_event(
-                    conn, now, kind, actor=inc.by or actor, zone=zone, incident=inc.id,
+                    conn,
+                    now,
+                    kind,
+                    actor=inc.by or actor,
+                    zone=zone,
+                    incident=inc.id,
                     data={"kind": inc.kind, "state": inc.state, "confirmed": inc.confirmed},
                 )
             case AnomalyRaised(anomaly=ano) | AnomalyCleared(anomaly=ano):
                 await journal.save_anomaly(conn, ano)
                 kind = "anomaly_raised" if isinstance(effect, AnomalyRaised) else "anomaly_cleared"
                 await journal.append_event(
-                    conn, now, kind, anomaly=ano.id, data={"kind": ano.kind, "device": ano.device, "subject": ano.subject}
+                    conn,
+                    now,
+                    kind,
+                    anomaly=ano.id,
+                    data={"kind": ano.kind, "device": ano.device, "subject": ano.subject},
                 )
             case Notify():
                 for message in plan_notify(effect, state, self.contacts, self.escalation, ntfy=self._has("ntfy")):
@@ -197,17 +206,27 @@ class Hub:
                 await outbox.cancel_escalation(conn, incident_id)
             case ModeChanged():
                 await journal.append_event(
-                    conn, now, "mode_changed", actor=effect.by or actor,
+                    conn,
+                    now,
+                    "mode_changed",
+                    actor=effect.by or actor,
                     data={"old": effect.old, "new": effect.new, "deadline": effect.deadline},
                 )
             case ArmRefused():
                 await journal.append_event(
-                    conn, now, "arm_refused", actor=actor,
+                    conn,
+                    now,
+                    "arm_refused",
+                    actor=actor,
                     data={"reason": effect.reason, "not_ready": [list(z) for z in effect.not_ready]},
                 )
             case LogEvent():
                 await journal.append_event(
-                    conn, now, effect.kind, actor=effect.by or actor, zone=effect.zone,
+                    conn,
+                    now,
+                    effect.kind,
+                    actor=effect.by or actor,
+                    zone=effect.zone,
                     data={"detail": effect.detail} if effect.detail else None,
                 )
             case Siren(on=on):
@@ -242,6 +261,8 @@ class Hub:
                 case ModeChanged():
                     pass
                 case IncidentOpened(incident=inc) | ActivationAdded(incident=inc) | IncidentChanged(incident=inc):
+                    if inc.kind == "duress":
+                        continue  # for the centre only
                     self.fanout.publish({"type": "incident", "incident": self.incident_json(inc)})
                 case AnomalyRaised(anomaly=ano) | AnomalyCleared(anomaly=ano):
                     self.fanout.publish({"type": "anomaly", "anomaly": self.anomaly_json(ano)})
@@ -348,7 +369,10 @@ class Hub:
         if s.deadline is not None:
             name = {"arming_home": "exit", "arming_away": "exit", "pending": "entry", "triggered": "siren"}.get(s.mode)
             if name:
-                delays[name] = {"until": self.iso(s.deadline), "remaining": max(0.0, round(s.deadline - self.clock(), 1))}
+                delays[name] = {
+                    "until": self.iso(s.deadline),
+                    "remaining": max(0.0, round(s.deadline - self.clock(), 1)),
+                }
         return {
             "mode": s.mode,
             "target": s.target,
@@ -408,7 +432,13 @@ class Hub:
             "device": z.device,
             "active": z.active,
             "bypassed": z.bypassed or z.auto_bypassed or z.forced_bypass,
-            "bypass_reason": "user" if z.bypassed else "swinger" if z.auto_bypassed else "forced" if z.forced_bypass else None,
+            "bypass_reason": "user"
+            if z.bypassed
+            else "swinger"
+            if z.auto_bypassed
+            else "forced"
+            if z.forced_bypass
+            else None,
             "online": z.online if device is None else (z.online and device.online),
             "tamper": z.tamper,
             "battery_low": z.battery_low,
@@ -466,10 +496,26 @@ class Hub:
             "sent_at": self.iso(row["sent_at"]),
         }
 
-    async def audit(self, kind: str, *, actor: str | None = None, data: dict[str, Any] | None = None) -> None:
-        """An audit-trail entry that is not an engine input (logins, wrong codes, pairing)."""
+    async def audit(
+        self, kind: str, *, actor: str | None = None, data: dict[str, Any] | None = None, notify: bool = False
+    ) -> None:
+        """An audit-trail entry that is not an engine input (logins, wrong codes, pairing).
+
+        With `notify`, the household's app hears of it too (hub started, device paired),
+        through the same outbox rows, written in the same transaction.
+        """
+        now = self.clock()
+        queued = False
         async with self.db.transaction() as conn:
-            await journal.append_event(conn, self.clock(), kind, actor=actor, data=data)
+            await journal.append_event(conn, now, kind, actor=actor, data=data)
+            if notify:
+                event = Notify(subject="event", event=kind, by=actor)
+                for message in plan_notify(event, self.state, self.contacts, self.escalation, ntfy=self._has("ntfy")):
+                    params = {**message.params, **{k: str(v) for k, v in (data or {}).items()}}
+                    await self._enqueue(conn, msgspec.structs.replace(message, params=params), now)
+                    queued = True
+        if queued and self.dispatcher is not None:
+            self.dispatcher.wake()
         self.fanout.publish({"type": "event", "kind": kind, "by": actor})
 
     # ------------------------------------------------------------------ pairing
@@ -491,8 +537,15 @@ class Hub:
         device_id = _slug(f"{driver}-{address}")
         now = self.clock()
         device = DeviceRecord(
-            id=device_id, driver=driver, address=address, name=name, room=room, model=model,
-            created_at=now, bindkey=bindkey, last_seen=None,
+            id=device_id,
+            driver=driver,
+            address=address,
+            name=name,
+            room=room,
+            model=model,
+            created_at=now,
+            bindkey=bindkey,
+            last_seen=None,
         )
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -501,6 +554,12 @@ class Hub:
                 (device_id, driver, address, name, room, model, bindkey, now),
             )
             await journal.append_event(conn, now, "device_paired", actor=by, data={"device": device_id, "name": name})
+            event = Notify(subject="event", event="device_paired", by=by)
+            # Devices that the config file declares are not news to the household.
+            plans = [] if by == "config" else plan_notify(event, self.state, self.contacts, self.escalation)
+            for message in plans:
+                params = {**message.params, "device": name, "room": room}
+                await self._enqueue(conn, msgspec.structs.replace(message, params=params), now)
         self.devices[device_id] = device
         for index, (kind, zone_name, behaviour, home) in enumerate(zones):
             zone_id = device_id if len(zones) == 1 else f"{device_id}-{kind}-{index + 1}"

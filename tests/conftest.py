@@ -35,7 +35,13 @@ class Api:
         return body
 
     async def request(
-        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         hdrs = {"X-CSRF-Token": self.csrf} if self.csrf else {}
         hdrs.update(headers or {})

@@ -24,18 +24,21 @@ from alarms.model import (
     ZoneRemove,
     ZoneUpsert,
 )
-from hub.accounts import Principal
+from hub.accounts import Principal, Role
 from hub.web.auth import login, logout, principal_of, require, whoami
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 
 log = logging.getLogger(__name__)
 
-ARMERS = ("owner", "member")
-INSTALLERS = ("owner", "installer")
-EVERYONE = ("owner", "member", "installer")
-HOUSEHOLD = ("owner", "member")
+ARMERS: tuple[Role, ...] = ("owner", "member")
+INSTALLERS: tuple[Role, ...] = ("owner", "installer")
+EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
+HOUSEHOLD: tuple[Role, ...] = ("owner", "member")
 INTRUSION_KINDS = {k for k, v in INCIDENT_FOR_ZONE.items() if v == "intrusion"}
+
+
+DURESS_IDS = "SELECT id FROM incidents WHERE kind = 'duress'"
 
 
 def ctx_of(request: web.Request) -> WebContext:
@@ -143,9 +146,7 @@ def _zone_or_404(request: web.Request) -> str:
 
 def _check_behaviour(kind: ZoneKind, behaviour: Behaviour) -> None:
     if kind not in INTRUSION_KINDS and behaviour != "24h":
-        raise ApiError(
-            400, "invalid_field:behaviour", f"behaviour: a {kind} zone is always 24h", field="behaviour"
-        )
+        raise ApiError(400, "invalid_field:behaviour", f"behaviour: a {kind} zone is always 24h", field="behaviour")
 
 
 async def zones(request: web.Request) -> web.Response:
@@ -160,7 +161,7 @@ async def zone_get(request: web.Request) -> web.Response:
 
 
 async def zone_patch(request: web.Request) -> web.Response:
-    principal = require(request, ("owner", "member", "installer"))
+    principal = require(request, EVERYONE)
     zone_id = _zone_or_404(request)
     body = await read_body(request, ZonePatch)
     hub = ctx_of(request).hub
@@ -238,8 +239,9 @@ async def device_add(request: web.Request) -> web.Response:
         if driver not in ctx.drivers:
             raise ApiError(400, "invalid_field:driver", f"driver: no running driver {driver!r}", field="driver")
     else:
-        raise ApiError(400, "invalid_field:candidate", "candidate: give a candidate id, or driver and address",
-                       field="candidate")
+        raise ApiError(
+            400, "invalid_field:candidate", "candidate: give a candidate id, or driver and address", field="candidate"
+        )
     specs = body.zones or [ZoneSpec(kind=k) for k in kinds]
     if not specs:
         raise ApiError(400, "invalid_field:zones", "zones: name at least one zone kind", field="zones")
@@ -323,7 +325,8 @@ def _int_query(request: web.Request, name: str, default: int | None, lo: int, hi
 def _event_json(hub: Any, row: Any) -> dict[str, Any]:
     data = json.loads(row["data"]) if row["data"] else {}
     if row["input"]:
-        data = {k: v for k, v in json.loads(row["input"]).items() if k != "type"}
+        # "duress" would give a duress disarm away to whoever reads the log on the spot.
+        data = {k: v for k, v in json.loads(row["input"]).items() if k not in ("type", "duress")}
     return {
         "id": str(row["id"]),
         "at": hub.iso(row["at"]),
@@ -341,7 +344,9 @@ async def events(request: web.Request) -> web.Response:
     hub = ctx_of(request).hub
     limit = _int_query(request, "limit", 50, 1, 500) or 50
     before = _int_query(request, "before", None, 0, 10**12)
-    where, params = ["kind NOT IN ('duress_hidden')"], []
+    # Duress incidents are for the centre only: the household's screens never show them.
+    where: list[str] = [f"(incident IS NULL OR incident NOT IN ({DURESS_IDS}))"]
+    params: list[object] = []
     if before is not None:
         where.append("id < ?")
         params.append(before)
@@ -362,14 +367,14 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def incidents(request: web.Request) -> web.Response:
-    require(request, HOUSEHOLD + ("installer",))
+    require(request, EVERYONE)
     hub = ctx_of(request).hub
     state = request.query.get("state", "active")
     if state not in ("active", "all"):
         raise ApiError(400, "invalid_field:state", "state: 'active' or 'all'", field="state")
-    sql = "SELECT data FROM incidents"
+    sql = "SELECT data FROM incidents WHERE kind != 'duress'"
     if state == "active":
-        sql += " WHERE state IN ('active', 'acknowledged')"
+        sql += " AND state IN ('active', 'acknowledged')"
     rows = await hub.db.fetchall(sql + " ORDER BY opened_at DESC LIMIT 500")
     return web.json_response({"items": [hub.incident_json(hub.incident_from_json(r["data"])) for r in rows]})
 
@@ -377,7 +382,9 @@ async def incidents(request: web.Request) -> web.Response:
 async def incident_get(request: web.Request) -> web.Response:
     require(request, HOUSEHOLD)
     hub = ctx_of(request).hub
-    row = await hub.db.fetchone("SELECT data FROM incidents WHERE id = ?", (request.match_info["id"],))
+    row = await hub.db.fetchone(
+        "SELECT data FROM incidents WHERE id = ? AND kind != 'duress'", (request.match_info["id"],)
+    )
     if row is None:
         raise ApiError(404, "unknown_incident", f"no incident {request.match_info['id']!r}")
     body = hub.incident_json(hub.incident_from_json(row["data"]))
@@ -427,7 +434,8 @@ NOTIFICATION_STATES = ("scheduled", "pending", "sent", "dead", "cancelled")
 async def notifications(request: web.Request) -> web.Response:
     require(request, HOUSEHOLD)
     hub = ctx_of(request).hub
-    where, params = [], []
+    where: list[str] = [f"(incident IS NULL OR incident NOT IN ({DURESS_IDS}))"]
+    params: list[object] = []
     if request.query.get("incident"):
         where.append("incident = ?")
         params.append(request.query["incident"])
@@ -438,7 +446,7 @@ async def notifications(request: web.Request) -> web.Response:
         where.append("state = ?")
         params.append(state)
     limit = _int_query(request, "limit", 200, 1, 1000) or 200
-    sql = "SELECT * FROM outbox" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC LIMIT ?"
+    sql = f"SELECT * FROM outbox WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
     rows = await hub.db.fetchall(sql, (*params, limit))
     return web.json_response({"items": [hub.notification_json(r) for r in rows]})
 

@@ -28,7 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def principal_of(request: web.Request) -> Principal:
-    principal = request.get(PRINCIPAL)
+    principal: Principal | None = request.get(PRINCIPAL)
     if principal is None:
         raise ApiError(401, "unauthorized", "log in or send a bearer token")
     return principal

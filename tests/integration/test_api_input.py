@@ -50,8 +50,13 @@ async def test_unknown_ids_are_404(api: Api) -> None:
 
 
 async def test_bad_query_strings(api: Api) -> None:
-    for path in ["/api/v1/events?limit=abc", "/api/v1/events?limit=0", "/api/v1/events?before=-1",
-                 "/api/v1/incidents?state=weird", "/api/v1/notifications?state=weird"]:
+    for path in [
+        "/api/v1/events?limit=abc",
+        "/api/v1/events?limit=0",
+        "/api/v1/events?before=-1",
+        "/api/v1/incidents?state=weird",
+        "/api/v1/notifications?state=weird",
+    ]:
         status, data = await api.request("GET", path)
         assert status == 400, (path, data)
 
@@ -91,16 +96,18 @@ async def test_csrf_required_for_cookie_sessions(api: Api) -> None:
     csrf, api.csrf = api.csrf, ""
     status, body = await api.post("/api/v1/system/arm", {"mode": "away", "code": "12345"})
     assert status == 403 and body["error"] == "csrf"
-    status, body = await api.request("POST", "/api/v1/system/arm", {"mode": "away", "code": "12345"},
-                                     headers={"X-CSRF-Token": "wrong"})
+    status, body = await api.request(
+        "POST", "/api/v1/system/arm", {"mode": "away", "code": "12345"}, headers={"X-CSRF-Token": "wrong"}
+    )
     assert status == 403
     api.csrf = csrf
 
 
 async def test_session_cookie_flags_and_logout(running_hub: RunningHub) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        async with session.post(running_hub.base + "/api/v1/session",
-                                json={"username": "demo", "password": "demo"}) as resp:
+        async with session.post(
+            running_hub.base + "/api/v1/session", json={"username": "demo", "password": "demo"}
+        ) as resp:
             cookie = resp.headers["Set-Cookie"]
             csrf = (await resp.json())["csrf"]
         assert "casahub_session=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -131,8 +138,9 @@ async def test_bearer_token_roles(running_hub: RunningHub) -> None:
         api = Api(running_hub.base, session)
         status, _ = await api.request("GET", "/api/v1/zones", headers={"Authorization": f"Bearer {installer}"})
         assert status == 200
-        status, body = await api.request("POST", "/api/v1/system/disarm", {"code": "12345"},
-                                         headers={"Authorization": f"Bearer {installer}"})
+        status, body = await api.request(
+            "POST", "/api/v1/system/disarm", {"code": "12345"}, headers={"Authorization": f"Bearer {installer}"}
+        )
         assert status == 403 and body["error"] == "forbidden"
         status, _ = await api.request("GET", "/api/v1/system", headers={"Authorization": f"Bearer {expired}"})
         assert status == 401

@@ -17,8 +17,19 @@ from tests.conftest import Api, free_port
 
 def start(data_dir: Path, config: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--demo", "--config", str(config),
-         "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "serve",
+            "--demo",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(data_dir),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -43,7 +54,7 @@ async def test_kill_9_mid_entry_delay_recovers_everything(tmp_path: Path) -> Non
     # Short escalation so the reminder SMS is overdue (undelivered) while the hub is dead.
     config.write_text(
         "[alarm]\nexit_delay = 1\nentry_delay = 20\n\n[escalation]\nack_timeout = 6\n\n"
-        "[[contacts]]\nname = \"Anna\"\nphone = \"+393331234567\"\nemail = \"anna@example.org\"\n"
+        '[[contacts]]\nname = "Anna"\nphone = "+393331234567"\nemail = "anna@example.org"\n'
     )
     data_dir = tmp_path / "data"
     port = free_port()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from alarms import engine
 from hub import journal
 from tests.conftest import Api, RunningHub
@@ -72,6 +70,12 @@ async def test_duress_code_disarms_quietly_and_reports_to_centre(api: Api, runni
         " WHERE i.kind = 'duress' AND o.channel != 'centre'"
     )
     assert household == []
+    # Nothing on the household's screens gives the duress away.
+    assert (await api.get("/api/v1/incidents?state=all"))["items"] == []
+    events = (await api.get("/api/v1/events?limit=500"))["items"]
+    assert not [e for e in events if "duress" in str(e)]
+    notes = (await api.get("/api/v1/notifications"))["items"]
+    assert not [n for n in notes if "duress" in n["template"]]
 
 
 async def test_pair_candidate_and_remove(api: Api) -> None:
@@ -83,7 +87,7 @@ async def test_pair_candidate_and_remove(api: Api) -> None:
     )
     assert status == 201, device
     assert device["address"] == cand["address"] and device["zones"]
-    status, again = await api.post("/api/v1/devices", {"candidate": cand["id"], "name": "x", "room": "y"})
+    status, _ = await api.post("/api/v1/devices", {"candidate": cand["id"], "name": "x", "room": "y"})
     assert status in (404, 409)
     remaining = {c["id"] for c in (await api.get("/api/v1/pairing/candidates"))["items"]}
     assert cand["id"] not in remaining
