@@ -261,7 +261,6 @@ class Daemon:
         try:
             cls = load_driver(name)
 
-
             def paired(n: str = name) -> set[str]:
                 return {d.address for d in hub.devices.values() if d.driver == n}
 

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiosqlite
-import msgspec
 
 from alarms.channels.base import Channel, Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import render
@@ -194,10 +193,3 @@ class OutboxDispatcher:
         row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
         if row is not None:
             self.on_change(dict(row))
-
-
-def outcome_name(outcome: Outcome) -> str:
-    return type(outcome).__name__.lower()
-
-
-__all__ = ["OutboxDispatcher", "backoff", "cancel_escalation", "enqueue", "msgspec"]

@@ -1,0 +1,139 @@
+"""The outbox dispatcher: retry with backoff, dead-lettering, escalation promotion, crash safety."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from alarms.policy import PlannedMessage
+from hub import outbox
+from hub.storage import Database
+
+
+class ScriptedChannel:
+    transport = "scripted"
+
+    def __init__(self, outcomes: list[Outcome | Exception]) -> None:
+        self.outcomes = outcomes
+        self.sent: list[OutgoingMessage] = []
+
+    async def send(self, message: OutgoingMessage) -> Outcome:
+        self.sent.append(message)
+        outcome = self.outcomes.pop(0) if self.outcomes else Delivered()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def message(delay: float = 0, step: int = 0) -> PlannedMessage:
+    return PlannedMessage(
+        channel="sms",
+        recipient="Anna",
+        address="+393331234567",
+        language="it",
+        template="test",
+        params={},
+        delay=delay,
+        step=step,
+        incident="inc-1",
+    )
+
+
+async def setup(tmp_path: Path, channel: ScriptedChannel, clock: Clock, dead: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+
+    async def on_dead(channel_name: str, reason: str) -> None:
+        dead.append((channel_name, reason))
+
+    dispatcher = outbox.OutboxDispatcher(db, {"log": channel, "scripted": channel}, clock=clock, on_dead=on_dead)
+    return db, dispatcher
+
+
+async def enqueue(db: Database, clock: Clock, msg: PlannedMessage) -> int:
+    async with db.transaction() as conn:
+        return await outbox.enqueue(conn, msg, now=clock(), transport="scripted", extra_params={"time": "now"})
+
+
+async def test_transient_failures_are_retried_with_backoff_then_sent(tmp_path: Path) -> None:
+    clock, dead = Clock(), []
+    channel = ScriptedChannel([Transient("busy"), RuntimeError("bug in channel"), Delivered()])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    row_id = await enqueue(db, clock, message())
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
+    assert row is not None and row["state"] == "pending" and row["attempts"] == 1 and row["last_error"] == "busy"
+    assert row["due_at"] > clock.now
+    await dispatcher.run_once()  # not due yet: nothing sent
+    assert len(channel.sent) == 1
+    clock.now = row["due_at"]
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
+    assert row is not None and row["attempts"] == 2 and "RuntimeError" in row["last_error"]
+    clock.now = row["due_at"]
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
+    assert row is not None and row["state"] == "sent" and row["attempts"] == 3 and row["last_error"] is None
+    assert dead == []
+    await db.close()
+
+
+async def test_permanent_failure_dead_letters_and_raises_channel_failure(tmp_path: Path) -> None:
+    clock, dead = Clock(), []
+    channel = ScriptedChannel([Permanent("21211 invalid number")])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    row_id = await enqueue(db, clock, message())
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
+    assert row is not None and row["state"] == "dead" and row["last_error"] == "21211 invalid number"
+    assert dead == [("sms", "21211 invalid number")]
+    await db.close()
+
+
+async def test_scheduled_escalation_waits_then_sends_and_can_be_cancelled(tmp_path: Path) -> None:
+    clock, dead = Clock(), []
+    channel = ScriptedChannel([])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    later = await enqueue(db, clock, message(delay=120, step=1))
+    cancelled = await enqueue(db, clock, message(delay=240, step=2))
+    wait = await dispatcher.run_once()
+    assert channel.sent == [] and 0 < wait <= 60
+    clock.now += 121
+    await dispatcher.run_once()
+    assert [m.id for m in channel.sent] == [later]
+    async with db.transaction() as conn:
+        assert await outbox.cancel_escalation(conn, "inc-1") == 1
+    clock.now += 500
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT state FROM outbox WHERE id = ?", (cancelled,))
+    assert row is not None and row["state"] == "cancelled" and len(channel.sent) == 1
+    await db.close()
+
+
+async def test_rows_survive_a_restart_unsent(tmp_path: Path) -> None:
+    clock, dead = Clock(), []
+    db, _ = await setup(tmp_path, ScriptedChannel([]), clock, dead)
+    row_id = await enqueue(db, clock, message())
+    await db.close()  # "crash" before the dispatcher ran
+    channel = ScriptedChannel([])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    await dispatcher.run_once()
+    assert [m.id for m in channel.sent] == [row_id]
+    await db.close()
+
+
+def test_backoff_grows_is_capped_and_honours_hints() -> None:
+    rng = random.Random(1)
+    delays = [outbox.backoff(n, None, rng) for n in range(1, 20)]
+    assert delays[0] < delays[3] < delays[6]
+    assert max(delays) <= outbox.MAX_BACKOFF * 1.2
+    assert outbox.backoff(1, 90, rng) == 90
