@@ -44,7 +44,19 @@ Outcome = Delivered | Transient | Permanent
 
 
 class Channel(Protocol):
-    """A transport for one or more channels."""
+    """A transport for one or more channels.
+
+    Lifecycle: a transport that holds connections or background tasks (the DC-09 link
+    supervision, an SMTP pool, a modem) is also an async context manager; the daemon
+    enters it before the dispatcher starts and exits it on shutdown, and nothing it
+    starts outlives that context. `send` must never raise for a delivery problem: it
+    classifies it. `max_backoff` (optional attribute, seconds) caps the dispatcher's retry
+    delay for this transport (the centre link: one supervision interval).
+
+    For the `centre` channel, `OutgoingMessage.payload` is the engine's Report:
+    {"code": ReportCode, "restore": bool, "zone": zone id | None, "zone_number": int | None,
+     "incident": str | None, "user": str | None, "user_number": int | None}.
+    """
 
     transport: str  # twilio, smtp, webpush, dc09, log, ...
 
