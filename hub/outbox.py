@@ -30,6 +30,9 @@ MAX_BACKOFF = 300.0
 # given up on while there is any reasonable chance to deliver it.
 MAX_ATTEMPTS = 300
 SEND_TIMEOUT = 30.0
+PER_TRANSPORT_CONCURRENCY = 4
+# (channel, transport) -> the transport that takes over when the first fails transiently.
+FALLBACK = {("sms", "twilio"): "gsm"}
 
 
 async def enqueue(
@@ -77,9 +80,9 @@ async def cancel_escalation(conn: aiosqlite.Connection, incident: str) -> int:
     return cur.rowcount
 
 
-def backoff(attempts: int, hint: float | None, rng: random.Random) -> float:
+def backoff(attempts: int, hint: float | None, rng: random.Random, cap: float = MAX_BACKOFF) -> float:
     """Exponential backoff with jitter, capped; a peer's Retry-After hint wins when longer."""
-    base = min(MAX_BACKOFF, 2.0 ** min(attempts, 16))
+    base = min(cap, 2.0 ** min(attempts, 16))
     delay = base * rng.uniform(0.8, 1.2)
     return max(delay, hint or 0.0)
 
@@ -103,6 +106,7 @@ class OutboxDispatcher:
         self.on_dead = on_dead
         self._wake = asyncio.Event()
         self._rng = random.Random()
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -124,7 +128,13 @@ class OutboxDispatcher:
                 pass
 
     async def run_once(self) -> float:
-        """Send everything due now; returns the seconds until the next row is due (max 60)."""
+        """Send everything due now; returns the seconds until the next row is due (max 60).
+
+        Rows are grouped by (transport, channel, recipient). Groups are sent concurrently
+        (an SMS does not wait for an email), and within a group strictly in order: a row
+        that is not due yet, or that failed, holds back the rows behind it, so the centre
+        and each person receive messages in the order they were written.
+        """
         now = self.clock()
         promoted = await self.db.fetchall("SELECT id FROM outbox WHERE state = 'scheduled' AND due_at <= ?", (now,))
         if promoted:
@@ -133,19 +143,48 @@ class OutboxDispatcher:
             )
             for row in promoted:
                 await self._announce(row["id"])
-        rows = await self.db.fetchall(
-            "SELECT * FROM outbox WHERE state = 'pending' AND due_at <= ? ORDER BY id LIMIT 100", (now,)
-        )
+        rows = await self.db.fetchall("SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1000")
+        groups: dict[tuple[str, str, str], list[Any]] = {}
         for row in rows:
-            await self._attempt(row)
+            groups.setdefault((row["transport"], row["channel"], row["recipient"]), []).append(row)
+        async with asyncio.TaskGroup() as tasks:
+            for group in groups.values():
+                tasks.create_task(self._drain(group, now))
         nxt = await self.db.fetchone("SELECT MIN(due_at) FROM outbox WHERE state IN ('pending', 'scheduled')")
         if nxt is None or nxt[0] is None:
             return 60.0
         return max(0.0, min(60.0, float(nxt[0]) - self.clock()))
 
-    async def _attempt(self, row: Any) -> None:
-        transport = row["transport"]
+    async def _drain(self, group: list[Any], now: float) -> None:
+        for row in group:
+            if row["due_at"] > now:
+                return
+            semaphore = self._semaphores.setdefault(row["transport"], asyncio.Semaphore(PER_TRANSPORT_CONCURRENCY))
+            async with semaphore:
+                delivered = await self._attempt(row)
+            if not delivered:
+                return
+
+    async def retry_now(self, transport: str) -> None:
+        """A peer came back (the centre link reconnected): retry its queue at once, in order."""
+        await self.db.execute(
+            "UPDATE outbox SET due_at = ? WHERE state = 'pending' AND transport = ? AND due_at > ?",
+            (self.clock(), transport, self.clock()),
+        )
+        self.wake()
+
+    async def _send(self, transport: str, message: OutgoingMessage) -> Outcome:
         channel = self.channels.get(transport) or self.channels["log"]
+        try:
+            return await asyncio.wait_for(channel.send(message), timeout=SEND_TIMEOUT)
+        except TimeoutError:
+            return Transient(f"no answer within {SEND_TIMEOUT:.0f} s")
+        except Exception as exc:  # a channel bug must not lose the message: retry it
+            log.exception("channel %s failed on message %s", transport, message.id)
+            return Transient(f"{type(exc).__name__}: {exc}")
+
+    async def _attempt(self, row: Any) -> bool:
+        transport = row["transport"]
         message = OutgoingMessage(
             id=row["id"],
             channel=row["channel"],
@@ -159,19 +198,22 @@ class OutboxDispatcher:
             incident=row["incident"],
             anomaly=row["anomaly"],
         )
-        try:
-            outcome: Outcome = await asyncio.wait_for(channel.send(message), timeout=SEND_TIMEOUT)
-        except TimeoutError:
-            outcome = Transient(f"no answer within {SEND_TIMEOUT:.0f} s")
-        except Exception as exc:  # a channel bug must not lose the message: retry it
-            log.exception("channel %s failed on message %s", transport, row["id"])
-            outcome = Transient(f"{type(exc).__name__}: {exc}")
+        outcome = await self._send(transport, message)
+        note = ""
+        fallback = FALLBACK.get((row["channel"], transport))
+        if isinstance(outcome, Transient) and fallback and fallback in self.channels:
+            # The internet path failed (Twilio unreachable): the local GSM modem carries the SMS.
+            second = await self._send(fallback, message)
+            if isinstance(second, Delivered):
+                note = f"{transport} failed ({outcome.reason}); sent by {fallback}"
+                transport, outcome = fallback, second
         attempts = row["attempts"] + 1
         now = self.clock()
         if isinstance(outcome, Delivered):
             await self.db.execute(
-                "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-                (attempts, now, row["id"]),
+                "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = ?, transport = ?"
+                " WHERE id = ?",
+                (attempts, now, note or None, transport, row["id"]),
             )
         elif isinstance(outcome, Permanent) or attempts >= MAX_ATTEMPTS:
             await self.db.execute(
@@ -182,12 +224,14 @@ class OutboxDispatcher:
             if self.on_dead is not None:
                 await self.on_dead(row["channel"], outcome.reason)
         else:
-            due = now + backoff(attempts, outcome.retry_after, self._rng)
+            cap = getattr(self.channels.get(transport), "max_backoff", None) or MAX_BACKOFF
+            due = now + backoff(attempts, outcome.retry_after, self._rng, cap)
             await self.db.execute(
                 "UPDATE outbox SET attempts = ?, last_error = ?, due_at = ? WHERE id = ?",
                 (attempts, outcome.reason, due, row["id"]),
             )
         await self._announce(row["id"])
+        return isinstance(outcome, Delivered)
 
     async def _announce(self, row_id: int) -> None:
         row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))

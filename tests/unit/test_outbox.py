@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import msgspec
+
 from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.policy import PlannedMessage
 from hub import outbox
@@ -137,3 +139,53 @@ def test_backoff_grows_is_capped_and_honours_hints() -> None:
     assert delays[0] < delays[3] < delays[6]
     assert max(delays) <= outbox.MAX_BACKOFF * 1.2
     assert outbox.backoff(1, 90, rng) == 90
+
+
+async def test_order_per_recipient_and_independence_across_recipients(tmp_path: Path) -> None:
+    clock, dead = Clock(), []
+    channel = ScriptedChannel([Transient("down"), Delivered(), Delivered(), Delivered()])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    first = await enqueue(db, clock, message())
+    second = await enqueue(db, clock, message())
+    other = await enqueue(db, clock, msgspec.structs.replace(message(), recipient="Bruno", address="+393339999999"))
+    await dispatcher.run_once()
+    # Anna's first message failed: her second waits behind it; Bruno's goes out anyway.
+    assert [m.id for m in channel.sent] == [first, other] or [m.id for m in channel.sent] == [other, first]
+    row = await db.fetchone("SELECT due_at FROM outbox WHERE id = ?", (first,))
+    assert row is not None
+    clock.now = row["due_at"]
+    await dispatcher.run_once()
+    assert [m.id for m in channel.sent][-2:] == [first, second]
+    await db.close()
+
+
+async def test_sms_falls_back_to_gsm_when_twilio_is_unreachable(tmp_path: Path) -> None:
+    clock = Clock()
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    twilio = ScriptedChannel([Transient("connection refused")])
+    twilio.transport = "twilio"
+    gsm = ScriptedChannel([Delivered("+CMGS: 7")])
+    gsm.transport = "gsm"
+    dispatcher = outbox.OutboxDispatcher(db, {"log": twilio, "twilio": twilio, "gsm": gsm}, clock=clock)
+    async with db.transaction() as conn:
+        row_id = await outbox.enqueue(conn, message(), now=clock(), transport="twilio", extra_params={})
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
+    assert row is not None and row["state"] == "sent" and row["transport"] == "gsm"
+    assert "connection refused" in row["last_error"]
+    assert len(gsm.sent) == 1
+    await db.close()
+
+
+async def test_retry_now_after_reconnection(tmp_path: Path) -> None:
+    clock, dead = Clock(), []
+    channel = ScriptedChannel([Transient("centre down")])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    row_id = await enqueue(db, clock, message())
+    await dispatcher.run_once()
+    await dispatcher.retry_now("scripted")
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT state FROM outbox WHERE id = ?", (row_id,))
+    assert row is not None and row["state"] == "sent"
+    await db.close()
