@@ -31,6 +31,9 @@ MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 300
 SEND_TIMEOUT = 30.0
 PER_TRANSPORT_CONCURRENCY = 4
+ANOMALY_REPEAT_WINDOW = 6 * 3600.0
+UPDATE_INTERVAL = 60.0
+UPDATE_TEMPLATE = "incident.update"
 # (channel, transport) -> the transport that takes over when the first fails transiently.
 FALLBACK = {("sms", "twilio"): "gsm"}
 
@@ -44,16 +47,47 @@ async def enqueue(
     extra_params: Mapping[str, str],
     payload: dict[str, Any] | None = None,
 ) -> int:
+    """Write one outbox row; returns its id, or 0 when the rules below made it unnecessary.
+
+    Two rules keep a storm or a flapping fault from flooding phones:
+    - an anomaly of the same kind on the same device is not re-sent to the same person
+      on the same channel within ANOMALY_REPEAT_WINDOW (the centre always hears of it);
+    - incident updates (another zone joined an open incident) go out at most once per
+      UPDATE_INTERVAL per person and channel: a waiting update takes the newest text.
+    """
     params = {**message.params, **extra_params}
     text = render(message.template, message.language, params)
     state = "scheduled" if message.delay > 0 else "pending"
+    due_at = now + message.delay
+    if message.anomaly and message.channel != "centre" and await _anomaly_told_recently(conn, message, now):
+        return 0
+    if message.template == UPDATE_TEMPLATE:
+        async with conn.execute(
+            "SELECT id FROM outbox WHERE incident IS ? AND channel = ? AND recipient = ? AND template = ?"
+            " AND state IN ('pending', 'scheduled') ORDER BY id DESC LIMIT 1",
+            (message.incident, message.channel, message.recipient, message.template),
+        ) as cur:
+            waiting = await cur.fetchone()
+        if waiting is not None:
+            await conn.execute(
+                "UPDATE outbox SET subject = ?, body = ?, short = ? WHERE id = ?",
+                (text.subject, text.body, text.short, waiting[0]),
+            )
+            return int(waiting[0])
+        async with conn.execute(
+            "SELECT MAX(sent_at) FROM outbox WHERE incident IS ? AND channel = ? AND recipient = ? AND template = ?",
+            (message.incident, message.channel, message.recipient, message.template),
+        ) as cur:
+            last = await cur.fetchone()
+        if last is not None and last[0] is not None and now - last[0] < UPDATE_INTERVAL:
+            state, due_at = "scheduled", last[0] + UPDATE_INTERVAL
     cur = await conn.execute(
         "INSERT INTO outbox (created_at, due_at, incident, anomaly, channel, transport, recipient, address, language,"
         " template, subject, body, short, payload, step, state)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             now,
-            now + message.delay,
+            due_at,
             message.incident,
             message.anomaly,
             message.channel,
@@ -71,6 +105,18 @@ async def enqueue(
         ),
     )
     return cur.lastrowid or 0
+
+
+async def _anomaly_told_recently(conn: aiosqlite.Connection, message: PlannedMessage, now: float) -> bool:
+    async with conn.execute(
+        "SELECT 1 FROM outbox o JOIN anomalies a ON o.anomaly = a.id"
+        " JOIN anomalies cur ON cur.id = ?"
+        " WHERE a.kind = cur.kind AND a.device IS cur.device AND a.subject IS cur.subject AND a.id != cur.id"
+        " AND o.channel = ? AND o.recipient = ? AND o.template = ? AND o.created_at > ?"
+        " AND o.state != 'cancelled' LIMIT 1",
+        (message.anomaly, message.channel, message.recipient, message.template, now - ANOMALY_REPEAT_WINDOW),
+    ) as cur:
+        return await cur.fetchone() is not None
 
 
 async def cancel_escalation(conn: aiosqlite.Connection, incident: str) -> int:

@@ -98,3 +98,44 @@ async def test_pair_candidate_and_remove(api: Api) -> None:
     assert not any(z["id"] == zone for z in (await api.get("/api/v1/zones"))["items"])
     status, body = await api.post("/api/v1/devices", {"candidate": "nope", "name": "x"})
     assert status == 404 and body["error"] == "unknown_candidate"
+
+
+async def test_alarm_storm_is_one_incident_and_few_messages(api: Api, running_hub: RunningHub) -> None:
+    from alarms.model import AlarmSettings, ArmRequest, Configure, SensorChanged, ZoneUpsert
+
+    hub = running_hub.hub
+    await hub.submit(Configure(settings=AlarmSettings(exit_delay=0, entry_delay=10)))
+    for i in range(30):
+        await hub.submit(ZoneUpsert(id=f"pir-{i}", name=f"PIR {i}", kind="motion", behaviour="instant"))
+    await hub.submit(ArmRequest(mode="away", by="test"))
+    for i in range(30):
+        await hub.submit(SensorChanged(zone=f"pir-{i}", active=True))
+    incidents = (await api.get("/api/v1/incidents"))["items"]
+    intrusion = [i for i in incidents if i["kind"] == "intrusion"]
+    assert len(intrusion) == 1
+    assert {a["zone"] for a in intrusion[0]["activations"]} >= {f"pir-{i}" for i in range(30)}
+    rows = await hub.db.fetchall(
+        "SELECT channel, recipient, template, state FROM outbox WHERE incident = ?", (intrusion[0]["id"],)
+    )
+    sms = [r for r in rows if r["channel"] == "sms" and r["template"] != "incident.reminder"]
+    assert len(sms) == 1  # one SMS per contact per incident
+    updates = [r for r in rows if r["template"] == "incident.update"]
+    assert len(updates) <= 2, [dict(r) for r in updates]  # at most one sent and one waiting, per recipient
+    centre = [r for r in rows if r["channel"] == "centre"]
+    assert len(centre) >= 30  # the centre hears of every zone
+
+
+async def test_flapping_fault_is_not_resent_for_hours(running_hub: RunningHub) -> None:
+    from alarms.model import SystemFault
+
+    hub = running_hub.hub
+    for active in (True, False, True, False, True):
+        await hub.submit(SystemFault(kind="channel_failure", active=active, subject="sms"))
+    rows = await hub.db.fetchall(
+        "SELECT o.channel, o.template FROM outbox o JOIN anomalies a ON o.anomaly = a.id"
+        " WHERE a.kind = 'channel_failure'"
+    )
+    household_raises = [r for r in rows if r["channel"] == "sms" and r["template"] == "anomaly.channel_failure"]
+    assert len(household_raises) == 1
+    centre = await hub.db.fetchall("SELECT 1 FROM outbox WHERE channel = 'centre' AND template = 'centre.trouble'")
+    assert len(centre) >= 3  # the centre hears of every occurrence
