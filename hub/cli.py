@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id")
     _add_local(revoke)
 
+    doctor = sub.add_parser("doctor", help="check the configured channels (and send a test message)")
+    doctor.add_argument(
+        "--send-test", metavar="CHANNEL", choices=("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
+    )
+    doctor.add_argument("--to", help="recipient of the test message (default: the first contact)")
+    _add_local(doctor)
+
     status = sub.add_parser("status", help="alarm state")
     _add_remote(status)
     arm = sub.add_parser("arm", help="arm the system")
@@ -233,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_user(args)
     if args.command == "token":
         return cmd_token(args)
+    if args.command == "doctor":
+        from hub.doctor import doctor_main
+
+        return doctor_main(args.config, _data_dir(args), args.send_test, args.to, args.json)
     from hub.client import run_remote
 
     return run_remote(args)

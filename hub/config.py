@@ -195,6 +195,7 @@ class ContactConfig:
     language: Language = "it"
     push: bool = True
     voice: bool = False
+    user: str | None = None  # the dashboard user whose app gets this contact's push; default: same name
 
 
 @dataclass(frozen=True, slots=True)
@@ -800,7 +801,7 @@ def _contacts(ctx: _Context, items: list[Any], default_language: Language) -> tu
     first_index: dict[str, int] = {}
     for index, item in enumerate(items):
         path = f"contacts[{index}]"
-        t = _Table(ctx, item, path, ("name", "phone", "email", "language", "push", "voice"))
+        t = _Table(ctx, item, path, ("name", "phone", "email", "language", "push", "voice", "user"))
         name = t.required_string("name")
         if name in first_index:
             t.error("name", f'duplicate contact name "{name}" (also contacts[{first_index[name]}])')
@@ -821,6 +822,7 @@ def _contacts(ctx: _Context, items: list[Any], default_language: Language) -> tu
                 language=t.choice("language", LANGUAGES, default_language),
                 push=t.boolean("push", True),
                 voice=voice,
+                user=t.optional_string("user"),
             )
         )
     return tuple(contacts)

@@ -125,6 +125,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_state_due ON outbox(state, due_at);
     CREATE INDEX outbox_incident ON outbox(incident);
     """,
+    # 2: Web Push subscriptions of the dashboard app (hub/push_store.py)
+    """
+    CREATE TABLE push_subscriptions (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL,
+        endpoint TEXT NOT NULL UNIQUE,
+        p256dh TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        user_agent TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX push_subscriptions_user ON push_subscriptions(username);
+    """,
 )
 
 

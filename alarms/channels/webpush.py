@@ -1,0 +1,255 @@
+"""The `webpush` transport: the `push` channel, as Web Push (RFC 8030/8291/8292) to the dashboard app.
+
+A push message's recipient is a contact name; `users_for(contact)` says which dashboard
+users are that contact, and the message goes to every browser those users subscribed
+from (`hub.push_store`). Each request is encrypted for its subscription (aes128gcm) and
+signed with the hub's VAPID key by `pywebpush.webpush_async`.
+
+Outcome over all of a contact's subscriptions:
+- one or more accepted (201)                    -> Delivered
+- none subscribed, or all expired (404/410)     -> Delivered("no app subscribed ..."): SMS and
+  email reach that contact; the absence of an app is not a delivery failure
+- any 429/5xx/timeout/network error, none sent  -> Transient (the outbox retries)
+- only 400/403/413 and the like                 -> Permanent (bad VAPID key or payload)
+Expired subscriptions (404/410) are deleted on the spot.
+
+pywebpush's defaults are wrong for an alarm: TTL 0 drops the message when the phone is
+asleep, and without a timeout a stuck push service blocks forever; both are set here. The
+`vapid_claims` dict is created afresh for every request because pywebpush writes `aud` and
+`exp` into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Protocol
+
+import aiohttp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid  # type: ignore[import-untyped]
+from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
+
+from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+
+__all__ = ["ALARM_TTL", "DEFAULT_TTL", "SubscriptionStore", "WebPushChannel", "WebPushSubscription"]
+
+log = logging.getLogger(__name__)
+
+ALARM_TTL = 3600  # an alarm an hour old is better told by SMS and the dashboard than by a late push
+DEFAULT_TTL = 86400
+REQUEST_TIMEOUT = 10.0  # per request; the outbox gives a whole send 30 s
+MAX_BODY_CHARS = 600
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class WebPushSubscription(Protocol):
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def p256dh(self) -> str: ...
+    @property
+    def auth(self) -> str: ...
+
+
+class SubscriptionStore(Protocol):
+    """What the channel needs of `hub.push_store.PushStore` (blocking calls: run in a thread)."""
+
+    def for_users(self, usernames: Sequence[str], /) -> Sequence[WebPushSubscription]: ...
+    def all(self) -> Sequence[WebPushSubscription]: ...
+    def remove_endpoint(self, endpoint: str, /) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    kind: Literal["sent", "gone", "transient", "permanent"]
+    reason: str = ""
+    retry_after: float | None = None
+
+
+def _load_vapid(key: str | Path | ec.EllipticCurvePrivateKey) -> Any:
+    """A py_vapid signer from a key object, a key text (PEM, base64url DER or raw scalar) or a key file."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return Vapid(private_key=key)
+    text = (key.read_text(encoding="ascii") if isinstance(key, Path) else key).strip()
+    if "-----BEGIN" in text:
+        # py_vapid's own PEM reader takes only PKCS#8; cryptography reads SEC 1 too.
+        private = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+        if not isinstance(private, ec.EllipticCurvePrivateKey) or not isinstance(private.curve, ec.SECP256R1):
+            raise ValueError("the VAPID key must be an EC P-256 key")
+        return Vapid(private_key=private)
+    return Vapid.from_string(private_key=text)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class WebPushChannel:
+    transport = "webpush"
+
+    def __init__(
+        self,
+        *,
+        private_key_pem_or_path: str | Path | ec.EllipticCurvePrivateKey,
+        subject: str,
+        store: SubscriptionStore,
+        users_for: Callable[[str], list[str]],
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
+        """`private_key_pem_or_path`: a key text (PEM, base64url DER or raw), a Path to a key file, or the key."""
+        self._vapid = _load_vapid(private_key_pem_or_path)
+        self.subject = subject
+        self.store = store
+        self.users_for = users_for
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        # Push services refuse a JWT whose `sub` is not a usable contact; py_vapid checks it
+        # only when signing. Find out now, and answer every send with the reason (no retries).
+        self.problem: str | None = None
+        try:
+            self._vapid.sign({"sub": subject, "aud": "https://push.example.org"})
+        except Exception as exc:
+            self.problem = (
+                f'VAPID subject {subject!r} is not usable ({exc}); set [push] subject = "mailto:you@example.org"'
+            )
+            log.error("web push disabled: %s", self.problem)
+
+    async def __aenter__(self) -> WebPushChannel:
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def check(self) -> str:
+        """For `casahub doctor`: the key signs, the subject is usable; how many browsers are subscribed."""
+        if self.problem is not None:
+            raise ValueError(self.problem)
+        count = len(await asyncio.to_thread(self.store.all))
+        return f"VAPID key and subject {self.subject} ok; {count} browser subscription{'s' if count != 1 else ''}"
+
+    async def send(self, message: OutgoingMessage) -> Outcome:
+        if self.problem is not None:
+            return Permanent(self.problem)
+        contact = message.recipient
+        usernames = self.users_for(contact)
+        subscriptions = await asyncio.to_thread(self.store.for_users, usernames) if usernames else []
+        if not subscriptions:
+            return Delivered(f"no app subscribed for {contact}")
+        data = json.dumps(
+            {
+                "title": _clip(message.subject, 200),
+                # Web Push carries at most ~4 KB encrypted: the short text, never a manual.
+                "body": _clip(message.short or message.body, MAX_BODY_CHARS),
+                "incident": message.incident,
+                "anomaly": message.anomaly,
+                "url": f"/#/incidents/{message.incident}" if message.incident else "/",
+            },
+            ensure_ascii=False,
+        )
+        ttl = ALARM_TTL if message.incident else DEFAULT_TTL
+        urgency = "high" if message.incident else "normal"
+        if self._session is not None:
+            results = await self._push_all(self._session, subscriptions, data, ttl, urgency)
+        else:
+            async with aiohttp.ClientSession() as session:
+                results = await self._push_all(session, subscriptions, data, ttl, urgency)
+        return await self._outcome(contact, subscriptions, results)
+
+    async def _push_all(
+        self,
+        session: aiohttp.ClientSession,
+        subscriptions: Sequence[WebPushSubscription],
+        data: str,
+        ttl: int,
+        urgency: str,
+    ) -> list[_Result]:
+        return list(await asyncio.gather(*(self._push(session, s, data, ttl, urgency) for s in subscriptions)))
+
+    async def _push(
+        self, session: aiohttp.ClientSession, sub: WebPushSubscription, data: str, ttl: int, urgency: str
+    ) -> _Result:
+        info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
+        try:
+            await webpush_async(
+                info,
+                data=data,
+                vapid_private_key=self._vapid,
+                vapid_claims={"sub": self.subject},  # fresh per call: pywebpush adds aud and exp to it
+                ttl=ttl,
+                timeout=self.timeout,
+                headers={"Urgency": urgency},
+                aiohttp_session=session,
+            )
+        except WebPushException as exc:
+            return self._classify(exc)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return _Result("transient", f"push service unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
+        except Exception as exc:  # a broken subscription or key must not stop the others
+            log.warning("web push to %s failed", _origin(sub.endpoint), exc_info=True)
+            return _Result("permanent", f"cannot encrypt or sign: {type(exc).__name__}: {exc}")
+        return _Result("sent")
+
+    @staticmethod
+    def _classify(exc: Any) -> _Result:
+        status = exc.status_code
+        if status is None:
+            return _Result("permanent", str(exc.message))
+        if status in (404, 410):
+            return _Result("gone", f"subscription expired ({status})")
+        if status == 429 or status >= 500:
+            return _Result("transient", f"push service answered {status}", _retry_after(exc.retry_after))
+        if status in (400, 401, 403):
+            return _Result("permanent", f"push service refused the request ({status}): check the [push] VAPID key")
+        return _Result("permanent", f"push service answered {status}")
+
+    async def _outcome(
+        self, contact: str, subscriptions: Sequence[WebPushSubscription], results: list[_Result]
+    ) -> Outcome:
+        for sub, result in zip(subscriptions, results, strict=True):
+            if result.kind == "gone":
+                log.info("web push: removing expired subscription at %s", _origin(sub.endpoint))
+                await asyncio.to_thread(self.store.remove_endpoint, sub.endpoint)
+        sent = sum(r.kind == "sent" for r in results)
+        failed = [r for r in results if r.kind in ("transient", "permanent")]
+        if sent:
+            extra = f"; {len(failed)} failed ({failed[0].reason})" if failed else ""
+            return Delivered(f"sent to {sent} app{'s' if sent != 1 else ''}{extra}")
+        if not failed:
+            return Delivered(f"no app subscribed for {contact} (expired subscriptions removed)")
+        transient = [r for r in failed if r.kind == "transient"]
+        if transient:
+            hints = [r.retry_after for r in transient if r.retry_after is not None]
+            return Transient(transient[0].reason, max(hints) if hints else None)
+        return Permanent(failed[0].reason)
+
+
+def _origin(endpoint: str) -> str:
+    """The push service's origin: enough for logs, without the subscription's secret path."""
+    scheme, _, rest = endpoint.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
