@@ -21,18 +21,20 @@ from typing import Any
 
 from aiohttp import web
 
-from alarms.channels.base import Channel
-from alarms.channels.log import LogChannel
 from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
 from drivers.registry import load_driver
 from hub import accounts as accounts_mod
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
 from hub.outbox import OutboxDispatcher
+from hub.push_store import PushStore
 from hub.runtime import Hub
 from hub.storage import Database, open_sync
+from hub.transports import build as build_transports
+from hub.transports import enter_all as enter_transports
 from hub.web.app import make_app
 from hub.web.context import WebContext
+from hub.web.push import PushWeb, add_push_routes
 
 log = logging.getLogger("casahub")
 
@@ -43,7 +45,6 @@ DEMO_DELAY = 10.0
 DEMO_CONTACT = ContactConfig(
     name="Famiglia Demo", phone="+390000000000", email="famiglia@example.invalid", language="it", push=True
 )
-CHANNELS = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
 
 
 def casahub_version() -> str:
@@ -151,28 +152,6 @@ def contacts_of(config: Config) -> list[Contact]:
     ]
 
 
-def transports_of(config: Config, implemented: dict[str, Channel]) -> dict[str, str]:
-    """Which transport carries each channel. A channel that is not configured, or whose
-    transport this build does not have, goes to the log transport, and the outbox says so."""
-    wanted = {
-        "sms": "twilio" if config.sms else None,
-        "voice": "twilio" if config.sms else None,
-        "email": "smtp" if config.email else None,
-        "push": "webpush" if config.push else None,
-        "ntfy": "ntfy" if config.ntfy else None,
-        "gsm": "gsm" if config.gsm else None,
-        "centre": (config.centre.protocol if config.centre else None),
-    }
-    result = {}
-    for channel in CHANNELS:
-        transport = wanted.get(channel)
-        if transport and transport not in implemented:
-            log.warning("channel %s: transport %s is not available in this build; using the log", channel, transport)
-            transport = None
-        result[channel] = transport or "log"
-    return result
-
-
 class Daemon:
     def __init__(self, the_plan: Plan, *, clock: Callable[[], float] | None = None) -> None:
         import time
@@ -191,18 +170,39 @@ class Daemon:
         db = Database(p.data_dir / "casahub.db")
         await db.open()
         accounts = accounts_mod.Accounts(open_sync(p.data_dir / "casahub.db"))
-        channels: dict[str, Channel] = {"log": LogChannel()}
+        push_store = PushStore(open_sync(p.data_dir / "casahub.db"))
+        hub_ref: list[Hub] = []
+
+        async def on_centre_link(up: bool) -> None:
+            # Link supervision: centre_unreachable after 2 missed intervals, cleared when an ACK comes.
+            if hub_ref:
+                await hub_ref[0].raise_fault("centre_unreachable", "centre", active=not up)
+                if up and hub_ref[0].dispatcher is not None:
+                    await hub_ref[0].dispatcher.retry_now(transports.for_channel["centre"])
+
+        def users_for_contact(name: str) -> list[str]:
+            contact = next((c for c in cfg.contacts if c.name == name), None)
+            wanted = (contact.user if contact is not None and contact.user else name).lower()
+            return [u.username for u in accounts.list_users() if u.username.lower() == wanted]
+
+        transports = build_transports(
+            cfg, data_dir=p.data_dir, on_centre_link=on_centre_link, users_for_contact=users_for_contact,
+            # App push needs no outside account: on unless this is the plain demo (log only).
+            push_store=push_store if cfg.push is not None or not p.demo else None,
+            clock=self.clock,
+        )
         hub = Hub(
             db,
             settings=cfg.alarm,
             contacts=contacts_of(cfg),
             escalation=Escalation(ack_timeout=cfg.escalation.ack_timeout),
-            transports=transports_of(cfg, channels),
+            transports=transports.for_channel,
             timezone=cfg.hub.timezone,
             language=cfg.hub.language,
             clock=self.clock,
         )
         self.hub = hub
+        hub_ref.append(hub)
         ctx = WebContext(
             hub=hub,
             accounts=accounts,
@@ -212,7 +212,9 @@ class Daemon:
             version=casahub_version(),
             clock=self.clock,
         )
-        runner = web.AppRunner(make_app(ctx), access_log=None)
+        app = make_app(ctx)
+        add_push_routes(app, PushWeb(store=push_store, public_key=transports.vapid_public_key or ""))
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, p.host, p.port, ssl_context=p.tls)
         await site.start()
@@ -224,7 +226,7 @@ class Daemon:
             await hub.recover()
             dispatcher = OutboxDispatcher(
                 db,
-                channels,
+                transports.by_name,
                 clock=self.clock,
                 on_change=lambda row: hub.fanout.publish(
                     {"type": "notification", "notification": hub.notification_json(row)}
@@ -233,6 +235,7 @@ class Daemon:
             )
             hub.dispatcher = dispatcher
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
+                await enter_transports(stack, transports)
                 for driver_cfg in cfg.drivers:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
                 await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
@@ -251,6 +254,7 @@ class Daemon:
                 await hub.flush_telemetry()
             await runner.cleanup()
             accounts.conn.close()
+            push_store.conn.close()
             await db.close()
 
     async def _start_driver(

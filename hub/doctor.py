@@ -93,15 +93,15 @@ async def run_doctor(config: Config, data_dir: Path, send_test: str | None, to: 
             _, ok, detail = await _check(transport, transports.by_name[transport])
             results.append({"channel": channel_name, "transport": transport, "ok": ok, "detail": detail})
         if send_test:
-            transport = transports.for_channel.get(send_test)
-            if transport is None:
+            test_transport = transports.for_channel.get(send_test)
+            if test_transport is None:
                 raise SystemExit(f"casahub: --send-test: unknown channel {send_test!r}")
             message = _test_message(config, send_test, to)
-            outcome = await transports.by_name[transport].send(message)
+            outcome = await transports.by_name[test_transport].send(message)
             results.append(
                 {
                     "channel": send_test,
-                    "transport": transport,
+                    "transport": test_transport,
                     "ok": isinstance(outcome, Delivered),
                     "detail": f"test message: {type(outcome).__name__.lower()} "
                     f"{getattr(outcome, 'detail', '') or getattr(outcome, 'reason', '')}".strip(),

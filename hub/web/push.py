@@ -119,7 +119,10 @@ def _user(request: web.Request) -> Principal:
 
 async def vapid_key(request: web.Request) -> web.Response:
     require(request, EVERYONE)
-    return web.json_response({"public_key": request.app[PUSH].public_key})
+    public_key = request.app[PUSH].public_key
+    if not public_key:
+        raise ApiError(404, "push_disabled", "app notifications are not enabled on this hub ([push] in the config)")
+    return web.json_response({"public_key": public_key})
 
 
 async def subscribe(request: web.Request) -> web.Response:
