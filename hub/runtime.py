@@ -200,7 +200,7 @@ class Hub:
                     notifications.append(await self._enqueue(conn, message, now))
             case Report():
                 message = plan_report(effect, state, self.language)
-                payload = msgspec.to_builtins(effect)
+                payload = await self._report_payload(conn, effect)
                 notifications.append(await self._enqueue(conn, message, now, payload=payload))
             case CancelEscalation(incident=incident_id):
                 await outbox.cancel_escalation(conn, incident_id)
@@ -233,6 +233,27 @@ class Hub:
                 await journal.append_event(conn, now, "siren_on" if on else "siren_off")
             case Led():
                 pass  # the LED driver (production issue) follows the state; nothing to store
+
+    async def _report_payload(self, conn: aiosqlite.Connection, report: Report) -> dict[str, Any]:
+        payload: dict[str, Any] = msgspec.to_builtins(report)
+        payload.pop("type", None)
+        payload["zone_number"] = None
+        payload["user_number"] = None
+        if report.zone:
+            await conn.execute(
+                "INSERT OR IGNORE INTO zone_numbers (zone, number)"
+                " SELECT ?, COALESCE(MAX(number), 0) + 1 FROM zone_numbers",
+                (report.zone,),
+            )
+            async with conn.execute("SELECT number FROM zone_numbers WHERE zone = ?", (report.zone,)) as cur:
+                row = await cur.fetchone()
+            payload["zone_number"] = int(row[0]) % 1000 if row else None
+        if report.user:
+            # "anna" or "anna (token:ab12)": the person is the first word.
+            async with conn.execute("SELECT rowid FROM users WHERE username = ?", (report.user.split(" ")[0],)) as cur:
+                row = await cur.fetchone()
+            payload["user_number"] = int(row[0]) % 1000 if row else 0
+        return payload
 
     def _has(self, channel: str) -> bool:
         return self.transports.get(channel, "log") != "log"

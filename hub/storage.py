@@ -138,6 +138,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX push_subscriptions_user ON push_subscriptions(username);
     """,
+    # Alarm receiving centres know zones and users by number (Contact ID: 3 digits).
+    # A number, once given, is never reused for another zone, so the centre's records stay true.
+    """
+    CREATE TABLE zone_numbers (
+        zone TEXT PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE
+    );
+    """,
 )
 
 

@@ -27,7 +27,16 @@ from aiohttp import web
 from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
 from alarms.channels.dc09 import DC09Channel, DC09LinkError
 from alarms.channels.webhook import WebhookCentre
-from alarms.dc09 import CONTACT_ID, EVENT_ONLY, REPORT_KINDS, SIA_CODES, USER_CODES, ReportKind, decode_reply, encode_frame
+from alarms.dc09 import (
+    CONTACT_ID,
+    EVENT_ONLY,
+    REPORT_KINDS,
+    SIA_CODES,
+    USER_CODES,
+    ReportKind,
+    decode_reply,
+    encode_frame,
+)
 from hub.config import CentreConfig, Secret
 
 try:
@@ -181,6 +190,7 @@ def report(
         body="Alarm at home",
         short="Alarm",
         payload=payload,
+        incident="inc-1",
     )
 
 
@@ -315,9 +325,7 @@ async def test_failover_to_the_backup_receiver(receiver: Receiver, channels: Cha
 # --------------------------------------------------------------------------- sequence numbers
 
 
-async def test_sequence_numbers_persist_across_instances(
-    receiver: Receiver, channels: Channel, tmp_path: Path
-) -> None:
+async def test_sequence_numbers_persist_across_instances(receiver: Receiver, channels: Channel, tmp_path: Path) -> None:
     path = tmp_path / "centre.seq"
     first = await channels(centre(receiver.port), sequence_path=path)
     for _ in range(3):
@@ -342,13 +350,13 @@ async def test_unknown_account_is_transient_with_the_reason(receiver: Receiver, 
     # pysiaalarm answers an unframed '"NAK"' (no LF, CRC or CR) to an account it does not know
     channel = await channels(centre(receiver.port, "9999"), reply_timeout=3)
     outcome = await channel.send(report("fire"))
-    assert isinstance(outcome, Transient) and 'b\'"NAK"\'' in outcome.reason, outcome
+    assert isinstance(outcome, Transient) and "b'\"NAK\"'" in outcome.reason, outcome
     assert receiver.reports() == []
 
 
 async def test_real_receiver_duh_decodes(receiver: Receiver) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
-    writer.write(encode_frame("SIA-DCS", f"#{PLAIN_ACCOUNT}|Nri1/ZZ001", sequence=5, account=PLAIN_ACCOUNT))
+    writer.write(encode_frame("SIA-DCS", f"#{PLAIN_ACCOUNT}|Nri1/QC001", sequence=5, account=PLAIN_ACCOUNT))
     raw = await asyncio.wait_for(reader.readuntil(b"\r"), 5)
     writer.close()
     await writer.wait_closed()
