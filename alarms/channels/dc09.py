@@ -67,6 +67,10 @@ class _Failed(Exception):
     """One target failed at the transport level (no connection, no reply, garbage): try the next."""
 
 
+class _StorageError(Exception):
+    """The sequence file cannot be written: sending would risk reusing a number."""
+
+
 class _Stale(_Failed):
     """A reused connection turned out closed by the receiver."""
 
@@ -131,7 +135,8 @@ class DC09Channel:
         if config.backup_host and config.backup_port:
             self._targets.append(_Target(config.backup_host, config.backup_port, backup=True))
         self._lock = asyncio.Lock()  # one frame in flight
-        self._link_lock = asyncio.Lock()  # on_link calls in order
+        self._changes: asyncio.Queue[bool] = asyncio.Queue()  # link changes for on_link, in order
+        self._notifier: asyncio.Task[None] | None = None
         self._conn: _Connection | None = None
         self._offset = 0.0  # receiver clock minus our clock, learnt from a NAK
         self._sequence: int | None = None  # last sequence number used (persisted)
@@ -143,17 +148,21 @@ class DC09Channel:
 
     async def __aenter__(self) -> DC09Channel:
         self._last_ack = asyncio.get_running_loop().time()
+        self._notifier = asyncio.create_task(self._notify(), name="dc09-link-notifier")
         self._supervision = asyncio.create_task(self._supervise(), name="dc09-supervision")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        task, self._supervision = self._supervision, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._supervision, self._notifier):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._supervision = self._notifier = None
+        while not self._changes.empty():  # changes noted but not yet told
+            await self._call_on_link(self._changes.get_nowait())
         async with self._lock:
             await self._close()
 
@@ -188,8 +197,8 @@ class DC09Channel:
             return Permanent(f"cannot encode the report: {exc}")
         try:
             answer = await self._deliver(build)
-        except _Failed as exc:
-            return Transient(str(exc), retry_after=None)
+        except (_Failed, _StorageError) as exc:
+            return Transient(str(exc))
         reply = answer.reply
         if reply.id == "ACK":
             via = " (backup receiver)" if answer.target.backup else ""
@@ -209,6 +218,8 @@ class DC09Channel:
             answer = await self._poll()
         except _Failed as exc:
             raise DC09LinkError(f"centre unreachable: {exc}") from None
+        except _StorageError as exc:
+            raise DC09LinkError(str(exc)) from None
         took = (loop.time() - started) * 1000
         if answer.reply.id != "ACK":
             raise DC09LinkError(f"receiver {answer.target} answered the NULL poll with {answer.reply.id}")
@@ -246,9 +257,9 @@ class DC09Channel:
                     self._resync(answer.reply)
                     answer = await self._exchange(build)
         except _Failed:
-            await self._link_state(acked=False)
+            await self._announce(self._link_state(acked=False))
             raise
-        await self._link_state(acked=answer.reply.id == "ACK")
+        await self._announce(self._link_state(acked=answer.reply.id == "ACK"))
         return answer
 
     async def _exchange(self, build: Callable[[int, datetime], bytes]) -> _Answer:
@@ -266,6 +277,7 @@ class DC09Channel:
                 except _Stale:
                     continue
                 except _Failed as exc:
+                    await self._close()  # whatever it was, do not read its leftovers as the next reply
                     reasons.append(f"{target}: {exc}")
                     break
             else:
@@ -364,7 +376,10 @@ class DC09Channel:
         if self._sequence is None:
             self._sequence = await asyncio.to_thread(_read_sequence, self._sequence_path)
         sequence = self._sequence % SEQUENCE_MAX + 1
-        await asyncio.to_thread(_write_sequence, self._sequence_path, sequence)
+        try:
+            await asyncio.to_thread(_write_sequence, self._sequence_path, sequence)
+        except OSError as exc:
+            raise _StorageError(f"cannot write the DC-09 sequence file {self._sequence_path}: {exc}") from exc
         self._sequence = sequence
         return sequence
 
@@ -378,36 +393,55 @@ class DC09Channel:
             if loop.time() >= next_poll:
                 acked_recently = self._last_ack is not None and loop.time() - self._last_ack < interval / 2
                 if not acked_recently:
-                    with contextlib.suppress(_Failed):
+                    try:
                         await self._poll()
+                    except _Failed:
+                        pass
+                    except Exception:  # e.g. the sequence file: keep supervising, say why
+                        log.exception("centre link supervision poll failed")
                 next_poll = loop.time() + interval
-            await self._link_state(acked=False)
+            await self._announce(self._link_state(acked=False))
             wake = next_poll
             if self._link_up and self._last_ack is not None:
                 wake = min(wake, self._last_ack + 2 * interval)
             await asyncio.sleep(max(0.01, wake - loop.time()))
 
-    async def _link_state(self, *, acked: bool) -> None:
-        loop = asyncio.get_running_loop()
-        async with self._link_lock:
-            now = loop.time()
-            if acked:
-                self._last_ack = now
-                if self._link_up:
-                    return
-                self._link_up = True
-                log.info("centre link is back")
-            else:
-                if self._last_ack is None:
-                    self._last_ack = now  # send() before the context was entered: start counting now
-                if not self._link_up or now - self._last_ack < 2 * self.config.supervision_interval:
-                    return
-                self._link_up = False
-                log.warning("centre link down: nothing ACKed for %.0f s", now - self._last_ack)
-            try:
-                await self._on_link(self._link_up)
-            except Exception:
-                log.exception("on_link(%s) failed", self._link_up)
+    def _link_state(self, *, acked: bool) -> bool | None:
+        """Note an ACK (or its absence); return the new link state if it changed."""
+        now = asyncio.get_running_loop().time()
+        if acked:
+            self._last_ack = now
+            if self._link_up:
+                return None
+            self._link_up = True
+            log.info("centre link is back")
+            return True
+        if self._last_ack is None:
+            self._last_ack = now  # send() before the context was entered: start counting now
+        if not self._link_up or now - self._last_ack < 2 * self.config.supervision_interval:
+            return None
+        self._link_up = False
+        log.warning("centre link down: nothing ACKed for %.0f s", now - self._last_ack)
+        return False
+
+    async def _announce(self, up: bool | None) -> None:
+        """Hand a link change to on_link, in order, never under a lock (on_link may call send)."""
+        if up is None:
+            return
+        if self._notifier is not None:
+            self._changes.put_nowait(up)
+        else:
+            await self._call_on_link(up)
+
+    async def _notify(self) -> None:
+        while True:
+            await self._call_on_link(await self._changes.get())
+
+    async def _call_on_link(self, up: bool) -> None:
+        try:
+            await self._on_link(up)
+        except Exception:
+            log.exception("on_link(%s) failed", up)
 
 
 # ---------------------------------------------------------------------- helpers
