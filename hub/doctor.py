@@ -73,8 +73,13 @@ async def run_doctor(config: Config, data_dir: Path, send_test: str | None, to: 
     async def on_link(up: bool) -> None:
         link_events.append(up)
 
+    from hub.push_store import PushStore
+    from hub.storage import open_sync
+
+    # Same choice as `serve` (outside the demo): app push is always on.
+    push_store = PushStore(open_sync(data_dir / "casahub.db"))
     transports: Transports = build(
-        config, data_dir=data_dir, on_centre_link=on_link, users_for_contact=lambda name: [], push_store=None
+        config, data_dir=data_dir, on_centre_link=on_link, users_for_contact=lambda name: [], push_store=push_store
     )
     results: list[dict[str, Any]] = []
     async with contextlib.AsyncExitStack() as stack:

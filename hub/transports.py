@@ -20,7 +20,7 @@ from hub.config import Config
 log = logging.getLogger(__name__)
 
 # Which transport carries each channel when its section is configured.
-DEFAULT_PUSH_SUBJECT = "https://github.com/casahub/casahub"
+DEFAULT_PUSH_SUBJECT = "mailto:casahub@localhost.localdomain"
 CHANNELS = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
 
 
@@ -67,9 +67,14 @@ def build(
 
         keys = load_or_create(config.push, data_dir)
         result.vapid_public_key = keys.public_key
-        # Push services want a contact for the sender; without [push] subject we give the
-        # project's address rather than an invented one that some services refuse.
-        subject = config.push.subject if config.push is not None else DEFAULT_PUSH_SUBJECT
+        # Push services want a contact for the sender (a mailto: link); without [push] subject
+        # the household's first email address is the natural one.
+        first_email = next((c.email for c in config.contacts if c.email), None)
+        subject = (
+            config.push.subject
+            if config.push is not None
+            else f"mailto:{first_email}" if first_email else DEFAULT_PUSH_SUBJECT
+        )
         by_name["webpush"] = WebPushChannel(
             private_key_pem_or_path=keys.private_key,
             subject=subject,

@@ -92,3 +92,25 @@ async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> No
     assert r.returncode == 0 and "mode: disarmed" in r.stdout
     r = casahub("status", "--hub", "http://127.0.0.1:9", "--token", token)
     assert r.returncode == 1 and "cannot reach" in r.stderr
+
+
+def test_doctor_reports_each_channel(tmp_path: Path) -> None:
+    r = casahub("doctor", "--json", "--data-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert {row["channel"] for row in rows} >= {"sms", "email", "push", "centre"}
+    assert all(row["ok"] for row in rows)
+    assert {row["channel"]: row["transport"] for row in rows}["push"] == "webpush"
+    assert all(row["transport"] == "log" for row in rows if row["channel"] != "push")
+
+    from tests.conftest import free_port
+
+    cfg = tmp_path / "centre.toml"
+    cfg.write_text(
+        f'[centre]\nprotocol = "dc09"\nhost = "127.0.0.1"\nport = {free_port()}\naccount = "1234"\n'
+        "supervision_interval = 90\n"
+    )
+    r = casahub("doctor", "--config", str(cfg), "--data-dir", str(tmp_path))
+    assert r.returncode == 1
+    line = next(line for line in r.stdout.splitlines() if " centre " in line)
+    assert line.startswith("FAIL") and "dc09" in line
