@@ -255,6 +255,11 @@ class OutboxDispatcher:
                 transport, outcome = fallback, second
         attempts = row["attempts"] + 1
         now = self.clock()
+        detail = outcome.detail if isinstance(outcome, Delivered) else outcome.reason
+        await self.db.execute(
+            "INSERT INTO outbox_attempts (outbox, at, transport, outcome, detail) VALUES (?, ?, ?, ?, ?)",
+            (row["id"], now, transport, type(outcome).__name__.lower(), (note or detail)[:500]),
+        )
         if isinstance(outcome, Delivered):
             await self.db.execute(
                 "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = ?, transport = ?"

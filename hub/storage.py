@@ -146,6 +146,18 @@ MIGRATIONS: tuple[str, ...] = (
         number INTEGER NOT NULL UNIQUE
     );
     """,
+    # Every delivery attempt, for the notification detail view and for support.
+    """
+    CREATE TABLE outbox_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        outbox INTEGER NOT NULL,
+        at REAL NOT NULL,
+        transport TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX outbox_attempts_outbox ON outbox_attempts(outbox);
+    """,
 )
 
 

@@ -451,6 +451,27 @@ async def notifications(request: web.Request) -> web.Response:
     return web.json_response({"items": [hub.notification_json(r) for r in rows]})
 
 
+async def notification_get(request: web.Request) -> web.Response:
+    require(request, HOUSEHOLD)
+    hub = ctx_of(request).hub
+    raw = request.match_info["id"]
+    row = None
+    if raw.isdigit():
+        row = await hub.db.fetchone(
+            f"SELECT * FROM outbox WHERE id = ? AND (incident IS NULL OR incident NOT IN ({DURESS_IDS}))", (int(raw),)
+        )
+    if row is None:
+        raise ApiError(404, "unknown_notification", f"no notification {raw!r}")
+    body = hub.notification_json(row)
+    body["body"] = row["body"]
+    attempts = await hub.db.fetchall("SELECT * FROM outbox_attempts WHERE outbox = ? ORDER BY id", (row["id"],))
+    body["history"] = [
+        {"at": hub.iso(a["at"]), "transport": a["transport"], "outcome": a["outcome"], "detail": a["detail"]}
+        for a in attempts
+    ]
+    return web.json_response(body)
+
+
 # ---------------------------------------------------------------- demo
 class TriggerBody(msgspec.Struct, forbid_unknown_fields=True):
     active: bool = True
@@ -528,6 +549,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/incidents/{id}/resolve", incident_resolve)
     r.add_get("/api/v1/anomalies", anomalies)
     r.add_get("/api/v1/notifications", notifications)
+    r.add_get("/api/v1/notifications/{id}", notification_get)
     r.add_get("/api/v1/pairing/candidates", candidates)
     r.add_post("/api/v1/pairing/scan", scan)
     r.add_post("/api/v1/demo/zones/{id}/trigger", demo_trigger)

@@ -54,6 +54,8 @@ async def test_water_leak_raises_incident_and_notifications(api: Api) -> None:
         return all(r["state"] in ("sent", "scheduled") for r in rows)
 
     await wait_for(all_sent)
+    detail = await api.get(f"/api/v1/notifications/{rows[0]['id']}")
+    assert detail["history"] and detail["history"][-1]["outcome"] == "delivered"
     # The escalation ladder waits for an acknowledgement; acknowledging cancels it.
     status, body = await api.post(f"/api/v1/incidents/{found[0]['id']}/ack")
     assert status == 200 and body["state"] == "acknowledged"

@@ -85,6 +85,9 @@ async def test_transient_failures_are_retried_with_backoff_then_sent(tmp_path: P
     await dispatcher.run_once()
     row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
     assert row is not None and row["state"] == "sent" and row["attempts"] == 3 and row["last_error"] is None
+    history = await db.fetchall("SELECT outcome, detail FROM outbox_attempts WHERE outbox = ? ORDER BY id", (row_id,))
+    assert [h["outcome"] for h in history] == ["transient", "transient", "delivered"]
+    assert history[0]["detail"] == "busy"
     assert dead == []
     await db.close()
 
