@@ -78,6 +78,7 @@ from alarms.model import (
     ArmRequest,
     ArmTarget,
     CancelEscalation,
+    ClockStep,
     Configure,
     DeviceHealth,
     DisarmRequest,
@@ -206,9 +207,12 @@ def initial_state(settings: AlarmSettings | None = None) -> State:
 def handle(state: State, event: AnyEvent, now: float) -> Step:
     """Apply one input at time `now`: fire due deadlines first, then the input itself."""
     run = _Run(state)
+    if isinstance(event, ClockStep):
+        # Shift before firing: a clock that jumped an hour ahead must not end an entry delay early.
+        run.shift_clock(event.delta)
     run.fire_due(now)
     match event:
-        case Tick():
+        case Tick() | ClockStep():
             pass
         case SensorChanged():
             run.sensor_changed(event, now)
@@ -342,6 +346,14 @@ class _Run:
             anomalies=self.anomalies,
             next_id=self.next_id,
         )
+
+    def shift_clock(self, delta: float) -> None:
+        if self.deadline is not None:
+            self.deadline += delta
+        for zone_id, zone in list(self.zones.items()):
+            if zone.offline_since is not None:
+                self.zones[zone_id] = msgspec.structs.replace(zone, offline_since=zone.offline_since + delta)
+        self.emit(LogEvent(kind="clock_step", detail=f"{delta:+.1f} s"))
 
     def emit(self, *effects: AnyEffect) -> None:
         self.effects.extend(effects)

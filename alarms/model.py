@@ -227,6 +227,15 @@ class SystemFault(Event, frozen=True, tag="system_fault"):
     subject: str | None = None
 
 
+class ClockStep(Event, tag="clock_step", frozen=True):
+    """The wall clock was stepped by `delta` seconds (NTP, a manual change, an RTC-less boot).
+
+    Running delays keep the time they had left: their deadlines move with the clock.
+    """
+
+    delta: float
+
+
 class Tick(Event, frozen=True, tag="tick"):
     """Time passed: fires every deadline at or before `now`."""
 
@@ -242,6 +251,7 @@ AnyEvent = (
     | Ack
     | Resolve
     | SystemFault
+    | ClockStep
     | Tick
 )
 

@@ -25,6 +25,7 @@ from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
 from drivers.registry import load_driver
 from hub import accounts as accounts_mod
+from hub.clock import SteadyClock
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
 from hub.outbox import OutboxDispatcher
 from hub.push_store import PushStore
@@ -154,10 +155,8 @@ def contacts_of(config: Config) -> list[Contact]:
 
 class Daemon:
     def __init__(self, the_plan: Plan, *, clock: Callable[[], float] | None = None) -> None:
-        import time
-
         self.plan = the_plan
-        self.clock = clock or time.time
+        self.clock: Callable[[], float] = clock or SteadyClock()
         self.stopping = asyncio.Event()
         self.drivers: dict[str, Any] = {}
         self.hub: Hub | None = None
@@ -243,6 +242,8 @@ class Daemon:
                 tasks.create_task(hub.run_timers(), name="timers")
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
+                if isinstance(self.clock, SteadyClock):
+                    tasks.create_task(hub.run_clock_watch(self.clock.detect_step), name="clock")
                 if ready is not None:
                     ready(self)
                 await self.stopping.wait()

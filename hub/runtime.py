@@ -34,6 +34,7 @@ from alarms.model import (
     ArmRefused,
     Behaviour,
     CancelEscalation,
+    ClockStep,
     Configure,
     DeviceHealth,
     Incident,
@@ -370,6 +371,24 @@ class Hub:
                         "UPDATE devices SET battery = ?, signal = ?, last_seen = ?, online = ? WHERE id = ?",
                         (d.battery, d.signal, d.last_seen, int(d.online), d.id),
                     )
+
+    async def run_clock_watch(self, detect_step: Callable[[], float | None], interval: float = 1.0) -> None:
+        """Notice wall-clock steps; move running delays and waiting messages along with them."""
+        while True:
+            await asyncio.sleep(interval)
+            delta = detect_step()
+            if delta is None:
+                continue
+            log.warning("wall clock stepped by %+.1f s; running delays keep their remaining time", delta)
+            try:
+                await self.submit(ClockStep(delta=delta), actor="clock")
+                await self.db.execute(
+                    "UPDATE outbox SET due_at = due_at + ? WHERE state IN ('pending', 'scheduled')", (delta,)
+                )
+                if self.dispatcher is not None:
+                    self.dispatcher.wake()
+            except Exception:
+                log.exception("could not apply the clock step")
 
     async def run_telemetry_flush(self) -> None:
         while True:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +89,12 @@ class RunningHub:
         await asyncio.wait_for(self.task, 10)
 
 
-async def start_hub(data_dir: Path, config: Path | None = None, demo: bool = True) -> RunningHub:
+async def start_hub(
+    data_dir: Path, config: Path | None = None, demo: bool = True, clock: Callable[[], float] | None = None
+) -> RunningHub:
     port = free_port()
     the_plan, _ = plan(ServeOptions(config=config, demo=demo, data_dir=data_dir, listen=f"127.0.0.1:{port}"))
-    daemon = Daemon(the_plan)
+    daemon = Daemon(the_plan, clock=clock)
     started = asyncio.Event()
     task = asyncio.create_task(daemon.run(lambda d: started.set()))
     done, _ = await asyncio.wait({task, asyncio.create_task(started.wait())}, timeout=15, return_when="FIRST_COMPLETED")

@@ -1,0 +1,37 @@
+"""The hub's clock: wall time that advances with the monotonic clock.
+
+Delays and escalation timers must not jump when someone (NTP after an RTC-less boot, a
+user, a bad GPS) steps the wall clock. The hub therefore reads wall time once and then
+advances it with `time.monotonic()`. A watch compares it with the real wall clock; when
+they differ by more than `threshold` it re-anchors and reports the step, so the engine
+moves its deadlines along (ClockStep) and timestamps sent out (DC-09) are right again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class SteadyClock:
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        mono: Callable[[], float] = time.monotonic,
+        threshold: float = 2.0,
+    ) -> None:
+        self._wall = wall
+        self._mono = mono
+        self.threshold = threshold
+        self._offset = wall() - mono()
+
+    def __call__(self) -> float:
+        return self._mono() + self._offset
+
+    def detect_step(self) -> float | None:
+        """Seconds the wall clock jumped since the last check (re-anchoring on it), or None."""
+        delta = self._wall() - self()
+        if abs(delta) < self.threshold:
+            return None
+        self._offset += delta
+        return delta
