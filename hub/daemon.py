@@ -185,7 +185,10 @@ class Daemon:
             return [u.username for u in accounts.list_users() if u.username.lower() == wanted]
 
         transports = build_transports(
-            cfg, data_dir=p.data_dir, on_centre_link=on_centre_link, users_for_contact=users_for_contact,
+            cfg,
+            data_dir=p.data_dir,
+            on_centre_link=on_centre_link,
+            users_for_contact=users_for_contact,
             # App push needs no outside account: on unless this is the plain demo (log only).
             push_store=push_store if cfg.push is not None or not p.demo else None,
             clock=self.clock,
@@ -231,6 +234,7 @@ class Daemon:
                     {"type": "notification", "notification": hub.notification_json(row)}
                 ),
                 on_dead=lambda channel, reason: hub.raise_fault("channel_failure", channel),
+                memory=lambda: hub.degraded.outbox,
             )
             hub.dispatcher = dispatcher
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
@@ -242,6 +246,7 @@ class Daemon:
                 tasks.create_task(hub.run_timers(), name="timers")
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
+                tasks.create_task(hub.run_storage_probe(), name="storage-probe")
                 if isinstance(self.clock, SteadyClock):
                     tasks.create_task(hub.run_clock_watch(self.clock.detect_step), name="clock")
                 if ready is not None:

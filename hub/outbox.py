@@ -10,6 +10,7 @@ so, so a crash mid-send means the message is sent again: at least once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -21,6 +22,7 @@ import aiosqlite
 from alarms.channels.base import Channel, Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import render
 from alarms.policy import PlannedMessage
+from hub.degraded import STORAGE_ERRORS
 from hub.storage import Database
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,38 @@ async def enqueue(
     return cur.lastrowid or 0
 
 
+async def insert_memory_row(conn: aiosqlite.Connection, row: Any) -> int:
+    """Write a message that was kept (and maybe sent) in memory while storage failed."""
+    m = row.message
+    cur = await conn.execute(
+        "INSERT INTO outbox (created_at, due_at, incident, anomaly, channel, transport, recipient, address, language,"
+        " template, subject, body, short, payload, step, state, attempts, last_error, sent_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            row.created_at,
+            row.due_at,
+            m.incident,
+            m.anomaly,
+            m.channel,
+            row.transport,
+            m.recipient,
+            m.address,
+            m.language,
+            row.template,
+            m.subject,
+            m.body,
+            m.short,
+            json.dumps(m.payload) if m.payload is not None else None,
+            row.step,
+            row.state,
+            row.attempts,
+            row.last_error,
+            row.sent_at,
+        ),
+    )
+    return cur.lastrowid or 0
+
+
 async def _anomaly_told_recently(conn: aiosqlite.Connection, message: PlannedMessage, now: float) -> bool:
     async with conn.execute(
         "SELECT 1 FROM outbox o JOIN anomalies a ON o.anomaly = a.id"
@@ -144,6 +178,7 @@ class OutboxDispatcher:
         clock: Callable[[], float],
         on_change: Callable[[dict[str, Any]], None] = lambda row: None,
         on_dead: Callable[[str, str], Awaitable[None]] | None = None,
+        memory: Callable[[], list[Any]] = list,
     ) -> None:
         self.db = db
         self.channels = channels  # transport name -> implementation
@@ -153,6 +188,10 @@ class OutboxDispatcher:
         self._wake = asyncio.Event()
         self._rng = random.Random()
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self.memory = memory  # rows kept in memory while storage fails (hub.degraded)
+        # Results that could not be written (storage failing): row id -> the UPDATE to retry.
+        # Those rows are not sent again meanwhile, so a full disk does not mean repeated SMS.
+        self._unrecorded: dict[int, tuple[str, tuple[Any, ...]]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -182,6 +221,10 @@ class OutboxDispatcher:
         and each person receive messages in the order they were written.
         """
         now = self.clock()
+        await self._send_memory(now)
+        for row_id, (sql, params) in list(self._unrecorded.items()):
+            await self.db.execute(sql, params)  # raises while storage still fails: run() retries later
+            del self._unrecorded[row_id]
         promoted = await self.db.fetchall("SELECT id FROM outbox WHERE state = 'scheduled' AND due_at <= ?", (now,))
         if promoted:
             await self.db.execute(
@@ -192,6 +235,8 @@ class OutboxDispatcher:
         rows = await self.db.fetchall("SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1000")
         groups: dict[tuple[str, str, str], list[Any]] = {}
         for row in rows:
+            if row["id"] in self._unrecorded:
+                continue
             groups.setdefault((row["transport"], row["channel"], row["recipient"]), []).append(row)
         async with asyncio.TaskGroup() as tasks:
             for group in groups.values():
@@ -200,6 +245,45 @@ class OutboxDispatcher:
         if nxt is None or nxt[0] is None:
             return 60.0
         return max(0.0, min(60.0, float(nxt[0]) - self.clock()))
+
+    async def _send_memory(self, now: float) -> None:
+        """Send the rows kept in memory while storage fails: same order and fallback rules."""
+        rows = self.memory()
+        if not rows:
+            return
+        blocked: set[tuple[str, str, str]] = set()
+        for row in rows:
+            key = (row.transport, row.message.channel, row.message.recipient)
+            if row.state == "scheduled" and row.due_at <= now:
+                row.state = "pending"
+            if row.state != "pending" or key in blocked:
+                continue
+            if row.due_at > now:
+                blocked.add(key)
+                continue
+            outcome = await self._send(row.transport, row.message)
+            fallback = FALLBACK.get((row.message.channel, row.transport))
+            if isinstance(outcome, Transient) and fallback and fallback in self.channels:
+                second = await self._send(fallback, row.message)
+                if isinstance(second, Delivered):
+                    row.transport, outcome = fallback, second
+            row.attempts += 1
+            if isinstance(outcome, Delivered):
+                row.state, row.sent_at, row.last_error = "sent", self.clock(), None
+            elif isinstance(outcome, Permanent):
+                row.state, row.last_error = "dead", outcome.reason
+            else:
+                row.last_error = outcome.reason
+                row.due_at = self.clock() + backoff(row.attempts, outcome.retry_after, self._rng)
+                blocked.add(key)
+            self.on_change(row.as_row())
+
+    async def _record(self, row_id: int, sql: str, params: tuple[Any, ...]) -> None:
+        try:
+            await self.db.execute(sql, params)
+        except STORAGE_ERRORS:
+            self._unrecorded[row_id] = (sql, params)
+            raise
 
     async def _drain(self, group: list[Any], now: float) -> None:
         for row in group:
@@ -256,18 +340,21 @@ class OutboxDispatcher:
         attempts = row["attempts"] + 1
         now = self.clock()
         detail = outcome.detail if isinstance(outcome, Delivered) else outcome.reason
-        await self.db.execute(
-            "INSERT INTO outbox_attempts (outbox, at, transport, outcome, detail) VALUES (?, ?, ?, ?, ?)",
-            (row["id"], now, transport, type(outcome).__name__.lower(), (note or detail)[:500]),
-        )
-        if isinstance(outcome, Delivered):
+        with contextlib.suppress(*STORAGE_ERRORS):  # the attempt log is nice to have; the state below is not
             await self.db.execute(
+                "INSERT INTO outbox_attempts (outbox, at, transport, outcome, detail) VALUES (?, ?, ?, ?, ?)",
+                (row["id"], now, transport, type(outcome).__name__.lower(), (note or detail)[:500]),
+            )
+        if isinstance(outcome, Delivered):
+            await self._record(
+                row["id"],
                 "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = ?, transport = ?"
                 " WHERE id = ?",
                 (attempts, now, note or None, transport, row["id"]),
             )
         elif isinstance(outcome, Permanent) or attempts >= MAX_ATTEMPTS:
-            await self.db.execute(
+            await self._record(
+                row["id"],
                 "UPDATE outbox SET state = 'dead', attempts = ?, last_error = ? WHERE id = ?",
                 (attempts, outcome.reason, row["id"]),
             )
@@ -277,7 +364,8 @@ class OutboxDispatcher:
         else:
             cap = getattr(self.channels.get(transport), "max_backoff", None) or MAX_BACKOFF
             due = now + backoff(attempts, outcome.retry_after, self._rng, cap)
-            await self.db.execute(
+            await self._record(
+                row["id"],
                 "UPDATE outbox SET attempts = ?, last_error = ?, due_at = ? WHERE id = ?",
                 (attempts, outcome.reason, due, row["id"]),
             )

@@ -58,6 +58,7 @@ from alarms.model import (
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, Reading, SensorReading
 from hub import journal, outbox
+from hub.degraded import PROBE_INTERVAL, STORAGE_ERRORS, Degraded, Unsaved
 from hub.fanout import Fanout
 from hub.storage import Database
 
@@ -116,6 +117,8 @@ class Hub:
         self._timer_wake = asyncio.Event()
         self._dirty_devices: set[str] = set()
         self._ingested = asyncio.Event()
+        self.degraded = Degraded()
+        self._zone_numbers: dict[str, int] = {}
 
     # ------------------------------------------------------------------ start-up
     async def recover(self) -> None:
@@ -152,14 +155,89 @@ class Hub:
             if isinstance(event, Tick) and not step.effects and step.state == self.state:
                 return step
             notifications: list[dict[str, Any]] = []
-            async with self.db.transaction() as conn:
-                event_id = await journal.append_input(conn, event, now, actor)
-                for effect in step.effects:
-                    await self._persist(conn, effect, step.state, now, actor, notifications)
-                await journal.save_state(conn, step.state, event_id)
-            self.state = step.state
-        self._after_commit(step, notifications)
+            steps = [step]
+            if not self.degraded.active:
+                try:
+                    async with self.db.transaction() as conn:
+                        event_id = await journal.append_input(conn, event, now, actor)
+                        for effect in step.effects:
+                            await self._persist(conn, effect, step.state, now, actor, notifications)
+                        await journal.save_state(conn, step.state, event_id)
+                except STORAGE_ERRORS as exc:
+                    self.degraded.enter(exc)
+                    self._apply_in_memory(event, step, now, actor)
+                    # The household must hear that the hub cannot record: raise storage_error now.
+                    fault = SystemFault(kind="storage_error", active=True, subject="database")
+                    fault_step = engine.handle(step.state, fault, now)
+                    self._apply_in_memory(fault, fault_step, now, "hub")
+                    steps.append(fault_step)
+                    notifications.append({})
+            else:
+                self._apply_in_memory(event, step, now, actor)
+                notifications.append({})
+            self.state = steps[-1].state
+        for done in steps:
+            self._after_commit(done, notifications)
         return step
+
+    def _apply_in_memory(self, event: AnyEvent, step: Step, now: float, actor: str | None) -> None:
+        """The database failed: keep the step and send its messages from memory."""
+        self.degraded.steps.append(Unsaved(event=event, at=now, actor=actor, step=step))
+        extra = {"time": self.format_time(now)}
+        for effect in step.effects:
+            match effect:
+                case Notify():
+                    for message in plan_notify(
+                        effect, step.state, self.contacts, self.escalation, ntfy=self._has("ntfy")
+                    ):
+                        transport = self.transports.get(message.channel, "log")
+                        self.degraded.queue(message, transport=transport, now=now, params=extra, payload=None)
+                case Report():
+                    message = plan_report(effect, step.state, self.language)
+                    payload: dict[str, Any] = msgspec.to_builtins(effect)
+                    payload.pop("type", None)
+                    payload["zone_number"] = self._zone_numbers.get(effect.zone or "", 0) if effect.zone else None
+                    payload["user_number"] = None
+                    transport = self.transports.get("centre", "log")
+                    self.degraded.queue(message, transport=transport, now=now, params=extra, payload=payload)
+                case CancelEscalation(incident=incident_id):
+                    self.degraded.cancel_escalation(incident_id)
+                case _:
+                    pass
+
+    async def run_storage_probe(self, interval: float = PROBE_INTERVAL) -> None:
+        """While storage fails, retry it; on success write everything kept in memory, in order."""
+        while True:
+            await asyncio.sleep(interval)
+            if self.degraded.active:
+                try:
+                    await self.flush_degraded()
+                except Exception:
+                    log.exception("writing the in-memory backlog failed")
+
+    async def flush_degraded(self) -> bool:
+        async with self._lock:
+            kept = self.degraded
+            try:
+                async with self.db.transaction() as conn:
+                    last_event = 0
+                    for unsaved in kept.steps:
+                        last_event = await journal.append_input(conn, unsaved.event, unsaved.at, unsaved.actor)
+                        for effect in unsaved.step.effects:
+                            if not isinstance(effect, Notify | Report):  # their messages are in kept.outbox
+                                await self._persist(conn, effect, unsaved.step.state, unsaved.at, unsaved.actor, [])
+                    for row in kept.outbox:
+                        await outbox.insert_memory_row(conn, row)
+                    await journal.save_state(conn, self.state, last_event)
+            except STORAGE_ERRORS as exc:
+                log.info("storage still failing: %s", exc)
+                return False
+            self.degraded = Degraded()
+            log.warning("storage works again: %d steps and %d messages written", len(kept.steps), len(kept.outbox))
+        await self.submit(SystemFault(kind="storage_error", active=False, subject="database"), actor="hub")
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+        return True
 
     async def _persist(
         self,
@@ -249,6 +327,8 @@ class Hub:
             async with conn.execute("SELECT number FROM zone_numbers WHERE zone = ?", (report.zone,)) as cur:
                 row = await cur.fetchone()
             payload["zone_number"] = int(row[0]) % 1000 if row else None
+            if row:
+                self._zone_numbers[report.zone] = payload["zone_number"]
         if report.user:
             # "anna" or "anna (token:ab12)": the person is the first word.
             async with conn.execute("SELECT rowid FROM users WHERE username = ?", (report.user.split(" ")[0],)) as cur:
@@ -546,6 +626,9 @@ class Hub:
         """
         now = self.clock()
         queued = False
+        if self.degraded.active:
+            log.warning("not recorded (storage failing): %s by %s", kind, actor)
+            return
         async with self.db.transaction() as conn:
             await journal.append_event(conn, now, kind, actor=actor, data=data)
             if notify:

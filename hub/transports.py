@@ -73,7 +73,9 @@ def build(
         subject = (
             config.push.subject
             if config.push is not None
-            else f"mailto:{first_email}" if first_email else DEFAULT_PUSH_SUBJECT
+            else f"mailto:{first_email}"
+            if first_email
+            else DEFAULT_PUSH_SUBJECT
         )
         by_name["webpush"] = WebPushChannel(
             private_key_pem_or_path=keys.private_key,

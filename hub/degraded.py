@@ -1,0 +1,127 @@
+"""Keeping the alarm working while the database cannot be written (full, read-only, failing).
+
+An alarm matters more than its record. When a step cannot be committed, the hub keeps
+the new state in memory, remembers the inputs it could not journal, and sends the
+step's messages from an in-memory outbox through the same dispatcher and channels. A
+`storage_error` anomaly tells the household. A probe retries the disk; once a write
+succeeds, everything kept in memory is written in one transaction (journal, incidents,
+anomalies, the messages with their delivery state) and the anomaly is cleared.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from alarms.channels.base import OutgoingMessage
+from alarms.messages import render
+from alarms.model import AnyEvent, Step
+
+log = logging.getLogger(__name__)
+
+PROBE_INTERVAL = 5.0
+STORAGE_ERRORS = (sqlite3.Error, OSError)
+
+_ids = itertools.count(-1, -1)  # in-memory rows get negative ids: never confused with table rows
+
+
+@dataclass
+class MemoryRow:
+    """An outbox row that could not be written; the dispatcher sends it from memory."""
+
+    message: OutgoingMessage
+    transport: str
+    template: str
+    created_at: float
+    due_at: float
+    step: int
+    state: str = "pending"  # scheduled | pending | sent | dead | cancelled
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: float | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        m = self.message
+        return {
+            "id": m.id,
+            "incident": m.incident,
+            "anomaly": m.anomaly,
+            "channel": m.channel,
+            "transport": self.transport,
+            "recipient": m.recipient,
+            "address": m.address,
+            "language": m.language,
+            "template": self.template,
+            "subject": m.subject,
+            "short": m.short,
+            "step": self.step,
+            "state": self.state,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "created_at": self.created_at,
+            "due_at": self.due_at,
+            "sent_at": self.sent_at,
+        }
+
+
+@dataclass
+class Unsaved:
+    """One engine step that is applied but not yet journaled."""
+
+    event: AnyEvent
+    at: float
+    actor: str | None
+    step: Step
+
+
+@dataclass
+class Degraded:
+    """What the hub holds in memory while storage fails."""
+
+    active: bool = False
+    reason: str = ""
+    steps: list[Unsaved] = field(default_factory=list)
+    outbox: list[MemoryRow] = field(default_factory=list)
+
+    def enter(self, exc: BaseException) -> None:
+        if not self.active:
+            log.error("storage failed (%s): alarms keep working from memory until the disk can be written", exc)
+        self.active = True
+        self.reason = str(exc)
+
+    def queue(
+        self, planned: Any, *, transport: str, now: float, params: dict[str, str], payload: dict[str, Any] | None
+    ) -> MemoryRow:
+        text = render(planned.template, planned.language, {**planned.params, **params})
+        message = OutgoingMessage(
+            id=next(_ids),
+            channel=planned.channel,
+            recipient=planned.recipient,
+            address=planned.address,
+            language=planned.language,
+            subject=text.subject,
+            body=text.body,
+            short=text.short,
+            payload=payload,
+            incident=planned.incident,
+            anomaly=planned.anomaly,
+        )
+        row = MemoryRow(
+            message=message,
+            transport=transport,
+            template=planned.template,
+            created_at=now,
+            due_at=now + planned.delay,
+            step=planned.step,
+            state="scheduled" if planned.delay > 0 else "pending",
+        )
+        self.outbox.append(row)
+        return row
+
+    def cancel_escalation(self, incident: str) -> None:
+        for row in self.outbox:
+            if row.message.incident == incident and row.state == "scheduled":
+                row.state = "cancelled"
