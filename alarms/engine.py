@@ -721,8 +721,8 @@ class _Run:
                 zone = self.zones[zone_id]
                 if event.online:
                     self.update_zone(zone_id, online=True, offline_since=None)
-                elif zone.online:
-                    self.update_zone(zone_id, online=False, offline_since=now)
+                elif zone.online or (event.grouped and zone.offline_since is not None):
+                    self.update_zone(zone_id, online=False, offline_since=None if event.grouped else now)
             offline = self.find_anomaly("sensor_offline", event.device, None)
             if event.online and offline is not None:
                 self.clear_anomaly(offline, now, first)

@@ -196,6 +196,9 @@ class DeviceHealth(Event, frozen=True, tag="device_health"):
     online: bool | None = None
     battery_low: bool | None = None
     tamper: bool | None = None
+    # Offline together with most devices of its bridge (a broker or radio restart): the
+    # shell raises one anomaly for the bridge, so this device starts no grace timer of its own.
+    grouped: bool = False
 
 
 class ArmRequest(Event, frozen=True, tag="arm_request"):

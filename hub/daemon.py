@@ -204,6 +204,12 @@ class Daemon:
             clock=self.clock,
         )
         self.hub = hub
+
+        def expected_interval(driver: str, address: str) -> float | None:
+            running = self.drivers.get(driver)
+            return running.expected_interval(address) if running is not None else None
+
+        hub.expected_interval = expected_interval
         hub_ref.append(hub)
         ctx = WebContext(
             hub=hub,
@@ -247,6 +253,7 @@ class Daemon:
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
                 tasks.create_task(hub.run_storage_probe(), name="storage-probe")
+                tasks.create_task(hub.supervision.run(), name="supervision")
                 if isinstance(self.clock, SteadyClock):
                     tasks.create_task(hub.run_clock_watch(self.clock.detect_step), name="clock")
                 if ready is not None:

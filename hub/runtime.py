@@ -61,11 +61,14 @@ from hub import journal, outbox
 from hub.degraded import PROBE_INTERVAL, STORAGE_ERRORS, Degraded, Unsaved
 from hub.fanout import Fanout
 from hub.storage import Database
+from hub.supervision import Supervision
 
 log = logging.getLogger(__name__)
 
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 LOW_BATTERY_PERCENT = 15.0
+HUB_SUPPLY_DRIVERS = ("nut", "power_supply")
+SILENT_REPORTS = 2  # a device is silent after missing this many expected reports
 TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_seen (SD-card wear)
 
 
@@ -119,6 +122,17 @@ class Hub:
         self._ingested = asyncio.Event()
         self.degraded = Degraded()
         self._zone_numbers: dict[str, int] = {}
+        self._hub_battery_low: set[str] = set()
+        self.started_at = clock()
+        # driver, address -> seconds between reports; set by the daemon from the running drivers.
+        self.expected_interval: Callable[[str, str], float | None] = lambda driver, address: None
+        self.supervision = Supervision(
+            submit=self.submit,
+            devices_of=lambda driver: [d.id for d in self.devices.values() if d.driver == driver],
+            silent_devices=self.silent_devices,
+            grace=lambda: self.state.settings.offline_grace,
+            clock=clock,
+        )
 
     # ------------------------------------------------------------------ start-up
     async def recover(self) -> None:
@@ -406,35 +420,61 @@ class Hub:
         device.last_seen = reading.at
         self._dirty_devices.add(device.id)
         zones = [z for z in self.state.zones.values() if z.device == device.id]
+        actor = f"device:{device.id}"
+        if isinstance(reading, HealthReading) and reading.online is False:
+            device.online = False
+            self.supervision.note_offline(driver, device.id, reading.at)
+        else:
+            # Anything heard from a device means it is there: back online before its news applies,
+            # so a door opened "while we were away" is judged as a door opening now.
+            device.online = True
+            was_offline = await self.supervision.heard(driver, device.id)
+            if was_offline or any(not z.online for z in zones):
+                await self.submit(DeviceHealth(device=device.id, online=True), actor=actor)
+                zones = [z for z in self.state.zones.values() if z.device == device.id]
         if isinstance(reading, SensorReading):
             for zone in zones:
                 if zone.kind == reading.kind and zone.active != reading.active:
-                    await self.submit(SensorChanged(zone=zone.id, active=reading.active), actor=f"device:{device.id}")
+                    await self.submit(SensorChanged(zone=zone.id, active=reading.active), actor=actor)
             return
-        assert isinstance(reading, HealthReading)
         if reading.battery is not None:
             device.battery = reading.battery
         if reading.signal is not None:
             device.signal = reading.signal
-        online = reading.online
         low = reading.battery_low
         if low is None and reading.battery is not None:
             low = reading.battery < LOW_BATTERY_PERCENT
+        if driver in HUB_SUPPLY_DRIVERS:
+            # The UPS behind the hub itself: its low battery is the hub's, not a sensor's.
+            if low is not None and low != (f"hub:{device.id}" in self._hub_battery_low):
+                if low:
+                    self._hub_battery_low.add(f"hub:{device.id}")
+                else:
+                    self._hub_battery_low.discard(f"hub:{device.id}")
+                await self.submit(SystemFault(kind="hub_battery_low", active=low, subject=device.id), actor=actor)
+            low = None
         if not zones:
-            if online is not None:
-                device.online = online
             return
         ref = zones[0]
         change = DeviceHealth(
             device=device.id,
-            online=online if online is not None and online != ref.online else None,
             battery_low=low if low is not None and low != ref.battery_low else None,
             tamper=reading.tamper if reading.tamper is not None and reading.tamper != ref.tamper else None,
         )
-        if online is not None:
-            device.online = online
-        if change.online is not None or change.battery_low is not None or change.tamper is not None:
-            await self.submit(change, actor=f"device:{device.id}")
+        if change.battery_low is not None or change.tamper is not None:
+            await self.submit(change, actor=actor)
+
+    def silent_devices(self, now: float) -> list[tuple[str, str]]:
+        """Devices heard from longer ago than their expected interval (supervision)."""
+        silent = []
+        for d in self.devices.values():
+            interval = self.expected_interval(d.driver, d.address)
+            if interval is None or not d.online:
+                continue
+            last = d.last_seen if d.last_seen is not None else max(d.created_at, self.started_at)
+            if now - last > SILENT_REPORTS * interval:  # one report may get lost in the air
+                silent.append((d.driver, d.id))
+        return silent
 
     def device_by_address(self, driver: str, address: str) -> DeviceRecord | None:
         return next((d for d in self.devices.values() if d.driver == driver and d.address == address), None)
