@@ -1029,7 +1029,14 @@ def _led(ctx: _Context, raw: Mapping[str, Any]) -> LedConfig:
 _DRIVER_KEYS: dict[str, dict[str, str]] = {
     "simulated": {},
     "bthome": {"adapter": "str", "passive": "bool"},
-    "zigbee2mqtt": {"host": "host", "port": "port", "base_topic": "str", "username": "str", "password": "secret"},
+    "zigbee2mqtt": {
+        "host": "host",
+        "port": "port",
+        "base_topic": "str",
+        "username": "str",
+        "password": "secret",
+        "expected_interval": "duration",
+    },
     "nut": {
         "host": "host",
         "port": "port",
