@@ -119,12 +119,14 @@ class DriverContext:
 
     `clock` is wall time (POSIX seconds) for the readings' `at`; `paired` returns the
     addresses currently paired for this driver (excluded from candidates); `data_dir` is
-    where a driver may keep state of its own (None: keep nothing).
+    where a driver may keep state of its own (None: keep nothing); `bindkey` returns the
+    bind key (hex) the hub stores for a paired device address, None when it has none.
     """
 
     clock: Callable[[], float] = field(default=time.time)
     paired: Callable[[], set[str]] = field(default=set)
     data_dir: Path | None = None
+    bindkey: Callable[[str], str | None] = field(default=lambda address: None)
 
 
 class Driver(Protocol):

@@ -281,9 +281,14 @@ class Daemon:
             def paired(n: str = name) -> set[str]:
                 return {d.address for d in hub.devices.values() if d.driver == n}
 
+            def bindkey(address: str, n: str = name) -> str | None:
+                device = hub.device_by_address(n, address)
+                return device.bindkey if device is not None else None
+
             context = DriverContext(
                 clock=self.clock,
                 paired=paired,
+                bindkey=bindkey,
                 data_dir=self.plan.data_dir,
             )
             driver = await stack.enter_async_context(cls(options, context))
