@@ -161,6 +161,7 @@ class Accounts:
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
             self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            self.conn.execute("UPDATE tokens SET revoked = 1 WHERE username = ?", (username,))
 
     def list_users(self) -> list[User]:
         with self._lock:

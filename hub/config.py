@@ -1044,9 +1044,11 @@ _DRIVER_KEYS: dict[str, dict[str, str]] = {
         "username": "str",
         "password": "secret",
         "debounce": "duration",
+        "poll": "duration",
+        "timeout": "duration",
     },
-    "power_supply": {"path": "str", "debounce": "duration"},
-    "gpio": {"chip": "str", "lines": "lines"},
+    "power_supply": {"path": "str", "debounce": "duration", "supply": "str", "battery": "str", "poll": "duration"},
+    "gpio": {"chip": "str", "lines": "lines", "debounce_ms": "duration"},
     "camera": {
         "name": "str",
         "mjpeg_url": "url",
@@ -1162,7 +1164,7 @@ def _gpio_lines(ctx: _Context, t: _Table, options: Mapping[str, Any]) -> None:
         line_table.boolean("home", False)
         line_table.optional_string("room")
         line_table.choice("contact", ("no", "nc"), "no")
-        line_table.optional_string("pull")
+        line_table.choice("pull", ("up", "down", "none"), "up")
 
 
 # --------------------------------------------------------------------------- top level

@@ -160,6 +160,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.drivers: dict[str, Any] = {}
         self.hub: Hub | None = None
+        self.app: web.Application | None = None
         self.url = ""
 
     async def run(self, ready: Callable[[Daemon], None] | None = None) -> None:
@@ -206,8 +207,12 @@ class Daemon:
         self.hub = hub
 
         def expected_interval(driver: str, address: str) -> float | None:
-            running = self.drivers.get(driver)
-            return running.expected_interval(address) if running is not None else None
+            for key, running in self.drivers.items():
+                if key.split("#")[0] == driver:
+                    interval = running.expected_interval(address)
+                    if interval is not None:
+                        return float(interval)
+            return None
 
         hub.expected_interval = expected_interval
         hub_ref.append(hub)
@@ -221,6 +226,7 @@ class Daemon:
             clock=self.clock,
         )
         app = make_app(ctx)
+        self.app = app
         add_push_routes(app, PushWeb(store=push_store, public_key=transports.vapid_public_key or ""))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -236,9 +242,7 @@ class Daemon:
                 db,
                 transports.by_name,
                 clock=self.clock,
-                on_change=lambda row: hub.fanout.publish(
-                    {"type": "notification", "notification": hub.notification_json(row)}
-                ),
+                on_change=hub.publish_notification,
                 on_dead=lambda channel, reason: hub.raise_fault("channel_failure", channel),
                 memory=lambda: hub.degraded.outbox,
             )
@@ -296,7 +300,10 @@ class Daemon:
             # One broken driver must not take the alarm down for every other sensor.
             log.error("driver %s did not start: %s", name, exc)
             return
-        self.drivers[name] = driver
+        # Two [[drivers]] of one type (two UPSes on two NUT servers) both run; the first keeps
+        # the plain name the API and the demo use.
+        key = name if name not in self.drivers else f"{name}#{sum(k.split('#')[0] == name for k in self.drivers)}"
+        self.drivers[key] = driver
         await _pair_fixed_devices(hub, name, driver)
         tasks.create_task(_pump(hub, name, driver), name=f"driver:{name}")
 
@@ -318,17 +325,29 @@ async def _pump(hub: Hub, name: str, driver: Any) -> None:
 
 
 async def _pair_fixed_devices(hub: Hub, name: str, driver: Any) -> None:
+    # Zone settings the config gives per device (the demo kit, GPIO lines): behaviour and home flag.
     kit: dict[str, Any] = {}
     if name == "simulated":
         from drivers.simulated import KIT
 
         kit = {k.address: k for k in KIT}
+    address_of = getattr(driver, "address", None)
+    if callable(address_of):
+        for line in getattr(driver, "lines", ()) or ():
+            kit[address_of(line)] = line
     for fixed in driver.fixed_devices():
         if hub.device_by_address(name, fixed.address) is not None:
             continue
         spec = kit.get(fixed.address)
         zones = [
-            (kind, None, spec.behaviour if spec else None, spec.home if spec else kind == "contact")
+            (
+                kind,
+                None,
+                getattr(spec, "behaviour", None) if spec else None,
+                getattr(spec, "home", None)
+                if spec is not None and getattr(spec, "home", None) is not None
+                else kind == "contact",
+            )
             for kind in fixed.kinds
         ]
         await hub.pair_device(

@@ -362,6 +362,13 @@ class Hub:
         )
         return {"id": row_id}
 
+    def publish_notification(self, row: dict[str, Any]) -> None:
+        """A delivery result for live dashboards; the centre's duress reports never go there."""
+        incident = self.state.incidents.get(row.get("incident") or "")
+        if row.get("template") == "centre.duress" or (incident is not None and incident.kind == "duress"):
+            return
+        self.fanout.publish({"type": "notification", "notification": self.notification_json(row)})
+
     def format_time(self, ts: float) -> str:
         return datetime.fromtimestamp(ts, self.tz).strftime("%d/%m/%Y %H:%M:%S")
 

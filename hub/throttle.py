@@ -48,3 +48,9 @@ class FailureThrottle:
 
     def success(self, key: str) -> None:
         self._failures.pop(key, None)
+
+    def forget(self, key: str, at: float) -> None:
+        """Take back one failure counted at `at` (it turned out to be a success), keep the others."""
+        failures = self._failures.get(key)
+        if failures and at in failures:
+            failures.remove(at)

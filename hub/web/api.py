@@ -10,7 +10,7 @@ import re
 from typing import Any, Literal
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from alarms.model import (
     INCIDENT_FOR_ZONE,
@@ -25,7 +25,7 @@ from alarms.model import (
     ZoneUpsert,
 )
 from hub.accounts import Principal, Role
-from hub.web.auth import login, logout, principal_of, require, whoami
+from hub.web.auth import authenticate, login, logout, principal_of, require, whoami
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 
@@ -80,9 +80,11 @@ async def _check_code(request: web.Request, principal: Principal, code: str) -> 
     wait = ctx.code_throttle.retry_after(key, now)
     if wait is not None:
         raise _locked(wait)
+    # Counted before the (slow, threaded) hash check, so that concurrent guesses cannot all
+    # get past the check above; a right code clears it below.
+    ctx.code_throttle.failure(key, now)
     match = await asyncio.to_thread(ctx.accounts.match_code, code) if code else None
     if match is None:
-        ctx.code_throttle.failure(key, now)
         await ctx.hub.audit("bad_code", actor=principal.name)
         wait = ctx.code_throttle.retry_after(key, now)
         if wait is not None:
@@ -235,7 +237,9 @@ async def device_add(request: web.Request) -> web.Response:
             raise ApiError(404, "unknown_candidate", f"no pairing candidate {body.candidate!r}; run a scan first")
         driver, address, model, kinds = candidate.driver, candidate.address, candidate.model, candidate.kinds
     elif body.driver and body.address:
-        driver, address = body.driver, body.address
+        driver, address = body.driver, body.address.strip()
+        if driver == "bthome":
+            address = address.upper()  # BLE MACs as the radio reports them
         if driver not in ctx.drivers:
             raise ApiError(400, "invalid_field:driver", f"driver: no running driver {driver!r}", field="driver")
     else:
@@ -304,7 +308,7 @@ async def scan(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_field:seconds", "seconds: between 1 and 600", field="seconds")
     ctx = ctx_of(request)
     for name, driver in ctx.drivers.items():
-        if body.driver in (None, name):
+        if body.driver in (None, name.split("#")[0]):
             await driver.scan(body.seconds)
     return web.json_response({"scanning": True, "seconds": body.seconds})
 
@@ -398,9 +402,12 @@ async def _incident_action(request: web.Request, make: Any) -> web.Response:
     principal = require(request, HOUSEHOLD)
     hub = ctx_of(request).hub
     incident_id = request.match_info["id"]
-    if incident_id not in hub.state.incidents:
-        known = await hub.db.fetchone("SELECT state FROM incidents WHERE id = ?", (incident_id,))
-        if known is None:
+    open_incident = hub.state.incidents.get(incident_id)
+    if open_incident is None or open_incident.kind == "duress":
+        known = await hub.db.fetchone("SELECT state, kind FROM incidents WHERE id = ?", (incident_id,))
+        # A duress incident is for the centre only: to the screen it does not exist (ids are
+        # sequential, so a guessed id must not confirm it, nor acknowledge or close it).
+        if known is None or known["kind"] == "duress":
             raise ApiError(404, "unknown_incident", f"no incident {incident_id!r}")
         raise ApiError(409, "incident_closed", f"incident {incident_id} is already {known['state']}")
     await hub.submit(make(incident=incident_id, by=actor(principal)))
@@ -456,7 +463,7 @@ async def notification_get(request: web.Request) -> web.Response:
     hub = ctx_of(request).hub
     raw = request.match_info["id"]
     row = None
-    if raw.isdigit():
+    if re.fullmatch(r"[0-9]{1,18}", raw):  # str.isdigit() takes "²"; SQLite integers stop at 2**63
         row = await hub.db.fetchone(
             f"SELECT * FROM outbox WHERE id = ? AND (incident IS NULL OR incident NOT IN ({DURESS_IDS}))", (int(raw),)
         )
@@ -495,6 +502,20 @@ async def demo_trigger(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- websocket
+async def _stream_may_show(ctx: WebContext, principal: Principal, message: dict[str, Any]) -> bool:
+    """The stream shows what the REST API would: notifications (they carry the contacts' phone
+    numbers and emails) only to the household, and never one about a duress incident."""
+    if message.get("type") != "notification":
+        return True
+    if principal.role not in HOUSEHOLD:
+        return False
+    incident = (message.get("notification") or {}).get("incident")
+    if not incident:
+        return True
+    row = await ctx.hub.db.fetchone("SELECT kind FROM incidents WHERE id = ?", (incident,))
+    return row is None or row["kind"] != "duress"
+
+
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     principal = require(request, EVERYONE)
     ctx = ctx_of(request)
@@ -510,7 +531,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
         async def pump() -> None:
             while True:
-                await ws.send_json(await queue.get())
+                message = await queue.get()
+                if await authenticate(ctx, request) is None:
+                    # Logged out, password changed, token revoked or expired: the stream ends too.
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"credentials no longer valid")
+                    return
+                if await _stream_may_show(ctx, principal, message):
+                    await ws.send_json(message)
 
         sender = asyncio.create_task(pump())
         try:

@@ -45,9 +45,14 @@ async def authenticate(ctx: WebContext, request: web.Request) -> Principal | Non
     now = ctx.clock()
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        return await asyncio.to_thread(ctx.accounts.check_token, header[7:].strip(), now)
+        token = header[7:].strip()
+        # Tokens and session ids are ASCII: anything else is no credential (and must not reach
+        # the digest, where a non-UTF-8 header byte would raise).
+        if not token.isascii():
+            return None
+        return await asyncio.to_thread(ctx.accounts.check_token, token, now)
     cookie = request.cookies.get(COOKIE)
-    if cookie:
+    if cookie and cookie.isascii():
         return await asyncio.to_thread(ctx.accounts.check_session, cookie, now)
     return None
 
@@ -61,8 +66,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if principal is None:
         raise ApiError(401, "unauthorized", "log in or send a bearer token")
     if principal.kind == "session" and request.method not in SAFE_METHODS:
-        sent = request.headers.get("X-CSRF-Token", "")
-        if not principal.csrf or not hmac.compare_digest(sent, principal.csrf):
+        sent = request.headers.get("X-CSRF-Token", "").encode("utf-8", "replace")
+        # Compared as bytes: hmac.compare_digest raises TypeError on non-ASCII str.
+        if not principal.csrf or not hmac.compare_digest(sent, principal.csrf.encode()):
             raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token header")
     request[PRINCIPAL] = principal
     return await handler(request)
@@ -84,14 +90,18 @@ async def login(request: web.Request) -> web.Response:
         error = ApiError(429, "too_many_attempts", "too many failed logins; try again later")
         error.headers["Retry-After"] = str(int(max(waits)) + 1)
         raise error
+    # Counted as a failure *before* the password check, which takes a while in a worker thread:
+    # otherwise any number of concurrent guesses would all pass the check above.
+    for key in keys:
+        ctx.login_throttle.failure(key, now)
     user = await asyncio.to_thread(ctx.accounts.check_password, body.username, body.password)
     if user is None:
-        for key in keys:
-            ctx.login_throttle.failure(key, now)
         await ctx.hub.audit("login_failed", actor=body.username[:64], data={"address": address})
         raise ApiError(401, "invalid_credentials", "wrong username or password")
-    for key in keys:
-        ctx.login_throttle.success(key)
+    # The username's slate is clean; the address keeps its other failures, so one valid account
+    # cannot be used to reset the counter between guesses at other usernames.
+    ctx.login_throttle.success(keys[0])
+    ctx.login_throttle.forget(keys[1], now)
     secret, csrf = await asyncio.to_thread(ctx.accounts.create_session, user.username, now)
     await ctx.hub.audit("login", actor=user.username, data={"address": address})
     response = web.json_response({"user": user.username, "role": user.role, "csrf": csrf, "language": user.language})

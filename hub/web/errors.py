@@ -55,9 +55,14 @@ async def read_body(request: web.Request, schema: type[T]) -> T:
     """Decode the JSON body into `schema`, or raise ApiError 400/413 naming the problem."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY // 1024} KiB")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY // 1024} KiB")
+    # read(n) returns what has arrived so far, not n bytes: read to the end (chunked bodies
+    # have no Content-Length), stopping as soon as the limit is passed.
+    buffer = bytearray()
+    while chunk := await request.content.readany():
+        buffer += chunk
+        if len(buffer) > MAX_BODY:
+            raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY // 1024} KiB")
+    raw = bytes(buffer)
     if not raw.strip():
         raw = b"{}"
     try:

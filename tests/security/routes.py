@@ -1,0 +1,78 @@
+"""The access table of the HTTP API: every route, who may call it, and a harmless probe.
+
+A probe is a request that passes the role check when the role is allowed and then stops
+at something without side effects (an unknown id -> 404, an invalid body -> 400, a plain
+read -> 200), so the same probe can be sent by every role: a denied role gets 403
+`forbidden`, an allowed one anything but 401/403 (and never a 500).
+
+`test_route_audit` compares this table with the routes of the running app: a route added
+to the API without a line here fails the audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+OWNER, MEMBER, INSTALLER = "owner", "member", "installer"
+EVERYONE = frozenset({OWNER, MEMBER, INSTALLER})
+HOUSEHOLD = frozenset({OWNER, MEMBER})  # notifications carry the contacts' phone numbers and emails
+INSTALLERS = frozenset({OWNER, INSTALLER})
+PUBLIC = None
+
+ZONE = "simulated-sim-water-1"  # a zone of the demo kit
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str] | None  # None: public, no credentials needed
+    path: str  # the concrete path the probe uses
+    body: Any = None
+    sessions_only: bool = False  # a bearer token is refused whatever its role
+
+    def allows(self, role: str, kind: str) -> bool:
+        if self.roles is None:
+            return True
+        return role in self.roles and not (self.sessions_only and kind == "token")
+
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    ("GET", "/api/v1/health"): Rule(PUBLIC, "/api/v1/health"),
+    ("POST", "/api/v1/session"): Rule(PUBLIC, "/api/v1/session", {}),  # login; {} -> 400, no failed attempt
+    ("GET", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session"),
+    ("DELETE", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session"),  # logout: probed with a spare session
+    ("GET", "/api/v1/system"): Rule(EVERYONE, "/api/v1/system"),
+    ("POST", "/api/v1/system/arm"): Rule(HOUSEHOLD, "/api/v1/system/arm", {}),
+    ("POST", "/api/v1/system/disarm"): Rule(HOUSEHOLD, "/api/v1/system/disarm", {}),
+    ("GET", "/api/v1/zones"): Rule(EVERYONE, "/api/v1/zones"),
+    ("GET", "/api/v1/zones/{id}"): Rule(EVERYONE, f"/api/v1/zones/{ZONE}"),
+    # members may PATCH only `bypassed` (test_route_audit checks the field rule on a real zone)
+    ("PATCH", "/api/v1/zones/{id}"): Rule(EVERYONE, "/api/v1/zones/no-such-zone", {}),
+    ("DELETE", "/api/v1/zones/{id}"): Rule(INSTALLERS, "/api/v1/zones/no-such-zone"),
+    ("GET", "/api/v1/devices"): Rule(EVERYONE, "/api/v1/devices"),
+    ("POST", "/api/v1/devices"): Rule(INSTALLERS, "/api/v1/devices", {}),
+    ("DELETE", "/api/v1/devices/{id}"): Rule(INSTALLERS, "/api/v1/devices/no-such-device"),
+    ("GET", "/api/v1/events"): Rule(EVERYONE, "/api/v1/events"),
+    ("GET", "/api/v1/incidents"): Rule(EVERYONE, "/api/v1/incidents?state=all"),
+    ("GET", "/api/v1/incidents/{id}"): Rule(HOUSEHOLD, "/api/v1/incidents/inc-0"),  # carries notifications
+    ("POST", "/api/v1/incidents/{id}/ack"): Rule(HOUSEHOLD, "/api/v1/incidents/inc-0/ack", {}),
+    ("POST", "/api/v1/incidents/{id}/resolve"): Rule(HOUSEHOLD, "/api/v1/incidents/inc-0/resolve", {}),
+    ("GET", "/api/v1/anomalies"): Rule(EVERYONE, "/api/v1/anomalies?state=all"),
+    ("GET", "/api/v1/notifications"): Rule(HOUSEHOLD, "/api/v1/notifications"),
+    ("GET", "/api/v1/notifications/{id}"): Rule(HOUSEHOLD, "/api/v1/notifications/999999"),
+    ("GET", "/api/v1/pairing/candidates"): Rule(INSTALLERS, "/api/v1/pairing/candidates"),
+    ("POST", "/api/v1/pairing/scan"): Rule(INSTALLERS, "/api/v1/pairing/scan", {"seconds": 0}),
+    ("POST", "/api/v1/demo/zones/{id}/trigger"): Rule(EVERYONE, "/api/v1/demo/zones/no-such-zone/trigger", {}),
+    ("GET", "/api/v1/ws"): Rule(EVERYONE, "/api/v1/ws"),  # a plain GET: 400 (no upgrade) once authorised
+    ("GET", "/api/v1/push/vapid"): Rule(EVERYONE, "/api/v1/push/vapid"),
+    ("POST", "/api/v1/push/subscriptions"): Rule(HOUSEHOLD, "/api/v1/push/subscriptions", {}, sessions_only=True),
+    ("DELETE", "/api/v1/push/subscriptions"): Rule(HOUSEHOLD, "/api/v1/push/subscriptions", {}, sessions_only=True),
+}
+
+# aiohttp answers HEAD on every GET route; HEAD goes through the same checks as GET, except
+# that the health check is public only for GET (the contract names GET /api/v1/health).
+for (_method, _path), _rule in list(ROUTES.items()):
+    if _method == "GET":
+        ROUTES["HEAD", _path] = _rule if _rule.roles is not None else Rule(EVERYONE, _rule.path)
+
+UNSAFE = {"POST", "PATCH", "PUT", "DELETE"}
