@@ -151,7 +151,7 @@ class MainsMonitor:
         change = self.mains.observe(mains, now)
         if change is not None:
             out.append(SensorReading(address=self.address, kind="power", active=change, at=at))
-        elif came_back and self.mains.lost is not None:
+        elif came_back and mains is not None and self.mains.lost is not None:
             # Back after a fault: the zone's real state again (the hub de-duplicates).
             out.append(SensorReading(address=self.address, kind="power", active=self.mains.lost, at=at))
         health = (battery, battery_low)
