@@ -879,7 +879,7 @@ def _email(ctx: _Context, raw: Mapping[str, Any]) -> EmailConfig:
 
 def _push(ctx: _Context, raw: Mapping[str, Any]) -> PushConfig:
     t = _Table(ctx, raw, "push", ("vapid_private_key", "vapid_private_key_file", "subject"))
-    key = t.secret("vapid_private_key", required=True)
+    key = t.secret("vapid_private_key", required=False)
     subject = t.required_string("subject")
     if subject and not subject.startswith(("mailto:", "https://")):
         t.error("subject", f'expected "mailto:you@example.org" or an https:// URL, got {subject!r}')

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,9 @@ import aiohttp
 import pytest
 
 from hub.daemon import Daemon, ServeOptions, plan
+from tests.peers import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["Api", "RunningHub", "free_port", "start_hub"]
 
 
 class Api:

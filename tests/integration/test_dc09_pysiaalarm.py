@@ -5,6 +5,8 @@
   and back (link supervision), failover to the backup receiver, sequence persistence.
 - Webhook: a local aiohttp server that verifies the HMAC signature like a centre would.
 
+The receiver harness is `tests.peers.sia.Receiver`.
+
 pysiaalarm missing: a failure under CI=true, a one-line skip otherwise.
 """
 
@@ -14,9 +16,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import re
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -39,99 +39,22 @@ from alarms.dc09 import (
     encode_frame,
 )
 from hub.config import CentreConfig, Secret
-
-try:
-    from pysiaalarm.account import SIAAccount
-    from pysiaalarm.aio.client import SIAClient
-    from pysiaalarm.event import SIAEvent
-
-    HAVE_PYSIAALARM = True
-except ImportError:  # pragma: no cover - depends on the machine
-    HAVE_PYSIAALARM = False
-
-PLAIN_ACCOUNT = "1234"
-AES128_ACCOUNT = "AB12"
-AES128_KEY = "K3y0fSixteenChr!"  # pysiaalarm uses the key string's ASCII bytes
-AES256_ACCOUNT = "CD34"
-AES256_KEY = "thirty-two-ascii-characters-key!"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.peers import free_port
+from tests.peers.sia import (
+    AES128_ACCOUNT,
+    AES128_KEY,
+    AES256_ACCOUNT,
+    AES256_KEY,
+    PLAIN_ACCOUNT,
+    Receiver,
+    kind_of,
+    require_pysiaalarm,
+)
 
 
 @pytest.fixture
 def need_pysiaalarm() -> None:
-    if HAVE_PYSIAALARM:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("pysiaalarm is required in CI (DESIGN.md section 9): pip install pysiaalarm")
-    pytest.skip("pip install pysiaalarm")
-
-
-def kind_of(event: SIAEvent) -> str:
-    """The message type ("SIA-DCS", "ADM-CID", "NULL") of a pysiaalarm event."""
-    kind = event.message_type
-    return str(getattr(kind, "value", kind))
-
-
-class Receiver:
-    """A pysiaalarm SIAClient on 127.0.0.1 that records the events it ACKed.
-
-    `stop()` also drops the open connections: an asyncio server that is closed keeps
-    serving the connections it already has, and a centre that goes down does not.
-    """
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.events: list[SIAEvent] = []
-        self._arrived = asyncio.Condition()
-        self._client: SIAClient | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def _on_event(self, event: SIAEvent) -> None:
-        async with self._arrived:
-            self.events.append(event)
-            self._arrived.notify_all()
-
-    async def start(self) -> None:
-        accounts = [
-            SIAAccount(PLAIN_ACCOUNT),
-            SIAAccount(AES128_ACCOUNT, AES128_KEY),
-            SIAAccount(AES256_ACCOUNT, AES256_KEY),
-        ]
-        # SIAClient.__new__ picks its TCP subclass (the default protocol)
-        client = SIAClient("127.0.0.1", self.port, accounts, self._on_event)  # type: ignore[abstract]
-        serve = client.sia_server.handle_line  # type: ignore[union-attr]
-
-        async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self._writers.add(writer)
-            try:
-                await serve(reader, writer)
-            finally:
-                self._writers.discard(writer)
-
-        client.sia_server.handle_line = tracked  # type: ignore[union-attr]
-        await client.async_start()
-        self._client = client
-
-    async def stop(self) -> None:
-        for writer in list(self._writers):
-            writer.transport.abort()
-        if self._client is not None:
-            await self._client.async_stop()
-            self._client = None
-        await asyncio.sleep(0.05)
-
-    def reports(self) -> list[SIAEvent]:
-        return [e for e in self.events if kind_of(e) != "NULL"]
-
-    async def wait_reports(self, count: int, timeout: float = 5.0) -> list[SIAEvent]:
-        async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.reports()) >= count), timeout)
-        return self.reports()
+    require_pysiaalarm()
 
 
 @pytest.fixture

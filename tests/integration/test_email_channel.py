@@ -1,32 +1,19 @@
-"""The smtp transport against a real SMTP server (aiosmtpd) on loopback, with STARTTLS, implicit TLS and AUTH."""
+"""The smtp transport against a real SMTP server (aiosmtpd, `tests.peers.smtp`) with STARTTLS, implicit TLS and AUTH."""
 
 from __future__ import annotations
 
-import datetime as dt
-import email
-import email.policy
-import ipaddress
-import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
 from alarms.channels.email import EmailCheckError, SmtpEmail
 from hub.config import EmailConfig, Secret
-from tests.conftest import free_port
+from tests.peers import free_port
+from tests.peers.smtp import PASSWORD, USER, Server, serve_smtp
+from tests.peers.tls import Cert, self_signed_cert
 
-USER, PASSWORD = "hub@casa.example", "s3greta-è"
 SUBJECT = "ALLARME: perdita d'acqua in Cucina"
 BODY = (
     "Allarme acqua: il sensore «Lavello» in Cucina ha rilevato una perdita alle 03:12.\n"
@@ -36,134 +23,22 @@ BODY = (
 )
 
 
-@dataclass
-class Cert:
-    cert: Path
-    key: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert, self.key)
-        return context
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.cert))
-
-
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> Cert:
     """A self-signed certificate for 127.0.0.1 (IP SAN), trusted by the client as its own CA."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "casahub test smtp")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("smtp-tls")
-    paths = Cert(folder / "cert.pem", folder / "key.pem")
-    paths.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    paths.key.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-    authenticated: bool
-    tls: bool
-
-
-@dataclass
-class Mailbox:
-    """The aiosmtpd handler: refuses some recipients as a real MTA does, and keeps what it accepts."""
-
-    received: list[Received] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
-    ) -> str:
-        if address.startswith("nobody@"):
-            return "550 5.1.1 <nobody@casa.example>: Recipient address rejected: User unknown"
-        if address.startswith("full@"):
-            return "452 4.2.2 Mailbox full, try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        # Every line a real MTA would accept: 7-bit clean, under the 998-octet limit.
-        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.received.append(
-            Received(
-                mail_from=str(envelope.mail_from),
-                rcpt_tos=list(envelope.rcpt_tos),
-                message=parsed,
-                authenticated=bool(session.authenticated),
-                tls=server.transport is not None and server.transport.get_extra_info("ssl_object") is not None,
-            )
-        )
-        return "250 2.0.0 Ok: queued"
-
-
-def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
-    ok = (
-        isinstance(auth_data, LoginPassword)
-        and auth_data.login == USER.encode()
-        and auth_data.password == PASSWORD.encode("utf-8")
-    )
-    return AuthResult(success=ok, handled=False)
-
-
-@dataclass
-class Server:
-    port: int
-    mailbox: Mailbox
-
-
-def _serve(cert: Cert, *, implicit_tls: bool) -> Iterator[Server]:
-    mailbox = Mailbox()
-    port = free_port()
-    options: dict[str, Any] = {"authenticator": authenticator, "auth_required": True}
-    if implicit_tls:
-        # aiosmtpd's auth_require_tls only recognises STARTTLS; here every byte is TLS anyway.
-        options["ssl_context"] = cert.server_context()
-        options["auth_require_tls"] = False
-    else:
-        options["tls_context"] = cert.server_context()
-        options["require_starttls"] = True
-        options["auth_require_tls"] = True
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
-    controller.start()
-    try:
-        yield Server(port, mailbox)
-    finally:
-        controller.stop()
+    return self_signed_cert(tmp_path_factory.mktemp("smtp-tls"), "casahub test smtp")
 
 
 @pytest.fixture
 def starttls_server(cert: Cert) -> Iterator[Server]:
-    yield from _serve(cert, implicit_tls=False)
+    with serve_smtp(cert) as server:
+        yield server
 
 
 @pytest.fixture
 def tls_server(cert: Cert) -> Iterator[Server]:
-    yield from _serve(cert, implicit_tls=True)
+    with serve_smtp(cert, implicit_tls=True) as server:
+        yield server
 
 
 def channel(

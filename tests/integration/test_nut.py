@@ -134,7 +134,7 @@ async def test_outage_raises_the_power_zone_after_the_debounce_and_restores_at_o
 
 
 async def test_a_blip_shorter_than_the_debounce_is_not_reported(nut: NutServer) -> None:
-    async with running(nut, debounce=6) as rec:
+    async with running(nut, debounce=20) as rec:
         await rec.until(lambda: rec.sensor(nut.address) == [False], "the zone restored at start")
         nut.set_status("OB DISCHRG")
         await rec.until(lambda: rec.driver.variables(nut.address).get("ups.status") == "OB DISCHRG", "OB seen")

@@ -320,7 +320,7 @@ ERROR_CASES: list[tuple[str, str, str]] = [
     ('[sms]\naccount_sid = "AC1"\nfrom = "+390212345678"\n', "sms.auth_token", "CASAHUB_SMS_AUTH_TOKEN"),
     ('[email]\nfrom = "a@example.org"\n', "email.host", "required key missing"),
     ('[email]\nhost = "h"\nfrom = "a@example.org"\nusername = "u"\n', "email.password", "required key missing"),
-    ('[push]\nsubject = "mailto:a@example.org"\n', "push.vapid_private_key", "required key missing"),
+    ("[push]\nvapid_private_key_file = \"k.pem\"\n", "push.subject", "required key missing"),
     ('[ntfy]\nurl = "https://ntfy.sh"\n', "ntfy.topic", "required key missing"),
     ('[centre]\nport = 1\naccount = "1234"\n', "centre.host", "required key missing"),
     ('[centre]\nhost = "h"\naccount = "1234"\n', "centre.port", "required key missing"),
