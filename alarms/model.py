@@ -8,7 +8,7 @@ The names follow DESIGN.md section 3, which is a contract.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -66,6 +66,10 @@ DEFAULT_BEHAVIOUR: dict[ZoneKind, Behaviour] = {
 }
 
 
+# Durations as decoded from the journal or an API: bounded, so no deadline can become inf.
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=1e8)]
+
+
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base for every domain value: immutable, keyword-only, strict on decode."""
 
@@ -76,13 +80,13 @@ class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 class AlarmSettings(Struct, frozen=True):
     """The `[alarm]` and `[escalation]` timings, in seconds (DESIGN.md section 7)."""
 
-    exit_delay: float = 30
-    entry_delay: float = 30
-    siren_time: float = 180
-    abort_window: float = 60
-    confirmation_window: float = 1800
-    swinger_limit: int = 3
-    offline_grace: float = 600
+    exit_delay: Seconds = 30
+    entry_delay: Seconds = 30
+    siren_time: Seconds = 180
+    abort_window: Seconds = 60
+    confirmation_window: Seconds = 1800
+    swinger_limit: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
+    offline_grace: Seconds = 600
 
 
 # --------------------------------------------------------------------------- state
@@ -236,7 +240,7 @@ class ClockStep(Event, tag="clock_step", frozen=True):
     Running delays keep the time they had left: their deadlines move with the clock.
     """
 
-    delta: float
+    delta: Annotated[float, msgspec.Meta(ge=-1e10, le=1e10)]  # a decoded journal never holds an absurd step
 
 
 class Tick(Event, frozen=True, tag="tick"):

@@ -473,8 +473,14 @@ class _Context:
         value = self.env.get(name)
         return value if value else None
 
-    def resolve(self, text: str) -> Path:
-        path = Path(text).expanduser()
+    def resolve(self, text: str, key: str = "") -> Path:
+        try:
+            if "\x00" in text:
+                raise ValueError("embedded NUL character")
+            path = Path(text).expanduser()
+        except (RuntimeError, ValueError) as exc:  # "~nosuchuser/...", NUL bytes
+            self.error(key, f"invalid path {text!r}: {exc}")
+            return self.base_dir
         return path if path.is_absolute() else self.base_dir / path
 
 
@@ -614,7 +620,10 @@ class _Table:
         value = self.typed(name, (int, float), "a number of seconds")
         if value is None or isinstance(value, _Invalid):
             return default
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
         if not math.isfinite(number):
             self.error(name, f"must be a finite number of seconds, got {value}")
         elif number < 0:
@@ -629,7 +638,7 @@ class _Table:
 
     def path_value(self, name: str) -> Path | None:
         value = self.optional_string(name)
-        return self.ctx.resolve(value) if value else None
+        return self.ctx.resolve(value, self.key(name)) if value else None
 
     def secret(self, name: str, *, env: str | None = None, required: bool = False) -> Secret | None:
         """`name` inline, or the stripped content of the file `name_file`; the variable `env` wins over both."""
@@ -662,11 +671,11 @@ class _Table:
 
 def _read_secret_file(ctx: _Context, key: str, file_name: str) -> str | None:
     """The stripped content of a secret file, or None after reporting why it cannot be used."""
-    path = ctx.resolve(file_name)
+    path = ctx.resolve(file_name, key)
     try:
         content = path.read_text(encoding="utf-8").strip()
         mode = path.stat().st_mode
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         ctx.error(key, f"cannot read {path}: {reason}")
         return None
@@ -719,8 +728,12 @@ def _web(ctx: _Context, raw: Mapping[str, Any]) -> WebConfig:
         for name in ("cert", "key"):
             text = files.required_string(name)
             if text:
-                path = ctx.resolve(text)
-                if not path.is_file():
+                path = ctx.resolve(text, f"web.tls.{name}")
+                try:
+                    found = path.is_file()
+                except (OSError, ValueError):
+                    found = False
+                if not found:
                     files.error(name, f"file not found: {path}")
                 paths.append(path)
         if len(paths) == 2:
@@ -1254,7 +1267,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> L
         raise ConfigError([ConfigIssue(file, "", f"not UTF-8 text: {exc}")]) from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, and tomllib's own limits (integers over 4300 digits)
         raise ConfigError([ConfigIssue(file, "", f"invalid TOML: {exc}")]) from None
     ctx = _Context(file, path.parent, os.environ if env is None else env)
     config = _build(ctx, data)

@@ -51,6 +51,7 @@ from alarms.model import (
     Step,
     SystemFault,
     Tick,
+    Zone,
     ZoneKind,
     ZoneRemove,
     ZoneUpsert,
@@ -120,6 +121,9 @@ class Hub:
         self._timer_wake = asyncio.Event()
         self._dirty_devices: set[str] = set()
         self._ingested = asyncio.Event()
+        self._by_address: dict[tuple[str, str], DeviceRecord] = {}
+        self._zones_index: dict[str, list[Zone]] = {}
+        self._zones_index_state: State | None = None
         self.degraded = Degraded()
         self._zone_numbers: dict[str, int] = {}
         self._hub_battery_low: set[str] = set()
@@ -426,7 +430,7 @@ class Hub:
             return  # not paired: it may be a pairing candidate, never an alarm
         device.last_seen = reading.at
         self._dirty_devices.add(device.id)
-        zones = [z for z in self.state.zones.values() if z.device == device.id]
+        zones = self.zones_of(device.id)
         actor = f"device:{device.id}"
         if isinstance(reading, HealthReading) and reading.online is False:
             device.online = False
@@ -438,7 +442,7 @@ class Hub:
             was_offline = await self.supervision.heard(driver, device.id)
             if was_offline or any(not z.online for z in zones):
                 await self.submit(DeviceHealth(device=device.id, online=True), actor=actor)
-                zones = [z for z in self.state.zones.values() if z.device == device.id]
+                zones = self.zones_of(device.id)
         if isinstance(reading, SensorReading):
             for zone in zones:
                 if zone.kind == reading.kind and zone.active != reading.active:
@@ -484,7 +488,24 @@ class Hub:
         return silent
 
     def device_by_address(self, driver: str, address: str) -> DeviceRecord | None:
-        return next((d for d in self.devices.values() if d.driver == driver and d.address == address), None)
+        device = self._by_address.get((driver, address))
+        if device is None or self.devices.get(device.id) is not device:
+            # The index is rebuilt whenever devices were added or removed behind its back.
+            self._by_address = {(d.driver, d.address): d for d in self.devices.values()}
+            device = self._by_address.get((driver, address))
+        return device
+
+    def zones_of(self, device_id: str) -> list[Zone]:
+        """The zones of a device, from an index rebuilt only when the engine state changes
+        (telemetry, 99 % of readings, does not change it: a reading costs two dict lookups)."""
+        if self._zones_index_state is not self.state:
+            index: dict[str, list[Zone]] = {}
+            for zone in self.state.zones.values():
+                if zone.device is not None:
+                    index.setdefault(zone.device, []).append(zone)
+            self._zones_index = index
+            self._zones_index_state = self.state
+        return self._zones_index.get(device_id, [])
 
     async def flush_telemetry(self) -> None:
         dirty, self._dirty_devices = self._dirty_devices, set()
@@ -704,7 +725,12 @@ class Hub:
         """Store a device and create its zones (one ZoneUpsert each, so they are journaled)."""
         if self.device_by_address(driver, address) is not None:
             raise ValueError(f"{driver} device {address} is already paired")
-        device_id = _slug(f"{driver}-{address}")
+        device_id = base_id = _slug(f"{driver}-{address}")
+        suffix = 1
+        zone_ids = set(self.state.zones)
+        while device_id in self.devices or device_id in zone_ids:  # two addresses can make one slug
+            suffix += 1
+            device_id = f"{base_id}-{suffix}"
         now = self.clock()
         device = DeviceRecord(
             id=device_id,
@@ -733,6 +759,8 @@ class Hub:
         self.devices[device_id] = device
         for index, (kind, zone_name, behaviour, home) in enumerate(zones):
             zone_id = device_id if len(zones) == 1 else f"{device_id}-{kind}-{index + 1}"
+            while zone_id in self.state.zones:  # never take over another device's zone
+                zone_id += "-x"
             await self.submit(
                 ZoneUpsert(
                     id=zone_id,

@@ -240,9 +240,23 @@ class Database:
             return row
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one statement in its own transaction (autocommit); returns lastrowid."""
-        async with self._write_lock, self.conn.execute(sql, tuple(params)) as cur:
-            return cur.lastrowid or 0
+        """Run one statement in its own write transaction; returns lastrowid.
+
+        BEGIN IMMEDIATE takes the write lock up front (waiting up to busy_timeout): a plain
+        autocommit statement starts as a reader and fails at once with "database is locked"
+        when another connection (the CLI, the account worker) wrote since its snapshot.
+        """
+        async with self._write_lock:
+            conn = self.conn
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with conn.execute(sql, tuple(params)) as cur:
+                    row_id = cur.lastrowid or 0
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+            return row_id
 
 
 def _split_sql(script: str) -> list[str]:

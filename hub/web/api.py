@@ -24,6 +24,7 @@ from alarms.model import (
     ZoneRemove,
     ZoneUpsert,
 )
+from drivers.base import DriverError
 from hub.accounts import Principal, Role
 from hub.web.auth import authenticate, login, logout, principal_of, require, whoami
 from hub.web.context import CONTEXT, WebContext
@@ -496,7 +497,10 @@ async def demo_trigger(request: web.Request) -> web.Response:
     simulated = ctx.drivers.get("simulated")
     if device is None or device.driver != "simulated" or simulated is None:
         raise ApiError(400, "not_simulated", f"zone {zone_id} is not a simulated device")
-    await simulated.set_active(device.address, zone.kind, body.active)
+    try:
+        await simulated.set_active(device.address, zone.kind, body.active)
+    except DriverError as exc:
+        raise ApiError(400, "not_simulated", f"zone {zone_id} cannot be driven by the simulator: {exc}") from None
     await ctx.hub.settle()
     return web.json_response(ctx.hub.zone_json(zone_id))
 

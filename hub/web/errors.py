@@ -71,5 +71,5 @@ async def read_body(request: web.Request, schema: type[T]) -> T:
         text = str(exc)
         field = _field_of(text)
         raise ApiError(400, f"invalid_field:{field}", f"{field}: {text.split(' - at ')[0]}", field=field) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
