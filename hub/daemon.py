@@ -245,6 +245,7 @@ class Daemon:
                 on_change=hub.publish_notification,
                 on_dead=lambda channel, reason: hub.raise_fault("channel_failure", channel),
                 memory=lambda: hub.degraded.outbox,
+                on_trouble=lambda channel, active: hub.raise_fault("channel_failure", channel, active=active),
             )
             hub.dispatcher = dispatcher
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:

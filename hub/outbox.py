@@ -36,6 +36,7 @@ PER_TRANSPORT_CONCURRENCY = 4
 ANOMALY_REPEAT_WINDOW = 6 * 3600.0
 UPDATE_INTERVAL = 60.0
 UPDATE_TEMPLATE = "incident.update"
+TROUBLE_ATTEMPTS = 3
 # (channel, transport) -> the transport that takes over when the first fails transiently.
 FALLBACK = {("sms", "twilio"): "gsm"}
 
@@ -179,6 +180,7 @@ class OutboxDispatcher:
         on_change: Callable[[dict[str, Any]], None] = lambda row: None,
         on_dead: Callable[[str, str], Awaitable[None]] | None = None,
         memory: Callable[[], list[Any]] = list,
+        on_trouble: Callable[[str, bool], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.channels = channels  # transport name -> implementation
@@ -189,6 +191,10 @@ class OutboxDispatcher:
         self._rng = random.Random()
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self.memory = memory  # rows kept in memory while storage fails (hub.degraded)
+        # channel_failure while a channel keeps failing (TROUBLE_ATTEMPTS on one message, or a
+        # dead letter), cleared by its next delivery. The DC-09 link has centre_unreachable instead.
+        self.on_trouble = on_trouble
+        self._troubled: set[str] = set()
         # Results that could not be written (storage failing): row id -> the UPDATE to retry.
         # Those rows are not sent again meanwhile, so a full disk does not mean repeated SMS.
         self._unrecorded: dict[int, tuple[str, tuple[Any, ...]]] = {}
@@ -359,7 +365,7 @@ class OutboxDispatcher:
                 (attempts, outcome.reason, row["id"]),
             )
             log.warning("message %s on %s gave up: %s", row["id"], row["channel"], outcome.reason)
-            if self.on_dead is not None:
+            if self.on_dead is not None and self.on_trouble is None:
                 await self.on_dead(row["channel"], outcome.reason)
         else:
             cap = getattr(self.channels.get(transport), "max_backoff", None) or MAX_BACKOFF
@@ -370,7 +376,19 @@ class OutboxDispatcher:
                 (attempts, outcome.reason, due, row["id"]),
             )
         await self._announce(row["id"])
+        await self._track_trouble(row["channel"], transport, outcome, attempts)
         return isinstance(outcome, Delivered)
+
+    async def _track_trouble(self, channel: str, transport: str, outcome: Outcome, attempts: int) -> None:
+        if self.on_trouble is None or transport == "dc09":
+            return
+        if isinstance(outcome, Delivered):
+            if channel in self._troubled:
+                self._troubled.discard(channel)
+                await self.on_trouble(channel, False)
+        elif channel not in self._troubled and (isinstance(outcome, Permanent) or attempts >= TROUBLE_ATTEMPTS):
+            self._troubled.add(channel)
+            await self.on_trouble(channel, True)
 
     async def _announce(self, row_id: int) -> None:
         row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))

@@ -192,3 +192,26 @@ async def test_retry_now_after_reconnection(tmp_path: Path) -> None:
     row = await db.fetchone("SELECT state FROM outbox WHERE id = ?", (row_id,))
     assert row is not None and row["state"] == "sent"
     await db.close()
+
+
+async def test_sustained_transient_failures_raise_and_delivery_clears_channel_failure(tmp_path: Path) -> None:
+    clock = Clock()
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    channel = ScriptedChannel([Transient("smtp down")] * 3)
+    troubles: list[tuple[str, bool]] = []
+
+    async def on_trouble(name: str, active: bool) -> None:
+        troubles.append((name, active))
+
+    dispatcher = outbox.OutboxDispatcher(db, {"log": channel, "scripted": channel}, clock=clock, on_trouble=on_trouble)
+    row_id = await enqueue(db, clock, message())
+    for _ in range(3):
+        await dispatcher.run_once()
+        row = await db.fetchone("SELECT due_at FROM outbox WHERE id = ?", (row_id,))
+        assert row is not None
+        clock.now = row["due_at"]
+    assert troubles == [("sms", True)]
+    await dispatcher.run_once()
+    assert troubles == [("sms", True), ("sms", False)]
+    await db.close()
