@@ -91,8 +91,11 @@ async def test_zigbee2mqtt_water_leak_and_availability(
                 )
                 incident = next(i for i in incidents["items"] if i["kind"] == "water")
                 assert incident["activations"][0]["zone"] == device["zones"][0]
-                rows = (await api.get(f"/api/v1/notifications?incident={incident['id']}"))["items"]
-                assert {"sms", "push", "email", "centre"} <= {r["channel"] for r in rows}
+                await wait_for(
+                    api,
+                    f"/api/v1/notifications?incident={incident['id']}",
+                    lambda b: {"sms", "push", "email", "centre"} <= {r["channel"] for r in b["items"]},
+                )
                 # The sensor drops off the network: a fault after the grace, never an intrusion.
                 await mqtt.publish("zigbee2mqtt/kitchen_leak/availability", json.dumps({"state": "offline"}))
                 anomalies = await wait_for(
