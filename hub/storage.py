@@ -171,6 +171,10 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
+        # Reads (the API, the dispatcher's queries) go through a second connection: in WAL mode
+        # it sees the last *committed* state, never the half of a transaction another task has
+        # open on the writer, and it does not wait for writers.
+        self._reader: aiosqlite.Connection | None = None
         # One connection is shared by every task: a transaction must not interleave with
         # another task's statements, so writers take this lock.
         self._write_lock = asyncio.Lock()
@@ -192,10 +196,17 @@ class Database:
             await self._conn.execute("PRAGMA foreign_keys=ON")
             await self._conn.execute("PRAGMA busy_timeout=5000")
             await self._migrate()
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            self._reader.row_factory = sqlite3.Row
+            await self._reader.execute("PRAGMA busy_timeout=5000")
+            await self._reader.execute("PRAGMA query_only=1")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -230,12 +241,16 @@ class Database:
                 raise
             await conn.execute("COMMIT")
 
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        return self._reader if self._reader is not None else self.conn
+
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cur:
+        async with self.reader.execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cur:
+        async with self.reader.execute(sql, tuple(params)) as cur:
             row: sqlite3.Row | None = await cur.fetchone()
             return row
 
