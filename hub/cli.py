@@ -1,6 +1,6 @@
 """The `casahub` command line (DESIGN.md section 5).
 
-Local commands (`config check`, `user`, `token`) work on the data dir directly, also
+Local commands (`config check`, `user`, `token`, `backup`, `restore`) work on the data dir directly, also
 while the daemon runs (SQLite WAL). Commands that act on the alarm (`status`, `arm`,
 `disarm`) go through the HTTP API, so they pass the same code checks as the dashboard.
 """
@@ -81,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token_sub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id")
     _add_local(revoke)
+
+    backup = sub.add_parser("backup", help="write the database, config and keys to one file (local)")
+    backup.add_argument("file", type=Path)
+    backup.add_argument("--passphrase-file", type=Path, help="encrypt with the passphrase in this file")
+    backup.add_argument(
+        "--encrypt", action="store_true", help="encrypt (passphrase from CASAHUB_BACKUP_PASSPHRASE or prompted)"
+    )
+    _add_local(backup)
+    restore = sub.add_parser("restore", help="check a backup file and write it into the data dir (local)")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--passphrase-file", type=Path, help="the backup's passphrase, from this file")
+    restore.add_argument("--force", action="store_true", help="replace an existing database and files")
+    _add_local(restore)
 
     doctor = sub.add_parser("doctor", help="check the configured channels (and send a test message)")
     doctor.add_argument(
@@ -222,6 +235,104 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _passphrase(args: argparse.Namespace, *, wanted: bool, confirm: bool, why: str = "") -> str | None:
+    """--passphrase-file, else CASAHUB_BACKUP_PASSPHRASE, else a prompt when `wanted` and a terminal is attached."""
+    if args.passphrase_file is not None:
+        try:
+            text = Path(args.passphrase_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(f"casahub: --passphrase-file: cannot read {args.passphrase_file}: {exc}") from None
+        text = text.removesuffix("\n").removesuffix("\r")
+        if not text:
+            raise SystemExit(f"casahub: --passphrase-file: {args.passphrase_file} is empty")
+        return text
+    env = os.environ.get("CASAHUB_BACKUP_PASSPHRASE")
+    if env:
+        return env
+    if not wanted:
+        return None
+    if not sys.stdin.isatty():
+        raise SystemExit(f"casahub: {why}give the passphrase with --passphrase-file FILE or CASAHUB_BACKUP_PASSPHRASE")
+    try:
+        first = getpass.getpass("Backup passphrase: ")
+        if not first:
+            raise SystemExit("casahub: the passphrase is empty")
+        if confirm and getpass.getpass("Backup passphrase (again): ") != first:
+            raise SystemExit("casahub: the two entries differ")
+    except (EOFError, KeyboardInterrupt):
+        raise SystemExit("\ncasahub: no passphrase given") from None
+    return first
+
+
+def _ask(question: str) -> bool:
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from hub.backup import UNENCRYPTED_WARNING, BackupError, create_backup
+
+    passphrase = _passphrase(args, wanted=args.encrypt, confirm=True, why="--encrypt: ")
+    try:
+        info = create_backup(_data_dir(args), args.file, config_path=args.config, passphrase=passphrase)
+    except BackupError as exc:
+        print(f"casahub: {exc}", file=sys.stderr)
+        return 1
+    if passphrase is None:
+        print(f"casahub: {UNENCRYPTED_WARNING.format(file=info.path)}", file=sys.stderr)
+    if info.external_files:
+        print(
+            f"casahub: note: the config refers to files the backup does not hold: {', '.join(info.external_files)}",
+            file=sys.stderr,
+        )
+    data = {"file": str(info.path), "bytes": info.bytes, "encrypted": info.encrypted, "members": info.members}
+    text = (
+        f"backup written to {info.path} ({info.bytes} bytes, {'encrypted' if info.encrypted else 'NOT encrypted'}): "
+        + ", ".join(info.members)
+    )
+    _out(args, data, text)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from hub.backup import BackupError, is_encrypted, restore_backup
+
+    passphrase = _passphrase(args, wanted=is_encrypted(args.file), confirm=False, why=f"{args.file} is encrypted: ")
+    if args.data_dir is None and args.config is not None and not Path(args.config).exists():
+        from hub.daemon import default_data_dir
+
+        data_dir = default_data_dir()  # the config is what we are restoring: it cannot name the data dir yet
+    else:
+        data_dir = _data_dir(args)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.json
+    try:
+        info = restore_backup(
+            args.file,
+            data_dir,
+            config_dest=args.config,
+            passphrase=passphrase,
+            force=args.force,
+            confirm=_ask if interactive else None,
+        )
+    except BackupError as exc:
+        print(f"casahub: {exc}", file=sys.stderr)
+        return 1
+    manifest = info.manifest
+    lines = [
+        f"restored the backup of {manifest.get('created_at')} (casahub {manifest.get('casahub_version')}"
+        + (f", hub {manifest['hub_name']}" if manifest.get("hub_name") else "")
+        + "):",
+        *(f"  {path}" for path in info.restored),
+    ]
+    if info.kept:
+        lines.append("the files it replaced are kept as: " + ", ".join(str(p) for p in info.kept))
+    _out(args, {"restored": [str(p) for p in info.restored]}, "\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -240,6 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_user(args)
     if args.command == "token":
         return cmd_token(args)
+    if args.command == "backup":
+        return cmd_backup(args)
+    if args.command == "restore":
+        return cmd_restore(args)
     if args.command == "doctor":
         from hub.doctor import doctor_main
 
