@@ -21,7 +21,9 @@ hub's supervision how often a device should be heard from.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -166,3 +168,54 @@ class Driver(Protocol):
     def expected_interval(self, address: str) -> float | None:
         """Seconds between two reports of this device when healthy; None when it is not supervised."""
         ...
+
+
+# --------------------------------------------------------------------------- shared plumbing
+
+
+class _End:
+    """Queued last: the readings iterator ends there (raising `error` if the driver failed)."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class ReadingStream:
+    """The queue behind a driver's `readings()`: a driver `put`s readings and `end`s it once,
+    on stop (or with the error that stopped it); every reader then finishes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+
+    def put(self, reading: Reading) -> None:
+        self._queue.put_nowait(reading)
+
+    def end(self, error: BaseException | None = None) -> None:
+        self._queue.put_nowait(_End(error))
+
+    async def readings(self) -> AsyncIterator[Reading]:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _End):
+                self._queue.put_nowait(item)  # so that every other reader ends too
+                if item.error is not None:
+                    raise DriverError(f"{self.name} driver stopped: {item.error!r}") from item.error
+                return
+            yield item
+
+    def end_on_failure(self, task: asyncio.Task[None]) -> None:
+        """A done-callback for a driver's main task: its crash ends the stream with the error."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            logging.getLogger(f"drivers.{self.name}").error("%s driver failed", self.name, exc_info=error)
+            self.end(error)
+
+
+async def stop_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a driver's task and wait for it; its CancelledError must not look like ours."""
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -111,7 +111,9 @@ from drivers.base import (
     FixedDevice,
     HealthReading,
     Reading,
+    ReadingStream,
     SensorReading,
+    stop_task,
 )
 
 __all__ = [
@@ -395,10 +397,6 @@ class _Device:
     noted: set[str] = field(default_factory=set)  # decoding notes, logged once ever
 
 
-class _End:
-    """Queued last: the readings iterator ends there."""
-
-
 # ----------------------------------------------------------------------------- the driver
 
 
@@ -418,7 +416,7 @@ class BTHomeDriver:
         self._context = context
         self._scanner_factory = scanner_factory or bleak_scanner_factory(self.adapter)
         self._devices: dict[str, _Device] = {}
-        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._stream = ReadingStream(self.type)
         self._scanner: Scanner | None = None
         self.mode: ScanMode | None = None  # how the running scanner listens
         self._boost_task: asyncio.Task[None] | None = None
@@ -471,9 +469,7 @@ class BTHomeDriver:
         task, self._boost_task = self._boost_task, None
         scanner, self._scanner = self._scanner, None
         try:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
             if scanner is not None:
                 try:
                     async with asyncio.timeout(_STOP_TIMEOUT):
@@ -481,17 +477,12 @@ class BTHomeDriver:
                 except Exception as error:  # the adapter may be gone already; stopping must not fail
                     log.warning("bthome: stopping the scanner failed: %r", error)
         finally:
-            self._queue.put_nowait(_End())
+            self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
 
-    async def readings(self) -> AsyncIterator[Reading]:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)  # so that every other reader ends too
-                return
-            yield item
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
 
     async def candidates(self) -> list[Candidate]:
         paired = self._context.paired()
@@ -563,7 +554,7 @@ class BTHomeDriver:
                 log.exception("bthome %s: could not handle advert %s", address, bytes(data).hex())
             return
         for reading in readings:
-            self._queue.put_nowait(reading)
+            self._stream.put(reading)
 
     # ------------------------------------------------------------------ internals
 

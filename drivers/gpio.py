@@ -57,7 +57,9 @@ from drivers.base import (
     FixedDevice,
     HealthReading,
     Reading,
+    ReadingStream,
     SensorReading,
+    stop_task,
 )
 
 __all__ = [
@@ -282,10 +284,6 @@ class LineDebounce:
 # --------------------------------------------------------------------------- the driver
 
 
-class _End:
-    """Queued last: the readings iterator ends there."""
-
-
 class _SourceEnded(Exception):
     """The edge source's event stream ended while the driver was running."""
 
@@ -325,7 +323,7 @@ class GpioDriver:
         self._factory: EdgeSourceFactory = edge_source or LibgpiodEdgeSource
         self._by_line = {line.line: line for line in self.lines}
         self._context = context
-        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._stream = ReadingStream(self.type)
         self._task: asyncio.Task[None] | None = None
         self._online: bool | None = None
         self._state = "new"
@@ -358,21 +356,14 @@ class GpioDriver:
         self._state = "stopped"
         task, self._task = self._task, None
         try:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
         finally:
-            self._queue.put_nowait(_End())
+            self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
 
-    async def readings(self) -> AsyncIterator[Reading]:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)  # so that every other reader ends too
-                return
-            yield item
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
 
     async def candidates(self) -> list[Candidate]:
         return []
@@ -479,7 +470,7 @@ class GpioDriver:
             self._emit(HealthReading(address=self.address(line), at=at, online=online))
 
     def _emit(self, reading: Reading) -> None:
-        self._queue.put_nowait(reading)
+        self._stream.put(reading)
 
 
 # --------------------------------------------------------------------------- options

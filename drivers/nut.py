@@ -51,7 +51,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from drivers.base import Candidate, DriverContext, DriverError, FixedDevice, Reading
+from drivers.base import (
+    Candidate,
+    DriverContext,
+    DriverError,
+    FixedDevice,
+    Reading,
+    ReadingStream,
+    stop_task,
+)
 from drivers.power_supply import HEARTBEAT, MainsMonitor
 
 __all__ = [
@@ -283,10 +291,6 @@ class NutClient:
 # --------------------------------------------------------------------------- the driver
 
 
-class _End:
-    """Queued last: the readings iterator ends there."""
-
-
 class NutDriver:
     """UPS mains power and battery through upsd; one device per configured UPS."""
 
@@ -314,7 +318,7 @@ class NutDriver:
         self._heartbeat = max(HEARTBEAT, self.poll)
         self._monitors = {ups: MainsMonitor(self.address(ups), self.debounce, self._heartbeat) for ups in self.ups}
         self._vars: dict[str, dict[str, str]] = {}
-        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._stream = ReadingStream(self.type)
         self._task: asyncio.Task[None] | None = None
         self._polled = False
         self._state = "new"
@@ -348,21 +352,14 @@ class NutDriver:
         self._state = "stopped"
         task, self._task = self._task, None
         try:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
         finally:
-            self._queue.put_nowait(_End())
+            self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
 
-    async def readings(self) -> AsyncIterator[Reading]:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)  # so that every other reader ends too
-                return
-            yield item
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
 
     async def candidates(self) -> list[Candidate]:
         return []
@@ -454,7 +451,7 @@ class NutDriver:
 
     def _emit(self, readings: list[Reading]) -> None:
         for reading in readings:
-            self._queue.put_nowait(reading)
+            self._stream.put(reading)
 
 
 # --------------------------------------------------------------------------- options

@@ -58,7 +58,9 @@ from drivers.base import (
     FixedDevice,
     HealthReading,
     Reading,
+    ReadingStream,
     SensorReading,
+    stop_task,
 )
 
 __all__ = [
@@ -229,10 +231,6 @@ def read_snapshot(root: Path, supply: str, battery: str | None) -> SupplySnapsho
 # --------------------------------------------------------------------------- the driver
 
 
-class _End:
-    """Queued last: the readings iterator ends there."""
-
-
 class PowerSupplyDriver:
     """Mains presence and the hub's own battery from the kernel's power-supply class."""
 
@@ -251,7 +249,7 @@ class PowerSupplyDriver:
             elif key not in _OPTIONS:
                 raise DriverError(f"power_supply driver: unknown option {key!r}; known options: {', '.join(_OPTIONS)}")
         self._context = context
-        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._stream = ReadingStream(self.type)
         self._task: asyncio.Task[None] | None = None
         self._monitor: MainsMonitor | None = None
         self._state = "new"
@@ -286,19 +284,12 @@ class PowerSupplyDriver:
         self._state = "stopped"
         task, self._task = self._task, None
         try:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
         finally:
-            self._queue.put_nowait(_End())
+            self._stream.end()
 
-    async def readings(self) -> AsyncIterator[Reading]:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)  # so that every other reader ends too
-                return
-            yield item
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
 
     async def candidates(self) -> list[Candidate]:
         return []
@@ -330,7 +321,7 @@ class PowerSupplyDriver:
             else:
                 out = monitor.unreachable(at)
             for reading in out:
-                self._queue.put_nowait(reading)
+                self._stream.put(reading)
             await asyncio.sleep(self.poll)
 
 

@@ -39,7 +39,9 @@ from drivers.base import (
     FixedDevice,
     HealthReading,
     Reading,
+    ReadingStream,
     SensorReading,
+    stop_task,
 )
 
 __all__ = ["KIT", "SPARES", "KitDevice", "SimulatedDriver"]
@@ -126,13 +128,6 @@ class _DeviceState:
         )
 
 
-class _End:
-    """Queued last: the readings iterator ends there (raising `error` if the driver failed)."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
 class SimulatedDriver:
     """The demo kit as a driver; the hub keeps the instance to drive it from the demo API."""
 
@@ -143,7 +138,7 @@ class SimulatedDriver:
         self._context = context
         self._devices = {device.address: _DeviceState(device) for device in (*KIT, *SPARES)}
         self._spares = frozenset(device.address for device in SPARES)
-        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._stream = ReadingStream(self.type)
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._state = "new"  # new -> running -> stopped; a driver runs once
 
@@ -154,7 +149,7 @@ class SimulatedDriver:
             raise DriverError("a SimulatedDriver runs once; create a new one to start again")
         self._state = "running"
         self._heartbeat_task = asyncio.create_task(self._beat(), name="simulated-heartbeat")
-        self._heartbeat_task.add_done_callback(self._heartbeat_done)
+        self._heartbeat_task.add_done_callback(self._stream.end_on_failure)
         return self
 
     async def __aexit__(
@@ -166,32 +161,14 @@ class SimulatedDriver:
         self._state = "stopped"
         task, self._heartbeat_task = self._heartbeat_task, None
         try:
-            if task is not None:
-                task.cancel()
-                # gather, not a bare await: the heartbeat's CancelledError must not look like ours.
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
         finally:
-            self._queue.put_nowait(_End())
-
-    def _heartbeat_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            log.error("simulated driver heartbeat failed", exc_info=error)
-            self._queue.put_nowait(_End(error))
+            self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
 
-    async def readings(self) -> AsyncIterator[Reading]:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)  # so that every other reader ends too
-                if item.error is not None:
-                    raise DriverError(f"simulated driver stopped: {item.error!r}") from item.error
-                return
-            yield item
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
 
     async def candidates(self) -> list[Candidate]:
         paired = self._context.paired()
@@ -225,14 +202,14 @@ class SimulatedDriver:
         state = self._running_device(address)
         if kind != state.device.kind:
             raise DriverError(f"simulated device {address!r} senses {state.device.kind!r}, not {kind!r}")
-        self._queue.put_nowait(SensorReading(address=address, kind=kind, active=active, at=self._context.clock()))
+        self._stream.put(SensorReading(address=address, kind=kind, active=active, at=self._context.clock()))
 
     async def set_online(self, address: str, online: bool) -> None:
         """The device goes offline (stops heartbeats) or comes back; emits a HealthReading at once."""
         state = self._running_device(address)
         state.online = online
         at = self._context.clock()
-        self._queue.put_nowait(state.health(at) if online else HealthReading(address=address, at=at, online=False))
+        self._stream.put(state.health(at) if online else HealthReading(address=address, at=at, online=False))
 
     async def set_battery(self, address: str, percent: float) -> None:
         """Set the device's battery level (natural drain continues from it); emits a HealthReading at once."""
@@ -241,7 +218,7 @@ class SimulatedDriver:
             raise DriverError(f"battery must be a percentage between 0 and 100, got {percent!r}")
         state.battery = float(percent)
         battery = round(state.battery, 1)
-        self._queue.put_nowait(
+        self._stream.put(
             HealthReading(
                 address=address, at=self._context.clock(), battery=battery, battery_low=battery < _LOW_BATTERY
             )
@@ -265,7 +242,7 @@ class SimulatedDriver:
             for address, state in self._devices.items():
                 if not state.online or (address in self._spares and address not in paired):
                     continue
-                self._queue.put_nowait(state.health(at))
+                self._stream.put(state.health(at))
                 state.beats += 1
                 if state.battery > _DRAIN_FLOOR:
                     state.battery = max(_DRAIN_FLOOR, state.battery - drain)

@@ -94,7 +94,9 @@ from drivers.base import (
     FixedDevice,
     HealthReading,
     Reading,
+    ReadingStream,
     SensorReading,
+    stop_task,
 )
 
 __all__ = [
@@ -600,13 +602,6 @@ def parse_options(options: Mapping[str, Any]) -> Zigbee2MqttOptions:
 # --------------------------------------------------------------------------- the driver
 
 
-class _End:
-    """Queued last: the readings iterator ends there (raising `error` if the driver failed)."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
 class Zigbee2MqttDriver:
     """Zigbee devices through zigbee2mqtt: one MQTT connection, kept up until the driver stops."""
 
@@ -620,7 +615,7 @@ class Zigbee2MqttDriver:
         self.options = parse_options(options)
         self._context = context
         self._view = BridgeView(self.options.base_topic)
-        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._stream = ReadingStream(self.type)
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._state = "new"  # new -> running -> stopped; a driver runs once
@@ -638,7 +633,7 @@ class Zigbee2MqttDriver:
             raise DriverError("a Zigbee2MqttDriver runs once; create a new one to start again")
         self._state = "running"
         self._task = asyncio.create_task(self._run(), name=f"zigbee2mqtt-{self.options.host}:{self.options.port}")
-        self._task.add_done_callback(self._run_done)
+        self._task.add_done_callback(self._stream.end_on_failure)
         return self
 
     async def __aexit__(
@@ -650,32 +645,15 @@ class Zigbee2MqttDriver:
         self._state = "stopped"
         task, self._task = self._task, None
         try:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
         finally:
             self._client = None
-            self._queue.put_nowait(_End())
-
-    def _run_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            log.error("zigbee2mqtt driver failed", exc_info=error)
-            self._queue.put_nowait(_End(error))
+            self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
 
-    async def readings(self) -> AsyncIterator[Reading]:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)  # so that every other reader ends too
-                if item.error is not None:
-                    raise DriverError(f"zigbee2mqtt driver stopped: {item.error!r}") from item.error
-                return
-            yield item
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
 
     async def candidates(self) -> list[Candidate]:
         return self._view.candidates(self.type, self._context.paired())
@@ -763,4 +741,4 @@ class Zigbee2MqttDriver:
             log.exception("zigbee2mqtt: could not handle a message on %s", message.topic.value)
             return
         for reading in readings:
-            self._queue.put_nowait(reading)
+            self._stream.put(reading)

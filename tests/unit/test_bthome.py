@@ -133,7 +133,7 @@ class Kit:
 
     def drain(self) -> list[Reading]:
         out: list[Reading] = []
-        queue = self.driver._queue
+        queue = self.driver._stream._queue
         while not queue.empty():
             item = queue.get_nowait()
             if isinstance(item, Reading):  # not the end-of-readings marker
