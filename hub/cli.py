@@ -2,7 +2,8 @@
 
 Local commands (`config check`, `user`, `token`, `backup`, `restore`) work on the data dir directly, also
 while the daemon runs (SQLite WAL). Commands that act on the alarm (`status`, `arm`,
-`disarm`) go through the HTTP API, so they pass the same code checks as the dashboard.
+`disarm`) go through the HTTP API, so they pass the same code checks as the dashboard; so do the
+installer's `pair` commands (hub/pair.py).
 """
 
 from __future__ import annotations
@@ -27,9 +28,49 @@ def _add_local(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_remote(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hub", help="hub URL (default http://127.0.0.1:8080)")
-    parser.add_argument("--token", help="API token (or CASAHUB_TOKEN)")
+    parser.add_argument(
+        "--hub", help="hub URL (or CASAHUB_HUB; default: the one hub on the LAN, else http://127.0.0.1:8080)"
+    )
+    parser.add_argument("--token", help="API token (or CASAHUB_TOKEN; prompted on a terminal)")
+    parser.add_argument(
+        "--fingerprint", help="the hub's TLS certificate SHA-256 (as printed at start); default: pinned on first use"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_pair(sub: Any) -> None:
+    from alarms.model import BEHAVIOURS, ZONE_KINDS
+
+    pair = sub.add_parser("pair", help="pair sensors with the hub (installers)")
+    pair_sub = pair.add_subparsers(dest="action", required=True)
+    hubs = pair_sub.add_parser("hubs", help="list the hubs on the LAN (mDNS)")
+    hubs.add_argument("--timeout", type=float, default=2.0, help="seconds to listen (default 2)")
+    hubs.add_argument("--json", action="store_true", help="machine-readable output")
+    scan = pair_sub.add_parser("scan", help="look for devices to pair")
+    scan.add_argument("--seconds", type=float, default=30.0, help="how long to scan (default 30, at most 600)")
+    scan.add_argument("--driver", help="only this driver (bthome, zigbee2mqtt, simulated...)")
+    _add_remote(scan)
+    add = pair_sub.add_parser("add", help="pair a device found by a scan")
+    add.add_argument("candidate", nargs="?", help="candidate id from `pair scan` (or its address)")
+    add.add_argument("--name", help="the name the household sees")
+    add.add_argument("--room", help="where it is")
+    add.add_argument(
+        "--kind", action="append", choices=ZONE_KINDS, help="zone kind (default: what the device senses); repeatable"
+    )
+    add.add_argument("--behaviour", choices=BEHAVIOURS, help="zone behaviour (default: by kind)")
+    add.add_argument("--bindkey", help="BTHome encryption key (32 hex digits)")
+    _add_remote(add)
+    lst = pair_sub.add_parser("list", help="list the paired devices")
+    _add_remote(lst)
+    rename = pair_sub.add_parser("rename", help="rename a device (and its zones) or move it to another room")
+    rename.add_argument("device", help="device id (or its name)")
+    rename.add_argument("--name")
+    rename.add_argument("--room")
+    _add_remote(rename)
+    remove = pair_sub.add_parser("remove", help="unpair a device and remove its zones")
+    remove.add_argument("device", help="device id (or its name)")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
+    _add_remote(remove)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     disarm = sub.add_parser("disarm", help="disarm the system")
     disarm.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
     _add_remote(disarm)
+    _add_pair(sub)
     return parser
 
 
@@ -359,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.doctor import doctor_main
 
         return doctor_main(args.config, _data_dir(args), args.send_test, args.to, args.json)
+    if args.command == "pair":
+        from hub.pair import run_pair
+
+        return run_pair(args)
     from hub.client import run_remote
 
     return run_remote(args)

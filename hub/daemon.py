@@ -25,8 +25,11 @@ from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
 from drivers.registry import load_driver
 from hub import accounts as accounts_mod
+from hub import host_health, sdnotify
+from hub import led as status_led
 from hub.clock import SteadyClock
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
+from hub.discovery import HubAdvertiser, tls_fingerprint
 from hub.outbox import OutboxDispatcher
 from hub.push_store import PushStore
 from hub.runtime import Hub
@@ -234,6 +237,24 @@ class Daemon:
         await site.start()
         scheme = "https" if p.tls else "http"
         self.url = f"{scheme}://{p.host if ':' not in p.host else f'[{p.host}]'}:{p.port}"
+        # systemd (deploy/casahub.service): READY=1 once serving, WATCHDOG=1 from the loop, STOPPING=1.
+        notifier = sdnotify.Notifier.from_env()
+        notifier.status("starting: recovering the alarm state")
+        led_task: asyncio.Task[None] | None = None
+        if cfg.led is not None:
+            led_task = asyncio.create_task(
+                status_led.run_led(
+                    cfg.led,
+                    lambda: status_led.pattern_for(
+                        hub.state.mode,
+                        hub.state.incidents.values(),
+                        hub.state.anomalies.values(),
+                        network_ok=host_health.network_up(),
+                        ready=hub.ready,
+                    ),
+                ),
+                name="led",
+            )
         try:
             if p.demo:
                 await asyncio.to_thread(_seed_demo_user, accounts)
@@ -246,6 +267,7 @@ class Daemon:
                 on_dead=lambda channel, reason: hub.raise_fault("channel_failure", channel),
                 memory=lambda: hub.degraded.outbox,
                 on_trouble=lambda channel, active: hub.raise_fault("channel_failure", channel, active=active),
+                troubled={a.subject for a in hub.state.anomalies.values() if a.kind == "channel_failure" and a.subject},
             )
             hub.dispatcher = dispatcher
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
@@ -254,6 +276,18 @@ class Daemon:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
                 await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
                 hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
+                # Announced on the LAN for `casahub pair` (not on loopback: the demo stays private).
+                await stack.enter_async_context(
+                    HubAdvertiser(
+                        data_dir=p.data_dir,
+                        name=cfg.hub.name,
+                        version=ctx.version,
+                        host=p.host,
+                        port=p.port,
+                        fingerprint=tls_fingerprint(cfg, p.data_dir, p.tls is not None),
+                        scheme=scheme,
+                    )
+                )
                 tasks.create_task(hub.run_timers(), name="timers")
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
@@ -261,13 +295,43 @@ class Daemon:
                 tasks.create_task(hub.supervision.run(), name="supervision")
                 if isinstance(self.clock, SteadyClock):
                     tasks.create_task(hub.run_clock_watch(self.clock.detect_step), name="clock")
+                if not p.demo:
+                    tasks.create_task(
+                        host_health.run_host_health(
+                            hub.raise_fault,
+                            p.data_dir,
+                            is_active=lambda kind, subject: any(
+                                a.kind == kind and a.subject == subject for a in hub.state.anomalies.values()
+                            ),
+                        ),
+                        name="host-health",
+                    )
+                tasks.create_task(
+                    sdnotify.run_watchdog(
+                        notifier,
+                        sdnotify.watchdog_interval(),
+                        is_healthy=lambda: hub.ready,
+                        status=lambda: (
+                            f"{hub.state.mode}; "
+                            f"{sum(i.kind != 'duress' for i in hub.state.incidents.values())} open incidents; "
+                            f"{len(hub.state.anomalies)} anomalies"
+                        ),
+                    ),
+                    name="watchdog",
+                )
                 if ready is not None:
                     ready(self)
+                notifier.ready(status=f"serving on {self.url}")
                 await self.stopping.wait()
                 raise _Stop
         except* _Stop:
             pass
         finally:
+            notifier.stopping()
+            if led_task is not None:
+                led_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await led_task
             with contextlib.suppress(Exception):
                 await hub.flush_telemetry()
             await runner.cleanup()

@@ -66,8 +66,9 @@ async def enqueue(
         return 0
     if message.template == UPDATE_TEMPLATE:
         async with conn.execute(
+            # Only a row still waiting its turn takes the newer text; a pending one may be on the wire.
             "SELECT id FROM outbox WHERE incident IS ? AND channel = ? AND recipient = ? AND template = ?"
-            " AND state IN ('pending', 'scheduled') ORDER BY id DESC LIMIT 1",
+            " AND state = 'scheduled' ORDER BY id DESC LIMIT 1",
             (message.incident, message.channel, message.recipient, message.template),
         ) as cur:
             waiting = await cur.fetchone()
@@ -78,7 +79,8 @@ async def enqueue(
             )
             return int(waiting[0])
         async with conn.execute(
-            "SELECT MAX(sent_at) FROM outbox WHERE incident IS ? AND channel = ? AND recipient = ? AND template = ?",
+            "SELECT MAX(COALESCE(sent_at, due_at)) FROM outbox WHERE incident IS ? AND channel = ?"
+            " AND recipient = ? AND template = ? AND state IN ('pending', 'sent')",
             (message.incident, message.channel, message.recipient, message.template),
         ) as cur:
             last = await cur.fetchone()
@@ -181,6 +183,7 @@ class OutboxDispatcher:
         on_dead: Callable[[str, str], Awaitable[None]] | None = None,
         memory: Callable[[], list[Any]] = list,
         on_trouble: Callable[[str, bool], Awaitable[None]] | None = None,
+        troubled: set[str] | None = None,
     ) -> None:
         self.db = db
         self.channels = channels  # transport name -> implementation
@@ -194,7 +197,7 @@ class OutboxDispatcher:
         # channel_failure while a channel keeps failing (TROUBLE_ATTEMPTS on one message, or a
         # dead letter), cleared by its next delivery. The DC-09 link has centre_unreachable instead.
         self.on_trouble = on_trouble
-        self._troubled: set[str] = set()
+        self._troubled: set[str] = set(troubled or ())  # from the recovered anomalies after a restart
         # Results that could not be written (storage failing): row id -> the UPDATE to retry.
         # Those rows are not sent again meanwhile, so a full disk does not mean repeated SMS.
         self._unrecorded: dict[int, tuple[str, tuple[Any, ...]]] = {}

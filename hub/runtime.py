@@ -757,6 +757,8 @@ class Hub:
                 params = {**message.params, "device": name, "room": room}
                 await self._enqueue(conn, msgspec.structs.replace(message, params=params), now)
         self.devices[device_id] = device
+        if plans and self.dispatcher is not None:
+            self.dispatcher.wake()
         for index, (kind, zone_name, behaviour, home) in enumerate(zones):
             zone_id = device_id if len(zones) == 1 else f"{device_id}-{kind}-{index + 1}"
             while zone_id in self.state.zones:  # never take over another device's zone

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import weakref
 from typing import Any, Literal
 
 import msgspec
@@ -25,6 +26,7 @@ from alarms.model import (
     ZoneUpsert,
 )
 from drivers.base import DriverError
+from hub import journal
 from hub.accounts import Principal, Role
 from hub.web.auth import authenticate, login, logout, principal_of, require, whoami
 from hub.web.context import CONTEXT, WebContext
@@ -40,6 +42,17 @@ INTRUSION_KINDS = {k for k, v in INCIDENT_FOR_ZONE.items() if v == "intrusion"}
 
 
 DURESS_IDS = "SELECT id FROM incidents WHERE kind = 'duress'"
+
+
+# The open dashboard streams, closed when the hub shuts down: otherwise a stop would wait for
+# every connected dashboard to go away (aiohttp's shutdown timeout) before the hub exits.
+WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("casahub_websockets")
+
+
+async def _close_websockets(app: web.Application) -> None:
+    sockets = app[WEBSOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"hub shutting down")
 
 
 def ctx_of(request: web.Request) -> WebContext:
@@ -279,6 +292,59 @@ async def device_delete(request: web.Request) -> web.Response:
         raise ApiError(404, "unknown_device", f"no device {device_id!r}")
     await hub.unpair_device(device_id, by=actor(principal))
     return web.json_response({"ok": True})
+
+
+class DevicePatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    room: str | msgspec.UnsetType = msgspec.UNSET
+
+
+async def device_patch(request: web.Request) -> web.Response:
+    """Rename a device or move it to another room. Its zones follow where they carry the device's
+    name or room (a zone renamed by hand keeps its own name)."""
+    principal = require(request, INSTALLERS)
+    hub = ctx_of(request).hub
+    device_id = request.match_info["id"]
+    if device_id not in hub.devices:
+        raise ApiError(404, "unknown_device", f"no device {device_id!r}")
+    body = await read_body(request, DevicePatch)
+    device = hub.devices[device_id]
+    name = device.name if body.name is msgspec.UNSET else body.name.strip()
+    room = device.room if body.room is msgspec.UNSET else body.room.strip()
+    if not name:
+        raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
+    old_name, old_room = device.name, device.room
+    if (name, room) != (old_name, old_room):
+        async with hub.db.transaction() as conn:
+            await conn.execute("UPDATE devices SET name = ?, room = ? WHERE id = ?", (name, room, device_id))
+            await journal.append_event(
+                conn,
+                hub.clock(),
+                "device_renamed",
+                actor=actor(principal),
+                data={"device": device_id, "name": name, "room": room, "was": old_name},
+            )
+        device.name, device.room = name, room
+        hub.fanout.publish({"type": "event", "kind": "device_renamed", "by": actor(principal)})
+        for z in [z for z in hub.state.zones.values() if z.device == device_id]:
+            zone_name = {old_name: name, f"{old_name} ({z.kind})": f"{name} ({z.kind})"}.get(z.name, z.name)
+            zone_room = room if z.room == old_room else z.room
+            if (zone_name, zone_room) == (z.name, z.room):
+                continue
+            await hub.submit(
+                ZoneUpsert(
+                    id=z.id,
+                    name=zone_name,
+                    kind=z.kind,
+                    behaviour=z.behaviour,
+                    home=z.home,
+                    bypassed=z.bypassed,
+                    device=z.device,
+                    room=zone_room,
+                    by=actor(principal),
+                )
+            )
+    return web.json_response(hub.device_json(device))
 
 
 async def _candidates(ctx: WebContext) -> list[Any]:
@@ -529,6 +595,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         raise ApiError(403, "bad_origin", "WebSocket from another origin")
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
+    request.app[WEBSOCKETS].add(ws)
     queue = ctx.hub.fanout.subscribe()
     try:
         await ws.send_json({"type": "system", "system": ctx.hub.system_json()})
@@ -558,6 +625,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(_close_websockets)
     r = app.router
     r.add_get("/api/v1/health", health)
     r.add_post("/api/v1/session", login)
@@ -572,6 +641,7 @@ def add_routes(app: web.Application) -> None:
     r.add_delete("/api/v1/zones/{id}", zone_delete)
     r.add_get("/api/v1/devices", devices)
     r.add_post("/api/v1/devices", device_add)
+    r.add_patch("/api/v1/devices/{id}", device_patch)
     r.add_delete("/api/v1/devices/{id}", device_delete)
     r.add_get("/api/v1/events", events)
     r.add_get("/api/v1/incidents", incidents)

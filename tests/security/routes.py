@@ -51,6 +51,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/zones/{id}"): Rule(INSTALLERS, "/api/v1/zones/no-such-zone"),
     ("GET", "/api/v1/devices"): Rule(EVERYONE, "/api/v1/devices"),
     ("POST", "/api/v1/devices"): Rule(INSTALLERS, "/api/v1/devices", {}),
+    ("PATCH", "/api/v1/devices/{id}"): Rule(INSTALLERS, "/api/v1/devices/no-such-device", {}),
     ("DELETE", "/api/v1/devices/{id}"): Rule(INSTALLERS, "/api/v1/devices/no-such-device"),
     ("GET", "/api/v1/events"): Rule(EVERYONE, "/api/v1/events"),
     ("GET", "/api/v1/incidents"): Rule(EVERYONE, "/api/v1/incidents?state=all"),
