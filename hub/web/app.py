@@ -14,6 +14,7 @@ from hub.web.api import add_routes
 from hub.web.auth import Handler, auth_middleware
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import MAX_BODY, ApiError, error_response
+from hub.web.pages import add_page_routes
 
 log = logging.getLogger(__name__)
 
@@ -52,4 +53,5 @@ def make_app(ctx: WebContext) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
     add_routes(app)
+    add_page_routes(app)
     return app

@@ -21,6 +21,8 @@ from hub.web.errors import ApiError, read_body
 
 COOKIE = "casahub_session"
 PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/session")}
+# The first-start setup (hub/web/pages.py) is public only while the hub has no user at all.
+SETUP = ("POST", "/api/v1/setup")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -63,6 +65,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if (request.method, request.path) in PUBLIC or not request.path.startswith("/api/"):
         return await handler(request)
     principal = await authenticate(ctx, request)
+    if principal is None and (request.method, request.path) == SETUP:
+        if await asyncio.to_thread(ctx.accounts.user_count) == 0:
+            return await handler(request)
     if principal is None:
         raise ApiError(401, "unauthorized", "log in or send a bearer token")
     if principal.kind == "session" and request.method not in SAFE_METHODS:

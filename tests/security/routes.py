@@ -68,7 +68,33 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/push/vapid"): Rule(EVERYONE, "/api/v1/push/vapid"),
     ("POST", "/api/v1/push/subscriptions"): Rule(HOUSEHOLD, "/api/v1/push/subscriptions", {}, sessions_only=True),
     ("DELETE", "/api/v1/push/subscriptions"): Rule(HOUSEHOLD, "/api/v1/push/subscriptions", {}, sessions_only=True),
+    # first-start setup: public only while the hub has no user; with users it is 401 without
+    # credentials and 409 already_set_up (or 400 for this {} body) for everyone
+    ("POST", "/api/v1/setup"): Rule(EVERYONE, "/api/v1/setup", {}),
+    # a time-limited installer token from the dashboard's Settings page
+    ("POST", "/api/v1/tokens"): Rule(frozenset({OWNER}), "/api/v1/tokens", {}),
 }
+
+# The dashboard's pages and files (hub/web/pages.py), outside /api: "session" pages redirect
+# to /login without a dashboard session (a bearer token is no dashboard login); "owner" pages
+# as well, and answer 403 to the other roles; "public" ones answer anyone; "setup" redirects
+# to /login once the hub has a user. (method, canonical) -> (access, the concrete path probed).
+PAGES: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", "/"): ("session", "/"),
+    ("GET", "/incidents"): ("session", "/incidents"),
+    ("GET", "/incidents/{id}"): ("session", "/incidents/inc-0"),
+    ("GET", "/zones"): ("session", "/zones"),
+    ("GET", "/history"): ("session", "/history"),
+    ("GET", "/anomalies"): ("session", "/anomalies"),
+    ("GET", "/settings"): ("owner", "/settings"),
+    ("GET", "/login"): ("public", "/login"),
+    ("GET", "/setup"): ("setup", "/setup"),
+    ("GET", "/static/{name}"): ("public", "/static/app.js"),
+    ("GET", "/manifest.webmanifest"): ("public", "/manifest.webmanifest"),
+    ("GET", "/sw.js"): ("public", "/sw.js"),
+}
+for (_method, _path), _page in list(PAGES.items()):
+    PAGES["HEAD", _path] = _page
 
 # aiohttp answers HEAD on every GET route; HEAD goes through the same checks as GET, except
 # that the health check is public only for GET (the contract names GET /api/v1/health).

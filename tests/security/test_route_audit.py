@@ -14,19 +14,24 @@ import pytest
 
 from tests.conftest import Api, RunningHub
 from tests.security.conftest import Client, login_client, running_app
-from tests.security.routes import ROUTES, ZONE, Rule
+from tests.security.routes import PAGES, ROUTES, ZONE, Rule
 
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
-def served_routes(running: RunningHub) -> set[tuple[str, str]]:
+def all_served_routes(running: RunningHub) -> set[tuple[str, str]]:
     return {(route.method, route.resource.canonical) for route in running_app(running).router.routes()}  # type: ignore[union-attr]
 
 
+def served_routes(running: RunningHub) -> set[tuple[str, str]]:
+    """The API routes (the dashboard's pages and files are audited against PAGES)."""
+    return {(m, c) for m, c in all_served_routes(running) if c.startswith("/api/")}
+
+
 async def test_every_served_route_is_in_the_table(running_hub: RunningHub) -> None:
-    served = served_routes(running_hub)
-    missing = sorted(served - ROUTES.keys())
-    stale = sorted(ROUTES.keys() - served)
+    served = all_served_routes(running_hub)
+    missing = sorted(served - ROUTES.keys() - PAGES.keys())
+    stale = sorted((ROUTES.keys() | PAGES.keys()) - served)
     assert not missing, f"routes without an access rule in tests/security/routes.py: {missing}"
     assert not stale, f"rules for routes the app does not serve: {stale}"
 
@@ -55,6 +60,37 @@ async def test_without_valid_credentials_every_route_but_health_and_login_is_401
             assert status == 401, (method, canonical, status, body)
             if method != "HEAD":
                 assert isinstance(body, dict) and body["error"] == "unauthorized" and body["message"], body
+
+
+@pytest.mark.parametrize("credentials", ["none", "bad-cookie", "owner-token"])
+async def test_without_a_dashboard_session_every_page_redirects_to_login(
+    running_hub: RunningHub, clients: dict[tuple[str, str], Client], credentials: str
+) -> None:
+    headers = {
+        "none": {},
+        "bad-cookie": {"Cookie": "casahub_session=forged-session-id"},
+        "owner-token": {"Authorization": f"Bearer {clients['owner', 'token'].token}"},
+    }[credentials]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), timeout=PROBE_TIMEOUT) as session:
+        for (method, canonical), (access, path) in sorted(PAGES.items()):
+            async with session.request(method, running_hub.base + path, headers=headers, allow_redirects=False) as r:
+                if access in ("session", "owner"):
+                    assert r.status == 302 and r.headers["Location"].startswith("/login"), (method, canonical, r.status)
+                elif access == "setup":  # the demo hub has its owner: no setup page
+                    assert r.status == 302 and r.headers["Location"] == "/login", (method, canonical, r.status)
+                else:
+                    assert r.status == 200, (method, canonical, r.status)
+
+
+async def test_owner_pages_are_refused_to_the_other_roles(clients: dict[tuple[str, str], Client]) -> None:
+    for role in ("owner", "member", "installer"):
+        api = clients[role, "session"].api
+        for (method, canonical), (access, path) in sorted(PAGES.items()):
+            if access not in ("session", "owner"):
+                continue
+            async with api.session.request(method, api.base + path, allow_redirects=False) as r:
+                expected = 403 if access == "owner" and role != "owner" else 200
+                assert r.status == expected, (role, method, canonical, r.status)
 
 
 async def _probe(client: Client, method: str, rule: Rule) -> tuple[int, object]:

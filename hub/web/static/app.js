@@ -1,0 +1,810 @@
+// The casahub dashboard: a small single-page app over the hub's HTTP API and /api/v1/ws.
+// Plain ES module, no build step. Everything is built with DOM calls (never innerHTML with
+// data), so nothing the hub or a sensor name says can become markup.
+import { language, setLanguage, t, translate } from "./i18n.js";
+import { qrSvg } from "./qr.js";
+
+const meta = (name) => document.querySelector(`meta[name="casahub-${name}"]`)?.content || "";
+const ME = { user: meta("user"), role: meta("role"), csrf: meta("csrf") };
+const HOUSEHOLD = ["owner", "member"];
+const main = document.getElementById("main");
+const state = { system: null, zones: new Map() };
+
+// ------------------------------------------------------------------ DOM helpers
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "text") el.textContent = value;
+    else if (key === "class") el.className = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function when(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return date.toLocaleString(language() === "it" ? "it-IT" : "en-GB", { dateStyle: "short", timeStyle: "medium" });
+}
+
+function debounce(fn, ms = 200) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+// ------------------------------------------------------------------ API
+class ApiError extends Error {
+  constructor(status, body, headers) {
+    super(body?.message || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+    this.headers = headers;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (!["GET", "HEAD"].includes(method)) headers["X-CSRF-Token"] = ME.csrf;
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  if (response.status === 401) {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    throw new ApiError(401, { message: "logged out" });
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data, response.headers);
+  return data;
+}
+
+function errorText(exc) {
+  if (exc instanceof ApiError) {
+    if (exc.status === 403 && exc.body.error === "forbidden") return t("forbidden");
+    if (exc.status === 404) return t("not_found");
+    return t("error", { msg: exc.body.message || exc.status });
+  }
+  return t("disconnected");
+}
+
+// ------------------------------------------------------------------ live updates
+const conn = document.getElementById("conn");
+const banner = document.getElementById("offline");
+let socket = null;
+let attempt = 0;
+let lastMessage = 0;
+let current = null; // the view on screen: {onMessage?, refresh?, destroy?}
+
+function setConnected(up) {
+  conn.className = `conn ${up ? "conn-up" : "conn-down"}`;
+  conn.dataset.i18n = up ? "connected" : "offline_short";
+  conn.textContent = t(conn.dataset.i18n);
+  banner.hidden = up;
+  document.body.classList.toggle("disconnected", !up);
+}
+
+function connect() {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/ws`;
+  const ws = new WebSocket(url);
+  socket = ws;
+  ws.addEventListener("open", () => {
+    attempt = 0;
+    lastMessage = Date.now();
+    setConnected(true);
+    current?.refresh?.(); // whatever happened while we were away
+  });
+  ws.addEventListener("message", (event) => {
+    lastMessage = Date.now();
+    if (event.data === "pong") return;
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (message.type === "system") state.system = message.system;
+    updateBadge();
+    current?.onMessage?.(message);
+  });
+  ws.addEventListener("close", async (event) => {
+    if (socket !== ws) return;
+    socket = null;
+    setConnected(false);
+    if (event.code === 1008) {
+      // credentials no longer valid: back to the login page (api() redirects on 401)
+      try {
+        await api("GET", "/api/v1/session");
+      } catch {
+        return;
+      }
+    }
+    const wait = Math.min(3000, 250 * 2 ** attempt++);
+    setTimeout(connect, wait);
+  });
+}
+
+// A hub that dies without closing the socket (power cut) is noticed by the missing pongs.
+setInterval(() => {
+  if (socket?.readyState === WebSocket.OPEN) {
+    if (Date.now() - lastMessage > 25000) socket.close();
+    else socket.send("ping");
+  }
+}, 10000);
+
+function updateBadge() {
+  const active = (state.system?.incidents || []).filter((i) => i.state === "active").length;
+  const link = document.querySelector('#menu a[href="/incidents"]');
+  if (link) link.classList.toggle("alert", active > 0);
+  document.body.dataset.mode = state.system?.mode || "";
+}
+
+// ------------------------------------------------------------------ keypad (arm / disarm)
+const dialog = document.getElementById("keypad");
+const codeInput = document.getElementById("code");
+const keypadError = document.getElementById("keypad-error");
+const keypadNotReady = document.getElementById("keypad-notready");
+const forceButton = document.getElementById("keypad-force");
+let keypadAction = null;
+
+function buildKeys() {
+  const keys = document.getElementById("keys");
+  const press = (d) => () => {
+    if (codeInput.value.length < 12) codeInput.value += d;
+  };
+  const buttons = ["1", "2", "3", "4", "5", "6", "7", "8", "9"].map((d) =>
+    h("button", { type: "button", class: "key", "aria-label": t("keypad.digit", { d }), onclick: press(d) }, d),
+  );
+  buttons.push(h("button", { type: "button", class: "key", "aria-label": t("keypad.clear"), onclick: () => { codeInput.value = ""; } }, "C"));
+  buttons.push(h("button", { type: "button", class: "key", "aria-label": t("keypad.digit", { d: 0 }), onclick: press("0") }, "0"));
+  buttons.push(h("button", { type: "button", class: "key", "aria-label": t("keypad.back"), onclick: () => { codeInput.value = codeInput.value.slice(0, -1); } }, "⌫"));
+  keys.replaceChildren(...buttons);
+}
+
+function openKeypad(action) {
+  keypadAction = action;
+  buildKeys();
+  document.getElementById("keypad-title").textContent = t(`keypad.${action}`);
+  codeInput.value = "";
+  keypadError.textContent = "";
+  keypadNotReady.replaceChildren();
+  forceButton.hidden = true;
+  dialog.showModal();
+  document.querySelector("#keys .key").focus();
+}
+
+async function sendCode(force) {
+  const code = codeInput.value;
+  if (!code) return;
+  keypadError.textContent = "";
+  try {
+    const path = keypadAction === "disarm" ? "/api/v1/system/disarm" : "/api/v1/system/arm";
+    const body = keypadAction === "disarm" ? { code } : { mode: keypadAction === "arm_home" ? "home" : "away", code, force };
+    state.system = await api("POST", path, body);
+    dialog.close();
+    current?.onMessage?.({ type: "system", system: state.system });
+  } catch (exc) {
+    if (exc.status === 409 && exc.body.error === "not_ready") {
+      keypadError.textContent = t("not_ready");
+      keypadNotReady.replaceChildren(...exc.body.not_ready.map((z) => h("li", {}, `${z.name}: ${t(`reason.${z.reason}`)}`)));
+      forceButton.hidden = false;
+    } else if (exc.status === 403 && exc.body.error === "bad_code") {
+      keypadError.textContent = t("bad_code");
+      codeInput.value = "";
+    } else if (exc.status === 429) {
+      keypadError.textContent = t("locked", { s: exc.headers?.get("Retry-After") || "90" });
+      codeInput.value = "";
+    } else {
+      keypadError.textContent = errorText(exc);
+    }
+  }
+}
+
+document.getElementById("keypad-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendCode(false);
+});
+forceButton.addEventListener("click", () => sendCode(true));
+document.getElementById("keypad-cancel").addEventListener("click", () => dialog.close());
+
+// ------------------------------------------------------------------ shared pieces
+function incidentCard(incident, { actions = true } = {}) {
+  const zones = [...new Set(incident.activations.map((a) => a.name))].join(", ");
+  const buttons = [];
+  if (actions && HOUSEHOLD.includes(ME.role)) {
+    if (incident.state === "active") {
+      buttons.push(h("button", { type: "button", class: "primary", onclick: () => incidentAction(incident.id, "ack") }, t("ack")));
+    }
+    if (["active", "acknowledged"].includes(incident.state)) {
+      buttons.push(h("button", { type: "button", onclick: () => incidentAction(incident.id, "resolve") }, t("resolve")));
+    }
+  }
+  return h(
+    "article",
+    { class: `card incident incident-${incident.state}`, "data-incident": incident.id },
+    h("h3", {}, t(`incident.kind.${incident.kind}`), " ", h("span", { class: `badge state-${incident.state}` }, t(`incident.state.${incident.state}`))),
+    h("p", {}, zones, incident.confirmed ? ` · ${t("confirmed")}` : ""),
+    h("p", { class: "muted" }, `${t("opened")}: ${when(incident.opened_at)}`),
+    h("div", { class: "row" }, h("a", { href: `/incidents/${encodeURIComponent(incident.id)}`, "data-link": true, class: "button" }, t("details")), buttons),
+  );
+}
+
+async function incidentAction(id, action) {
+  try {
+    await api("POST", `/api/v1/incidents/${encodeURIComponent(id)}/${action}`, {});
+    current?.refresh?.();
+  } catch (exc) {
+    alert(errorText(exc));
+  }
+}
+
+function section(titleKey, ...content) {
+  return h("section", { class: "block" }, h("h2", {}, t(titleKey)), ...content);
+}
+
+function b64urlBytes(text) {
+  const padded = text.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (text.length % 4)) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+async function enablePush(out) {
+  out.textContent = "";
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
+    out.textContent = t("push.unsupported");
+    return;
+  }
+  let key;
+  try {
+    key = (await api("GET", "/api/v1/push/vapid")).public_key;
+  } catch (exc) {
+    out.textContent = exc.status === 404 ? t("push.disabled") : errorText(exc);
+    return;
+  }
+  if ((await Notification.requestPermission()) !== "granted") {
+    out.textContent = t("push.denied");
+    return;
+  }
+  try {
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlBytes(key) });
+    await api("POST", "/api/v1/push/subscriptions", subscription.toJSON());
+    out.textContent = t("push.on");
+  } catch (exc) {
+    out.textContent = errorText(exc);
+  }
+}
+
+function pushBlock() {
+  const out = h("p", { role: "status", class: "muted" });
+  return section("settings.push", h("button", { type: "button", onclick: () => enablePush(out) }, t("push.enable")), out);
+}
+
+// ------------------------------------------------------------------ views
+function homeView(root) {
+  const top = h("div", { id: "home-alerts" });
+  const modeBox = h("section", { class: "mode", id: "mode-card", "aria-live": "polite" });
+  const actions = h("div", { class: "actions", id: "actions" });
+  const notReady = h("div", { id: "not-ready" });
+  root.append(top, modeBox, actions, notReady, HOUSEHOLD.includes(ME.role) ? pushBlock() : "");
+  let deadline = null;
+  let delayName = null;
+  const countdown = h("p", { class: "countdown", id: "countdown", "aria-live": "off" });
+
+  function draw() {
+    const s = state.system;
+    if (!s) return;
+    const incidents = s.incidents.filter((i) => ["active", "acknowledged"].includes(i.state));
+    top.replaceChildren(
+      incidents.length ? section("active.incidents", ...incidents.map((i) => incidentCard(i))) : "",
+      s.anomalies.length
+        ? section(
+            "active.anomalies",
+            h("ul", { class: "list" }, s.anomalies.map((a) => h("li", {}, h("a", { href: "/anomalies", "data-link": true }, a.manual.title), ` · ${a.subject || a.device || ""}`))),
+          )
+        : "",
+    );
+    const arming = s.mode.startsWith("arming");
+    const hint = arming ? "mode.hint.arming" : `mode.hint.${s.mode}`;
+    modeBox.className = `mode mode-${s.mode}`;
+    modeBox.replaceChildren(
+      h("p", { id: "mode", "data-mode": s.mode, class: "mode-text" }, t(`mode.${s.mode}`)),
+      h("p", { class: "mode-hint" }, t(hint)),
+      countdown,
+    );
+    delayName = Object.keys(s.delays || {})[0] || null;
+    deadline = delayName ? performance.now() + s.delays[delayName].remaining * 1000 : null;
+    tick();
+    const buttons = [];
+    if (HOUSEHOLD.includes(ME.role)) {
+      if (["disarmed", "armed_home", "armed_away"].includes(s.mode)) {
+        if (s.mode !== "armed_home") buttons.push(h("button", { type: "button", class: "big", id: "arm-home", onclick: () => openKeypad("arm_home") }, t("arm_home")));
+        if (s.mode !== "armed_away") buttons.push(h("button", { type: "button", class: "big", id: "arm-away", onclick: () => openKeypad("arm_away") }, t("arm_away")));
+      }
+      if (s.mode !== "disarmed") buttons.push(h("button", { type: "button", class: "big primary", id: "disarm", onclick: () => openKeypad("disarm") }, t("disarm")));
+    }
+    actions.replaceChildren(...buttons);
+    notReady.replaceChildren(
+      s.ready
+        ? h("p", { class: "ok" }, t("ready"))
+        : section(
+            "notready.title",
+            h("ul", { class: "list" }, s.not_ready.map((z) => h("li", {}, h("strong", {}, z.name), `: ${t(`reason.${z.reason}`)}`))),
+            HOUSEHOLD.includes(ME.role) && s.mode === "disarmed"
+              ? h("button", { type: "button", class: "warn", id: "bypass-arm", onclick: () => openKeypad("arm_away") }, t("bypass_arm"))
+              : "",
+          ),
+    );
+  }
+
+  function tick() {
+    if (deadline === null) {
+      countdown.textContent = "";
+      return;
+    }
+    const left = Math.max(0, Math.ceil((deadline - performance.now()) / 1000));
+    countdown.textContent = t(`delay.${delayName}`, { s: left });
+  }
+
+  const timer = setInterval(tick, 250);
+  const refresh = async () => {
+    try {
+      state.system = await api("GET", "/api/v1/system");
+      draw();
+    } catch (exc) {
+      modeBox.textContent = errorText(exc);
+    }
+  };
+  draw();
+  refresh();
+  return {
+    refresh,
+    onMessage(message) {
+      if (message.type === "system") draw();
+    },
+    destroy() {
+      clearInterval(timer);
+    },
+  };
+}
+
+function incidentsView(root) {
+  const list = h("div", { id: "incident-list" });
+  root.append(h("h1", {}, t("incidents.title")), list);
+  const refresh = async () => {
+    try {
+      const { items } = await api("GET", "/api/v1/incidents?state=all");
+      list.replaceChildren(...(items.length ? items.map((i) => incidentCard(i)) : [h("p", {}, t("incidents.empty"))]));
+    } catch (exc) {
+      list.textContent = errorText(exc);
+    }
+  };
+  const later = debounce(refresh);
+  refresh();
+  return { refresh, onMessage: (m) => { if (m.type === "incident") later(); } };
+}
+
+function incidentView(root, id) {
+  const body = h("div", { id: "incident-detail" }, t("loading"));
+  root.append(h("p", {}, h("a", { href: "/incidents", "data-link": true }, `← ${t("incidents.title")}`)), body);
+  const refresh = async () => {
+    try {
+      const incident = await api("GET", `/api/v1/incidents/${encodeURIComponent(id)}`);
+      const items = [
+        ...incident.activations.map((a) => ({ at: a.at, text: t("activation", { zone: a.name }), kind: "activation" })),
+        ...incident.notifications.map((n) => ({
+          at: n.sent_at || n.created_at,
+          kind: `notification state-${n.state}`,
+          text: `${t("notification", { channel: n.channel, recipient: n.recipient, state: t(`notif.state.${n.state}`) })}` +
+            ` (${n.transport}, ${t("attempts", { n: n.attempts })}${n.last_error ? `, ${n.last_error}` : ""})`,
+        })),
+      ].sort((a, b) => String(a.at).localeCompare(String(b.at)));
+      body.replaceChildren(
+        h("h1", {}, t(`incident.kind.${incident.kind}`)),
+        incidentCard(incident),
+        incident.closed_at ? h("p", { class: "muted" }, `${t("closed")}: ${when(incident.closed_at)}`) : "",
+        section("timeline", h("ol", { class: "timeline" }, items.map((i) => h("li", { class: i.kind }, h("time", { datetime: i.at }, when(i.at)), " ", i.text)))),
+      );
+      body.querySelector(".card .button")?.remove();
+    } catch (exc) {
+      body.textContent = errorText(exc);
+    }
+  };
+  const later = debounce(refresh);
+  refresh();
+  return {
+    refresh,
+    onMessage(m) {
+      if ((m.type === "incident" && m.incident?.id === id) || (m.type === "notification" && m.notification?.incident === id)) later();
+    },
+  };
+}
+
+function zonesView(root) {
+  const body = h("div", { id: "zones" }, t("loading"));
+  root.append(h("h1", {}, t("zones.title")), body);
+  const refresh = async () => {
+    try {
+      const [zones, devices] = await Promise.all([api("GET", "/api/v1/zones"), api("GET", "/api/v1/devices")]);
+      const byId = new Map(devices.items.map((d) => [d.id, d]));
+      const rooms = new Map();
+      for (const zone of zones.items) {
+        const room = zone.room || byId.get(zone.device)?.room || t("zones.no_room");
+        if (!rooms.has(room)) rooms.set(room, []);
+        rooms.get(room).push(zone);
+      }
+      body.replaceChildren(
+        ...[...rooms.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([room, list]) =>
+          h("section", { class: "block" }, h("h2", {}, room), h("ul", { class: "zones" }, list.map((z) => zoneItem(z, byId.get(z.device))))),
+        ),
+      );
+    } catch (exc) {
+      body.textContent = errorText(exc);
+    }
+  };
+  const later = debounce(refresh, 300);
+  refresh();
+  return { refresh, onMessage: (m) => { if (["system", "zone", "anomaly"].includes(m.type)) later(); } };
+}
+
+function zoneItem(zone, device) {
+  const id = `bypass-${zone.id}`;
+  const badges = [
+    h("span", { class: `badge ${zone.active ? "bad" : "good"}` }, zone.active ? t("zone_active") : t("zone_idle")),
+    h("span", { class: `badge ${zone.online ? "good" : "bad"}` }, zone.online ? t("online") : t("offline")),
+    zone.bypassed ? h("span", { class: "badge warn" }, t("bypassed")) : "",
+    zone.tamper ? h("span", { class: "badge bad" }, t("tamper")) : "",
+    zone.battery_low ? h("span", { class: "badge warn" }, t("battery_low")) : "",
+  ];
+  const facts = device
+    ? [
+        device.battery !== null && device.battery !== undefined ? `${t("battery")}: ${device.battery}%` : "",
+        device.signal !== null && device.signal !== undefined ? `${t("signal")}: ${device.signal} dBm` : "",
+        device.last_seen ? `${t("last_seen")}: ${when(device.last_seen)}` : "",
+      ].filter(Boolean).join(" · ")
+    : "";
+  const toggle = h("input", {
+    type: "checkbox",
+    id,
+    checked: zone.bypassed,
+    onchange: async (event) => {
+      try {
+        await api("PATCH", `/api/v1/zones/${encodeURIComponent(zone.id)}`, { bypassed: event.target.checked });
+      } catch (exc) {
+        event.target.checked = !event.target.checked;
+        alert(errorText(exc));
+      }
+    },
+  });
+  return h(
+    "li",
+    { class: "zone", "data-zone": zone.id },
+    h("div", {}, h("strong", {}, zone.name), ` (${t(`kind.${zone.kind}`)})`, " ", badges),
+    facts ? h("p", { class: "muted" }, facts) : "",
+    h("label", { for: id, class: "toggle" }, toggle, ` ${t("bypass")} ${zone.name}`),
+  );
+}
+
+function historyView(root) {
+  const kind = h("input", { id: "f-kind", list: "kinds", autocomplete: "off" });
+  const kinds = h("datalist", { id: "kinds" });
+  const zone = h("select", { id: "f-zone" }, h("option", { value: "" }, t("history.all")));
+  const day = h("input", { id: "f-date", type: "date" });
+  const form = h(
+    "form",
+    { class: "filters", onsubmit: (e) => { e.preventDefault(); reset(); } },
+    h("label", { for: "f-kind" }, t("history.kind")), kind, kinds,
+    h("label", { for: "f-zone" }, t("history.zone")), zone,
+    h("label", { for: "f-date" }, t("history.date")), day,
+    h("div", { class: "row" },
+      h("button", { type: "submit", class: "primary" }, t("history.apply")),
+      h("button", { type: "button", id: "csv", onclick: () => exportCsv() }, t("history.csv"))),
+  );
+  const list = h("ol", { class: "events", id: "events" });
+  const more = h("button", { type: "button", id: "more", onclick: () => load() }, t("history.more"));
+  const end = h("p", { class: "muted", hidden: true }, t("history.end"));
+  root.append(h("h1", {}, t("history.title")), form, list, more, end);
+  let cursor = null;
+  let done = false;
+  let busy = false;
+  const seenKinds = new Set();
+  const zoneNames = new Map();
+
+  api("GET", "/api/v1/zones").then(({ items }) => {
+    for (const z of items) {
+      zoneNames.set(z.id, z.name);
+      zone.append(h("option", { value: z.id }, z.name));
+    }
+  }).catch(() => {});
+
+  const query = (before) => {
+    const q = new URLSearchParams({ limit: "50" });
+    if (kind.value.trim()) q.set("kind", kind.value.trim());
+    if (zone.value) q.set("zone", zone.value);
+    if (before) q.set("before", before);
+    return `/api/v1/events?${q}`;
+  };
+  const until = () => (day.value ? new Date(`${day.value}T23:59:59.999`).getTime() : null);
+  const row = (e) =>
+    h("li", { "data-event": e.id },
+      h("time", { datetime: e.at }, when(e.at)), " ",
+      h("strong", {}, e.kind),
+      e.zone ? ` · ${zoneNames.get(e.zone) || e.zone}` : "",
+      e.actor ? ` · ${e.actor}` : "");
+
+  async function load() {
+    if (busy || done) return;
+    busy = true;
+    try {
+      const limit = until();
+      for (let page = 0; page < 20; page++) {
+        const data = await api("GET", query(cursor));
+        cursor = data.next;
+        done = cursor === null;
+        const shown = data.items.filter((e) => limit === null || new Date(e.at).getTime() <= limit);
+        for (const e of data.items) {
+          if (!seenKinds.has(e.kind)) {
+            seenKinds.add(e.kind);
+            kinds.append(h("option", { value: e.kind }));
+          }
+        }
+        list.append(...shown.map(row));
+        if (shown.length || done) break;
+      }
+      if (done && !list.children.length) list.append(h("li", { class: "muted" }, t("history.empty")));
+    } catch (exc) {
+      list.append(h("li", { class: "error" }, errorText(exc)));
+    } finally {
+      busy = false;
+      more.hidden = done;
+      end.hidden = !done;
+    }
+  }
+
+  function reset() {
+    cursor = null;
+    done = false;
+    list.replaceChildren();
+    load();
+  }
+
+  async function exportCsv() {
+    const rows = [["id", "at", "kind", "zone", "actor", "incident", "anomaly", "data"]];
+    const limit = until();
+    let before = null;
+    for (let page = 0; page < 200; page++) {
+      const data = await api("GET", query(before).replace("limit=50", "limit=500"));
+      for (const e of data.items) {
+        if (limit !== null && new Date(e.at).getTime() > limit) continue;
+        rows.push([e.id, e.at, e.kind, e.zone || "", e.actor || "", e.incident || "", e.anomaly || "", JSON.stringify(e.data)]);
+      }
+      before = data.next;
+      if (!before) break;
+    }
+    const csv = rows.map((r) => r.map((v) => `"${String(v).replaceAll('"', '""')}"`).join(",")).join("\r\n");
+    const url = URL.createObjectURL(new Blob([`${csv}\r\n`], { type: "text/csv" }));
+    const link = h("a", { href: url, download: `casahub-events-${new Date().toISOString().slice(0, 10)}.csv`, class: "visually-hidden" }, "csv");
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  const observer = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) load();
+  });
+  observer.observe(more);
+
+  async function newest() {
+    if (!list.firstElementChild?.dataset.event) return reset();
+    const top = Number(list.firstElementChild.dataset.event);
+    try {
+      const data = await api("GET", query(null));
+      const fresh = data.items.filter((e) => Number(e.id) > top && (until() === null || new Date(e.at).getTime() <= until()));
+      list.prepend(...fresh.map(row));
+    } catch {
+      /* shown on the next load */
+    }
+  }
+  const later = debounce(newest, 300);
+  load();
+  return {
+    refresh: later,
+    onMessage: (m) => { if (m.type === "event") later(); },
+    destroy: () => observer.disconnect(),
+  };
+}
+
+function anomaliesView(root) {
+  const list = h("div", { id: "anomaly-list" });
+  root.append(h("h1", {}, t("anomalies.title")), list);
+  const refresh = async () => {
+    try {
+      const { items } = await api("GET", "/api/v1/anomalies?state=all");
+      list.replaceChildren(
+        ...(items.length
+          ? items.map((a) =>
+              h("article", { class: `card anomaly anomaly-${a.state}`, "data-anomaly": a.id },
+                h("h2", {}, a.manual.title, " ", h("span", { class: `badge state-${a.state}` }, t(`anomaly.state.${a.state}`))),
+                h("p", { class: "muted" }, `${t("opened")}: ${when(a.opened_at)}`, a.device || a.subject ? ` · ${t("device")}: ${a.device || a.subject}` : ""),
+                h("p", {}, a.manual.meaning),
+                h("h3", {}, t("steps")),
+                h("ol", {}, a.manual.steps.map((s) => h("li", {}, s)))))
+          : [h("p", {}, t("anomalies.empty"))]),
+      );
+    } catch (exc) {
+      list.textContent = errorText(exc);
+    }
+  };
+  const later = debounce(refresh);
+  refresh();
+  return { refresh, onMessage: (m) => { if (m.type === "anomaly") later(); } };
+}
+
+function settingsView(root) {
+  if (ME.role !== "owner") {
+    root.append(h("h1", {}, t("settings.title")), h("p", { class: "error", id: "forbidden" }, t("forbidden")));
+    return {};
+  }
+  const langSelect = h("select", { id: "s-lang", onchange: () => { setLanguage(langSelect.value); rerender(); } },
+    h("option", { value: "it", selected: language() === "it" }, "Italiano"),
+    h("option", { value: "en", selected: language() === "en" }, "English"));
+  const delays = h("dl", { class: "facts", id: "delays" });
+  const contacts = h("div", { id: "contacts" });
+  const pairing = h("div", { id: "pairing" });
+  const ttl = h("select", { id: "s-ttl" },
+    ...[["3600", "ttl.1h"], ["14400", "ttl.4h"], ["86400", "ttl.24h"], ["604800", "ttl.7d"]].map(([v, k]) => h("option", { value: v }, t(k))));
+  const tokenOut = h("div", { id: "installer-token", "aria-live": "polite" });
+  root.append(
+    h("h1", {}, t("settings.title")),
+    section("settings.language", h("label", { for: "s-lang" }, t("settings.language")), langSelect),
+    pushBlock(),
+    section("settings.delays", delays),
+    section("settings.contacts", h("p", { class: "note" }, t("contacts.note")), contacts),
+    section("settings.users", h("p", {}, t("users.you", { user: ME.user, role: t(`role.${ME.role}`) })), h("p", { class: "note" }, t("users.note"))),
+    section("settings.installer",
+      h("p", {}, t("installer.note")),
+      h("label", { for: "s-ttl" }, t("installer.ttl")), ttl,
+      h("button", { type: "button", id: "make-token", onclick: () => makeToken() }, t("installer.create")),
+      tokenOut),
+    section("settings.pairing", pairing),
+  );
+
+  async function makeToken() {
+    tokenOut.replaceChildren();
+    try {
+      const token = await api("POST", "/api/v1/tokens", { role: "installer", ttl: Number(ttl.value) });
+      tokenOut.append(
+        h("p", {}, h("code", { id: "token-text", class: "token" }, token.token)),
+        h("p", {}, t("installer.expires", { at: when(token.expires_at) })),
+        qrSvg(token.token, t("installer.token")),
+      );
+    } catch (exc) {
+      tokenOut.textContent = errorText(exc);
+    }
+  }
+
+  const refresh = async () => {
+    try {
+      const system = await api("GET", "/api/v1/system");
+      delays.replaceChildren(
+        ...Object.entries(system.settings || {}).flatMap(([key, value]) => [
+          h("dt", {}, t(`delay.${key}`)),
+          h("dd", {}, key === "swinger_limit" ? String(value) : t("seconds", { n: value })),
+        ]),
+      );
+      const { items } = await api("GET", "/api/v1/notifications?limit=500");
+      const people = new Map();
+      for (const n of items) {
+        if (n.channel === "centre") continue;
+        if (!people.has(n.recipient)) people.set(n.recipient, new Set());
+        people.get(n.recipient).add(n.channel);
+      }
+      contacts.replaceChildren(
+        people.size
+          ? h("ul", { class: "list" }, [...people.entries()].map(([who, channels]) => h("li", {}, h("strong", {}, who), `: ${[...channels].sort().join(", ")}`)))
+          : h("p", { class: "muted" }, t("contacts.empty")),
+      );
+      const [devices, candidates] = await Promise.all([api("GET", "/api/v1/devices"), api("GET", "/api/v1/pairing/candidates")]);
+      pairing.replaceChildren(
+        h("ul", { class: "list" },
+          devices.items.map((d) => h("li", {}, h("strong", {}, d.name), ` (${d.driver}, ${d.room || "—"}): ${t("pairing.paired")}, ${d.online ? t("online") : t("offline")}`)),
+          candidates.items.map((c) => h("li", {}, h("strong", {}, c.model || c.address), ` (${c.driver}, ${c.address}): ${t("pairing.candidate")}`))),
+        candidates.items.length ? "" : h("p", { class: "muted" }, t("pairing.empty")),
+      );
+    } catch (exc) {
+      pairing.textContent = errorText(exc);
+    }
+  };
+  refresh();
+  return { refresh };
+}
+
+// ------------------------------------------------------------------ router
+const ROUTES = [
+  [/^\/$/, homeView, "/"],
+  [/^\/incidents$/, incidentsView, "/incidents"],
+  [/^\/incidents\/([^/]+)$/, incidentView, "/incidents"],
+  [/^\/zones$/, zonesView, "/zones"],
+  [/^\/history$/, historyView, "/history"],
+  [/^\/anomalies$/, anomaliesView, "/anomalies"],
+  [/^\/settings$/, settingsView, "/settings"],
+];
+
+function render() {
+  current?.destroy?.();
+  current = null;
+  main.replaceChildren();
+  const path = location.pathname;
+  for (const [pattern, view, nav] of ROUTES) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    for (const link of document.querySelectorAll("#menu a")) {
+      if (link.getAttribute("href") === nav) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    current = view(main, ...match.slice(1).map(decodeURIComponent)) || {};
+    return;
+  }
+  main.append(h("p", {}, t("not_found")));
+}
+
+function rerender() {
+  translate();
+  buildKeys();
+  if (socket?.readyState === WebSocket.OPEN) setConnected(true);
+  else if (socket === null) setConnected(false);
+  render();
+}
+
+function navigate(path) {
+  if (path === location.pathname) return;
+  history.pushState(null, "", path);
+  render();
+  main.focus();
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-link]");
+  if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const url = new URL(link.href);
+  if (url.origin !== location.origin) return;
+  event.preventDefault();
+  navigate(url.pathname);
+});
+window.addEventListener("popstate", render);
+
+document.getElementById("lang").addEventListener("click", () => {
+  setLanguage(language() === "it" ? "en" : "it");
+  rerender();
+});
+
+document.getElementById("logout").addEventListener("click", async () => {
+  try {
+    await api("DELETE", "/api/v1/session");
+  } finally {
+    location.assign("/login");
+  }
+});
+
+// A push notification of an older build links to /#/incidents/<id>.
+if (location.pathname === "/" && location.hash.startsWith("#/incidents/")) {
+  history.replaceState(null, "", location.hash.slice(1));
+}
+document.getElementById("nav-settings").hidden = ME.role !== "owner";
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+translate();
+buildKeys();
+render();
+connect();
