@@ -32,8 +32,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check alarms hub drivers tests
 	$(VENV)/bin/mypy
 
+# BENCH_HA=1 adds the Home Assistant reference (installs it into bench/.venv-ha once, ~2 min);
+# BENCH_ARGS="--only latency,storm" or "--quick" for a subset or a smoke run.
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,199 +2,232 @@
 
 A demo hub runs in-process with every channel configured against the loopback peers of
 `tests.peers.household` (Twilio double, aiosmtpd with STARTTLS + AUTH, a push service over
-HTTPS, the pysiaalarm DC-09 receiver with AES-128), as in tests/e2e. Each alarm is a new
-incident: the simulated driver's `set_active` is called directly (water, smoke and panic in
-turn), then the zone restores and the incident is resolved through the API before the next one.
+HTTPS, the pysiaalarm DC-09 receiver with AES-128), as in tests/e2e (see bench/rig.py). Each
+alarm is a new incident, injected at the driver boundary (the simulated driver's
+`set_active`), the kinds in turn:
 
-Per alarm, from `time.perf_counter()` just before `set_active` to:
-- committed: the engine step that opened the incident has committed (hub.submit returned);
+- water, smoke, panic, power: 24h zones; restored, then the incident is resolved through the API;
+- motion (a follower zone, instant when no entry delay runs) and the door (an entry zone with
+  entry_delay 0: the entry delay ends at once and the deadline timer opens the incident, so
+  two steps commit) while armed away: armed with exit_delay 0 by `hub.submit(ArmRequest)`
+  before, disarmed after (within the abort window: the incident is cancelled).
+
+Between two alarms the outbox is drained, so each alarm is timed on a quiet hub. Per alarm,
+from `time.perf_counter()` just before `set_active` to:
+- committed: COMMIT returned for the engine step that opened the incident;
+- centre:    pysiaalarm ACKed the DC-09 report;
 - sms:       the Twilio double answered 201 to the SMS;
-- email:     aiosmtpd accepted the message (DATA);
 - push:      the push service decrypted and accepted the push;
-- centre:    pysiaalarm ACKed the DC-09 report.
+- email:     aiosmtpd accepted the message (DATA).
 The peers stamp arrivals themselves, so the pace of the polling here does not count.
 
     python -m bench.latency [--alarms N] [--output bench/results.json]
-
-Prints a table (median, p99, max in ms) and merges the "latency" key into the JSON file.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import math
-import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alarms.model import IncidentOpened
-from tests.conftest import start_hub
+import msgspec
+
+from alarms.model import ArmRequest, Configure, DisarmRequest, IncidentOpened
+from bench.common import DEFAULT_OUTPUT, Report, Row, latency_row, merge_results, now_iso, summary_ms
+from bench.rig import Rig, bench_hub
 from tests.peers import wait_until
-from tests.peers.household import household, logged_in, subscribe_app
-from tests.peers.tls import trusted
 
+SECTION = "2. alarm latency (quiet hub, all peers)"
 STAGES = {
-    "committed": "incident committed",
-    "sms": "SMS at the Twilio double",
-    "email": "email accepted by aiosmtpd",
-    "push": "push at the push service",
-    "centre": "DC-09 ACKed by pysiaalarm",
+    "committed": ("(a) incident committed", 10.0),
+    "centre": ("(b) DC-09 ACKed by pysiaalarm", 25.0),
+    "sms": ("(c) SMS at the Twilio double", 50.0),
+    "push": ("(d) push at the push service", 50.0),
+    "email": ("(e) email accepted by aiosmtpd", 100.0),
 }
-ZONES = (("water", "sim-water-1"), ("smoke", "sim-smoke-1"), ("panic", "sim-panic-1"))
-DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
+COMMIT_FLOOR_X = 3.0  # (a) also within 3x the bare commit
+WAIT = 60.0  # a delivery retried after a transient failure (backoff 2 s, 4 s, ...) still counts, as an outlier
+# (kind, simulated address, armed): intrusion zones alarm only while armed.
+ZONES = (
+    ("water", "sim-water-1", False),
+    ("smoke", "sim-smoke-1", False),
+    ("panic", "sim-panic-1", False),
+    ("power", "sim-power-1", False),
+    ("motion", "sim-motion-1", True),
+    ("contact", "sim-contact-1", True),
+)
 
 
-async def measure(alarms: int, folder: Path) -> dict[str, list[float]]:
-    """Seconds from the reading to each stage, one sample per alarm and stage."""
+async def measure(rig: Rig, alarms: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Seconds from the reading to each stage, one sample per alarm and stage; and 'committed' per kind."""
     samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    async with household(folder / "peers") as peers:
-        config = peers.write_config(folder / "casahub.toml", language="en")
-        with trusted(peers.cert):
-            running = await start_hub(folder / "data", config)
-            try:
-                async with logged_in(running.base) as api:
-                    await subscribe_app(api, peers.push)
-                    hub = running.hub
-                    driver = running.daemon.drivers["simulated"]
-                    opened: list[tuple[float, str]] = []  # (commit time, incident id)
-                    submit = hub.submit
+    samples["published"] = []  # submit() returned: after the dashboards' fan-out (for reference)
+    by_kind: dict[str, list[float]] = {kind: [] for kind, _, _ in ZONES}
+    hub, peers, api, driver = rig.hub, rig.peers, rig.api, rig.simulated
+    opened: list[tuple[float, float, str]] = []  # (commit time, submit returned, incident id)
+    problems = rig.problems
 
-                    async def timed_submit(event: Any, *, actor: str | None = None) -> Any:
-                        step = await submit(event, actor=actor)
-                        for effect in step.effects:
-                            if isinstance(effect, IncidentOpened):
-                                opened.append((time.perf_counter(), effect.incident.id))
-                        return step
+    def listener(event: Any, step: Any, committed: float, done: float) -> None:
+        for effect in step.effects:
+            if isinstance(effect, IncidentOpened):
+                opened.append((committed, done, effect.incident.id))
 
-                    hub.submit = timed_submit  # the driver pump calls hub.ingest -> self.submit
+    rig.listeners.append(listener)
+    settings = msgspec.structs.replace(hub.state.settings, exit_delay=0.0, entry_delay=0.0)
+    await hub.submit(Configure(settings=settings), actor="bench")
 
-                    async def one_alarm(n: int) -> None:
-                        kind, address = ZONES[n % len(ZONES)]
-                        sms, mails = len(peers.twilio.accepted), len(peers.emails())
-                        reports, incidents = len(peers.centre.reports()), len(opened)
+    for n in range(alarms):
+        kind, address, armed = ZONES[n % len(ZONES)]
+        if armed:
+            await hub.submit(ArmRequest(mode="away", by="bench"))
+            assert hub.state.mode == "armed_away", hub.state.mode
+        await rig.outbox_idle()
+        await asyncio.sleep(0.02)  # the peers note a delivery just after answering it: let them
+        sms, mails = len(peers.twilio.accepted), len(peers.emails())
+        reports, incidents = len(peers.centre.reports()), len(opened)
 
-                        started = time.perf_counter()
-                        await driver.set_active(address, kind, True)
+        started = time.perf_counter()
+        await driver.set_active(address, kind, True)
 
-                        await wait_until(lambda: len(opened) > incidents, 10, f"alarm {n}: the incident")
-                        committed_at, incident = opened[incidents]
-                        await wait_until(
-                            lambda: (
-                                len(peers.twilio.accepted) > sms
-                                and len(peers.emails()) > mails
-                                and peers.pushes(incident)
-                                and len(peers.centre.reports()) > reports
-                            ),
-                            10,
-                            f"alarm {n}: every delivery",
-                        )
-                        samples["committed"].append(committed_at - started)
-                        samples["sms"].append(peers.twilio.accepted[sms].at - started)
-                        samples["email"].append(peers.emails()[mails].at - started)
-                        samples["push"].append(peers.pushes(incident)[0].at - started)
-                        samples["centre"].append(peers.centre.report_times()[reports] - started)
+        await wait_until(lambda: len(opened) > incidents, WAIT, f"alarm {n}: the incident")
+        committed_at, done_at, incident = opened[incidents]
+        await wait_until(
+            lambda: (
+                len(peers.twilio.accepted) > sms
+                and len(peers.emails()) > mails
+                and peers.pushes(incident)
+                and len(peers.centre.reports()) > reports
+            ),
+            WAIT,
+            f"alarm {n}: every delivery",
+        )
+        samples["committed"].append(committed_at - started)
+        samples["published"].append(done_at - started)
+        by_kind[kind].append(committed_at - started)
+        samples["sms"].append(peers.twilio.accepted[sms].at - started)
+        samples["email"].append(peers.emails()[mails].at - started)
+        samples["push"].append(peers.pushes(incident)[0].at - started)
+        samples["centre"].append(peers.centre.report_times()[reports] - started)
 
-                        # restore (a restore report to the centre) and resolve: the next alarm is a new incident
-                        await driver.set_active(address, kind, False)
-                        await wait_until(lambda: len(peers.centre.reports()) > reports + 1, 10, f"alarm {n}: restore")
-                        status, body = await api.post(f"/api/v1/incidents/{incident}/resolve")
-                        assert status == 200, body
+        # restore (a restore report to the centre); then the next alarm must be a new incident
+        await driver.set_active(address, kind, False)
+        try:
+            await wait_until(lambda: len(peers.centre.reports()) > reports + 1, WAIT, f"alarm {n}: restore")
+        except AssertionError as exc:  # the alarm is measured; note what went wrong and go on
+            problems.append(f"{exc}; {await _diagnose(rig, reports)}")
+            await rig.outbox_idle(WAIT)
+        if armed:
+            await hub.submit(DisarmRequest(by="bench"))  # within the abort window: cancelled
+        else:
+            status, body = await api.post(f"/api/v1/incidents/{incident}/resolve")
+            assert status == 200, body
+    rig.listeners.remove(listener)
+    await rig.outbox_idle()
+    return samples, by_kind
 
-                    for n in range(alarms):
-                        await one_alarm(n)
-            finally:
-                await running.stop()
-    return samples
+
+async def _diagnose(rig: Rig, reports: int) -> str:
+    """What the outbox and the centre say, for a delivery that did not come."""
+    rows = await rig.hub.db.fetchall(
+        "SELECT id, channel, template, state, attempts, last_error, payload FROM outbox"
+        " WHERE channel = 'centre' ORDER BY id DESC LIMIT 4"
+    )
+    got = [(e.event_qualifier, e.event_type, e.ri) for e in rig.peers.centre.reports()[reports:]]
+    zones = {z.id: (z.active, z.alarmed) for z in rig.hub.state.zones.values() if z.active or z.alarmed}
+    return (
+        f"centre rows (newest first): {[dict(r) for r in rows]}; ACKed since the alarm: {got}; "
+        f"mode {rig.hub.state.mode}; zones (active, alarmed): {zones}"
+    )
 
 
-def nearest_rank(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def summarise(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+async def retries(rig: Rig) -> dict[str, Any]:
+    """Delivery attempts that failed (each one explains an outlier): count and the first few."""
+    rows = await rig.hub.db.fetchall(
+        "SELECT transport, outcome, detail FROM outbox_attempts WHERE outcome != 'delivered' ORDER BY id"
+    )
     return {
-        stage: {
-            "median_ms": round(statistics.median(values) * 1000, 2),
-            "p99_ms": round(nearest_rank(values, 0.99) * 1000, 2),
-            "max_ms": round(max(values) * 1000, 2),
-            "min_ms": round(min(values) * 1000, 2),
-            "mean_ms": round(statistics.fmean(values) * 1000, 2),
-        }
-        for stage, values in samples.items()
+        "failed_attempts": len(rows),
+        "first": [f"{r['transport']}: {r['outcome']}: {r['detail']}" for r in rows[:5]],
     }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+def report_rows(
+    report: Report, section: str, samples: dict[str, list[float]], floor: dict[str, float] | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for stage, (label, target) in STAGES.items():
+        row, entry = latency_row(
+            section,
+            label,
+            samples[stage],
+            floor,
+            p99_max_ms=target,
+            floor_p99_max_x=COMMIT_FLOOR_X if stage == "committed" else None,
+        )
+        report.add(row)
+        out[stage] = entry
+    if samples.get("published"):
+        row, entry = latency_row(section, "    step done (after dashboard fan-out)", samples["published"], floor)
+        report.add(row)
+        out["published"] = entry
+    return out
 
 
-def table(summary: dict[str, dict[str, float]], alarms: int) -> str:
-    lines = [
-        f"casahub alarm latency: {alarms} alarms, from the reading at the driver boundary (ms)",
-        f"{'stage':<30} {'median':>8} {'p99':>8} {'max':>8}",
-    ]
-    for stage, label in STAGES.items():
-        row = summary[stage]
-        lines.append(f"{label:<30} {row['median_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['max_ms']:>8.1f}")
-    return "\n".join(lines)
+async def _run(folder: Path, alarms: int) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, Any]]:
+    async with bench_hub(folder) as rig:
+        samples, by_kind = await measure(rig, alarms)
+        failed = await retries(rig)
+        failed["restore_not_seen"] = rig.problems
+        return samples, by_kind, failed
 
 
-def write_results(path: Path, summary: dict[str, dict[str, float]], alarms: int, took: float) -> None:
-    """Merge the "latency" key into `path`, keeping whatever else other benchmarks wrote there."""
-    try:
-        results = json.loads(path.read_text())
-        if not isinstance(results, dict):
-            results = {}
-    except (OSError, ValueError):
-        results = {}
-    results["latency"] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "cpu": cpu_model(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
+def run(folder: Path, report: Report, floor: dict[str, float] | None, *, alarms: int = 200) -> dict[str, Any]:
+    started = time.monotonic()
+    samples, by_kind, failed = asyncio.run(_run(folder, alarms))
+    stages = report_rows(report, SECTION, samples, floor)
+    kinds = {kind: summary_ms(values) for kind, values in by_kind.items() if values}
+    for kind, stats in kinds.items():
+        report.add(
+            Row(SECTION, f"    committed, {kind}{' (armed away)' if kind in ('motion', 'contact') else ''}", stats)
+        )
+    report.add(Row(SECTION, "    failed delivery attempts (retried)", value=str(failed["failed_attempts"])))
+    if failed["restore_not_seen"]:
+        report.add(
+            Row(SECTION, "    restore reports never seen at pysiaalarm", value=str(len(failed["restore_not_seen"])))
+        )
+    return {
+        "date": now_iso(),
         "alarms": alarms,
-        "zones": [kind for kind, _ in ZONES],
-        "seconds": round(took, 1),
-        "stages": summary,
+        "kinds": [kind for kind, _, _ in ZONES],
+        "seconds": round(time.monotonic() - started, 1),
+        "stages": stages,
+        "committed_by_kind": kinds,
+        "delivery_retries": failed,
+        "method": "simulated driver set_active -> peers' own arrival stamps; outbox drained between alarms",
     }
-    path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import floor as floor_mod
+
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.split("\n")[0])
-    parser.add_argument("--alarms", type=int, default=100, help="alarms to time (default 100)")
+    parser.add_argument("--alarms", type=int, default=200, help="alarms to time (default 200)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file to merge results into")
     args = parser.parse_args(argv)
     if args.alarms < 1:
         parser.error("--alarms must be at least 1")
-    logging.basicConfig(level=logging.ERROR)  # the hub's and aiosmtpd's warnings would drown the table
-    started = time.monotonic()
+    logging.basicConfig(level=logging.ERROR)
+    report = Report()
     with tempfile.TemporaryDirectory(prefix="casahub-bench-") as folder:
-        samples = asyncio.run(measure(args.alarms, Path(folder)))
-    took = time.monotonic() - started
-    summary = summarise(samples)
-    print(table(summary, args.alarms))
-    print(f"({took:.0f} s; Python {platform.python_version()}; {cpu_model()})")
-    write_results(args.output, summary, args.alarms, took)
+        floor = floor_mod.run(Path(folder) / "floor", report)
+        result = run(Path(folder) / "latency", report, floor["sqlite_commit"], alarms=args.alarms)
+    print(report.render())
+    merge_results(args.output, {"floor": floor, "latency": result})
     print(f"results merged into {args.output}")
     return 0
 
