@@ -28,7 +28,15 @@ ROLES: tuple[Role, ...] = ("owner", "member", "installer")
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # A valid hash of a random secret, verified when the user does not exist, so that the
 # time a failed login takes does not tell whether the username exists.
-_DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
+_DUMMY_HASH: str | None = None  # made on first use: hashing at import would cost every start ~30 ms
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
+    return _DUMMY_HASH
+
 
 SESSION_TTL = 30 * 24 * 3600
 MIN_PASSWORD = 4
@@ -183,7 +191,7 @@ class Accounts:
         with self._lock:
             row = self.conn.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()
         if row is None:
-            _verify(_DUMMY_HASH, password)  # same work as a real user: no username oracle
+            _verify(_dummy_hash(), password)  # same work as a real user: no username oracle
             return None
         if not _verify(row["password_hash"], password):
             return None

@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 LOW_BATTERY_PERCENT = 15.0
 HUB_SUPPLY_DRIVERS = ("nut", "power_supply")
+LAST_SEEN_EVERY = 900.0  # seconds; supervision reads last_seen from memory, this is for restarts
 SILENT_REPORTS = 2  # a device is silent after missing this many expected reports
 TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_seen (SD-card wear)
 
@@ -127,6 +128,7 @@ class Hub:
         self.degraded = Degraded()
         self._zone_numbers: dict[str, int] = {}
         self._hub_battery_low: set[str] = set()
+        self._stored_telemetry: dict[str, tuple[tuple[object, ...], float | None]] = {}
         self.started_at = clock()
         # driver, address -> seconds between reports; set by the daemon from the running drivers.
         self.expected_interval: Callable[[str, str], float | None] = lambda driver, address: None
@@ -395,7 +397,8 @@ class Hub:
                     self.fanout.publish({"type": "anomaly", "anomaly": self.anomaly_json(ano)})
                 case LogEvent():
                     self.fanout.publish({"type": "event", "kind": effect.kind, "zone": effect.zone, "by": effect.by})
-        self.fanout.publish({"type": "system", "system": self.system_json()})
+        if self.fanout.count:  # the snapshot is only worth building for someone watching
+            self.fanout.publish({"type": "system", "system": self.system_json()})
 
     # ------------------------------------------------------------------ timers
     async def run_timers(self) -> None:
@@ -508,17 +511,27 @@ class Hub:
         return self._zones_index.get(device_id, [])
 
     async def flush_telemetry(self) -> None:
+        """Write telemetry that changed. `last_seen` alone is written at most every LAST_SEEN_EVERY
+        seconds per device: it changes with every report and would otherwise rewrite every row
+        every minute (most of the SD card's daily writes)."""
         dirty, self._dirty_devices = self._dirty_devices, set()
-        if not dirty:
+        rows = []
+        for device_id in dirty:
+            d = self.devices.get(device_id)
+            if d is None:
+                continue
+            values = (d.battery, d.signal, int(d.online))
+            stored, stored_seen = self._stored_telemetry.get(device_id, (None, None))
+            seen_due = d.last_seen is not None and (stored_seen is None or d.last_seen - stored_seen >= LAST_SEEN_EVERY)
+            if values != stored or seen_due:
+                rows.append((d.battery, d.signal, d.last_seen, int(d.online), d.id))
+                self._stored_telemetry[device_id] = (values, d.last_seen)
+        if not rows:
             return
         async with self.db.transaction() as conn:
-            for device_id in dirty:
-                d = self.devices.get(device_id)
-                if d is not None:
-                    await conn.execute(
-                        "UPDATE devices SET battery = ?, signal = ?, last_seen = ?, online = ? WHERE id = ?",
-                        (d.battery, d.signal, d.last_seen, int(d.online), d.id),
-                    )
+            await conn.executemany(
+                "UPDATE devices SET battery = ?, signal = ?, last_seen = ?, online = ? WHERE id = ?", rows
+            )
 
     async def run_clock_watch(self, detect_step: Callable[[], float | None], interval: float = 1.0) -> None:
         """Notice wall-clock steps; move running delays and waiting messages along with them."""

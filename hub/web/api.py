@@ -42,6 +42,7 @@ INTRUSION_KINDS = {k for k, v in INCIDENT_FOR_ZONE.items() if v == "intrusion"}
 
 
 DURESS_IDS = "SELECT id FROM incidents WHERE kind = 'duress'"
+CREDENTIAL_RECHECK = 2.0  # seconds between credential checks of an open WebSocket stream
 
 
 # The open dashboard streams, closed when the hub shuts down: otherwise a stop would wait for
@@ -600,13 +601,23 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     try:
         await ws.send_json({"type": "system", "system": ctx.hub.system_json()})
 
+        checked_at = ctx.clock()
+
         async def pump() -> None:
+            nonlocal checked_at
             while True:
                 message = await queue.get()
-                if await authenticate(ctx, request) is None:
+                now = ctx.clock()
+                # Credentials are re-checked every few seconds, not per message: a revoked token
+                # or a logout ends the stream within CREDENTIAL_RECHECK, and a storm stays cheap.
+                if now - checked_at < CREDENTIAL_RECHECK:
+                    pass
+                elif await authenticate(ctx, request) is None:
                     # Logged out, password changed, token revoked or expired: the stream ends too.
                     await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"credentials no longer valid")
                     return
+                else:
+                    checked_at = now
                 if await _stream_may_show(ctx, principal, message):
                     await ws.send_json(message)
 

@@ -155,8 +155,12 @@ async def next_frame(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
     return await ws.receive(timeout=5)
 
 
-async def test_an_open_websocket_ends_when_its_credential_does(running_hub: RunningHub, api: Api, anon: Api) -> None:
-    """Revoking a token, logging out or changing the password also stops a stream already open."""
+async def test_an_open_websocket_ends_when_its_credential_does(
+    running_hub: RunningHub, api: Api, anon: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revoking a token, logging out or changing the password also stops a stream already open
+    (within CREDENTIAL_RECHECK seconds; here every message is checked)."""
+    monkeypatch.setattr("hub.web.api.CREDENTIAL_RECHECK", 0.0)
     accounts = accounts_of(running_hub)
     token_id, token = await asyncio.to_thread(accounts.create_token, "owner")
     url = running_hub.base + "/api/v1/ws"
