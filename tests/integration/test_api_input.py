@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -133,8 +135,9 @@ async def test_bearer_token_roles(running_hub: RunningHub) -> None:
     from hub.storage import open_sync
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
-    _, installer = accounts.create_token("installer", ttl=3600)
-    _, expired = accounts.create_token("member", ttl=0.001)
+    # In worker threads: a blocked event loop could not finish a write the hub has begun.
+    _, installer = await asyncio.to_thread(accounts.create_token, "installer", ttl=3600)
+    _, expired = await asyncio.to_thread(accounts.create_token, "member", ttl=0.001)
     accounts.conn.close()
     async with aiohttp.ClientSession() as session:
         api = Api(running_hub.base, session)

@@ -71,7 +71,7 @@ async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> No
     from hub.storage import open_sync
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
-    _, token = accounts.create_token("member")
+    _, token = await asyncio.to_thread(accounts.create_token, "member")
     accounts.conn.close()
     common = ["--hub", running_hub.base, "--token", token]
 

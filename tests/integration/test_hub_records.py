@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from alarms import engine
 from hub import journal
 from tests.conftest import Api, RunningHub
@@ -55,7 +57,7 @@ async def test_duress_code_disarms_quietly_and_reports_to_centre(api: Api, runni
     from hub.storage import open_sync
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
-    accounts.set_codes("demo", duress_code="54321")
+    await asyncio.to_thread(accounts.set_codes, "demo", duress_code="54321")
     accounts.conn.close()
     await api.post("/api/v1/system/arm", {"mode": "away", "code": "12345"})
     status, body = await api.post("/api/v1/system/disarm", {"code": "54321"})

@@ -193,7 +193,9 @@ async def test_tokens_roles_and_unreachable_hub(running_hub: RunningHub, tmp_pat
     # the installer's 8 hours are over
     token_id = installer.common[-1].split("_")[1]
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
-    accounts.conn.execute("UPDATE tokens SET expires_at = ? WHERE id = ?", (time.time() - 1, token_id))
+    await asyncio.to_thread(
+        accounts.conn.execute, "UPDATE tokens SET expires_at = ? WHERE id = ?", (time.time() - 1, token_id)
+    )
     accounts.conn.close()
     line = await installer.error("pair", "list")
     assert "refused the token (wrong, revoked or expired)" in line and "casahub token create --role installer" in line

@@ -32,8 +32,11 @@ async def test_expired_token_is_401(running_hub: RunningHub) -> None:
     accounts = accounts_of(running_hub)
     token_id, token = await asyncio.to_thread(accounts.create_token, "owner", ttl=3600)
     assert (await bearer_get(running_hub, token))[0] == 200
-    with accounts._lock:  # move its expiry into the past
-        accounts.conn.execute("UPDATE tokens SET expires_at = 1 WHERE id = ?", (token_id,))
+    def expire() -> None:  # in a worker thread: blocking the loop would stall the hub's own writes
+        with accounts._lock:  # move its expiry into the past
+            accounts.conn.execute("UPDATE tokens SET expires_at = 1 WHERE id = ?", (token_id,))
+
+    await asyncio.to_thread(expire)
     status, body = await bearer_get(running_hub, token)
     assert status == 401 and body["error"] == "unauthorized", body  # type: ignore[index]
     _, short = await asyncio.to_thread(accounts.create_token, "owner", ttl=0.05)
