@@ -30,6 +30,7 @@ from hub import led as status_led
 from hub.clock import SteadyClock
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
 from hub.discovery import HubAdvertiser, tls_fingerprint
+from hub.metrics import LoopLagMonitor, metrics_handler
 from hub.outbox import OutboxDispatcher
 from hub.push_store import PushStore
 from hub.runtime import Hub
@@ -230,6 +231,9 @@ class Daemon:
         )
         app = make_app(ctx)
         self.app = app
+        lag = LoopLagMonitor()
+        # Prometheus: loopback is trusted, anything else needs a token or a dashboard session.
+        app.router.add_get("/metrics", metrics_handler(lambda: self.hub, lag=lag, version=ctx.version))
         add_push_routes(app, PushWeb(store=push_store, public_key=transports.vapid_public_key or ""))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -293,6 +297,25 @@ class Daemon:
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
                 tasks.create_task(hub.run_storage_probe(), name="storage-probe")
                 tasks.create_task(hub.supervision.run(), name="supervision")
+                tasks.create_task(lag.run(), name="loop-lag")
+                if cfg.mqtt_export is not None:
+                    from hub.discovery import hub_id
+                    from hub.mqtt_export import MqttExport
+
+                    export = MqttExport(
+                        hub,
+                        accounts,
+                        host=cfg.mqtt_export.host,
+                        port=cfg.mqtt_export.port,
+                        discovery_prefix=cfg.mqtt_export.discovery_prefix,
+                        username=cfg.mqtt_export.username,
+                        password=cfg.mqtt_export.password,
+                        hub_id=hub_id(p.data_dir),
+                        hub_name=cfg.hub.name,
+                        version=ctx.version,
+                    )
+                    await stack.enter_async_context(export)
+                    tasks.create_task(export.run(), name="mqtt-export")
                 if isinstance(self.clock, SteadyClock):
                     tasks.create_task(hub.run_clock_watch(self.clock.detect_step), name="clock")
                 if not p.demo:

@@ -360,6 +360,14 @@ def _new_export(running: RunningHub, broker: Mosquitto, accounts: Accounts) -> t
     return export, offset
 
 
+async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel `export.run()`; it must end promptly (a swallowed cancellation would hang the daemon)."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=15)
+    assert done, "the export did not stop when cancelled"
+    assert task.cancelled() or isinstance(task.exception(), asyncio.CancelledError)
+
+
 @contextlib.asynccontextmanager
 async def exporting(running: RunningHub, broker: Mosquitto) -> AsyncIterator[Setup]:
     accounts = Accounts(open_sync(running.data_dir / "casahub.db"))
@@ -370,9 +378,7 @@ async def exporting(running: RunningHub, broker: Mosquitto) -> AsyncIterator[Set
             try:
                 yield Setup(running, export, broker, accounts, offset)
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop(task)
     finally:
         accounts.conn.close()
 
@@ -724,9 +730,7 @@ async def test_from_the_config_file_with_broker_credentials(tmp_path: Path, capl
                 )
                 assert found == {"homeassistant/casahub/casa_rossi/status": b"online"}
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop(task)
     finally:
         accounts.conn.close()
         await running.stop()
@@ -749,10 +753,31 @@ async def test_a_broker_that_refuses_the_login_is_retried_never_fatal(
             task = asyncio.create_task(export.run())
             await asyncio.sleep(0.5)
             assert not task.done() and not export.connected
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
     finally:
         accounts.conn.close()
         broker.kill()
     assert "unreachable or lost" in caplog.text
+
+
+async def test_cancelling_always_stops_the_export(setup: Setup) -> None:
+    """Cancelled at any moment (connecting, publishing, waiting, a message arriving), run() ends."""
+    hub = setup.hub
+    await wait_until(lambda: setup.export.connected, what="the first export to connect")
+
+    async def chatter() -> None:
+        while True:
+            hub.fanout.publish({"type": "event", "kind": "noise"})
+            await asyncio.sleep(0)
+
+    noise = asyncio.create_task(chatter())
+    try:
+        for i in range(40):
+            export, _ = _new_export(setup.running, setup.broker, setup.accounts)
+            export.resync_interval = 0.001
+            async with export:
+                task = asyncio.create_task(export.run())
+                await asyncio.sleep(0.002 * (i % 20))
+                await stop(task)
+    finally:
+        noise.cancel()

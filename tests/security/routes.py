@@ -92,6 +92,9 @@ PAGES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/static/{name}"): ("public", "/static/app.js"),
     ("GET", "/manifest.webmanifest"): ("public", "/manifest.webmanifest"),
     ("GET", "/sw.js"): ("public", "/sw.js"),
+    # Prometheus: answers loopback (where these tests run) without credentials; from elsewhere it
+    # needs a token or a session (tests/integration/test_metrics.py checks that side).
+    ("GET", "/metrics"): ("public", "/metrics"),
 }
 for (_method, _path), _page in list(PAGES.items()):
     PAGES["HEAD", _path] = _page
