@@ -214,9 +214,8 @@ class MqttExport:
         self._queue: asyncio.Queue[dict[str, Any]] | None = None
         self._sent: dict[str, str] = {}  # retained topic -> the payload last published there
         self._sync_lock = asyncio.Lock()
-        self._incidents: dict[str, str] = {
-            inc.id: inc.state for inc in hub.state.incidents.values() if inc.kind not in HIDDEN_INCIDENT_KINDS
-        }
+        self._incidents: dict[str, str] = {}  # open incident id -> its state, as last announced
+        self._note_open_incidents()
 
     @classmethod
     def from_config(
@@ -226,8 +225,10 @@ class MqttExport:
         accounts: Accounts,
         *,
         hub_name: str = "casahub",
+        hub_id: str | None = None,
         version: str | None = None,
     ) -> MqttExport:
+        """From `[mqtt_export]`; `hub_id` defaults to the hub's name in lower case."""
         return cls(
             hub,
             accounts,
@@ -236,7 +237,7 @@ class MqttExport:
             discovery_prefix=config.discovery_prefix,
             username=config.username,
             password=config.password,
-            hub_id=re.sub(r"[^a-z0-9]+", "_", hub_name.lower()).strip("_") or "casahub",
+            hub_id=hub_id or re.sub(r"[^a-z0-9]+", "_", hub_name.lower()).strip("_") or "casahub",
             hub_name=hub_name,
             version=version,
         )
@@ -250,7 +251,13 @@ class MqttExport:
 
     async def __aenter__(self) -> Self:
         self._queue = self.hub.fanout.subscribe()
+        self._note_open_incidents()  # already open (recovered from the journal): not news
         return self
+
+    def _note_open_incidents(self) -> None:
+        for inc in self.hub.state.incidents.values():
+            if inc.kind not in HIDDEN_INCIDENT_KINDS:
+                self._incidents.setdefault(inc.id, inc.state)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -465,9 +472,9 @@ class MqttExport:
         if not isinstance(inc_id, str) or kind in HIDDEN_INCIDENT_KINDS:
             return
         previous = self._incidents.get(inc_id)
-        if previous is None and kind in INCIDENT_OPEN_TYPES:
-            event_type = str(kind)
-        elif previous is not None and state != previous and state in INCIDENT_CHANGE_TYPES:
+        if previous is None and state == "active" and kind in INCIDENT_OPEN_TYPES:
+            event_type = str(kind)  # a new incident (later activations of it are no new event)
+        elif state != previous and state in INCIDENT_CHANGE_TYPES:
             event_type = str(state)
         else:
             event_type = ""
