@@ -131,6 +131,7 @@ CONTACT_ID: dict[ReportKind, int] = {
     "bypass": 570,
     "trouble": 300,  # system trouble
     "periodic_test": 602,
+    "walk_test": 607,  # 1607 walk-test mode entered, 3607 left
 }
 
 # ReportKind -> (SIA DCS code for the event, code for its restore or None).
@@ -151,12 +152,13 @@ SIA_CODES: dict[ReportKind, tuple[str, str | None]] = {
     "bypass": ("BB", "BU"),
     "trouble": ("YX", "YZ"),  # service required / service completed (what CID 300 maps to)
     "periodic_test": ("RP", None),
+    "walk_test": ("TS", "TE"),  # test start / test end
 }
 
 # One-shot events: they have no restore, a `restore` flag on them is ignored.
 EVENT_ONLY: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "confirmed", "periodic_test"})
 # Whose zone field is the user number (who disarmed, armed, cancelled, or used a duress code).
-USER_CODES: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "duress"})
+USER_CODES: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "duress", "walk_test"})
 
 _CID_BY_EVENT: dict[tuple[int, int], tuple[ReportKind, bool]] = {}
 for _kind, _event in CONTACT_ID.items():

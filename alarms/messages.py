@@ -862,6 +862,7 @@ _CENTRE_LABEL: dict[ReportCode, dict[str, str]] = {
     "confirmed": {"it": "Allarme verificato", "en": "Verified alarm"},
     "bypass": {"it": "Esclusione zona", "en": "Zone bypass"},
     "trouble": {"it": "Guasto", "en": "Trouble"},
+    "walk_test": {"it": "Prova impianto (walk test)", "en": "Walk test mode"},
 }
 _CENTRE_SUBJECT = {"it": "casahub, centrale: ", "en": "casahub, centre: "}
 

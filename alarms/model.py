@@ -112,6 +112,10 @@ class Zone(Struct, frozen=True):
     forced_bypass: bool = False  # bypassed by a forced arm, until disarm
     trips: int = 0  # alarm activations in the current armed period (swinger count)
     alarmed: bool = False  # reported as in alarm and not yet restored
+    # Walk test results (issue 7): when the zone last opened during a walk test, and when its
+    # device last reported a tamper during one. Kept across walk tests for the commissioning report.
+    walk_tested_at: float | None = None
+    tamper_tested_at: float | None = None
 
 
 class Activation(Struct, frozen=True):
@@ -140,6 +144,15 @@ class Anomaly(Struct, frozen=True):
     closed_at: float | None = None
 
 
+class WalkTest(Struct, frozen=True):
+    """A running walk test: zones open without alarms or centre reports until `ends_at`."""
+
+    started_at: float
+    ends_at: float  # a walk test always ends by itself, so the hub can never stay blind
+    by: str
+    tested: tuple[str, ...] = ()  # zone ids opened during this walk test, in order
+
+
 class State(Struct, frozen=True):
     """Everything the engine needs; the shell stores it as a snapshot after every step."""
 
@@ -156,6 +169,7 @@ class State(Struct, frozen=True):
     incidents: dict[str, Incident] = {}  # open incidents only (active or acknowledged)
     anomalies: dict[str, Anomaly] = {}  # active anomalies only
     next_id: int = 1  # ids are made from this counter so that replay gives the same ids
+    walk_test: WalkTest | None = None
 
 
 # --------------------------------------------------------------------------- inputs (events)
@@ -243,6 +257,17 @@ class ClockStep(Event, tag="clock_step", frozen=True):
     delta: Annotated[float, msgspec.Meta(ge=-1e10, le=1e10)]  # a decoded journal never holds an absurd step
 
 
+class WalkTestStart(Event, frozen=True, tag="walk_test_start"):
+    """Enter walk-test mode (only from disarmed) for `duration` seconds."""
+
+    by: str
+    duration: Annotated[float, msgspec.Meta(ge=60, le=4 * 3600)] = 1800
+
+
+class WalkTestStop(Event, frozen=True, tag="walk_test_stop"):
+    by: str
+
+
 class Tick(Event, frozen=True, tag="tick"):
     """Time passed: fires every deadline at or before `now`."""
 
@@ -259,6 +284,8 @@ AnyEvent = (
     | Resolve
     | SystemFault
     | ClockStep
+    | WalkTestStart
+    | WalkTestStop
     | Tick
 )
 
@@ -279,7 +306,7 @@ class ModeChanged(Effect, frozen=True, tag="mode_changed"):
 class ArmRefused(Effect, frozen=True, tag="arm_refused"):
     """Arming refused: `not_ready` lists (zone id, reason) or `reason` says why."""
 
-    reason: Literal["not_ready", "alarm_active"]
+    reason: Literal["not_ready", "alarm_active", "walk_test"]
     not_ready: tuple[tuple[str, str], ...] = ()
 
 
@@ -336,6 +363,7 @@ ReportCode = Literal[
     "confirmed",
     "bypass",
     "trouble",
+    "walk_test",  # entering (restore=False) / leaving (restore=True) walk-test mode
 ]
 
 
@@ -358,6 +386,13 @@ LedPattern = Literal["ok", "armed", "alarm", "fault", "arming"]
 
 class Led(Effect, frozen=True, tag="led"):
     pattern: LedPattern
+
+
+class WalkTestActivation(Effect, frozen=True, tag="walk_test_activation"):
+    """A zone opened (`what="zone"`) or a device reported tamper (`what="tamper"`) in a walk test."""
+
+    zone: str
+    what: Literal["zone", "tamper"] = "zone"
 
 
 class CancelEscalation(Effect, frozen=True, tag="cancel_escalation"):
@@ -388,6 +423,7 @@ AnyEffect = (
     | Siren
     | Led
     | CancelEscalation
+    | WalkTestActivation
     | LogEvent
 )
 

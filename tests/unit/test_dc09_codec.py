@@ -147,6 +147,7 @@ EXPECTED: dict[ReportKind, tuple[str, str, str, str | None]] = {
     "bypass": ("1570", "3570", "BB", "BU"),
     "trouble": ("1300", "3300", "YX", "YZ"),
     "periodic_test": ("1602", "1602", "RP", None),
+    "walk_test": ("1607", "3607", "TS", "TE"),
 }
 
 
