@@ -3,82 +3,11 @@
 // data), so nothing the hub or a sensor name says can become markup.
 import { language, setLanguage, t, translate } from "./i18n.js";
 import { qrSvg } from "./qr.js";
+import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
+import { EXTRA_ROUTES } from "./views.js";
 
-const meta = (name) => document.querySelector(`meta[name="casahub-${name}"]`)?.content || "";
-const ME = { user: meta("user"), role: meta("role"), csrf: meta("csrf") };
-const HOUSEHOLD = ["owner", "member"];
 const main = document.getElementById("main");
 const state = { system: null, zones: new Map() };
-
-// ------------------------------------------------------------------ DOM helpers
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "text") el.textContent = value;
-    else if (key === "class") el.className = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-function when(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  return date.toLocaleString(language() === "it" ? "it-IT" : "en-GB", { dateStyle: "short", timeStyle: "medium" });
-}
-
-function debounce(fn, ms = 200) {
-  let timer = null;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
-  };
-}
-
-// ------------------------------------------------------------------ API
-class ApiError extends Error {
-  constructor(status, body, headers) {
-    super(body?.message || `HTTP ${status}`);
-    this.status = status;
-    this.body = body || {};
-    this.headers = headers;
-  }
-}
-
-async function api(method, path, body) {
-  const headers = {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (!["GET", "HEAD"].includes(method)) headers["X-CSRF-Token"] = ME.csrf;
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-    cache: "no-store",
-  });
-  if (response.status === 401) {
-    location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
-    throw new ApiError(401, { message: "logged out" });
-  }
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data, response.headers);
-  return data;
-}
-
-function errorText(exc) {
-  if (exc instanceof ApiError) {
-    if (exc.status === 403 && exc.body.error === "forbidden") return t("forbidden");
-    if (exc.status === 404) return t("not_found");
-    return t("error", { msg: exc.body.message || exc.status });
-  }
-  return t("disconnected");
-}
 
 // ------------------------------------------------------------------ live updates
 const conn = document.getElementById("conn");
@@ -248,10 +177,6 @@ async function incidentAction(id, action) {
   } catch (exc) {
     alert(errorText(exc));
   }
-}
-
-function section(titleKey, ...content) {
-  return h("section", { class: "block" }, h("h2", {}, t(titleKey)), ...content);
 }
 
 function b64urlBytes(text) {
@@ -740,6 +665,7 @@ const ROUTES = [
   [/^\/history$/, historyView, "/history"],
   [/^\/anomalies$/, anomaliesView, "/anomalies"],
   [/^\/settings$/, settingsView, "/settings"],
+  ...EXTRA_ROUTES,
 ];
 
 function render() {
