@@ -15,8 +15,9 @@ meanwhile (includes the file system's journal; other processes may add noise), a
 number of commits. Target: <= 20 MB a day.
 
 Not part of the hub core and so computed apart: the DC-09 link supervision (a NULL poll every
-`supervision_interval` = 90 s writes the sequence file with two fsyncs): the child times the
-bytes of 100 sequence-file writes and the figure is scaled to a day's polls.
+`supervision_interval` = 90 s uses a sequence number; the file is rewritten with two fsyncs once per
+`SEQUENCE_BLOCK` numbers): the child times the bytes of 100 sequence-file writes and the figure
+is scaled to a day's polls.
 """
 
 from __future__ import annotations
@@ -131,15 +132,15 @@ async def child(folder: Path, hours: int) -> dict[str, Any]:
     journaled = await db.fetchone("SELECT COUNT(*) FROM events WHERE kind = 'sensor_changed'")
     await db.close()
 
-    # The DC-09 sequence file, rewritten (atomic replace + 2 fsyncs) before every frame.
-    from alarms.channels.dc09 import _write_sequence
+    # The DC-09 sequence file, rewritten (atomic replace + 2 fsyncs) once per block of numbers.
+    from alarms.channels.dc09 import SEQUENCE_BLOCK, _write_sequence
 
     seq_path = folder / "centre.seq"
     io2 = proc_io()
     for n in range(100):
         _write_sequence(seq_path, n + 1)
     io3 = proc_io()
-    per_frame = (io3.get("write_bytes", 0) - io2.get("write_bytes", 0)) / 100
+    per_frame = (io3.get("write_bytes", 0) - io2.get("write_bytes", 0)) / 100 / SEQUENCE_BLOCK
 
     return {
         "hours": hours,

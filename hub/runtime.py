@@ -72,6 +72,9 @@ HUB_SUPPLY_DRIVERS = ("nut", "power_supply")
 LAST_SEEN_EVERY = 900.0  # seconds; supervision reads last_seen from memory, this is for restarts
 SILENT_REPORTS = 2  # a device is silent after missing this many expected reports
 TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_seen (SD-card wear)
+# A received signal strength wobbles by a few dB from one report to the next; the stored value
+# only serves restarts (the API shows the live one), so it is rewritten when it moves this much.
+SIGNAL_DEADBAND = 6.0  # dB
 
 
 @dataclass
@@ -88,6 +91,18 @@ class DeviceRecord:
     online: bool = True
     created_at: float = 0.0
     bindkey: str | None = field(default=None, repr=False)
+
+
+def _telemetry_moved(stored: tuple[object, ...] | None, values: tuple[object, ...]) -> bool:
+    """Whether (battery, signal, online) differs from the stored row enough to rewrite it."""
+    if stored is None:
+        return True
+    if (stored[0], stored[2]) != (values[0], values[2]):
+        return True
+    old, new = stored[1], values[1]
+    if not isinstance(old, int | float) or not isinstance(new, int | float):
+        return old != new
+    return abs(new - old) >= SIGNAL_DEADBAND
 
 
 class Hub:
@@ -523,7 +538,7 @@ class Hub:
             values = (d.battery, d.signal, int(d.online))
             stored, stored_seen = self._stored_telemetry.get(device_id, (None, None))
             seen_due = d.last_seen is not None and (stored_seen is None or d.last_seen - stored_seen >= LAST_SEEN_EVERY)
-            if values != stored or seen_due:
+            if _telemetry_moved(stored, values) or seen_due:
                 rows.append((d.battery, d.signal, d.last_seen, int(d.online), d.id))
                 self._stored_telemetry[device_id] = (values, d.last_seen)
         if not rows:

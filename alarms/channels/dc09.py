@@ -10,8 +10,12 @@ sequence counter file, the receiver-clock offset and the supervision task.
 - The connection is kept open and reused; one that turns out stale (the receiver closed
   it) is reopened once. A connection to the backup is dropped at every supervision poll
   so that the primary is tried again.
-- Sequence numbers (0001-9999, then 0001 again) are written to `sequence_path` (atomic
-  replace + fsync) before the frame leaves, so none is reused across restarts.
+- Sequence numbers (0001-9999, then 0001 again) are reserved in blocks of `SEQUENCE_BLOCK`:
+  the end of the block is written to `sequence_path` (atomic replace + fsync) before the
+  block's first frame leaves, and a restart continues after it. So no number is ever reused
+  across restarts, at the cost of skipping the rest of a block after a restart, and the SD
+  card sees one write per block instead of one per frame (a NULL poll every 90 s would
+  otherwise rewrite it 960 times a day). Receivers only require numbers not to repeat.
 - Link supervision: a NULL poll every `supervision_interval` seconds. `on_link(False)`
   once nothing (message or NULL) has been ACKed for two intervals — the daemon raises
   `centre_unreachable` — and `on_link(True)` when something is ACKed again.
@@ -55,6 +59,7 @@ REPLY_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 MAX_REPLY_BYTES = 4096
 SEQUENCE_MAX = 9999
+SEQUENCE_BLOCK = 32
 
 _ReportFields = tuple[ReportKind, bool, int | None, int | None]
 
@@ -139,7 +144,8 @@ class DC09Channel:
         self._notifier: asyncio.Task[None] | None = None
         self._conn: _Connection | None = None
         self._offset = 0.0  # receiver clock minus our clock, learnt from a NAK
-        self._sequence: int | None = None  # last sequence number used (persisted)
+        self._sequence: int | None = None  # last sequence number used
+        self._reserved = 0  # numbers up to this one are reserved in the sequence file
         self._link_up = True
         self._last_ack: float | None = None  # loop time of the last ACK (or of the start)
         self._supervision: asyncio.Task[None] | None = None
@@ -374,12 +380,15 @@ class DC09Channel:
 
     async def _next_sequence(self) -> int:
         if self._sequence is None:
-            self._sequence = await asyncio.to_thread(_read_sequence, self._sequence_path)
+            self._sequence = self._reserved = await asyncio.to_thread(_read_sequence, self._sequence_path)
         sequence = self._sequence % SEQUENCE_MAX + 1
-        try:
-            await asyncio.to_thread(_write_sequence, self._sequence_path, sequence)
-        except OSError as exc:
-            raise _StorageError(f"cannot write the DC-09 sequence file {self._sequence_path}: {exc}") from exc
+        if sequence == 1 or sequence > self._reserved:  # the block is used up (or the numbers wrapped)
+            reserved = min(sequence + SEQUENCE_BLOCK - 1, SEQUENCE_MAX)
+            try:
+                await asyncio.to_thread(_write_sequence, self._sequence_path, reserved)
+            except OSError as exc:
+                raise _StorageError(f"cannot write the DC-09 sequence file {self._sequence_path}: {exc}") from exc
+            self._reserved = reserved
         self._sequence = sequence
         return sequence
 

@@ -26,6 +26,7 @@ import pytest
 from aiohttp import web
 
 from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
+from alarms.channels import dc09 as dc09_channel
 from alarms.channels.dc09 import DC09Channel, DC09LinkError
 from alarms.channels.webhook import WebhookCentre
 from alarms.dc09 import (
@@ -266,13 +267,19 @@ async def test_sequence_numbers_persist_across_instances(receiver: Receiver, cha
     second = await channels(centre(receiver.port), sequence_path=path)
     assert isinstance(await second.send(report("tamper", restore=True, zone=2)), Delivered)
     events = await receiver.wait_reports(4)
-    assert [e.sequence for e in events] == ["0001", "0002", "0003", "0004"]
-    assert path.read_text() == "0004\n"
+    # Numbers are reserved a block at a time: a restart continues after the reserved block,
+    # so it may skip numbers but never reuses one.
+    block = dc09_channel.SEQUENCE_BLOCK
+    assert [e.sequence for e in events] == ["0001", "0002", "0003", f"{block + 1:04d}"]
+    assert path.read_text() == f"{2 * block:04d}\n"
 
-    path.write_text("9999\n")  # wraps to 0001, never 0000
+    path.write_text("9990\n")  # reserves only up to 9999, then wraps to 0001, never 0000
     third = await channels(centre(receiver.port), sequence_path=path)
-    assert isinstance(await third.send(report("tamper", zone=2)), Delivered)
-    assert (await receiver.wait_reports(5))[-1].sequence == "0001"
+    for _ in range(10):
+        assert isinstance(await third.send(report("tamper", zone=2)), Delivered)
+    sequences = [e.sequence for e in (await receiver.wait_reports(14))[-10:]]
+    assert sequences == [f"{n:04d}" for n in range(9991, 10000)] + ["0001"]
+    assert path.read_text() == f"{block:04d}\n"
 
 
 # --------------------------------------------------------------------------- answers that are not ACK
