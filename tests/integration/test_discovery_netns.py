@@ -246,8 +246,10 @@ def test_hub_advertises_again_when_an_address_appears(netns: Netns, tmp_path: Pa
     )  # fmt: skip
     assert _hubs(netns, env) == []  # only loopback addresses so far: nothing to advertise
     netns.ip("addr", "add", "10.77.0.9/32", "dev", "lo")  # DHCP answered
-    time.sleep(1.5)
-    hubs = _hubs(netns, env)
+    # The advertiser checks its addresses every 0.5 s: browse until it has re-registered.
+    deadline = time.monotonic() + 15
+    while not (hubs := _hubs(netns, env)) and time.monotonic() < deadline:
+        pass
     assert [(h["name"], h["host"], h["port"]) for h in hubs] == [("Casa Verdi", "10.77.0.9", 8443)]
 
 
