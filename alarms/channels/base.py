@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import msgspec
@@ -61,3 +64,17 @@ class Channel(Protocol):
     transport: str  # twilio, smtp, webpush, dc09, log, ...
 
     async def send(self, message: OutgoingMessage) -> Outcome: ...
+
+
+def retry_after(value: str | None, clock: Callable[[], float] = time.time) -> float | None:
+    """An HTTP Retry-After header as seconds from now: delta-seconds or an HTTP date; None when
+    absent or unreadable (the dispatcher's own backoff decides then)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - clock())
+    except (TypeError, ValueError, IndexError):
+        return None

@@ -14,15 +14,13 @@ Outcome: 2xx delivered; 429 and 5xx transient (Retry-After honoured); 401/403 pe
 from __future__ import annotations
 
 import logging
-import time
 from email.header import Header
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import aiohttp
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, retry_after
 
 if TYPE_CHECKING:
     from hub.config import NtfyConfig
@@ -62,18 +60,6 @@ def headers_for(message: OutgoingMessage, token: str | None) -> dict[str, str]:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class NtfyChannel:
@@ -139,7 +125,7 @@ class NtfyChannel:
                 return Delivered(f"ntfy {status}")
             reason = f"ntfy answered {status}" + (f": {text}" if text else "")
             if status == 429 or status >= 500:
-                return Transient(reason, _retry_after(resp.headers.get("Retry-After")))
+                return Transient(reason, retry_after(resp.headers.get("Retry-After")))
             if status in (401, 403):
                 return Permanent(f"{reason} (check [ntfy] token)")
             return Permanent(reason)

@@ -26,13 +26,12 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import aiohttp
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, retry_after
 
 if TYPE_CHECKING:
     from hub.config import CentreConfig
@@ -115,21 +114,10 @@ class WebhookCentre:
             if 200 <= status < 300:
                 return Delivered(f"centre webhook {status}")
             if status in (408, 429) or status >= 500:
-                return Transient(reason, self._retry_after(resp.headers.get("Retry-After")))
+                return Transient(reason, retry_after(resp.headers.get("Retry-After"), self._clock))
             if status in (401, 403):
                 return Permanent(f"{reason} (check [centre] secret with the centre)")
             if 300 <= status < 400:
                 location = resp.headers.get("Location", "")
                 return Permanent(f"{reason}: redirected to {location!r}; set [centre] url to the final address")
             return Permanent(reason)
-
-    def _retry_after(self, value: str | None) -> float | None:
-        if not value:
-            return None
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - self._clock())
-        except (TypeError, ValueError, IndexError):
-            return None

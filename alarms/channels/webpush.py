@@ -24,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -38,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, retry_after
 
 __all__ = ["ALARM_TTL", "DEFAULT_TTL", "SubscriptionStore", "WebPushChannel", "WebPushSubscription"]
 
@@ -90,19 +88,6 @@ def _load_vapid(key: str | Path | ec.EllipticCurvePrivateKey) -> Any:
             raise ValueError("the VAPID key must be an EC P-256 key")
         return Vapid(private_key=private)
     return Vapid.from_string(private_key=text)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class WebPushChannel:
@@ -223,7 +208,7 @@ class WebPushChannel:
         if status in (404, 410):
             return _Result("gone", f"subscription expired ({status})")
         if status == 429 or status >= 500:
-            return _Result("transient", f"push service answered {status}", _retry_after(exc.retry_after))
+            return _Result("transient", f"push service answered {status}", retry_after(exc.retry_after))
         if status in (400, 401, 403):
             return _Result("permanent", f"push service refused the request ({status}): check the [push] VAPID key")
         return _Result("permanent", f"push service answered {status}")
