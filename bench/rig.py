@@ -26,11 +26,30 @@ from pathlib import Path
 from typing import Any
 
 from alarms.model import AnyEvent, Step
-from drivers.base import Reading
+from drivers.base import Reading, ReadingStream
 
 log = logging.getLogger("bench")
 
 Listener = Callable[[AnyEvent, Step, float, float], None]
+
+
+class FeedQueue:
+    """The benchmarks' view of a driver's ReadingStream: `put_nowait(None)` ends it."""
+
+    def __init__(self, stream: ReadingStream) -> None:
+        self.stream = stream
+
+    def put_nowait(self, reading: Reading | None) -> None:
+        if reading is None:
+            self.stream.end()
+        else:
+            self.stream.put(reading)
+
+    def qsize(self) -> int:
+        return self.stream.qsize()
+
+    def empty(self) -> bool:
+        return self.stream.qsize() == 0
 
 
 class FeedDriver:
@@ -41,15 +60,11 @@ class FeedDriver:
     def __init__(self, name: str = "bench", interval: float | None = 60.0) -> None:
         self.type = name
         self.interval = interval
-        self.queue: asyncio.Queue[Reading | None] = asyncio.Queue()
+        self.queue = FeedQueue(ReadingStream(name))  # the real drivers' stream, with its two lanes
         self.done = 0  # readings the hub has finished ingesting
 
-    async def readings(self) -> AsyncIterator[Reading]:
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            yield item
+    def readings(self) -> AsyncIterator[Reading]:
+        return self.queue.stream.readings()
 
     async def candidates(self) -> list[Any]:
         return []

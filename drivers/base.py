@@ -25,6 +25,7 @@ import asyncio
 import builtins
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,29 +181,57 @@ class _End:
         self.error = error
 
 
+def is_routine(reading: Reading) -> bool:
+    """Telemetry only (battery level, signal strength): it may wait behind everything else."""
+    return (
+        isinstance(reading, HealthReading)
+        and reading.online is None
+        and reading.battery_low is None
+        and reading.tamper is None
+    )
+
+
 class ReadingStream:
     """The queue behind a driver's `readings()`: a driver `put`s readings and `end`s it once,
-    on stop (or with the error that stopped it); every reader then finishes."""
+    on stop (or with the error that stopped it); every reader then finishes.
+
+    Two lanes: state changes and health news (online, tamper, battery low) go before routine
+    telemetry, each lane in order. A busy radio reports thousands of battery/signal values;
+    an alarm must never wait behind them (the ingest benchmark measures this wait).
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._queue: asyncio.Queue[Reading | _End] = asyncio.Queue()
+        self._urgent: deque[Reading] = deque()
+        self._routine: deque[Reading] = deque()
+        self._end: _End | None = None
+        self._wake = asyncio.Event()
 
     def put(self, reading: Reading) -> None:
-        self._queue.put_nowait(reading)
+        (self._routine if is_routine(reading) else self._urgent).append(reading)
+        self._wake.set()
 
     def end(self, error: BaseException | None = None) -> None:
-        self._queue.put_nowait(_End(error))
+        if self._end is None:
+            self._end = _End(error)
+        self._wake.set()
+
+    def qsize(self) -> int:
+        return len(self._urgent) + len(self._routine)
 
     async def readings(self) -> AsyncIterator[Reading]:
         while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)  # so that every other reader ends too
-                if item.error is not None:
-                    raise DriverError(f"{self.name} driver stopped: {item.error!r}") from item.error
+            if self._urgent:
+                yield self._urgent.popleft()
+            elif self._routine:
+                yield self._routine.popleft()
+            elif self._end is not None:  # what was put before the end is delivered first
+                if self._end.error is not None:
+                    raise DriverError(f"{self.name} driver stopped: {self._end.error!r}") from self._end.error
                 return
-            yield item
+            else:
+                self._wake.clear()
+                await self._wake.wait()
 
     def end_on_failure(self, task: asyncio.Task[None]) -> None:
         """A done-callback for a driver's main task: its crash ends the stream with the error."""

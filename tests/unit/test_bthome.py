@@ -132,12 +132,11 @@ class Kit:
         return self.drain()
 
     def drain(self) -> list[Reading]:
-        out: list[Reading] = []
-        queue = self.driver._stream._queue
-        while not queue.empty():
-            item = queue.get_nowait()
-            if isinstance(item, Reading):  # not the end-of-readings marker
-                out.append(item)
+        # What readings() would deliver next: the urgent lane, then routine telemetry.
+        stream = self.driver._stream
+        out: list[Reading] = [*stream._urgent, *stream._routine]
+        stream._urgent.clear()
+        stream._routine.clear()
         return out
 
 
