@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
 from alarms.channels import dc09 as dc09_channel
+from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
 from alarms.channels.dc09 import DC09Channel, DC09LinkError
 from alarms.channels.webhook import WebhookCentre
 from alarms.dc09 import (
