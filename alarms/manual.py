@@ -241,6 +241,41 @@ MANUAL: dict[AnomalyKind, dict[str, ManualEntry]] = {
             ),
         ),
     },
+    "backup_failed": {
+        "it": ManualEntry(
+            title="Backup automatico non riuscito",
+            meaning=(
+                "Ogni notte l'hub salva una copia di eventi, impostazioni e chiavi nella cartella di backup "
+                "(di solito una chiavetta USB). L'ultima copia non è riuscita: l'allarme funziona normalmente, "
+                "ma se la scheda SD si guasta le modifiche più recenti andrebbero perse."
+            ),
+            steps=(
+                "Controlla che la chiavetta USB del backup sia inserita nell'hub e ben collegata.",
+                "Se l'hai tolta, reinseriscila: l'hub la usa di nuovo da solo al prossimo backup.",
+                "Se la chiavetta è piena, copia altrove i backup più vecchi e cancellali, oppure usa una chiavetta "
+                "più capiente.",
+                "Se la chiavetta è protetta da scrittura o danneggiata, sostituiscila con una nuova.",
+                "Se l'avviso resta dopo il backup della notte successiva, contatta l'installatore: il motivo "
+                "esatto è scritto nel registro dell'hub e in casahub doctor.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Automatic backup failed",
+            meaning=(
+                "Every night the hub saves a copy of its events, settings and keys to the backup folder (usually "
+                "a USB stick). The last copy failed: the alarm works as usual, but if the SD card fails the most "
+                "recent changes would be lost."
+            ),
+            steps=(
+                "Check that the backup USB stick is plugged into the hub and firmly connected.",
+                "If you removed it, plug it back in: the hub uses it again by itself at the next backup.",
+                "If the stick is full, copy the oldest backups elsewhere and delete them, or use a larger stick.",
+                "If the stick is write-protected or damaged, replace it with a new one.",
+                "If the warning is still there after the next night's backup, contact your installer: the exact "
+                "reason is in the hub's log and in casahub doctor.",
+            ),
+        ),
+    },
 }
 
 

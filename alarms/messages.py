@@ -482,6 +482,7 @@ _FAULT_DETAILS: dict[AnomalyKind, dict[str, str]] = {
     "hub_battery_low": _SYSTEM_FAULT_DETAILS,
     "storage_error": _SYSTEM_FAULT_DETAILS,
     "clock_unsynced": _SYSTEM_FAULT_DETAILS,
+    "backup_failed": _SYSTEM_FAULT_DETAILS,
 }
 
 _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
@@ -619,6 +620,25 @@ _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
             short="casahub FAULT: the hub clock is not synchronised{at}. Check the hub's internet connection.",
             cleared_subject="Resolved: the hub clock is synchronised",
             cleared_short="casahub: resolved, the hub clock is synchronised again{at}.",
+        ),
+    },
+    "backup_failed": {
+        "it": _Fault(
+            subject="Guasto: backup automatico non riuscito",
+            short=(
+                "casahub GUASTO: il backup automatico notturno non è riuscito{at}. Controlla la chiavetta USB "
+                "del backup; istruzioni nell'app."
+            ),
+            cleared_subject="Risolto: il backup automatico funziona di nuovo",
+            cleared_short="casahub: risolto, il backup automatico è di nuovo riuscito{at}.",
+        ),
+        "en": _Fault(
+            subject="Fault: automatic backup failed",
+            short=(
+                "casahub FAULT: the nightly automatic backup failed{at}. Check the backup USB stick; steps in the app."
+            ),
+            cleared_subject="Resolved: the automatic backup works again",
+            cleared_short="casahub: resolved, the automatic backup succeeded again{at}.",
         ),
     },
 }

@@ -26,6 +26,7 @@ AnomalyKind = Literal[
     "hub_battery_low",
     "storage_error",
     "clock_unsynced",
+    "backup_failed",
 ]
 AnomalyState = Literal["active", "resolved"]
 
@@ -41,6 +42,7 @@ ANOMALY_KINDS: tuple[AnomalyKind, ...] = (
     "hub_battery_low",
     "storage_error",
     "clock_unsynced",
+    "backup_failed",
 )
 
 # Which incident a zone of each kind raises when it fires.

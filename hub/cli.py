@@ -377,14 +377,26 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from hub.logs import setup_logging
+
+    try:
+        # Defaults until a command reads its config: `serve` then applies [log] (hub/logs.py).
+        setup_logging(level=args.log_level)
+    except ValueError as exc:
+        print(f"casahub: --log-level: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "serve":
         from hub.daemon import ServeOptions, serve
 
-        return serve(ServeOptions(config=args.config, demo=args.demo, data_dir=args.data_dir, listen=args.listen))
+        return serve(
+            ServeOptions(
+                config=args.config,
+                demo=args.demo,
+                data_dir=args.data_dir,
+                listen=args.listen,
+                log_level=args.log_level,
+            )
+        )
     if args.command == "config":
         from hub.config import check_main
 

@@ -63,6 +63,8 @@ from alarms.model import BEHAVIOURS, ZONE_KINDS, AlarmSettings
 __all__ = [
     "BUILTIN_DRIVERS",
     "ENV_VARS",
+    "LOG_LEVELS",
+    "BackupConfig",
     "CentreConfig",
     "Config",
     "ConfigError",
@@ -75,6 +77,8 @@ __all__ = [
     "HubConfig",
     "LedConfig",
     "LoadedConfig",
+    "LogConfig",
+    "LogFormat",
     "MqttExportConfig",
     "NtfyConfig",
     "PushConfig",
@@ -308,6 +312,44 @@ class LedConfig:
     chip: str = "/dev/gpiochip0"
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class BackupConfig:
+    """`[backup]`: the nightly backup (hub/backup_schedule.py). `passphrase` is the content of
+    `passphrase_file`, read as `casahub restore --passphrase-file` reads it (one final newline
+    dropped), so the same file restores what the hub wrote."""
+
+    dir: Path
+    time: str = "03:30"  # local time in [hub] timezone, "HH:MM"
+    keep: int = 7
+    passphrase: Secret | None = None
+    passphrase_file: Path | None = None
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.time.split(":")
+        return int(hour), int(minute)
+
+    def __repr__(self) -> str:
+        return (
+            f"BackupConfig(dir={self.dir!r}, time={self.time!r}, keep={self.keep!r}, "
+            f"passphrase={self.passphrase!r}, passphrase_file={self.passphrase_file!r})"
+        )
+
+
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """`[log]`: how the daemon logs (hub/logs.py). `levels`: (logger name, level) pairs."""
+
+    format: LogFormat = "text"
+    level: str = "info"
+    levels: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     hub: HubConfig = field(default_factory=HubConfig)
@@ -324,6 +366,8 @@ class Config:
     drivers: tuple[DriverConfig, ...] = ()
     mqtt_export: MqttExportConfig | None = None
     led: LedConfig | None = None
+    backup: BackupConfig | None = None
+    log: LogConfig = field(default_factory=LogConfig)
 
 
 # --------------------------------------------------------------------------- results and errors
@@ -1036,6 +1080,103 @@ def _led(ctx: _Context, raw: Mapping[str, Any]) -> LedConfig:
     return LedConfig(path=path, line=line, chip=t.string("chip", "/dev/gpiochip0"))
 
 
+_BACKUP_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _backup(ctx: _Context, raw: Mapping[str, Any]) -> BackupConfig:
+    t = _Table(ctx, raw, "backup", ("dir", "time", "keep", "passphrase_file"))
+    directory = t.path_value("dir")
+    if directory is None and not t.has("dir"):
+        t.missing("dir")
+    at = "03:30"
+    value = raw.get("time")
+    if isinstance(value, time) and value.tzinfo is None:  # a TOML local time: time = 03:30:00
+        at = f"{value.hour:02d}:{value.minute:02d}"
+    elif isinstance(value, str):
+        match = _BACKUP_TIME.match(value.strip())
+        if match is None:
+            t.error("time", f'expected a time of day "HH:MM" (00:00-23:59), got {value!r}')
+        else:
+            at = f"{int(match.group(1)):02d}:{match.group(2)}"
+    elif value is not None:
+        t.error("time", f'expected a time of day "HH:MM", got {_describe(value)}')
+    keep = t.integer("keep", 7, minimum=1, maximum=365)
+    passphrase: Secret | None = None
+    passphrase_file = t.path_value("passphrase_file")
+    if passphrase_file is not None:
+        passphrase = _read_passphrase_file(ctx, t.key("passphrase_file"), passphrase_file)
+        if directory is not None and passphrase_file.is_relative_to(directory):
+            t.warn("passphrase_file", "is inside the backup dir: whoever holds the backups holds the key")
+    # A dir that is not there now is no error: the stick may be mounted after the hub starts.
+    # Each backup checks it, and the daemon logs a warning at start when there is no passphrase.
+    return BackupConfig(
+        dir=directory or ctx.base_dir,
+        time=at,
+        keep=keep,
+        passphrase=passphrase,
+        passphrase_file=passphrase_file,
+    )
+
+
+def _read_passphrase_file(ctx: _Context, key: str, path: Path) -> Secret | None:
+    # As `casahub restore --passphrase-file` reads it: only one final newline is dropped, so
+    # the file that restores a backup is the file that made it, whatever spaces it holds.
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        ctx.error(key, f"cannot read {path}: {reason}")
+        return None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        ctx.error(key, f"{path} is empty")
+        return None
+    if mode & stat.S_IROTH:
+        ctx.warn(key, f"{path} is readable by every user; chmod 600 it")
+    return Secret(text)
+
+
+_LOGGER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _log_level(t: _Table, name: str, value: Any, default: str) -> str:
+    if not isinstance(value, str):
+        t.error(name, f"expected a log level ({', '.join(LOG_LEVELS)}), got {_describe(value)}")
+        return default
+    if value.lower() not in LOG_LEVELS:
+        listed = ", ".join(f'"{level}"' for level in LOG_LEVELS)
+        t.error(name, f'unknown log level "{value}"; expected one of {listed}{_suggest(value.lower(), LOG_LEVELS)}')
+        return default
+    return value.lower()
+
+
+def _log(ctx: _Context, raw: Mapping[str, Any]) -> LogConfig:
+    t = _Table(ctx, raw, "log", ("format", "level", "levels"))
+    log_format = t.choice("format", LOG_FORMATS, "text")
+    level = _log_level(t, "level", raw["level"], "info") if t.has("level") else "info"
+    levels: list[tuple[str, str]] = []
+    value = raw.get("levels")
+    if isinstance(value, dict):
+        # levels = { "hub.outbox" = "debug" }; an unquoted hub.outbox is a nested table in TOML:
+        # both spell the same logger name.
+        def walk(node: Mapping[str, Any], prefix: str) -> None:
+            for key, item in node.items():
+                name = f"{prefix}.{key}" if prefix else str(key)
+                if isinstance(item, dict):
+                    walk(item, name)
+                    continue
+                if not _LOGGER_NAME.match(name):
+                    t.error(f"levels.{name}", "is not a logger name (dotted Python names, like hub.outbox)")
+                    continue
+                levels.append((name, _log_level(t, f"levels.{name}", item, "info")))
+
+        walk(value, "")
+    elif value is not None:
+        t.error("levels", f'expected a table {{ "hub.outbox" = "debug", ... }}, got {_describe(value)}')
+    return LogConfig(format=log_format, level=level, levels=tuple(levels))
+
+
 # -- drivers: the built-in types' documented keys are type-checked; unknown keys only warn
 #    (a driver may accept more than DESIGN.md lists). Third-party types are not checked.
 
@@ -1195,6 +1336,8 @@ _TABLE_SECTIONS = (
     "centre",
     "mqtt_export",
     "led",
+    "backup",
+    "log",
 )
 _ARRAY_SECTIONS = ("contacts", "drivers")
 SECTIONS: tuple[str, ...] = (*_TABLE_SECTIONS, *_ARRAY_SECTIONS)
@@ -1250,6 +1393,8 @@ def _build(ctx: _Context, data: Mapping[str, Any]) -> Config:
         drivers=_drivers(ctx, _array(ctx, data, "drivers")),
         mqtt_export=None if mqtt_export is None else _mqtt_export(ctx, mqtt_export),
         led=None if led is None else _led(ctx, led),
+        backup=None if sections["backup"] is None else _backup(ctx, sections["backup"]),
+        log=_log(ctx, table("log")),
     )
 
 

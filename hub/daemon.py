@@ -27,9 +27,12 @@ from drivers.registry import load_driver
 from hub import accounts as accounts_mod
 from hub import host_health, sdnotify
 from hub import led as status_led
+from hub.backup_schedule import BackupSchedule
 from hub.clock import SteadyClock
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
 from hub.discovery import HubAdvertiser, tls_fingerprint
+from hub.led_state import record_led_state
+from hub.logs import setup_logging
 from hub.metrics import LoopLagMonitor, metrics_handler
 from hub.outbox import OutboxDispatcher
 from hub.push_store import PushStore
@@ -70,6 +73,7 @@ class ServeOptions:
     demo: bool = False
     data_dir: Path | None = None
     listen: str | None = None
+    log_level: str | None = None  # the CLI's --log-level: wins over [log] level
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class Plan:
     port: int
     tls: ssl.SSLContext | None
     demo: bool
+    config_path: Path | None = None  # what the nightly backup saves beside the database
 
 
 def _raw_keys(path: Path | None) -> dict[str, Any]:
@@ -228,12 +233,23 @@ class Daemon:
             tls=p.tls is not None,
             version=casahub_version(),
             clock=self.clock,
+            config=cfg,
+            data_dir=p.data_dir,
         )
         app = make_app(ctx)
         self.app = app
         lag = LoopLagMonitor()
+        backups = self._backup_schedule(hub)
         # Prometheus: loopback is trusted, anything else needs a token or a dashboard session.
-        app.router.add_get("/metrics", metrics_handler(lambda: self.hub, lag=lag, version=ctx.version))
+        app.router.add_get(
+            "/metrics",
+            metrics_handler(
+                lambda: self.hub,
+                lag=lag,
+                version=ctx.version,
+                backup=(lambda: backups.status) if backups is not None else None,
+            ),
+        )
         add_push_routes(app, PushWeb(store=push_store, public_key=transports.vapid_public_key or ""))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -245,20 +261,20 @@ class Daemon:
         notifier = sdnotify.Notifier.from_env()
         notifier.status("starting: recovering the alarm state")
         led_task: asyncio.Task[None] | None = None
-        if cfg.led is not None:
-            led_task = asyncio.create_task(
-                status_led.run_led(
-                    cfg.led,
-                    lambda: status_led.pattern_for(
-                        hub.state.mode,
-                        hub.state.incidents.values(),
-                        hub.state.anomalies.values(),
-                        network_ok=host_health.network_up(),
-                        ready=hub.ready,
-                    ),
-                ),
-                name="led",
+
+        def led_pattern() -> status_led.Pattern:
+            return status_led.pattern_for(
+                hub.state.mode,
+                hub.state.incidents.values(),
+                hub.state.anomalies.values(),
+                network_ok=host_health.network_up(),
+                ready=hub.ready,
             )
+
+        if cfg.led is not None:
+            led_task = asyncio.create_task(status_led.run_led(cfg.led, led_pattern), name="led")
+        # For `casahub doctor`: the pattern, also without a [led]; "starting" from now (hub/led_state.py).
+        led_state_task = asyncio.create_task(record_led_state(p.data_dir, led_pattern), name="led-state")
         try:
             if p.demo:
                 await asyncio.to_thread(_seed_demo_user, accounts)
@@ -298,6 +314,9 @@ class Daemon:
                 tasks.create_task(hub.run_storage_probe(), name="storage-probe")
                 tasks.create_task(hub.supervision.run(), name="supervision")
                 tasks.create_task(lag.run(), name="loop-lag")
+                tasks.create_task(self._camera_snapshots(hub).run(), name="camera-snapshots")
+                if backups is not None:
+                    tasks.create_task(backups.run(), name="backup")
                 if cfg.mqtt_export is not None:
                     from hub.discovery import hub_id
                     from hub.mqtt_export import MqttExport
@@ -351,10 +370,11 @@ class Daemon:
             pass
         finally:
             notifier.stopping()
-            if led_task is not None:
-                led_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await led_task
+            for task in (led_task, led_state_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             with contextlib.suppress(Exception):
                 await hub.flush_telemetry()
             await runner.cleanup()
@@ -394,6 +414,42 @@ class Daemon:
         self.drivers[key] = driver
         await _pair_fixed_devices(hub, name, driver)
         tasks.create_task(_pump(hub, name, driver), name=f"driver:{name}")
+
+    def _backup_schedule(self, hub: Hub) -> BackupSchedule | None:
+        """The nightly backup of `[backup]` (hub/backup_schedule.py), or None without one."""
+        cfg = self.plan.config
+        if cfg.backup is None:
+            return None
+        if cfg.backup.passphrase is None:
+            log.warning("backup: no passphrase_file in [backup]: the nightly backups are not encrypted")
+        return BackupSchedule(
+            cfg.backup,
+            data_dir=self.plan.data_dir,
+            hub_name=cfg.hub.name,
+            timezone=cfg.hub.timezone,
+            config_path=self.plan.config_path,
+            raise_fault=hub.raise_fault,
+            is_active=lambda: any(
+                a.kind == "backup_failed" and a.subject == "backup" for a in hub.state.anomalies.values()
+            ),
+        )
+
+    def _camera_snapshots(self, hub: Hub) -> Any:
+        """Photo verification (hub/cameras/snapshots.py): ring buffers while armed, photos per intrusion."""
+        from hub.cameras.catalog import camera_refs
+        from hub.cameras.snapshots import DEFAULT_RETENTION_DAYS, SnapshotRecorder
+
+        def retention_days() -> float:
+            days = [d.retention_days for d in self.drivers.values() if getattr(d, "type", "") == "camera"]
+            return min(days, default=DEFAULT_RETENTION_DAYS)
+
+        return SnapshotRecorder(
+            hub,
+            lambda: camera_refs(hub, self.drivers),
+            self.plan.data_dir,
+            retention_days=retention_days,
+            clock=self.clock,
+        )
 
     def stop(self) -> None:
         self.stopping.set()
@@ -461,6 +517,7 @@ def serve(options: ServeOptions) -> int:
     except ConfigError as exc:
         print(f"casahub: invalid configuration, not starting:\n{exc}", flush=True)
         return 2
+    setup_logging(the_plan.config.log, level=options.log_level)
     for note in notes:
         log.warning("%s", note) if note.startswith("warning") else log.info("%s", note)
     daemon = Daemon(the_plan)

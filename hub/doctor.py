@@ -3,14 +3,20 @@
 Each transport that can check itself (credentials, reachability) does; `--send-test
 CHANNEL` sends the "test" message to the first contact (or `--to`) through that channel,
 so an installer can prove SMS, email, push or the centre link work end to end.
+
+It then says, in the hub's language, what the status LED is showing (the pattern the running
+daemon records in the data dir, hub/led_state.py) and how the last nightly backup went
+(hub/backup_schedule.py), so an installer standing by the Pi can read the blinking.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import sys
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +121,81 @@ async def run_doctor(config: Config, data_dir: Path, send_test: str | None, to: 
     return results
 
 
+_TEXTS: dict[str, dict[str, str]] = {
+    "it": {
+        "led": "LED: {pattern} ({text})",
+        "since": ", dalle {at}",
+        "no_led": "; nessun [led] configurato: è lo stato che il LED mostrerebbe",
+        "not_running": "LED: spento (casahub non è in esecuzione su {data_dir}; ultimo stato registrato: {at})",
+        "never": "LED: nessuno stato registrato in {data_dir} (casahub non è mai stato avviato con questa cartella)",
+        "backup_ok": "ultimo backup riuscito {at}: {file} ({bytes} byte, {duration:.1f} s)",
+        "backup_failed": "ultimo backup non riuscito {at}: {error}",
+        "backup_last_good": "; ultimo riuscito {at}",
+        "backup_never": "nessun backup ancora: il primo alle {time} in {dir}",
+    },
+    "en": {
+        "led": "LED: {pattern} ({text})",
+        "since": ", since {at}",
+        "no_led": "; no [led] configured: this is what the LED would show",
+        "not_running": "LED: off (casahub is not running on {data_dir}; last recorded state: {at})",
+        "never": "LED: no state recorded in {data_dir} (casahub was never started with this data dir)",
+        "backup_ok": "last backup succeeded {at}: {file} ({bytes} bytes, {duration:.1f} s)",
+        "backup_failed": "last backup failed {at}: {error}",
+        "backup_last_good": "; last good one {at}",
+        "backup_never": "no backup yet: the first at {time} in {dir}",
+    },
+}
+
+
+def _when(config: Config, ts: float) -> str:
+    try:
+        tz: datetime.tzinfo | None = zoneinfo.ZoneInfo(config.hub.timezone)
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+        tz = None
+    return datetime.datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def led_line(config: Config, data_dir: Path) -> str:
+    """What the status LED shows now and what it means, in the hub's language."""
+    from hub.led import describe
+    from hub.led_state import read_led_state
+
+    language = config.hub.language
+    texts = _TEXTS.get(language, _TEXTS["en"])
+    state = read_led_state(data_dir)
+    if state is None:
+        return texts["never"].format(data_dir=data_dir)
+    if not state.running:
+        return texts["not_running"].format(data_dir=data_dir, at=_when(config, state.since))
+    text = describe(state.pattern, language) + texts["since"].format(at=_when(config, state.since))
+    if config.led is None:
+        text += texts["no_led"]
+    return texts["led"].format(pattern=state.pattern.name, text=text)
+
+
+def backup_check(config: Config, data_dir: Path) -> tuple[bool, str] | None:
+    """(ok, what) of the nightly backup as the daemon recorded it; None without `[backup]`."""
+    from hub.backup_schedule import read_status
+
+    if config.backup is None:
+        return None
+    texts = _TEXTS.get(config.hub.language, _TEXTS["en"])
+    status = read_status(data_dir)
+    if status is None or status.ok is None or status.last_attempt is None:
+        return True, texts["backup_never"].format(time=config.backup.time, dir=config.backup.dir)
+    if status.ok:
+        return True, texts["backup_ok"].format(
+            at=_when(config, status.last_attempt),
+            file=status.file,
+            bytes=status.bytes,
+            duration=status.duration or 0.0,
+        )
+    text = texts["backup_failed"].format(at=_when(config, status.last_attempt), error=status.error)
+    if status.last_success is not None:
+        text += texts["backup_last_good"].format(at=_when(config, status.last_success))
+    return False, text
+
+
 def doctor_main(config_path: Path | None, data_dir: Path, send_test: str | None, to: str | None, as_json: bool) -> int:
     try:
         config = load_config(config_path).config
@@ -122,10 +203,15 @@ def doctor_main(config_path: Path | None, data_dir: Path, send_test: str | None,
         print(f"casahub: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
     results = asyncio.run(run_doctor(config, data_dir, send_test, to))
+    backup = backup_check(config, data_dir)
     if as_json:
         print(json.dumps(results, indent=2))
     else:
         for r in results:
             mark = "ok  " if r["ok"] else "FAIL"
             print(f"{mark} {r['channel']:<7} {r['transport']:<8} {r['detail']}")
-    return 0 if all(r["ok"] for r in results) else 1
+        if backup is not None:
+            print(f"{'ok  ' if backup[0] else 'FAIL'} backup  {backup[1]}")
+        print(led_line(config, data_dir))
+    backup_ok = backup is None or backup[0]
+    return 0 if all(r["ok"] for r in results) and backup_ok else 1

@@ -204,9 +204,11 @@ async def render_metrics(
     dispatcher: Any,
     loop_lag: float,
     version: str | None = None,
+    backup: Any = None,
 ) -> str:
     """The metrics page. `drivers`: driver key -> running driver (WebContext.drivers);
-    `dispatcher`: the OutboxDispatcher or None; `loop_lag`: LoopLagMonitor.value."""
+    `dispatcher`: the OutboxDispatcher or None; `loop_lag`: LoopLagMonitor.value;
+    `backup`: the nightly backup's BackupStatus (hub/backup_schedule.py), None without `[backup]`."""
     out = _Writer()
     state = hub.state
     now = hub.clock()
@@ -334,6 +336,8 @@ async def render_metrics(
         storage_ok = False
         log.warning("metrics: database counts unavailable: %s", exc)
     out.gauge("casahub_metrics_storage_ok", "1 when this scrape could read the database counts.", storage_ok)
+    if backup is not None:
+        _backup_metrics(out, backup)
 
     # The event loop and the process.
     out.gauge("casahub_event_loop_lag_seconds", "How late the event loop woke a 1 s timer, last sample.", loop_lag)
@@ -347,6 +351,25 @@ async def render_metrics(
     if rss is not None:
         out.gauge("process_resident_memory_bytes", "Resident memory of the hub process.", rss)
     return out.text()
+
+
+def _backup_metrics(out: _Writer, status: Any) -> None:
+    # Alert on `time() - casahub_backup_last_success_timestamp_seconds > 26 * 3600`: it is 0
+    # until the first success, so a hub that never backed up alerts too.
+    out.gauge(
+        "casahub_backup_last_success_timestamp_seconds",
+        "When the last nightly backup succeeded (Unix time; 0: never).",
+        status.last_success or 0,
+    )
+    out.gauge(
+        "casahub_backup_last_ok",
+        "1 when the last nightly backup attempt succeeded, 0 when it failed (or none was made yet).",
+        bool(status.ok),
+    )
+    if status.ok and status.bytes is not None:
+        out.gauge("casahub_backup_last_size_bytes", "Size of the last good backup file.", status.bytes)
+    if status.ok and status.duration is not None:
+        out.gauge("casahub_backup_last_duration_seconds", "How long the last good backup took.", status.duration)
 
 
 def _not_ready_count(hub: Hub) -> int:
@@ -439,12 +462,14 @@ def metrics_handler(
     drivers: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None,
     version: str | None = None,
     authenticate: Callable[[web.Request], Awaitable[Any]] | None = None,
+    backup: Callable[[], Any] | None = None,
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A `GET /metrics` handler: loopback, or a valid bearer token / dashboard session.
 
     `get_hub` returns the hub (None while it is not built yet: 503). `drivers` defaults to the
     WebContext's running drivers; `authenticate(request)` defaults to hub.web.auth.authenticate
-    with the app's WebContext (it returns a principal or None).
+    with the app's WebContext (it returns a principal or None); `backup()` returns the nightly
+    backup's status (None: no `[backup]`, no backup metrics).
     """
 
     async def check(request: web.Request) -> bool:
@@ -481,6 +506,7 @@ def metrics_handler(
             dispatcher=hub.dispatcher,
             loop_lag=lag.value if lag is not None else 0.0,
             version=version,
+            backup=backup() if backup is not None else None,
         )
         response = web.Response(body=text.encode())
         response.headers["Content-Type"] = CONTENT_TYPE

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from hub.accounts import Accounts
+from hub.config import Config
 from hub.runtime import Hub
 from hub.throttle import FailureThrottle
 
@@ -23,6 +25,10 @@ class WebContext:
     tls: bool = False
     version: str = "0"
     clock: Callable[[], float] = time.time
+    # The configuration and data dir the daemon runs with (the commissioning report names the hub,
+    # its TLS certificate and the centre link); None when a test builds a context by hand.
+    config: Config | None = None
+    data_dir: Path | None = None
     # 5 failed logins per username or address in 15 minutes -> 429 until the window clears.
     login_throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(5, 900))
     # 3 wrong alarm codes -> that user/keypad locked for 90 s.

@@ -253,6 +253,24 @@ def section_keys() -> dict[str, dict[str, st.SearchStrategy[Any]]]:
             "password_file": FILE,
         },
         "led": {"path": FILE, "line": st.integers(-1, 64), "chip": TEXT},
+        "backup": {
+            "dir": FILE,
+            "time": st.sampled_from(["03:30", "3:05", "23:59", "24:00", "03:60", "0330", ""])
+            | st.times()
+            | TEXT,
+            "keep": st.integers(-1, 400),
+            "passphrase_file": FILE,
+        },
+        "log": {
+            "format": choice("text", "json"),
+            "level": choice("debug", "info", "warning", "error", "critical", "INFO"),
+            "levels": st.dictionaries(
+                st.sampled_from(["hub.outbox", "drivers.bthome", "hub", "a b", ""]) | TEXT,
+                choice("debug", "warning") | ANY_VALUE,
+                max_size=3,
+            )
+            | ANY_VALUE,
+        },
     }
 
 
