@@ -43,6 +43,7 @@ from drivers.base import (
     SensorReading,
     stop_task,
 )
+from hub.cameras.feed import CameraFeed
 
 __all__ = ["KIT", "SPARES", "KitDevice", "SimulatedDriver"]
 
@@ -141,6 +142,9 @@ class SimulatedDriver:
         self._stream = ReadingStream(self.type)
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._state = "new"  # new -> running -> stopped; a driver runs once
+        # The kit's camera shows a picture drawn in-process (no camera, no ffmpeg): live view in the demo.
+        self._camera = _demo_camera(context)
+        self._camera_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifetime
 
@@ -149,6 +153,7 @@ class SimulatedDriver:
             raise DriverError("a SimulatedDriver runs once; create a new one to start again")
         self._state = "running"
         self._heartbeat_task = asyncio.create_task(self._beat(), name="simulated-heartbeat")
+        self._camera_task = asyncio.create_task(self._camera.run(), name="simulated-camera")
         self._heartbeat_task.add_done_callback(self._stream.end_on_failure)
         return self
 
@@ -162,6 +167,8 @@ class SimulatedDriver:
         task, self._heartbeat_task = self._heartbeat_task, None
         try:
             await stop_task(task)
+            camera_task, self._camera_task = self._camera_task, None
+            await stop_task(camera_task)
         finally:
             self._stream.end()
 
@@ -191,6 +198,10 @@ class SimulatedDriver:
 
     def fixed_devices(self) -> list[FixedDevice]:
         return [FixedDevice(address=d.address, name=d.name, model=d.model, kinds=(d.kind,), room=d.room) for d in KIT]
+
+    def cameras(self) -> list[CameraFeed]:
+        """The kit's camera feed (hub/cameras): its zone is still triggered through the demo API."""
+        return [self._camera]
 
     def expected_interval(self, address: str) -> float | None:
         return self.heartbeat if address in self._devices else None
@@ -247,6 +258,21 @@ class SimulatedDriver:
                 if state.battery > _DRAIN_FLOOR:
                     state.battery = max(_DRAIN_FLOOR, state.battery - drain)
             await asyncio.sleep(self.heartbeat)
+
+
+def _demo_camera(context: DriverContext) -> CameraFeed:
+    from hub.cameras.source import DemoSource
+
+    camera = next(d for d in KIT if d.kind == "camera")
+    # Probed rarely: the simulated heartbeat, not the feed, says whether the demo camera is online.
+    return CameraFeed(
+        DemoSource(camera.name, fps=2.0, clock=context.clock),
+        name=camera.name,
+        address=camera.address,
+        fps=2.0,
+        probe_interval=3600.0,
+        clock=context.clock,
+    )
 
 
 def _parse_options(options: Mapping[str, Any]) -> float:

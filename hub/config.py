@@ -1211,6 +1211,13 @@ _DRIVER_KEYS: dict[str, dict[str, str]] = {
         "username": "str",
         "password": "secret",
         "motion": "motion",
+        "room": "str",
+        "offline_after": "duration",
+        # checked below, in the camera's own block
+        "sensitivity": "camera",
+        "mask": "camera",
+        "fps": "camera",
+        "retention_days": "camera",
     },
 }
 _GPIO_LINE_KEYS = ("line", "name", "kind", "behaviour", "home", "room", "contact", "pull")
@@ -1219,6 +1226,7 @@ _GPIO_LINE_KEYS = ("line", "name", "kind", "behaviour", "home", "room", "contact
 def _drivers(ctx: _Context, items: list[Any]) -> tuple[DriverConfig, ...]:
     known_types = known_driver_types()
     drivers: list[DriverConfig] = []
+    cameras: dict[str, int] = {}  # a camera's device address is its name's slug: one per name
     for index, item in enumerate(items):
         path = f"drivers[{index}]"
         type_value = item.get("type")
@@ -1252,6 +1260,12 @@ def _drivers(ctx: _Context, items: list[Any]) -> tuple[DriverConfig, ...]:
                     options["password"] = content
         if env_password is not None:
             options["password"] = env_password
+        camera_name = options.get("name") if type_value == "camera" else None
+        if isinstance(camera_name, str) and camera_name.strip():
+            slug = re.sub(r"[^a-z0-9]+", "-", camera_name.lower()).strip("-")
+            if slug in cameras:
+                ctx.error(f"{path}.name", f"drivers[{cameras[slug]}] is a camera with the same name; name each one")
+            cameras.setdefault(slug, index)
         drivers.append(DriverConfig(type=type_value, options=options))
     return tuple(drivers)
 
@@ -1285,8 +1299,37 @@ def _check_driver_options(
     if driver == "camera":
         if not t.has("name"):
             t.missing("name")
-        if not any(t.has(name) for name in ("mjpeg_url", "snapshot_url", "rtsp_url")):
-            t.error("mjpeg_url", "the camera needs one of mjpeg_url, snapshot_url or rtsp_url")
+        _camera_options(t)
+
+
+def _camera_options(t: _Table) -> None:
+    """The camera's keys beyond the generic types (drivers/camera.py reads the same ranges)."""
+    urls = [name for name in ("mjpeg_url", "snapshot_url", "rtsp_url") if t.has(name)]
+    if not urls:
+        t.error("mjpeg_url", "the camera needs one of mjpeg_url, snapshot_url or rtsp_url")
+    elif len(urls) > 1:
+        t.error(urls[1], f"give exactly one of mjpeg_url, snapshot_url or rtsp_url (got {', '.join(urls)})")
+    rtsp = t.data.get("rtsp_url")
+    if isinstance(rtsp, str) and not re.match(r"^rtsps?://[^/\s]+", rtsp):
+        t.error("rtsp_url", "expected an rtsp:// or rtsps:// URL")
+    for name, low, high, what in (
+        ("sensitivity", 0.0001, 1.0, "a fraction of the picture between 0.0001 and 1"),
+        ("fps", 0.1, 30.0, "frames per second between 0.1 and 30"),
+        ("retention_days", 0.0, 3650.0, "a number of days between 0 and 3650"),
+    ):
+        value = t.typed(name, (int, float), what)
+        if isinstance(value, int | float) and not (math.isfinite(value) and low <= value <= high):
+            t.error(name, f"expected {what}, got {value}")
+    masks = t.data.get("mask")
+    if masks is not None:
+        ok = isinstance(masks, list) and all(
+            isinstance(m, list)
+            and len(m) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in m)
+            for m in masks
+        )
+        if not ok:
+            t.error("mask", "expected a list of [x, y, width, height] rectangles, as fractions of the picture (0 to 1)")
 
 
 def _gpio_lines(ctx: _Context, t: _Table, options: Mapping[str, Any]) -> None:

@@ -134,7 +134,7 @@ def plan(options: ServeOptions) -> tuple[Plan, list[str]]:
     elif tls_mode != "off":
         assert not isinstance(tls_mode, str)
         tls = _ssl_context(tls_mode.cert, tls_mode.key)
-    return Plan(config, Path(data_dir), host, port, tls, options.demo), notes
+    return Plan(config, Path(data_dir), host, port, tls, options.demo, options.config), notes
 
 
 def replace_struct(value: Any, **changes: Any) -> Any:

@@ -29,8 +29,13 @@ from drivers.base import DriverError
 from hub import journal
 from hub.accounts import Principal, Role
 from hub.web.auth import authenticate, login, logout, principal_of, require, whoami
+from hub.web.camera_api import add_camera_routes, incident_snapshots
+from hub.web.contacts_api import add_contacts_routes
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
+from hub.web.report_api import add_report_routes
+from hub.web.users_api import add_users_routes, saved_language
+from hub.web.walktest_api import add_walktest_routes
 
 log = logging.getLogger(__name__)
 
@@ -462,7 +467,7 @@ async def incident_get(request: web.Request) -> web.Response:
     body = hub.incident_json(hub.incident_from_json(row["data"]))
     rows = await hub.db.fetchall("SELECT * FROM outbox WHERE incident = ? ORDER BY id", (body["id"],))
     body["notifications"] = [hub.notification_json(r) for r in rows]
-    body["snapshots"] = []
+    body["snapshots"] = await incident_snapshots(ctx_of(request), body["id"])
     return web.json_response(body)
 
 
@@ -666,6 +671,11 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/pairing/scan", scan)
     r.add_post("/api/v1/demo/zones/{id}/trigger", demo_trigger)
     r.add_get("/api/v1/ws", websocket)
+    add_users_routes(app)
+    add_contacts_routes(app)
+    add_report_routes(app)
+    add_camera_routes(app)
+    add_walktest_routes(app)
 
 
 __all__ = ["add_routes", "principal_of"]

@@ -52,8 +52,19 @@ STATIC_TYPES = {
     ".webmanifest": "application/manifest+json",
     ".json": "application/json",
 }
-APP_PAGES = ("/", "/incidents", "/incidents/{id}", "/zones", "/history", "/anomalies", "/settings")
-OWNER_PAGES = {"/settings"}
+APP_PAGES = (
+    "/",
+    "/incidents",
+    "/incidents/{id}",
+    "/zones",
+    "/history",
+    "/anomalies",
+    "/settings",
+    "/pairing",
+    "/camera",
+)
+# Pages only some roles may open (the others get the 403 page); every other page: any session.
+PAGE_ROLES: dict[str, tuple[str, ...]] = {"/settings": ("owner",), "/pairing": ("owner", "installer")}
 ICON_SIZES = (192, 512)
 MIN_SETUP_CODE = 5  # EN 50131 grade 2: arming codes of at least 5 digits
 MIN_SETUP_PASSWORD = 8

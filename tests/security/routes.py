@@ -73,11 +73,33 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/setup"): Rule(EVERYONE, "/api/v1/setup", {}),
     # a time-limited installer token from the dashboard's Settings page
     ("POST", "/api/v1/tokens"): Rule(frozenset({OWNER}), "/api/v1/tokens", {}),
+    # users and codes, contacts (phone numbers and emails: personal data): the owner only
+    ("GET", "/api/v1/users"): Rule(frozenset({OWNER}), "/api/v1/users"),
+    ("POST", "/api/v1/users"): Rule(frozenset({OWNER}), "/api/v1/users", {}),
+    ("PATCH", "/api/v1/users/{username}"): Rule(frozenset({OWNER}), "/api/v1/users/no-such-user", {}),
+    ("DELETE", "/api/v1/users/{username}"): Rule(frozenset({OWNER}), "/api/v1/users/no-such-user"),
+    ("GET", "/api/v1/contacts"): Rule(frozenset({OWNER}), "/api/v1/contacts"),
+    ("POST", "/api/v1/contacts"): Rule(frozenset({OWNER}), "/api/v1/contacts", {}),
+    ("PATCH", "/api/v1/contacts/{id}"): Rule(frozenset({OWNER}), "/api/v1/contacts/999999", {}),
+    ("DELETE", "/api/v1/contacts/{id}"): Rule(frozenset({OWNER}), "/api/v1/contacts/999999"),
+    # everyone's own language; a token has no user ({} -> 400 once allowed)
+    ("PATCH", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session", {}, sessions_only=True),
+    # cameras: installers may list them, only the household sees pictures; an unknown camera -> 404
+    ("GET", "/api/v1/cameras"): Rule(EVERYONE, "/api/v1/cameras"),
+    ("GET", "/api/v1/cameras/{id}/stream"): Rule(HOUSEHOLD, "/api/v1/cameras/no-such-camera/stream"),
+    ("GET", "/api/v1/cameras/{id}/snapshot"): Rule(HOUSEHOLD, "/api/v1/cameras/no-such-camera/snapshot"),
+    ("POST", "/api/v1/cameras/{id}/token"): Rule(frozenset({OWNER}), "/api/v1/cameras/no-such-camera/token", {}),
+    # motion from the camera: its own token (tests/integration/test_camera_motion.py), or the owner
+    ("POST", "/api/v1/cameras/{id}/events"): Rule(frozenset({OWNER}), "/api/v1/cameras/no-such-camera/events", {}),
+    ("GET", "/api/v1/incidents/{id}/snapshots/{name}"): Rule(
+        HOUSEHOLD, "/api/v1/incidents/inc-0/snapshots/camera-1700000000000.jpg"
+    ),
 }
 
 # The dashboard's pages and files (hub/web/pages.py), outside /api: "session" pages redirect
 # to /login without a dashboard session (a bearer token is no dashboard login); "owner" pages
-# as well, and answer 403 to the other roles; "public" ones answer anyone; "setup" redirects
+# as well, and answer 403 to the other roles; "installers" pages likewise, but open to the owner
+# and the installer; "public" ones answer anyone; "setup" redirects
 # to /login once the hub has a user. (method, canonical) -> (access, the concrete path probed).
 PAGES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/"): ("session", "/"),
@@ -87,6 +109,8 @@ PAGES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/history"): ("session", "/history"),
     ("GET", "/anomalies"): ("session", "/anomalies"),
     ("GET", "/settings"): ("owner", "/settings"),
+    ("GET", "/pairing"): ("installers", "/pairing"),  # owner and installer; members get the 403 page
+    ("GET", "/camera"): ("session", "/camera"),  # installers see the list without pictures
     ("GET", "/login"): ("public", "/login"),
     ("GET", "/setup"): ("setup", "/setup"),
     ("GET", "/static/{name}"): ("public", "/static/app.js"),

@@ -340,6 +340,11 @@ function incidentView(root, id) {
         incidentCard(incident),
         incident.closed_at ? h("p", { class: "muted" }, `${t("closed")}: ${when(incident.closed_at)}`) : "",
         section("timeline", h("ol", { class: "timeline" }, items.map((i) => h("li", { class: i.kind }, h("time", { datetime: i.at }, when(i.at)), " ", i.text)))),
+        incident.snapshots?.length ? section("camera.snapshots", h("ul", { class: "snapshots", id: "snapshots" },
+          incident.snapshots.map((s) => h("li", {},
+            h("a", { href: s.url, target: "_blank", rel: "noopener", "aria-label": t("snapshot.alt", { at: when(s.at) }) },
+              h("img", { src: s.url, alt: t("snapshot.alt", { at: when(s.at) }), loading: "lazy", width: 160, height: 120 })),
+            h("time", { datetime: s.at }, when(s.at)))))) : "",
       );
       body.querySelector(".card .button")?.remove();
     } catch (exc) {

@@ -1,0 +1,288 @@
+"""An IP camera as a driver: one fixed device with a `camera` zone, a live feed, and motion.
+
+Theory of operation. A `[[drivers]] type = "camera"` entry is one camera. Exactly one of
+`mjpeg_url` (a multipart MJPEG stream), `snapshot_url` (a JPEG, polled) or `rtsp_url`
+(through an ffmpeg subprocess) says where its pictures come from; `username`/`password`
+are its credentials (never logged: URLs in messages are redacted). The driver declares one
+`FixedDevice` (address: the camera's name as a slug; kinds: ("camera",)) and owns the
+camera's `CameraFeed` (hub/cameras/feed.py), which the web API shows and the snapshot
+recorder samples. Its health goes through the normal path: the feed's `on_health` becomes
+`HealthReading(online=...)`, so a camera that sends no frame for `offline_after` seconds is
+offline, and supervision raises `sensor_offline` after the offline grace.
+
+Motion, by `motion`:
+- "hub": while `set_armed(True)` (the hub's camera service calls it while intrusion
+  protection is on: no cost and no pictures analysed while the household is at home and
+  disarmed), frames are sampled at `MOTION_FPS` and differenced by
+  `hub.cameras.motion.MotionDetector` (`sensitivity`, `mask`); a change of state is a
+  `SensorReading(kind="camera")`. On disarm an active zone restores.
+- "camera": the camera calls `POST /api/v1/cameras/{id}/events`, which calls
+  `camera_event()`; motion restores by itself `MOTION_HOLD` seconds after the last event
+  unless the camera says `{"motion": false}` first (cheap cameras only ever say "motion").
+- "off": live view only.
+
+Options: `name` (required), `mjpeg_url` | `snapshot_url` | `rtsp_url`, `username`,
+`password`, `motion` ("hub"), `sensitivity` (0-1, default 0.02), `mask` (a list of
+[x, y, width, height] rectangles as fractions of the picture), `fps` (live view frame rate,
+default 5), `room`, `offline_after` (seconds, default 30), `retention_days` (snapshots,
+default 30). A `type` key equal to "camera" is tolerated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import math
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from drivers.base import (
+    Candidate,
+    DriverContext,
+    DriverError,
+    FixedDevice,
+    HealthReading,
+    Reading,
+    ReadingStream,
+    SensorReading,
+    stop_task,
+)
+from hub.cameras.feed import CameraFeed
+from hub.cameras.motion import MotionDetector, Rect
+from hub.cameras.source import FrameSource, MjpegHttpSource, RtspSource, SnapshotSource
+
+__all__ = ["MOTION_FPS", "MOTION_HOLD", "CameraDriver", "camera_address"]
+
+log = logging.getLogger(__name__)
+
+MOTION_FPS = 2.0
+MOTION_HOLD = 10.0  # seconds a camera-reported motion lasts without a new event
+_URL_KEYS = ("mjpeg_url", "snapshot_url", "rtsp_url")
+_OPTIONS = (
+    "name",
+    *_URL_KEYS,
+    "username",
+    "password",
+    "motion",
+    "sensitivity",
+    "mask",
+    "fps",
+    "room",
+    "offline_after",
+    "retention_days",
+)
+
+
+def camera_address(name: str) -> str:
+    """The device address of a camera: its name as a slug ("Ingresso Nord" -> "ingresso-nord")."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "camera"
+
+
+class CameraDriver:
+    type: ClassVar[str] = "camera"
+
+    def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
+        for key in options:
+            if key == "type":
+                if options[key] != self.type:
+                    raise DriverError(f"camera driver given option type = {options[key]!r}")
+            elif key not in _OPTIONS:
+                raise DriverError(f"camera driver: unknown option {key!r}; known options: {', '.join(_OPTIONS)}")
+        self.name = _text(options, "name", required=True) or ""
+        self.address = camera_address(self.name)
+        self.room = _text(options, "room") or ""
+        self.motion = options.get("motion", "hub")
+        if self.motion not in ("hub", "camera", "off"):
+            raise DriverError(f'camera driver: option \'motion\' must be "hub", "camera" or "off", got {self.motion!r}')
+        self.fps = _number(options, "fps", 5.0, low=0.1, high=30.0)
+        self.sensitivity = _number(options, "sensitivity", 0.02, low=0.0001, high=1.0)
+        self.offline_after = _number(options, "offline_after", 30.0, low=1.0, high=3600.0)
+        self.retention_days = _number(options, "retention_days", 30.0, low=0.0, high=3650.0)
+        self.masks = _masks(options.get("mask", []))
+        username = _text(options, "username")
+        password = options.get("password")
+        if password is not None and not isinstance(password, str):
+            raise DriverError("camera driver: option 'password' must be a string")
+        given = [key for key in _URL_KEYS if options.get(key) is not None]
+        if len(given) != 1:
+            raise DriverError(
+                f"camera driver {self.name!r}: give exactly one of mjpeg_url, snapshot_url or rtsp_url"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        kind = given[0]
+        url = _text(options, kind, required=True) or ""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        wanted = ("rtsp", "rtsps") if kind == "rtsp_url" else ("http", "https")
+        if scheme not in wanted:
+            raise DriverError(f"camera driver: option {kind!r} must be a {' or '.join(wanted)} URL")
+        self.source: FrameSource
+        if kind == "mjpeg_url":
+            self.source = MjpegHttpSource(url, username=username, password=password)
+        elif kind == "snapshot_url":
+            self.source = SnapshotSource(url, fps=self.fps, username=username, password=password)
+        else:
+            self.source = RtspSource(url, fps=self.fps, username=username, password=password)
+        self._context = context
+        self.feed = CameraFeed(
+            self.source,
+            name=self.name,
+            address=self.address,
+            fps=self.fps,
+            offline_after=self.offline_after,
+            clock=context.clock,
+            on_health=self._on_health,
+        )
+        self.detector = MotionDetector(sensitivity=self.sensitivity, masks=self.masks)
+        self._stream = ReadingStream(self.type)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._armed = asyncio.Event()
+        self._motion_active = False
+        self._hold: asyncio.TimerHandle | None = None
+        self._state = "new"
+
+    # ------------------------------------------------------------------ lifetime
+    async def __aenter__(self) -> Self:
+        if self._state != "new":
+            raise DriverError("a CameraDriver runs once; create a new one to start again")
+        self._state = "running"
+        feed_task = asyncio.create_task(self.feed.run(), name=f"camera-feed-{self.address}")
+        feed_task.add_done_callback(self._stream.end_on_failure)
+        self._tasks.append(feed_task)
+        if self.motion == "hub":
+            motion_task = asyncio.create_task(self._watch_motion(), name=f"camera-motion-{self.address}")
+            motion_task.add_done_callback(self._stream.end_on_failure)
+            self._tasks.append(motion_task)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._state = "stopped"
+        if self._hold is not None:
+            self._hold.cancel()
+        tasks, self._tasks = self._tasks, []
+        try:
+            for task in reversed(tasks):
+                await stop_task(task)
+        finally:
+            self._stream.end()
+
+    # ------------------------------------------------------------------ the Driver protocol
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
+
+    async def candidates(self) -> list[Candidate]:
+        return []
+
+    async def scan(self, seconds: float) -> None:
+        """Nothing to scan: the camera is named by the config."""
+
+    def fixed_devices(self) -> list[FixedDevice]:
+        model = {MjpegHttpSource: "MJPEG camera", SnapshotSource: "Snapshot camera", RtspSource: "RTSP camera"}
+        return [
+            FixedDevice(
+                address=self.address,
+                name=self.name,
+                model=model.get(type(self.source), "Camera"),
+                kinds=("camera",),
+                room=self.room,
+            )
+        ]
+
+    def expected_interval(self, address: str) -> float | None:
+        return self.feed.heartbeat if address == self.address else None
+
+    # ------------------------------------------------------------------ cameras and motion
+    def cameras(self) -> list[CameraFeed]:
+        return [self.feed]
+
+    def set_armed(self, armed: bool) -> None:
+        """Intrusion protection is on (motion="hub" samples frames only then)."""
+        if armed:
+            self._armed.set()
+        else:
+            self._armed.clear()
+
+    def camera_event(self, motion: bool) -> None:
+        """The camera reported motion (or its end) through the events endpoint."""
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
+        self._report(motion)
+        if motion:
+            self._hold = asyncio.get_running_loop().call_later(MOTION_HOLD, self._report, False)
+
+    def _report(self, active: bool) -> None:
+        if active == self._motion_active or self._state != "running":
+            return
+        self._motion_active = active
+        self._stream.put(SensorReading(address=self.address, kind="camera", active=active, at=self._context.clock()))
+
+    def _on_health(self, online: bool, at: float) -> None:
+        if self._state == "running":
+            self._stream.put(HealthReading(address=self.address, at=at, online=online))
+
+    async def _watch_motion(self) -> None:
+        period = 1.0 / MOTION_FPS
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._armed.wait()
+            self.detector = MotionDetector(sensitivity=self.sensitivity, masks=self.masks)  # fresh per armed period
+            async with self.feed.need("motion"):
+                seq, sampled = 0, -math.inf
+                while self._armed.is_set():
+                    frame = await self.feed.next_frame(seq, timeout=1.0)  # wakes up to notice a disarm
+                    if frame is None:
+                        continue
+                    seq = frame.seq
+                    if loop.time() - sampled < period * 0.9:
+                        continue
+                    sampled = loop.time()
+                    change = await asyncio.to_thread(self.detector.observe, frame.data)
+                    if change is not None and self._armed.is_set():
+                        self._report(change)
+            self._report(False)  # disarmed: the zone restores
+
+
+def _text(options: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = options.get(key)
+    if value is None:
+        if required:
+            raise DriverError(f"camera driver: option {key!r} is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise DriverError(f"camera driver: option {key!r} must be a non-empty string")
+    return value.strip()
+
+
+def _number(options: Mapping[str, Any], key: str, default: float, *, low: float, high: float) -> float:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DriverError(f"camera driver: option {key!r} must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise DriverError(f"camera driver: option {key!r} must be between {low:g} and {high:g}, got {value!r}")
+    return float(value)
+
+
+def _masks(value: Any) -> Sequence[Rect]:
+    if not isinstance(value, list):
+        raise DriverError("camera driver: option 'mask' must be a list of [x, y, width, height] rectangles")
+    rects: list[Rect] = []
+    for index, item in enumerate(value):
+        if (
+            not isinstance(item, list)
+            or len(item) != 4
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in item)
+        ):
+            raise DriverError(
+                f"camera driver: mask[{index}] must be [x, y, width, height] as fractions of the picture (0 to 1)"
+            )
+        x, y, w, h = (float(v) for v in item)
+        rects.append((x, y, w, h))
+    return rects
