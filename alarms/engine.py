@@ -53,6 +53,24 @@ Rules that hold everywhere:
   leave the state alone and emit a ``LogEvent``. ``EngineError`` means a bug in this
   module (an impossible transition), never bad input.
 - Ids ``inc-<n>`` / ``ano-<n>`` come from ``state.next_id`` so replays give the same ids.
+
+Walk test (``state.walk_test``)
+-------------------------------
+
+An installer proves every sensor works by opening it. ``WalkTestStart`` is taken only when
+disarmed and no walk test runs (else a ``walk_test_refused`` LogEvent whose detail is
+``not_disarmed`` or ``walk_test_active``). While it runs the hub is a tester, not an alarm:
+an opening of *any* zone (24h ones too: smoke and water sensors have test buttons) and a
+device tamper only record the zone (``walk_test.tested``, ``walk_tested_at``,
+``tamper_tested_at``) and emit ``WalkTestActivation``; no incident, notification, report
+or siren. Arming is refused (``walk_test``). The centre hears ``walk_test`` when it starts
+and ``walk_test`` restore when it ends, and nothing new in between: a fault raised during
+the test (an installer pulling a battery) is notified to the household as usual, but its
+centre report waits for the end of the test and is only sent if the fault is still there;
+restores of alarms and faults the centre already had are sent at once. A duress disarm is
+never a test. The walk test ends at ``ends_at`` (a deadline like the others, moved by
+``ClockStep``) or on ``WalkTestStop``. Zones still open at the end do not alarm then: they
+alarm on their next opening.
 """
 
 from __future__ import annotations
@@ -100,6 +118,10 @@ from alarms.model import (
     Step,
     SystemFault,
     Tick,
+    WalkTest,
+    WalkTestActivation,
+    WalkTestStart,
+    WalkTestStop,
     Zone,
     ZoneRemove,
     ZoneUpsert,
@@ -191,6 +213,8 @@ REPORT_FOR_ANOMALY: dict[AnomalyKind, ReportCode] = {
 # A zone's live fields that ZoneUpsert keeps: what the armed period knows, what the device said.
 _ARMED_PERIOD_FIELDS = ("active", "auto_bypassed", "forced_bypass", "trips", "alarmed")
 _DEVICE_FIELDS = ("online", "offline_since", "tamper", "battery_low")
+# Walk-test results belong to the sensor: kept across renames, dropped with a new device.
+_WALK_TEST_FIELDS = ("walk_tested_at", "tamper_tested_at")
 
 # Bounds the Tick loop; each firing strictly advances, so hitting it is a bug.
 _MAX_FIRINGS = 10_000
@@ -232,6 +256,10 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
             run.zone_upsert(event)
         case ZoneRemove():
             run.zone_remove(event, now)
+        case WalkTestStart():
+            run.start_walk_test(event, now)
+        case WalkTestStop():
+            run.stop_walk_test(event, now)
         case Configure():
             run.settings = event.settings
             run.emit(LogEvent(kind="settings_changed"))
@@ -242,7 +270,7 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
 
 def next_deadline(state: State) -> float | None:
     """The earliest time at which a Tick must be fed, or None when nothing is waiting."""
-    return _next_deadline(state.deadline, state.zones, state.anomalies, state.settings)
+    return _next_deadline(state.deadline, state.zones, state.anomalies, state.settings, state.walk_test)
 
 
 def readiness(state: State, target: ArmTarget) -> list[tuple[str, str]]:
@@ -304,11 +332,17 @@ def _offline_due(
 
 
 def _next_deadline(
-    deadline: float | None, zones: dict[str, Zone], anomalies: dict[str, Anomaly], settings: AlarmSettings
+    deadline: float | None,
+    zones: dict[str, Zone],
+    anomalies: dict[str, Anomaly],
+    settings: AlarmSettings,
+    walk_test: WalkTest | None,
 ) -> float | None:
     times = [at for at, _ in _offline_due(zones, anomalies, settings).values()]
     if deadline is not None:
         times.append(deadline)
+    if walk_test is not None:
+        times.append(walk_test.ends_at)
     return min(times) if times else None
 
 
@@ -330,6 +364,7 @@ class _Run:
         self.incidents = dict(state.incidents)
         self.anomalies = dict(state.anomalies)
         self.next_id = state.next_id
+        self.walk_test = state.walk_test
         self.effects: list[AnyEffect] = []
 
     def freeze(self) -> State:
@@ -345,11 +380,14 @@ class _Run:
             incidents=self.incidents,
             anomalies=self.anomalies,
             next_id=self.next_id,
+            walk_test=self.walk_test,
         )
 
     def shift_clock(self, delta: float) -> None:
         if self.deadline is not None:
             self.deadline += delta
+        if self.walk_test is not None:
+            self.walk_test = msgspec.structs.replace(self.walk_test, ends_at=self.walk_test.ends_at + delta)
         for zone_id, zone in list(self.zones.items()):
             if zone.offline_since is not None:
                 self.zones[zone_id] = msgspec.structs.replace(zone, offline_since=zone.offline_since + delta)
@@ -421,11 +459,13 @@ class _Run:
 
     def fire_due(self, now: float) -> None:
         for _ in range(_MAX_FIRINGS):
-            due = _next_deadline(self.deadline, self.zones, self.anomalies, self.settings)
+            due = _next_deadline(self.deadline, self.zones, self.anomalies, self.settings, self.walk_test)
             if due is None or due > now:
                 return
             if self.deadline is not None and self.deadline <= due:
                 self.fire_mode_deadline(self.deadline)
+            elif self.walk_test is not None and self.walk_test.ends_at <= due:
+                self.end_walk_test(by=None)
             else:
                 self.fire_offline(due)
         raise EngineError(f"deadlines keep firing at {now} (mode {self.mode})")
@@ -465,6 +505,9 @@ class _Run:
     # ----------------------------------------------------------------- arming
 
     def arm(self, event: ArmRequest, now: float) -> None:
+        if self.walk_test is not None:
+            self.emit(ArmRefused(reason="walk_test"))
+            return
         if self.mode in ("pending", "triggered"):
             self.emit(ArmRefused(reason="alarm_active"))
             return
@@ -531,7 +574,10 @@ class _Run:
         zone = self.update_zone(event.zone, active=event.active)
         if not event.active:
             if zone.alarmed:
-                self.restore(zone)
+                self.restore(zone)  # also in a walk test: the centre had this alarm from before it
+            return
+        if self.walk_test is not None:
+            self.walk_test_activation(zone, now)
             return
         if zone.alarmed or _bypassed(zone):
             return
@@ -695,11 +741,9 @@ class _Run:
             id=self.new_id("ano"), kind=kind, state="active", opened_at=at, device=device, subject=subject
         )
         self.anomalies[anomaly.id] = anomaly
-        self.emit(
-            AnomalyRaised(anomaly=anomaly),
-            Notify(subject="anomaly", anomaly=anomaly.id, zone=zone),
-            Report(code=REPORT_FOR_ANOMALY.get(kind, "trouble"), zone=zone),
-        )
+        self.emit(AnomalyRaised(anomaly=anomaly), Notify(subject="anomaly", anomaly=anomaly.id, zone=zone))
+        if not self.held_for_walk_test(anomaly):
+            self.emit(Report(code=REPORT_FOR_ANOMALY.get(kind, "trouble"), zone=zone))
 
     def clear_anomaly(self, anomaly: Anomaly, now: float, zone: str | None = None) -> None:
         cleared = msgspec.structs.replace(anomaly, state="resolved", closed_at=now)
@@ -707,8 +751,17 @@ class _Run:
         self.emit(
             AnomalyCleared(anomaly=cleared),
             Notify(subject="anomaly_cleared", anomaly=anomaly.id, zone=zone),
-            Report(code=REPORT_FOR_ANOMALY.get(anomaly.kind, "trouble"), restore=True, zone=zone),
         )
+        if not self.held_for_walk_test(anomaly):  # the centre never heard of a fault that came and went in a test
+            self.emit(Report(code=REPORT_FOR_ANOMALY.get(anomaly.kind, "trouble"), restore=True, zone=zone))
+
+    def held_for_walk_test(self, anomaly: Anomaly) -> bool:
+        """A fault raised during the running walk test: its centre report waits for the end.
+
+        The same test decides what the end catches up on. (A fault that fell due at the very
+        instant of the start, in the same step, was reported before it and is reported again
+        at the end: a duplicate trouble report, never a lost one.)"""
+        return self.walk_test is not None and anomaly.opened_at >= self.walk_test.started_at
 
     def device_health(self, event: DeviceHealth, now: float) -> None:
         zone_ids = sorted(z.id for z in self.zones.values() if z.device == event.device)
@@ -738,7 +791,22 @@ class _Run:
             was_tampered = any(self.zones[zone_id].tamper for zone_id in zone_ids)
             for zone_id in zone_ids:
                 self.update_zone(zone_id, tamper=event.tamper)
-            if event.tamper and not was_tampered:
+            walk_test = self.walk_test
+            if walk_test is not None:
+                # Opening a sensor's cover is part of the test: record it, alarm nobody. A
+                # tamper that began before the test was reported, so its restore still goes.
+                tested_now = [
+                    z
+                    for z in zone_ids
+                    if (at := self.zones[z].tamper_tested_at) is not None and at >= walk_test.started_at
+                ]
+                if event.tamper:
+                    for zone_id in zone_ids:
+                        self.update_zone(zone_id, tamper_tested_at=now)
+                        self.emit(WalkTestActivation(zone=zone_id, what="tamper"))
+                elif was_tampered and not tested_now:
+                    self.emit(Report(code="tamper", restore=True, zone=first))
+            elif event.tamper and not was_tampered:
                 self.raise_incident("tamper", [Activation(zone=first, at=now)], now)
             elif not event.tamper and was_tampered:
                 self.emit(Report(code="tamper", restore=True, zone=first))
@@ -749,6 +817,56 @@ class _Run:
             self.raise_anomaly(event.kind, now, subject=event.subject)
         elif not event.active and anomaly is not None:
             self.clear_anomaly(anomaly, now)
+
+    # ----------------------------------------------------------------- walk test
+
+    def start_walk_test(self, event: WalkTestStart, now: float) -> None:
+        refusal = "walk_test_active" if self.walk_test is not None else None
+        if refusal is None and self.mode != "disarmed":
+            refusal = "not_disarmed"
+        if refusal is not None:
+            self.emit(LogEvent(kind="walk_test_refused", by=event.by, detail=refusal))
+            return
+        self.walk_test = WalkTest(started_at=now, ends_at=now + event.duration, by=event.by)
+        self.emit(
+            Report(code="walk_test", user=event.by),
+            LogEvent(kind="walk_test_started", by=event.by, detail=f"{event.duration:.0f} s"),
+        )
+
+    def stop_walk_test(self, event: WalkTestStop, now: float) -> None:
+        if self.walk_test is None:
+            self.emit(LogEvent(kind="walk_test_noop", by=event.by))
+            return
+        self.end_walk_test(by=event.by)
+
+    def walk_test_activation(self, zone: Zone, now: float) -> None:
+        walk_test = self.walk_test
+        if walk_test is None:
+            raise EngineError(f"walk-test activation of {zone.id} without a walk test")
+        if zone.id not in walk_test.tested:
+            self.walk_test = msgspec.structs.replace(walk_test, tested=(*walk_test.tested, zone.id))
+        self.update_zone(zone.id, walk_tested_at=now)
+        self.emit(WalkTestActivation(zone=zone.id))
+
+    def end_walk_test(self, by: str | None) -> None:
+        """End the running walk test: stopped `by` someone, or time over (None)."""
+        walk_test = self.walk_test
+        if walk_test is None:
+            raise EngineError(f"no walk test to end (mode {self.mode})")
+        self.walk_test = None
+        tested = sum(1 for zone_id in self.zones if zone_id in walk_test.tested)
+        untested = len(self.zones) - tested
+        detail = f"{tested} tested, {untested} untested" + ("" if by is not None else ", time over")
+        self.emit(
+            Report(code="walk_test", restore=True, user=by), LogEvent(kind="walk_test_ended", by=by, detail=detail)
+        )
+        # The faults that the test held back and that are still there go to the centre now.
+        for anomaly in sorted(self.anomalies.values(), key=lambda a: (a.opened_at, a.id)):
+            if anomaly.opened_at >= walk_test.started_at:
+                zone = None
+                if anomaly.device is not None:
+                    zone = min((z.id for z in self.zones.values() if z.device == anomaly.device), default=None)
+                self.emit(Report(code=REPORT_FOR_ANOMALY.get(anomaly.kind, "trouble"), zone=zone))
 
     # ----------------------------------------------------------------- configuration
 
@@ -769,7 +887,7 @@ class _Run:
             live = {} if old is None else {f: getattr(old, f) for f in _ARMED_PERIOD_FIELDS}
             self.zones[event.id] = msgspec.structs.replace(config, **live)
         else:
-            live = {f: getattr(old, f) for f in (*_ARMED_PERIOD_FIELDS, *_DEVICE_FIELDS)}
+            live = {f: getattr(old, f) for f in (*_ARMED_PERIOD_FIELDS, *_DEVICE_FIELDS, *_WALK_TEST_FIELDS)}
             self.zones[event.id] = msgspec.structs.replace(config, **live)
         self.emit(LogEvent(kind="zone_changed", zone=event.id, by=event.by, detail="created" if old is None else None))
         if event.bypassed and (old is None or not old.bypassed):

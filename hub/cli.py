@@ -71,11 +71,26 @@ def _add_pair(sub: Any) -> None:
     remove.add_argument("device", help="device id (or its name)")
     remove.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
     _add_remote(remove)
+    walktest = pair_sub.add_parser("walktest", help="walk test: open every sensor, see it arrive, list the untested")
+    walktest.add_argument("--minutes", type=int, default=30, help="the hub ends the walk test after this (1-240)")
+    walktest.add_argument("--seconds", type=float, help="end the walk test after this many seconds (for scripts)")
+    _add_remote(walktest)
+    report = pair_sub.add_parser("report", help="the commissioning report for the homeowner and the insurer")
+    report.add_argument("--format", choices=("md", "html", "json"), help="default md (json with --json)")
+    report.add_argument("--output", type=Path, help="write to FILE (default: stdout; html: a file in this directory)")
+    report.add_argument("--lang", choices=("it", "en"), help="report language (default: the hub's [hub] language)")
+    report.add_argument("--send-tests", action="store_true", help="first send a test message on every channel")
+    report.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for each test (1-120)")
+    _add_remote(report)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casahub", description="casahub home security hub")
-    parser.add_argument("--log-level", default=os.environ.get("CASAHUB_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("CASAHUB_LOG_LEVEL") or None,
+        help="debug, info, warning, error or critical (or CASAHUB_LOG_LEVEL); wins over [log] level",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the hub daemon")

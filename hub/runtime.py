@@ -51,6 +51,7 @@ from alarms.model import (
     Step,
     SystemFault,
     Tick,
+    WalkTestActivation,
     Zone,
     ZoneKind,
     ZoneRemove,
@@ -345,6 +346,10 @@ class Hub:
                 )
             case Siren(on=on):
                 await journal.append_event(conn, now, "siren_on" if on else "siren_off")
+            case WalkTestActivation():
+                await journal.append_event(
+                    conn, now, "walk_test_activation", actor=actor, zone=effect.zone, data=self.walk_test_signal(effect)
+                )
             case Led():
                 pass  # the LED driver (production issue) follows the state; nothing to store
 
@@ -412,6 +417,8 @@ class Hub:
                     self.fanout.publish({"type": "anomaly", "anomaly": self.anomaly_json(ano)})
                 case LogEvent():
                     self.fanout.publish({"type": "event", "kind": effect.kind, "zone": effect.zone, "by": effect.by})
+                case WalkTestActivation():
+                    self.fanout.publish(self.walk_test_activation_json(effect))
         if self.fanout.count:  # the snapshot is only worth building for someone watching
             self.fanout.publish({"type": "system", "system": self.system_json()})
 
@@ -602,6 +609,49 @@ class Hub:
             "anomalies": [self.anomaly_json(a) for a in s.anomalies.values()],
             "delays": delays,
             "settings": msgspec.to_builtins(s.settings),
+            "walk_test": self.walk_test_json(),
+        }
+
+    def walk_test_json(self) -> dict[str, Any] | None:
+        walk = self.state.walk_test
+        if walk is None:
+            return None
+        return {
+            "active": True,
+            "started_at": self.iso(walk.started_at),
+            "ends_at": self.iso(walk.ends_at),
+            "remaining": max(0.0, round(walk.ends_at - self.clock(), 1)),
+            "by": walk.by,
+            "tested": list(walk.tested),
+        }
+
+    def zone_signal(self, zone_id: str) -> tuple[int | None, str | None]:
+        """The last signal strength heard from a zone's device and its unit: dBm from radios
+        that give it, LQI (0-255, higher is better) from Zigbee."""
+        zone = self.state.zones.get(zone_id)
+        device = self.devices.get(zone.device or "") if zone is not None else None
+        if device is None or device.signal is None:
+            return None, None
+        return device.signal, "lqi" if device.driver.split("#")[0] == "zigbee2mqtt" else "dBm"
+
+    def walk_test_signal(self, effect: WalkTestActivation) -> dict[str, Any]:
+        signal, unit = self.zone_signal(effect.zone)
+        return {"what": effect.what, "signal": signal, "signal_unit": unit}
+
+    def walk_test_activation_json(self, effect: WalkTestActivation) -> dict[str, Any]:
+        """The live message of a walk-test activation: enough for a dashboard or the CLI to show
+        the row without asking the API again."""
+        zone = self.state.zones.get(effect.zone)
+        return {
+            "type": "event",
+            "kind": "walk_test_activation",
+            "zone": effect.zone,
+            "by": None,
+            "at": self.iso(self.clock()),
+            "name": zone.name if zone is not None else effect.zone,
+            "room": zone.room if zone is not None else "",
+            "zone_kind": zone.kind if zone is not None else None,
+            **self.walk_test_signal(effect),
         }
 
     def incident_json(self, inc: Any) -> dict[str, Any]:

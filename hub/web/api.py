@@ -136,6 +136,8 @@ async def arm(request: web.Request) -> web.Response:
             ]
             names = ", ".join(f"{i['name']} ({i['reason']})" for i in items)
             raise ApiError(409, "not_ready", f"not ready to arm: {names}", not_ready=items)
+        if refused.reason == "walk_test":
+            raise ApiError(409, "walk_test", "a walk test is running: the installer must end it before arming")
         raise ApiError(409, "alarm_active", "an alarm is in progress: disarm first")
     return web.json_response(hub.system_json())
 

@@ -42,6 +42,7 @@ from alarms.model import (
     State,
     SystemFault,
     Tick,
+    WalkTestStart,
     ZoneKind,
     ZoneUpsert,
 )
@@ -198,6 +199,7 @@ def _starting_states() -> dict[str, tuple[State, float]]:
     for event in SEED:
         state = handle(state, event, now).state
     starts = {"disarmed": (state, now)}
+    starts["walk_test"] = (handle(state, WalkTestStart(by="fuzz", duration=600), now).state, now)
     script: list[tuple[str, AnyEvent, float]] = [
         ("armed_home", ArmRequest(mode="home", by="fuzz"), 0),
         ("armed_home", Tick(), 31),

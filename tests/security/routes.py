@@ -63,6 +63,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/notifications/{id}"): Rule(HOUSEHOLD, "/api/v1/notifications/999999"),
     ("GET", "/api/v1/pairing/candidates"): Rule(INSTALLERS, "/api/v1/pairing/candidates"),
     ("POST", "/api/v1/pairing/scan"): Rule(INSTALLERS, "/api/v1/pairing/scan", {"seconds": 0}),
+    # the commissioning report (a plain read) and its test messages ({"timeout": 0} -> 400, nothing sent)
+    ("GET", "/api/v1/pairing/report"): Rule(INSTALLERS, "/api/v1/pairing/report?format=md"),
+    ("POST", "/api/v1/pairing/test-messages"): Rule(INSTALLERS, "/api/v1/pairing/test-messages", {"timeout": 0}),
+    # the walk test: a plain read; {"minutes": 0} -> 400 and a stop with none running -> 409, nothing starts
+    ("GET", "/api/v1/pairing/walktest"): Rule(INSTALLERS, "/api/v1/pairing/walktest"),
+    ("POST", "/api/v1/pairing/walktest"): Rule(INSTALLERS, "/api/v1/pairing/walktest", {"minutes": 0}),
+    ("DELETE", "/api/v1/pairing/walktest"): Rule(INSTALLERS, "/api/v1/pairing/walktest"),
     ("POST", "/api/v1/demo/zones/{id}/trigger"): Rule(EVERYONE, "/api/v1/demo/zones/no-such-zone/trigger", {}),
     ("GET", "/api/v1/ws"): Rule(EVERYONE, "/api/v1/ws"),  # a plain GET: 400 (no upgrade) once authorised
     ("GET", "/api/v1/push/vapid"): Rule(EVERYONE, "/api/v1/push/vapid"),

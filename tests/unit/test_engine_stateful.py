@@ -36,6 +36,8 @@ from alarms.model import (
     State,
     SystemFault,
     Tick,
+    WalkTestStart,
+    WalkTestStop,
     ZoneKind,
     ZoneRemove,
     ZoneUpsert,
@@ -127,6 +129,19 @@ class EngineMachine(RuleBasedStateMachine):
         assert all(a.state == "active" for a in self.state.anomalies.values())
         # The journal's JSON form decodes back to the same input.
         assert EVENT_DECODER.decode(EVENT_ENCODER.encode(event)) == event
+        # While a walk test runs nobody is alarmed: no incident but a duress one, no siren, and the
+        # centre hears no new alarm or fault (only the walk test's own report, restores of what it
+        # already knew, bypasses and duress) until the report that the walk test is over.
+        if before.walk_test is not None and before.walk_test.ends_at > self.now:
+            end = Report(code="walk_test", restore=True, user="mario")
+            during = effects[: effects.index(end)] if end in effects else effects
+            assert all(
+                e.incident.kind == "duress" for e in during if isinstance(e, IncidentOpened | ActivationAdded)
+            ), effects
+            assert Siren(on=True) not in during
+            allowed = {"walk_test", "bypass", "duress"}
+            assert all(e.code in allowed or e.restore for e in during if isinstance(e, Report)), effects
+            assert self.state.mode == "disarmed"
 
     # ----------------------------------------------------------------- rules
 
@@ -166,8 +181,8 @@ class EngineMachine(RuleBasedStateMachine):
         event = SensorChanged(zone=zone, active=active)
         effects = self.step(event)
         z = before.zones.get(zone)
-        if z is None or z.behaviour != "24h":
-            return
+        if z is None or z.behaviour != "24h" or handle(before, Tick(), self.now).state.walk_test is not None:
+            return  # in a walk test an opening is a test (check_step)
         # A 24h zone never moves the mode (compare with the same time passing without the zone).
         assert self.state.mode == handle(before, Tick(), self.now).state.mode
         bypassed = z.bypassed or z.auto_bypassed or z.forced_bypass
@@ -219,6 +234,19 @@ class EngineMachine(RuleBasedStateMachine):
             assert incident not in self.state.incidents
         if incident == "inc-999":  # unknown: nothing changes but the time
             assert self.state == handle(before, Tick(), self.now).state
+
+    @rule(duration=st.sampled_from((60, 600, 1800)))
+    def start_walk_test(self, duration: float) -> None:
+        before = self.state
+        self.step(WalkTestStart(by="mario", duration=duration))
+        time_only = handle(before, Tick(), self.now).state
+        started = time_only.mode == "disarmed" and time_only.walk_test is None
+        assert (self.state.walk_test is not None) == (started or time_only.walk_test is not None)
+
+    @rule()
+    def stop_walk_test(self) -> None:
+        self.step(WalkTestStop(by="mario"))  # what it may emit: check_step
+        assert self.state.walk_test is None
 
     @rule(event=system_faults | st.builds(Configure, settings=alarm_settings))
     def shell_input(self, event: SystemFault | Configure) -> None:
