@@ -43,8 +43,25 @@ MIN_PASSWORD = 4
 MIN_CODE_DIGITS = 4
 
 
+GRADE2_CODE_DIGITS = 5  # EN 50131 grade 2: arming codes of at least 5 digits
+
+
+def code_grade2(code: str | None) -> int | None:
+    """1 if a code meets grade 2, 0 if not, None for no code. Noted when the code is set: the
+    stored hash cannot tell its length later (the commissioning report needs it)."""
+    return None if not code else int(len(code) >= GRADE2_CODE_DIGITS)
+
+
 class AccountError(ValueError):
     """A user-facing problem with an account operation (unknown user, weak code, ...)."""
+
+
+class LastOwnerError(AccountError):
+    """The change would leave the hub without an owner (nobody could manage users any more)."""
+
+
+class CodeClashError(AccountError):
+    """A duress code equal to an alarm code (or the reverse): the hub could not tell them apart."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,8 @@ class User:
     language: str
     has_code: bool
     has_duress: bool
+    # False while the user never chose a language (the dashboard then follows the browser).
+    language_saved: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,7 @@ class Accounts:
         code: str | None = None,
         duress_code: str | None = None,
         language: str = "it",
+        language_saved: bool = False,
     ) -> User:
         if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
             raise AccountError("username: use letters, digits, '.', '-' or '_'")
@@ -115,17 +135,31 @@ class Accounts:
         code_hash = self._code_hash(code, "code")
         duress_hash = self._code_hash(duress_code, "duress code")
         if code and duress_code and code == duress_code:
-            raise AccountError("duress code: must differ from the alarm code")
+            raise CodeClashError("duress code: must differ from the alarm code")
         with self._lock:
+            self._check_no_clash(username, code or None, duress_code or None)
             try:
                 self.conn.execute(
-                    "INSERT INTO users (username, role, password_hash, code_hash, duress_hash, language, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (username, role, HASHER.hash(password), code_hash, duress_hash, language, time.time()),
+                    "INSERT INTO users (username, role, password_hash, code_hash, duress_hash, language, created_at,"
+                    " code_grade2, duress_grade2) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        username,
+                        role,
+                        HASHER.hash(password),
+                        code_hash,
+                        duress_hash,
+                        language,
+                        time.time(),
+                        code_grade2(code),
+                        code_grade2(duress_code),
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise AccountError(f"user {username!r} already exists") from None
-        return User(username, role, language, code_hash is not None, duress_hash is not None)
+        if language_saved:
+            with self._lock:
+                self.conn.execute("UPDATE users SET language_saved = 1 WHERE username = ?", (username,))
+        return User(username, role, language, code_hash is not None, duress_hash is not None, language_saved)
 
     @staticmethod
     def _code_hash(code: str | None, what: str) -> str | None:
@@ -149,13 +183,13 @@ class Accounts:
 
     def set_codes(self, username: str, *, code: str | None = None, duress_code: str | None = None) -> None:
         updates = []
-        params: list[str | None] = []
+        params: list[str | int | None] = []
         if code is not None:
-            updates.append("code_hash = ?")
-            params.append(self._code_hash(code, "code"))
+            updates.append("code_hash = ?, code_grade2 = ?")
+            params += [self._code_hash(code, "code"), code_grade2(code)]
         if duress_code is not None:
-            updates.append("duress_hash = ?")
-            params.append(self._code_hash(duress_code, "duress code"))
+            updates.append("duress_hash = ?, duress_grade2 = ?")
+            params += [self._code_hash(duress_code, "duress code"), code_grade2(duress_code)]
         if not updates:
             return
         with self._lock:
@@ -163,21 +197,121 @@ class Accounts:
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
 
-    def remove_user(self, username: str) -> None:
+    def remove_user(self, username: str, *, keep_an_owner: bool = False) -> None:
+        """With `keep_an_owner` (the dashboard), removing the last owner raises LastOwnerError."""
         with self._lock:
+            if keep_an_owner:
+                self._check_owner_stays(username)
             cur = self.conn.execute("DELETE FROM users WHERE username = ?", (username,))
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
             self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
             self.conn.execute("UPDATE tokens SET revoked = 1 WHERE username = ?", (username,))
 
+    def update_user(
+        self,
+        username: str,
+        *,
+        password: str | None = None,
+        role: Role | None = None,
+        code: str | None = None,
+        duress_code: str | None = None,
+        language: str | None = None,
+    ) -> User:
+        """Change any subset of a user's settings at once (the dashboard's user editor).
+
+        None leaves a setting alone; "" removes a code. The last owner cannot be demoted
+        (LastOwnerError), and a duress code may not equal anybody's alarm code, nor an alarm
+        code anybody's duress code (CodeClashError): a keypad could not tell them apart.
+        A new password ends the user's sessions.
+        """
+        if role is not None and role not in ROLES:
+            raise AccountError(f"role: must be one of {', '.join(ROLES)}")
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+        if language is not None and language not in ("it", "en"):
+            raise AccountError("language: must be 'it' or 'en'")
+        # Hashing is the slow part (~50 ms each): done before taking the lock.
+        code_hash = self._code_hash(code, "code") if code is not None else None
+        duress_hash = self._code_hash(duress_code, "duress code") if duress_code is not None else None
+        password_hash = HASHER.hash(password) if password is not None else None
+        if code and duress_code and code == duress_code:
+            raise CodeClashError("duress code: must differ from the alarm code")
+        with self._lock:
+            row = self.conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                raise AccountError(f"no user {username!r}")
+            if role is not None and role != "owner" and row["role"] == "owner":
+                self._check_owner_stays(username)
+            self._check_no_clash(username, code or None, duress_code or None)
+            updates: list[str] = []
+            params: list[object] = []
+            for column, value, given in (
+                ("password_hash", password_hash, password is not None),
+                ("role", role, role is not None),
+                ("code_hash", code_hash, code is not None),
+                ("code_grade2", code_grade2(code), code is not None),
+                ("duress_hash", duress_hash, duress_code is not None),
+                ("duress_grade2", code_grade2(duress_code), duress_code is not None),
+                ("language", language, language is not None),
+                ("language_saved", 1, language is not None),
+            ):
+                if given:
+                    updates.append(f"{column} = ?")
+                    params.append(value)
+            if updates:
+                self.conn.execute(f"UPDATE users SET {', '.join(updates)} WHERE username = ?", (*params, username))
+            if password is not None:
+                self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        user = self.get_user(username)
+        if user is None:
+            raise AccountError(f"no user {username!r}")
+        return user
+
+    def set_language(self, username: str, language: str) -> User:
+        """The user's own choice of language for the dashboard and their messages."""
+        return self.update_user(username, language=language)
+
+    def find_code_clash(self, username: str, *, code: str | None, duress_code: str | None) -> None:
+        """Raise CodeClashError if `code` is somebody's duress code or `duress_code` somebody's alarm code."""
+        with self._lock:
+            self._check_no_clash(username, code, duress_code)
+
+    def _check_owner_stays(self, username: str) -> None:
+        """Called with the lock held: refuse to take away the last owner."""
+        owners = [r["username"] for r in self.conn.execute("SELECT username FROM users WHERE role = 'owner'")]
+        if owners == [username]:
+            raise LastOwnerError(f"{username} is the only owner: make another user owner first")
+
+    def _check_no_clash(self, username: str, code: str | None, duress_code: str | None) -> None:
+        """Called with the lock held. The user's own current codes count too (a new duress code
+        equal to the code they keep)."""
+        if not code and not duress_code:
+            return
+        rows = self.conn.execute("SELECT username, code_hash, duress_hash FROM users").fetchall()
+        for row in rows:
+            if duress_code and _verify(row["code_hash"], duress_code):
+                if not (row["username"] == username and code is not None):  # their old code is being replaced
+                    raise CodeClashError("duress code: equal to an alarm code; choose another one")
+            if code and _verify(row["duress_hash"], code):
+                if not (row["username"] == username and duress_code is not None):
+                    raise CodeClashError("code: equal to a duress code; choose another one")
+
     def list_users(self) -> list[User]:
         with self._lock:
             rows = self.conn.execute(
-                "SELECT username, role, language, code_hash, duress_hash FROM users ORDER BY username"
+                "SELECT username, role, language, language_saved, code_hash, duress_hash FROM users ORDER BY username"
             ).fetchall()
         return [
-            User(r["username"], r["role"], r["language"], bool(r["code_hash"]), bool(r["duress_hash"])) for r in rows
+            User(
+                r["username"],
+                r["role"],
+                r["language"],
+                bool(r["code_hash"]),
+                bool(r["duress_hash"]),
+                bool(r["language_saved"]),
+            )
+            for r in rows
         ]
 
     def get_user(self, username: str) -> User | None:

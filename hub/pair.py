@@ -1,4 +1,4 @@
-"""`casahub pair hubs | scan | add | list | rename | remove`: the installer's pairing commands.
+"""`casahub pair hubs | scan | add | list | rename | remove | walktest | report`: the installer's commands.
 
 They talk to the hub through hub/client.py (hub discovery, token, certificate pinning, one-line
 errors). A terminal gets tables (rich) and prompts for what is missing; `--json` gives the
@@ -13,9 +13,10 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from hub.client import HubSession, RemoteError, connect, interactive
+from hub.client import TIMEOUT, HubSession, RemoteError, connect, interactive
 
 CANDIDATE_FIELDS = ("id", "driver", "address", "model", "kinds", "signal", "battery", "paired")
 MAX_SCAN = 600.0
@@ -310,7 +311,272 @@ async def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- pair report
+def _report_format(args: argparse.Namespace) -> str:
+    if args.json and args.format not in (None, "json"):
+        raise RemoteError(f"--json and --format {args.format} disagree: pass one of them")
+    return "json" if args.json else args.format or "md"
+
+
+def _report_file(data: dict[str, Any]) -> Path:
+    """`commissioning-<hub>-<date>.html` in the current directory."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9]+", "-", str(data["hub"]["name"])).strip("-").lower() or "casahub"
+    return Path.cwd() / f"commissioning-{name}-{str(data['generated_at'])[:10]}.html"
+
+
+def _tests_table(items: Sequence[dict[str, Any]]) -> Any:
+    rows = [(t["channel"], t["transport"], t["recipient"], t["state"], t["error"] or "") for t in items]
+    return _table("Test messages", ("CHANNEL", "TRANSPORT", "RECIPIENT", "RESULT", "ERROR"), rows)
+
+
+async def cmd_report(args: argparse.Namespace) -> int:
+    from hub import commissioning
+    from hub.client import TIMEOUT, HubSession, resolve_target, resolve_token
+
+    fmt = _report_format(args)
+    low, high = commissioning.TEST_TIMEOUT_RANGE
+    if not low <= args.timeout <= high:
+        raise RemoteError(f"--timeout: between {low:g} and {high:g} seconds")
+    terminal = sys.stdout.isatty()
+    token = resolve_token(args, "installer")
+    target = await resolve_target(args)
+    # The tests take up to --timeout on the hub: the request may take that long, and then some.
+    async with HubSession(target, token, role="installer", timeout=args.timeout + TIMEOUT) as hub:
+        if args.send_tests:
+            body = {"timeout": args.timeout}
+            if terminal and fmt != "json":
+                with _console().status(f"Sending a test message on every channel (up to {args.timeout:g} s)..."):
+                    tests = await hub.call("POST", "/api/v1/pairing/test-messages", body)
+                _console().print(_tests_table(tests["items"]))
+            else:
+                await hub.call("POST", "/api/v1/pairing/test-messages", body)
+        query = "?format=json" + (f"&lang={args.lang}" if args.lang else "")
+        data: dict[str, Any] = await hub.call("GET", f"/api/v1/pairing/report{query}")
+    if fmt == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = commissioning.to_html(data) if fmt == "html" else commissioning.to_markdown(data)
+    output: Path | None = args.output
+    if output is None and fmt == "html":
+        output = _report_file(data)  # a page is for a browser or a printer, not for a terminal
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise RemoteError(f"--output: cannot write {output}: {exc.strerror or exc}") from None
+        failed = sum(not item["pass"] for item in data["checklist"])
+        print(f"commissioning report written to {output.resolve()} ({failed} checklist lines failed)")
+    elif fmt == "md" and terminal:
+        from rich.markdown import Markdown
+
+        _console().print(Markdown(text))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# ---------------------------------------------------------------------------- pair walktest
+WALKTEST = "/api/v1/pairing/walktest"
+
+
+def _signal(row: dict[str, Any]) -> str:
+    if row.get("signal") is None:
+        return ""
+    return f"{row['signal']} LQI" if row.get("signal_unit") == "lqi" else f"{row['signal']} dBm"
+
+
+def walktest_table(rows: Sequence[dict[str, Any]], untested: int, left: float | None) -> Any:
+    title = f"Walk test: {untested} zones not tested yet"
+    if left is not None:
+        title += f", {int(left) // 60}:{int(left) % 60:02d} left"
+    title += " (Enter or Ctrl-C ends it)"
+    table_rows = [
+        (r.get("at", "")[11:19], r["name"], r["room"], r["zone_kind"], _signal(r), r["what"], r["zone"]) for r in rows
+    ]
+    return _table(title, ("TIME", "ZONE", "ROOM", "KIND", "SIGNAL", "WHAT", "ID"), table_rows)
+
+
+def _activation_line(row: dict[str, Any]) -> str:
+    where = f" ({row['room']})" if row.get("room") else ""
+    signal = f", signal {_signal(row)}" if row.get("signal") is not None else ""
+    what = "tamper" if row["what"] == "tamper" else "opened"
+    return f"{row.get('at', '')[11:19]} {what}: {row['name']}{where}, {row['zone_kind']}{signal}"
+
+
+class _WalkTestWatch:
+    """The hub's live stream during a walk test: activations, and whether the hub ended it."""
+
+    def __init__(self, started: dict[str, Any]) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.untested = {z["zone"] for z in started["untested"]}
+        self.ended = asyncio.Event()
+        self.connected = asyncio.Event()  # the stream is open: from now on no activation is missed
+        self.seen_running = False
+
+    def take(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        self.connected.set()  # the hub's first message is the system snapshot
+        if message.get("type") == "system":
+            running = (message.get("system") or {}).get("walk_test") is not None
+            if running:
+                self.seen_running = True
+            elif self.seen_running:
+                self.ended.set()  # ended on the hub (time over, or stopped from the dashboard)
+        elif message.get("type") == "event" and message.get("kind") == "walk_test_ended":
+            self.ended.set()
+        elif message.get("type") == "event" and message.get("kind") == "walk_test_activation":
+            self.rows.append(message)
+            if message.get("what") == "zone":
+                self.untested.discard(str(message.get("zone")))
+            return message
+        return None
+
+
+async def _stream(hub: HubSession, watch: _WalkTestWatch, on_row: Callable[[dict[str, Any]], None]) -> None:
+    """Read the hub's WebSocket until it closes (the hub stopped, or our token was revoked)."""
+    import aiohttp
+
+    ssl: Any = True
+    if hub.target.https and hub.expected is not None:
+        ssl = aiohttp.Fingerprint(hub.expected)  # the certificate pinned by the first request
+    headers = {"Authorization": f"Bearer {hub.token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(hub.target.url + "/api/v1/ws", headers=headers, ssl=ssl, heartbeat=30) as ws,
+    ):
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                message = json.loads(msg.data)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and (row := watch.take(message)) is not None:
+                on_row(row)
+
+
+async def _until_stopped(hub: HubSession, args: argparse.Namespace, started: dict[str, Any]) -> None:
+    """Show activations until Enter, Ctrl-C, --seconds, or the hub ends the walk test."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    watch = _WalkTestWatch(started)
+    live = not args.json and sys.stdout.isatty()
+    ends_at = time.monotonic() + float(started.get("remaining") or args.minutes * 60)
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    screen: Any = None
+
+    def view() -> Any:
+        return walktest_table(watch.rows, len(watch.untested), max(0.0, ends_at - time.monotonic()))
+
+    def on_row(row: dict[str, Any]) -> None:
+        if screen is not None:
+            screen.update(view())
+        elif not args.json:
+            print(_activation_line(row), flush=True)
+
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    reading_keys = not args.json and sys.stdin.isatty()
+    if reading_keys:
+
+        def on_key() -> None:
+            sys.stdin.readline()  # Enter ends the walk test; the line itself is of no interest
+            stop.set()
+
+        loop.add_reader(sys.stdin.fileno(), on_key)
+    stream = asyncio.create_task(_stream(hub, watch, on_row))
+    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(watch.ended.wait())]
+    try:
+        # Say "go" only once the stream is open, so the installer's first sensor shows up.
+        connected = asyncio.create_task(watch.connected.wait())
+        await asyncio.wait([stream, connected, *waiters], timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        connected.cancel()
+        if live:
+            from rich.live import Live
+
+            screen = Live(view(), console=_console(), refresh_per_second=2)
+            screen.start()
+        elif not args.json:
+            print(f"walk test running: open each sensor; {len(watch.untested)} zones to test. Enter or Ctrl-C ends it.")
+        warned = False
+        while not (stop.is_set() or watch.ended.is_set()):
+            timeout = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            await asyncio.wait([stream, *waiters], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if stream.done():
+                # No live view (the stream broke): keep the walk test, and ask the hub whether it ended.
+                if not warned:
+                    why = stream.exception() if not stream.cancelled() else None
+                    print(
+                        f"casahub: warning: no live view of the activations any more ({why or 'closed by the hub'})",
+                        file=sys.stderr,
+                    )
+                    warned = True
+                if (await hub.call("GET", "/api/v1/system")).get("walk_test") is None:
+                    watch.ended.set()
+            if screen is not None:
+                screen.update(view())
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        if screen is not None:
+            screen.stop()
+        loop.remove_signal_handler(signal.SIGINT)
+        if reading_keys:
+            loop.remove_reader(sys.stdin.fileno())
+        for task in (stream, *waiters):
+            task.cancel()
+        await asyncio.gather(stream, *waiters, return_exceptions=True)
+
+
+async def _stop_walk_test(hub: HubSession) -> dict[str, Any]:
+    """Stop the walk test on the hub; if the hub already ended it, its results."""
+    try:
+        result: dict[str, Any] = await hub.call("DELETE", WALKTEST)
+        return result
+    except RemoteError:
+        current: dict[str, Any] = await hub.call("GET", WALKTEST)
+        if current.get("active"):
+            raise
+        return current
+
+
+def _walktest_summary(result: dict[str, Any]) -> str:
+    lines = [f"walk test over: {len(result['tested'])} zones tested, {len(result['untested'])} not tested"]
+    for zone in result["untested"]:
+        where = f" ({zone['room']})" if zone.get("room") else ""
+        lines.append(f"  - not tested: {zone['name']}{where}, {zone['kind']} [{zone['zone']}]")
+    for zone in result["tampers"]:
+        lines.append(f"  - tamper tested: {zone['name']} [{zone['zone']}]")
+    return "\n".join(lines)
+
+
+async def cmd_walktest(args: argparse.Namespace) -> int:
+    if not 1 <= args.minutes <= 240:
+        raise RemoteError("--minutes: between 1 and 240")
+    if args.seconds is not None and not 0 < args.seconds <= 4 * 3600:
+        raise RemoteError("--seconds: between 1 and 14400")
+    async with connect(args, role="installer") as hub:
+        started: dict[str, Any] = await hub.call("POST", WALKTEST, {"minutes": args.minutes})
+        system = await hub.call("GET", "/api/v1/system")
+        started["remaining"] = (system.get("walk_test") or {}).get("remaining")
+        try:
+            await _until_stopped(hub, args, started)
+        finally:
+            # Whatever ended the command, the hub must not stay in walk-test mode (it would
+            # refuse to arm until the walk test's own time is over).
+            result = await _stop_walk_test(hub)
+    if args.json:
+        _print_json(result)
+    else:
+        print(_walktest_summary(result))
+    return 0
+
+
 COMMANDS = {
+    "walktest": cmd_walktest,
+    "report": cmd_report,
     "hubs": cmd_hubs,
     "scan": cmd_scan,
     "add": cmd_add,

@@ -158,6 +158,39 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_attempts_outbox ON outbox_attempts(outbox);
     """,
+    # The commissioning report (hub/commissioning.py). Only hashes of codes are stored, so whether
+    # a code meets EN 50131 grade 2 (5+ digits) is noted when it is set: 1 yes, 0 no, NULL unknown
+    # (set before this column existed). And the installer's test messages, one row per channel sent.
+    """
+    ALTER TABLE users ADD COLUMN code_grade2 INTEGER;
+    ALTER TABLE users ADD COLUMN duress_grade2 INTEGER;
+    CREATE TABLE test_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        channel TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        recipient TEXT NOT NULL,   -- masked: the report is handed to the homeowner and the insurer
+        state TEXT NOT NULL,       -- sent | failed | timeout
+        error TEXT,
+        actor TEXT
+    );
+    CREATE INDEX test_messages_channel ON test_messages(channel, id);
+    """,
+    # Contacts added from the dashboard (hub/contacts_store.py), used beside the config's
+    # [[contacts]]; and whether a user chose their language (else the dashboard follows the browser).
+    """
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        phone TEXT,
+        email TEXT,
+        language TEXT NOT NULL DEFAULT 'it',
+        push INTEGER NOT NULL DEFAULT 1,
+        voice INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE users ADD COLUMN language_saved INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
