@@ -5,6 +5,7 @@ step). It talks to the hub only through the HTTP API and `/api/v1/ws`.
 
     GET  /, /incidents, /incidents/{id}, /zones, /history, /anomalies   the app shell (session)
     GET  /settings                     the app shell, owner only (others get a 403 page)
+    GET  /pairing                      the app shell, owner and installer only (pairing, walk test)
     GET  /login                        the login page (public)
     GET  /setup                        first start: create the owner (only while no user exists,
                                        only from loopback/private/link-local addresses)
@@ -36,7 +37,7 @@ from typing import Literal
 import msgspec
 from aiohttp import web
 
-from hub.accounts import AccountError, Principal
+from hub.accounts import AccountError, Principal, User
 from hub.web.auth import COOKIE, authenticate, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
@@ -214,6 +215,24 @@ async def _no_users(ctx: WebContext) -> bool:
     return await asyncio.to_thread(ctx.accounts.user_count) == 0
 
 
+def page_language(user: User | None, accept_language: str, hub_language: str) -> str:
+    """The dashboard's language: the one the user saved, else the browser's first choice among
+    ours (Accept-Language, by q-value), else the hub's [hub] language."""
+    if user is not None and user.language_saved:
+        return user.language
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        match = re.fullmatch(r"\s*q=([01](?:\.\d{0,3})?)\s*", params)
+        if params and match:
+            q = float(match.group(1))
+        primary = tag.strip().lower().split("-", 1)[0]
+        if primary in ("it", "en") and q > 0:
+            ranked.append((-q, index, primary))
+    return min(ranked)[2] if ranked else hub_language
+
+
 async def app_page(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     principal = await _session_of(ctx, request)
@@ -223,7 +242,7 @@ async def app_page(request: web.Request) -> web.Response:
         target = request.path if SAFE_NEXT.fullmatch(request.path) and request.path != "/" else ""
         return _redirect("/login" + (f"?next={target}" if target else ""))
     canonical = request.match_info.route.resource.canonical if request.match_info.route.resource else ""
-    if canonical in OWNER_PAGES and principal.role != "owner":
+    if principal.role not in PAGE_ROLES.get(canonical, (principal.role,)):
         return _html("denied.html", status=403)
     user = await asyncio.to_thread(ctx.accounts.get_user, principal.name)
     return _html(
@@ -232,7 +251,7 @@ async def app_page(request: web.Request) -> web.Response:
             "csrf": principal.csrf or "",
             "user": principal.name,
             "role": principal.role,
-            "language": user.language if user is not None else ctx.hub.language,
+            "language": page_language(user, request.headers.get("Accept-Language", ""), ctx.hub.language),
             "demo": "1" if ctx.demo else "",
         },
     )

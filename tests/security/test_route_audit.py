@@ -74,7 +74,7 @@ async def test_without_a_dashboard_session_every_page_redirects_to_login(
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), timeout=PROBE_TIMEOUT) as session:
         for (method, canonical), (access, path) in sorted(PAGES.items()):
             async with session.request(method, running_hub.base + path, headers=headers, allow_redirects=False) as r:
-                if access in ("session", "owner"):
+                if access in ("session", "owner", "installers"):
                     assert r.status == 302 and r.headers["Location"].startswith("/login"), (method, canonical, r.status)
                 elif access == "setup":  # the demo hub has its owner: no setup page
                     assert r.status == 302 and r.headers["Location"] == "/login", (method, canonical, r.status)
@@ -86,10 +86,11 @@ async def test_owner_pages_are_refused_to_the_other_roles(clients: dict[tuple[st
     for role in ("owner", "member", "installer"):
         api = clients[role, "session"].api
         for (method, canonical), (access, path) in sorted(PAGES.items()):
-            if access not in ("session", "owner"):
+            if access not in ("session", "owner", "installers"):
                 continue
             async with api.session.request(method, api.base + path, allow_redirects=False) as r:
-                expected = 403 if access == "owner" and role != "owner" else 200
+                allowed = {"owner": ("owner",), "installers": ("owner", "installer")}.get(access, (role,))
+                expected = 200 if role in allowed else 403
                 assert r.status == expected, (role, method, canonical, r.status)
 
 
