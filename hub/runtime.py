@@ -122,6 +122,7 @@ class Hub:
         self.db = db
         self.settings = settings
         self.contacts = list(contacts)
+        self.config_contacts = tuple(contacts)  # [[contacts]]; the dashboard's are added by use_contacts
         self.escalation = escalation
         self.transports = dict(transports)  # channel -> transport name ("log" when not configured)
         self.tz = ZoneInfo(timezone)
@@ -670,10 +671,10 @@ class Hub:
             ],
         }
 
-    def anomaly_json(self, ano: Any) -> dict[str, Any]:
+    def anomaly_json(self, ano: Any, language: str | None = None) -> dict[str, Any]:
         from alarms.manual import manual_entry
 
-        entry = manual_entry(ano.kind, self.language)
+        entry = manual_entry(ano.kind, language or self.language)
         return {
             "id": ano.id,
             "kind": ano.kind,
@@ -761,6 +762,11 @@ class Hub:
             "due_at": self.iso(row["due_at"]),
             "sent_at": self.iso(row["sent_at"]),
         }
+
+    def use_contacts(self, dashboard: Sequence[Contact]) -> None:
+        """The config's contacts plus the dashboard's. The list is changed in place: whatever
+        holds it sees the change, and the next alarm is planned with these contacts."""
+        self.contacts[:] = [*self.config_contacts, *dashboard]
 
     async def audit(
         self, kind: str, *, actor: str | None = None, data: dict[str, Any] | None = None, notify: bool = False

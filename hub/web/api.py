@@ -8,6 +8,8 @@ import json
 import logging
 import re
 import weakref
+from datetime import date, datetime, timedelta, tzinfo
+from datetime import time as dtime
 from typing import Any, Literal
 
 import msgspec
@@ -418,6 +420,42 @@ def _event_json(hub: Any, row: Any) -> dict[str, Any]:
     }
 
 
+def _time_query(request: web.Request, name: str, tz: tzinfo, *, end_of_day: bool) -> tuple[float, bool] | None:
+    """An ISO 8601 date or date-time of the query as a timestamp, or None when absent.
+
+    Returns (timestamp, exclusive). A date alone is a whole day in the hub's time zone: as
+    `since` its first instant, as `until` the next day's first instant (exclusive), so that
+    `until=2026-05-01` includes that day. A date-time without an offset is in the hub's zone.
+    """
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return None
+    # An unencoded "+01:00" arrives as " 01:00" (a "+" in a query string is a space).
+    raw = re.sub(r"(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d:?\d\d)$", r"\1+\2", raw)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            day = date.fromisoformat(raw)
+            if not end_of_day:
+                return datetime.combine(day, dtime.min, tzinfo=tz).timestamp(), False
+            if day == date.max:
+                return float("inf"), True  # there is no next day: everything
+            # the next midnight, not 86400 s on: days are 23 or 25 hours long when the clocks change
+            return datetime.combine(day + timedelta(days=1), dtime.min, tzinfo=tz).timestamp(), True
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.,]+(?:Z|[+-]\d\d:?\d\d)?", raw):
+            raise ValueError(raw)
+        moment = datetime.fromisoformat(raw)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        return moment.timestamp(), False
+    except (ValueError, OverflowError):
+        raise ApiError(
+            400,
+            f"invalid_field:{name}",
+            f"{name}: an ISO 8601 date (2026-05-01) or date-time (2026-05-01T18:30:00+02:00)",
+            field=name,
+        ) from None
+
+
 async def events(request: web.Request) -> web.Response:
     require(request, EVERYONE)
     hub = ctx_of(request).hub
@@ -435,6 +473,16 @@ async def events(request: web.Request) -> web.Response:
     if request.query.get("zone"):
         where.append("zone = ?")
         params.append(request.query["zone"])
+    since = _time_query(request, "since", hub.tz, end_of_day=False)
+    until = _time_query(request, "until", hub.tz, end_of_day=True)
+    if since is not None and until is not None and until[0] < since[0]:
+        raise ApiError(400, "invalid_field:until", "until: before since", field="until")
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since[0])
+    if until is not None:
+        where.append("at < ?" if until[1] else "at <= ?")
+        params.append(until[0])
     rows = await hub.db.fetchall(
         f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit + 1)
     )
@@ -505,9 +553,14 @@ async def anomalies(request: web.Request) -> web.Response:
     state = request.query.get("state", "active")
     if state not in ("active", "all"):
         raise ApiError(400, "invalid_field:state", "state: 'active' or 'all'", field="state")
+    lang = request.query.get("lang")
+    if lang is not None and lang not in ("it", "en"):
+        raise ApiError(400, "invalid_field:lang", "lang: 'it' or 'en'", field="lang")
+    if lang is None:  # the manual in the reader's own language, if they chose one
+        lang = await saved_language(ctx_of(request), principal_of(request).name)
     sql = "SELECT * FROM anomalies" + (" WHERE state = 'active'" if state == "active" else "")
     rows = await hub.db.fetchall(sql + " ORDER BY opened_at DESC LIMIT 500")
-    return web.json_response({"items": [hub.anomaly_json(hub.anomaly_from_row(r)) for r in rows]})
+    return web.json_response({"items": [hub.anomaly_json(hub.anomaly_from_row(r), lang) for r in rows]})
 
 
 NOTIFICATION_STATES = ("scheduled", "pending", "sent", "dead", "cancelled")

@@ -14,6 +14,7 @@ never downloads a browser here (executable_path).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import AsyncIterator
@@ -374,6 +375,225 @@ async def test_dashboard_in_chromium(tmp_path: Path, browser_factory: Any) -> No
     finally:
         await running.stop()
         print(f"screenshots in {shots.directory}: {len(shots.taken)}")
+
+
+async def wait_until(predicate: Any, what: str) -> Any:
+    """Poll an async predicate until it holds (30 s: the test machines are shared and busy)."""
+    for _ in range(300):
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not reached: {what}")
+
+
+async def test_settings_users_contacts_language_history_and_push(tmp_path: Path, browser_factory: Any) -> None:
+    """Issue 6: the owner manages users and contacts on a phone screen, the saved language follows
+    the login, the history's date filter, and the service worker's notification for a push."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from playwright.async_api import expect
+
+    shots = Shots(tmp_path / "screenshots")
+    running = await start_hub(tmp_path / "data")
+    base = running.base
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            api = Api(base, session)
+            await api.login()
+            context = await browser_factory("owner")
+            page = context.pages[0] if context.pages else await context.new_page()
+            await login(page, base, "demo", "demo")
+            await page.click('#menu a[href="/settings"]')
+
+            # ---- users: add a member with an alarm code and a duress code
+            await expect(page.locator('#users [data-user="demo"]')).to_be_visible()
+            await expect(page.locator("#u-duress-help")).to_contain_text("avvisa in silenzio la centrale")
+            await page.fill("#u-name", "mia")
+            await page.fill("#u-password", "member-pass")
+            await page.select_option("#u-role", "member")
+            await page.fill("#u-code", "54321")
+            await page.fill("#u-duress", "54329")
+            await page.click("#u-add-submit")
+            mia = page.locator('#users [data-user="mia"]')
+            await expect(mia).to_contain_text("familiare")
+            await expect(mia).to_contain_text("codice di coercizione")
+            users = {u["username"]: u for u in (await api.get("/api/v1/users"))["items"]}
+            assert users["mia"]["role"] == "member" and users["mia"]["has_code"] and users["mia"]["has_duress"]
+            # a duress code equal to an alarm code is refused, naming the field
+            await page.fill("#u-name", "leo")
+            await page.fill("#u-password", "member-pass")
+            await page.fill("#u-duress", "12345")
+            await page.click("#u-add-submit")
+            await expect(page.locator("#u-error")).to_contain_text("Codice di coercizione")
+            await expect(page.locator("#u-error")).to_contain_text("uguale a un codice già in uso")
+            # change mia's code to 4 digits: saved, with the EN 50131 warning
+            await page.get_by_role("button", name="Modifica mia").click()
+            await check_page(page, shots, "settings-user-edit")
+            await page.fill("#ue-mia-code", "2468")
+            await page.click("#ue-mia-save")
+            await expect(page.locator("#u-status")).to_contain_text("EN 50131")
+            await check_page(page, shots, "settings-users")
+            # remove a user, with a confirmation
+            status, _ = await api.post(
+                "/api/v1/users", {"username": "leo", "password": "member-pass", "role": "member"}
+            )
+            assert status == 201
+            await page.reload()
+            await page.get_by_role("button", name="Rimuovi leo").click()
+            await expect(page.get_by_role("alertdialog")).to_contain_text("Rimuovere leo?")
+            await page.get_by_role("button", name="Sì, rimuovi").click()
+            await expect(page.locator('#users [data-user="leo"]')).to_have_count(0)
+            assert "leo" not in [u["username"] for u in (await api.get("/api/v1/users"))["items"]]
+
+            # ---- contacts: the config's is read only; add, edit and remove one of the dashboard
+            config = page.locator('#contacts [data-contact="config-1"]')
+            await expect(config).to_contain_text("casahub.toml")
+            await expect(config.locator("button")).to_have_count(0)
+            await page.fill("#c-name", "Nonna Pia")
+            await page.fill("#c-phone", "333 123")
+            await page.click("#c-submit")
+            await expect(page.locator("#c-error")).to_contain_text("Telefono")
+            await expect(page.locator("#c-error")).to_contain_text("numero internazionale")
+            await page.fill("#c-phone", "+39 333 123 4567")
+            await page.check("#c-voice")
+            await page.click("#c-submit")
+            pia = page.locator("#contacts li", has_text="Nonna Pia")
+            await expect(pia.locator("[data-channel]")).to_have_text(["SMS", "App", "Chiamata"])
+            await page.get_by_role("button", name="Modifica Nonna Pia").click()
+            await expect(page.locator("#c-form-title")).to_have_text("Modifica Nonna Pia")
+            await page.fill("#c-email", "pia@example.org")
+            await page.uncheck("#c-voice")
+            await page.click("#c-submit")
+            await expect(pia.locator("[data-channel]")).to_have_text(["SMS", "Email", "App"])
+            contacts = (await api.get("/api/v1/contacts"))["items"]
+            assert [(c["name"], c["phone"], c["email"]) for c in contacts if c["source"] == "dashboard"] == [
+                ("Nonna Pia", "+393331234567", "pia@example.org")
+            ]
+            assert "Nonna Pia" in [c.name for c in running.hub.contacts]
+            await check_page(page, shots, "settings-contacts")
+            await pia.get_by_role("button", name="Rimuovi Nonna Pia").click()
+            await page.get_by_role("button", name="Sì, rimuovi").click()
+            await expect(pia).to_have_count(0)
+            assert [c["source"] for c in (await api.get("/api/v1/contacts"))["items"]] == ["config"]
+
+            # ---- history: the date filter hides older events, on screen and in the CSV
+            rome = ZoneInfo("Europe/Rome")
+            for day, kind in ((1, "old_a"), (3, "old_c")):
+                at = datetime(2020, 1, day, 12, 0, tzinfo=rome).timestamp()
+                await running.hub.db.execute("INSERT INTO events (at, kind, actor) VALUES (?, ?, 'test')", (at, kind))
+            await page.click('#menu a[href="/history"]')
+            rows = page.locator("#events li[data-event]")
+            await expect(rows.first).to_be_visible()
+            await page.fill("#f-since", "2020-01-02")
+            await page.fill("#f-until", "2020-01-03")
+            await page.get_by_role("button", name="Filtra").click()
+            await expect(rows).to_have_count(1)
+            await expect(rows.first).to_contain_text("old_c")
+            await check_page(page, shots, "history-dates")
+            async with page.expect_download() as download_info:
+                await page.click("#csv")
+            csv_path = tmp_path / "events.csv"
+            await (await download_info.value).save_as(str(csv_path))
+            lines = csv_path.read_text().splitlines()
+            assert len(lines) == 2 and '"old_c"' in lines[1], lines
+            await page.fill("#f-since", "")
+            await page.fill("#f-until", "2020-01-01")
+            await page.get_by_role("button", name="Filtra").click()
+            await expect(rows).to_have_count(1)
+            await expect(rows.first).to_contain_text("old_a")
+
+            # ---- the language saved in English survives a reload and a new login elsewhere
+            await page.click('#menu a[href="/"]')
+            async with page.expect_response(
+                lambda r: r.url.endswith("/api/v1/session") and r.request.method == "PATCH"
+            ):
+                await page.click("#lang")
+            await expect(page.locator("#mode")).to_have_text("Disarmed")
+            await page.reload()
+            await expect(page.locator("#mode")).to_have_text("Disarmed")
+            other = await browser_factory("owner-elsewhere")
+            opage = other.pages[0] if other.pages else await other.new_page()
+            await login(opage, base, "demo", "demo")
+            await expect(opage.locator("#mode")).to_have_text("Disarmed")
+            await expect(opage.locator("html")).to_have_attribute("lang", "en")
+            # the anomalies page asks for the manual in the language on screen
+            await running.hub.raise_fault("clock_unsynced", "hub")
+            english = (await api.get("/api/v1/anomalies?lang=en"))["items"][0]["manual"]["title"]
+            await opage.click('#menu a[href="/anomalies"]')
+            await expect(opage.locator("#anomaly-list h2").first).to_contain_text(english)
+            await shots.take(opage, "anomalies-english")
+
+            # ---- push: a message delivered to the service worker shows the incident's notification
+            await api.trigger(WATER)
+            incident = await wait_until(lambda: _water_incident(api), "the water leak's incident")
+            payload = {  # what alarms/channels/webpush.py sends
+                "title": "Perdita d'acqua",
+                "body": "Acqua rilevata: Cucina",
+                "incident": incident,
+                "anomaly": None,
+                "url": f"/#/incidents/{incident}",
+            }
+            shown = await push_to_service_worker(context, page, base, payload)
+            assert shown == [
+                {"title": "Perdita d'acqua", "body": "Acqua rilevata: Cucina", "url": f"/incidents/{incident}"}
+            ]
+
+        # ---- the member logs in (password only) and cannot open Settings
+        member = await browser_factory("member")
+        mpage = member.pages[0] if member.pages else await member.new_page()
+        await login(mpage, base, "mia", "member-pass")
+        await expect(mpage.locator("#mode")).to_have_text("Disinserito")
+        await expect(mpage.locator("#nav-settings")).to_be_hidden()
+        response = await mpage.goto(base + "/settings")
+        assert response is not None and response.status == 403
+    finally:
+        await running.stop()
+        print(f"screenshots in {shots.directory}: {len(shots.taken)}")
+
+
+SHOWN_JS = """() => navigator.serviceWorker.ready
+    .then((r) => r.getNotifications())
+    .then((ns) => ns.map((n) => ({title: n.title, body: n.body, url: n.data && n.data.url})))"""
+
+
+async def push_to_service_worker(context: Any, page: Any, base: str, payload: dict[str, Any]) -> Any:
+    """Deliver `payload` as a push message to the page's service worker (CDP: no push service is
+    reachable here) and return the notifications the worker then shows."""
+    await context.grant_permissions(["notifications"], origin=base)
+    scope = await page.evaluate("() => navigator.serviceWorker.ready.then((r) => r.scope)")
+    cdp = await context.new_cdp_session(page)
+    registrations: dict[str, str] = {}
+    trace: list[Any] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.update(
+            {r["scopeURL"]: r["registrationId"] for r in event["registrations"] if not r["isDeleted"]}
+        ),
+    )
+    cdp.on("ServiceWorker.workerVersionUpdated", lambda event: trace.extend(event["versions"]))
+    cdp.on("ServiceWorker.workerErrorReported", lambda event: trace.append(event))
+    await cdp.send("ServiceWorker.enable")
+    await wait_until(lambda: _true(scope in registrations), f"the service worker of {scope}")
+    await cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": base, "registrationId": registrations[scope], "data": json.dumps(payload)},
+    )
+    try:
+        return await wait_until(lambda: page.evaluate(SHOWN_JS), "the notification shown by the service worker")
+    except AssertionError:
+        permission = await page.evaluate("() => Notification.permission")
+        raise AssertionError(f"no notification; permission {permission}, {registrations}, {trace}") from None
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _water_incident(api: Api) -> str | None:
+    items = (await api.get("/api/v1/incidents?state=active"))["items"]
+    return next((i["id"] for i in items if i["kind"] == "water"), None)
 
 
 def check_qr(text: str, version: int, mask: int, path: str) -> None:

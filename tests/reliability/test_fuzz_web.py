@@ -183,6 +183,31 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "expirationTime": optional(st.floats() | st.integers()),
     },
     "push_unsubscribe": {"endpoint": ENDPOINT},
+    "user_add": {
+        "username": mostly(st.sampled_from(["mia", "leo", "x.y", "demo"]), TEXT),
+        "password": mostly(st.just("long-enough"), TEXT),
+        "role": mostly(st.sampled_from(["owner", "member", "installer"]), TEXT),
+        "code": optional(mostly(st.sampled_from(["24680", "1357", "123", "", DEMO_CODE]), TEXT)),
+        "duress_code": optional(mostly(st.sampled_from(["97531", "8642", DEMO_CODE, ""]), TEXT)),
+        "language": optional(mostly(st.sampled_from(["it", "en"]), TEXT)),
+    },
+    "user_patch": {
+        "password": TEXT,
+        "role": mostly(st.sampled_from(["owner", "member"]), TEXT),
+        "code": TEXT,
+        "duress_code": TEXT,
+        "language": TEXT,
+    },
+    "session_language": {"language": mostly(st.sampled_from(["it", "en"]), TEXT)},
+    "contact_add": {
+        "name": NAME,
+        "phone": optional(mostly(st.sampled_from(["+393331234567", "+39 333 123 4567", "333", "+1"]), TEXT)),
+        "email": optional(mostly(st.sampled_from(["a@example.org", "nope", "a b@c.d"]), TEXT)),
+        "language": mostly(st.sampled_from(["it", "en"]), TEXT),
+        "push": BOOL,
+        "voice": BOOL,
+    },
+    "contact_patch": {"name": NAME, "phone": optional(TEXT), "email": optional(TEXT), "push": BOOL, "voice": BOOL},
     "zone_delete": {},
     "device_delete": {},
 }
@@ -211,6 +236,11 @@ ROUTES = (
     Route("push_unsubscribe", "DELETE", "/api/v1/push/subscriptions"),
     Route("zone_delete", "DELETE", "/api/v1/zones/{id}", real_ids=False),
     Route("device_delete", "DELETE", "/api/v1/devices/{id}", real_ids=False),
+    Route("user_add", "POST", "/api/v1/users"),
+    Route("user_patch", "PATCH", "/api/v1/users/{id}", real_ids=False),  # demo's password must stay
+    Route("session_language", "PATCH", "/api/v1/session"),
+    Route("contact_add", "POST", "/api/v1/contacts"),
+    Route("contact_patch", "PATCH", "/api/v1/contacts/{id}", real_ids=False),
 )
 
 INVALID_UTF8 = [b"\xff", b"\xc3", b"\xc3(", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\x80", b"\xfe\xff"]
@@ -402,9 +432,11 @@ QUERY_ROUTES = (
     "/api/v1/notifications/{id}",
     "/api/v1/pairing/candidates",
     "/api/v1/push/vapid",
+    "/api/v1/users",
+    "/api/v1/contacts",
     "/api/v1/nothing-here",
 )
-QUERY_NAMES = ["before", "kind", "zone", "limit", "state", "incident", "id", "type"]
+QUERY_NAMES = ["before", "kind", "zone", "limit", "state", "incident", "id", "type", "since", "until", "lang"]
 QUERY_VALUES = st.sampled_from(
     [
         "",
@@ -442,6 +474,15 @@ QUERY_VALUES = st.sampled_from(
         "a=b",
         "+",
         "%2B",
+        "2020-01-01",
+        "2020-02-30",
+        "2026-05-01T18:30:00+02:00",
+        "2026-05-01T18:30:00%2B02:00",
+        "2026-05-01T18:30:00Z",
+        "9999-12-31T23:59:59",
+        "0001-01-01",
+        "it",
+        "en",
     ]
 )
 

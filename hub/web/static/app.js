@@ -1,10 +1,11 @@
 // The casahub dashboard: a small single-page app over the hub's HTTP API and /api/v1/ws.
 // Plain ES module, no build step. Everything is built with DOM calls (never innerHTML with
 // data), so nothing the hub or a sensor name says can become markup.
-import { language, setLanguage, t, translate } from "./i18n.js";
+import { language, t, translate } from "./i18n.js";
 import { qrSvg } from "./qr.js";
+import { contactsSection, languageSection, saveLanguage, usersSection } from "./settings.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
-import { EXTRA_ROUTES } from "./views.js";
+import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
 
 const main = document.getElementById("main");
 const state = { system: null, zones: new Map() };
@@ -78,6 +79,7 @@ function updateBadge() {
   const link = document.querySelector('#menu a[href="/incidents"]');
   if (link) link.classList.toggle("alert", active > 0);
   document.body.dataset.mode = state.system?.mode || "";
+  walkTestBanner(state.system);
 }
 
 // ------------------------------------------------------------------ keypad (arm / disarm)
@@ -135,6 +137,8 @@ async function sendCode(force) {
     } else if (exc.status === 429) {
       keypadError.textContent = t("locked", { s: exc.headers?.get("Retry-After") || "90" });
       codeInput.value = "";
+    } else if (exc.status === 409 && exc.body.error === "walk_test") {
+      keypadError.textContent = t("wt.arm_refused");
     } else {
       keypadError.textContent = errorText(exc);
     }
@@ -430,13 +434,15 @@ function historyView(root) {
   const kind = h("input", { id: "f-kind", list: "kinds", autocomplete: "off" });
   const kinds = h("datalist", { id: "kinds" });
   const zone = h("select", { id: "f-zone" }, h("option", { value: "" }, t("history.all")));
-  const day = h("input", { id: "f-date", type: "date" });
+  const since = h("input", { id: "f-since", type: "date" });
+  const until = h("input", { id: "f-until", type: "date" });
   const form = h(
     "form",
     { class: "filters", onsubmit: (e) => { e.preventDefault(); reset(); } },
     h("label", { for: "f-kind" }, t("history.kind")), kind, kinds,
     h("label", { for: "f-zone" }, t("history.zone")), zone,
-    h("label", { for: "f-date" }, t("history.date")), day,
+    h("label", { for: "f-since" }, t("history.since")), since,
+    h("label", { for: "f-until" }, t("history.until")), until,
     h("div", { class: "row" },
       h("button", { type: "submit", class: "primary" }, t("history.apply")),
       h("button", { type: "button", id: "csv", onclick: () => exportCsv() }, t("history.csv"))),
@@ -462,10 +468,12 @@ function historyView(root) {
     const q = new URLSearchParams({ limit: "50" });
     if (kind.value.trim()) q.set("kind", kind.value.trim());
     if (zone.value) q.set("zone", zone.value);
+    // whole days in the hub's time zone, both included: the hub does the filtering
+    if (since.value) q.set("since", since.value);
+    if (until.value) q.set("until", until.value);
     if (before) q.set("before", before);
     return `/api/v1/events?${q}`;
   };
-  const until = () => (day.value ? new Date(`${day.value}T23:59:59.999`).getTime() : null);
   const row = (e) =>
     h("li", { "data-event": e.id },
       h("time", { datetime: e.at }, when(e.at)), " ",
@@ -477,12 +485,11 @@ function historyView(root) {
     if (busy || done) return;
     busy = true;
     try {
-      const limit = until();
       for (let page = 0; page < 20; page++) {
         const data = await api("GET", query(cursor));
         cursor = data.next;
         done = cursor === null;
-        const shown = data.items.filter((e) => limit === null || new Date(e.at).getTime() <= limit);
+        const shown = data.items;
         for (const e of data.items) {
           if (!seenKinds.has(e.kind)) {
             seenKinds.add(e.kind);
@@ -511,12 +518,10 @@ function historyView(root) {
 
   async function exportCsv() {
     const rows = [["id", "at", "kind", "zone", "actor", "incident", "anomaly", "data"]];
-    const limit = until();
     let before = null;
     for (let page = 0; page < 200; page++) {
       const data = await api("GET", query(before).replace("limit=50", "limit=500"));
       for (const e of data.items) {
-        if (limit !== null && new Date(e.at).getTime() > limit) continue;
         rows.push([e.id, e.at, e.kind, e.zone || "", e.actor || "", e.incident || "", e.anomaly || "", JSON.stringify(e.data)]);
       }
       before = data.next;
@@ -541,7 +546,7 @@ function historyView(root) {
     const top = Number(list.firstElementChild.dataset.event);
     try {
       const data = await api("GET", query(null));
-      const fresh = data.items.filter((e) => Number(e.id) > top && (until() === null || new Date(e.at).getTime() <= until()));
+      const fresh = data.items.filter((e) => Number(e.id) > top);
       list.prepend(...fresh.map(row));
     } catch {
       /* shown on the next load */
@@ -561,7 +566,7 @@ function anomaliesView(root) {
   root.append(h("h1", {}, t("anomalies.title")), list);
   const refresh = async () => {
     try {
-      const { items } = await api("GET", "/api/v1/anomalies?state=all");
+      const { items } = await api("GET", `/api/v1/anomalies?state=all&lang=${language()}`);
       list.replaceChildren(
         ...(items.length
           ? items.map((a) =>
@@ -587,22 +592,20 @@ function settingsView(root) {
     root.append(h("h1", {}, t("settings.title")), h("p", { class: "error", id: "forbidden" }, t("forbidden")));
     return {};
   }
-  const langSelect = h("select", { id: "s-lang", onchange: () => { setLanguage(langSelect.value); rerender(); } },
-    h("option", { value: "it", selected: language() === "it" }, "Italiano"),
-    h("option", { value: "en", selected: language() === "en" }, "English"));
+  const users = usersSection();
+  const contacts = contactsSection();
   const delays = h("dl", { class: "facts", id: "delays" });
-  const contacts = h("div", { id: "contacts" });
   const pairing = h("div", { id: "pairing" });
   const ttl = h("select", { id: "s-ttl" },
     ...[["3600", "ttl.1h"], ["14400", "ttl.4h"], ["86400", "ttl.24h"], ["604800", "ttl.7d"]].map(([v, k]) => h("option", { value: v }, t(k))));
   const tokenOut = h("div", { id: "installer-token", "aria-live": "polite" });
   root.append(
     h("h1", {}, t("settings.title")),
-    section("settings.language", h("label", { for: "s-lang" }, t("settings.language")), langSelect),
+    languageSection((lang) => { saveLanguage(lang); rerender(); }),
     pushBlock(),
+    users.el,
+    contacts.el,
     section("settings.delays", delays),
-    section("settings.contacts", h("p", { class: "note" }, t("contacts.note")), contacts),
-    section("settings.users", h("p", {}, t("users.you", { user: ME.user, role: t(`role.${ME.role}`) })), h("p", { class: "note" }, t("users.note"))),
     section("settings.installer",
       h("p", {}, t("installer.note")),
       h("label", { for: "s-ttl" }, t("installer.ttl")), ttl,
@@ -634,18 +637,7 @@ function settingsView(root) {
           h("dd", {}, key === "swinger_limit" ? String(value) : t("seconds", { n: value })),
         ]),
       );
-      const { items } = await api("GET", "/api/v1/notifications?limit=500");
-      const people = new Map();
-      for (const n of items) {
-        if (n.channel === "centre") continue;
-        if (!people.has(n.recipient)) people.set(n.recipient, new Set());
-        people.get(n.recipient).add(n.channel);
-      }
-      contacts.replaceChildren(
-        people.size
-          ? h("ul", { class: "list" }, [...people.entries()].map(([who, channels]) => h("li", {}, h("strong", {}, who), `: ${[...channels].sort().join(", ")}`)))
-          : h("p", { class: "muted" }, t("contacts.empty")),
-      );
+      await Promise.all([users.refresh(), contacts.refresh()]);
       const [devices, candidates] = await Promise.all([api("GET", "/api/v1/devices"), api("GET", "/api/v1/pairing/candidates")]);
       pairing.replaceChildren(
         h("ul", { class: "list" },
@@ -694,6 +686,7 @@ function render() {
 function rerender() {
   translate();
   buildKeys();
+  walkTestBanner(state.system);
   if (socket?.readyState === WebSocket.OPEN) setConnected(true);
   else if (socket === null) setConnected(false);
   render();
@@ -717,7 +710,7 @@ document.addEventListener("click", (event) => {
 window.addEventListener("popstate", render);
 
 document.getElementById("lang").addEventListener("click", () => {
-  setLanguage(language() === "it" ? "en" : "it");
+  saveLanguage(language() === "it" ? "en" : "it"); // shown now, saved on the hub for the next login
   rerender();
 });
 
@@ -734,6 +727,7 @@ if (location.pathname === "/" && location.hash.startsWith("#/incidents/")) {
   history.replaceState(null, "", location.hash.slice(1));
 }
 document.getElementById("nav-settings").hidden = ME.role !== "owner";
+document.getElementById("nav-pairing").hidden = !["owner", "installer"].includes(ME.role);
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
 translate();
 buildKeys();

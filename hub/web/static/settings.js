@@ -1,0 +1,314 @@
+// Settings, the owner's sections: users and their codes, the contacts the hub notifies, and
+// saving the language of whoever is logged in. Built with DOM calls like the rest of the app:
+// names and numbers typed by people never become markup.
+import { language, setLanguage, t } from "./i18n.js";
+import { ME, api, errorText, h, section } from "./ui.js";
+
+const ROLES = ["owner", "member", "installer"];
+const CHANNELS = ["sms", "email", "push", "voice"];
+
+// The language of this login: shown at once, saved on the hub so that it follows the user to
+// a reload, a new login and another device. A failed save keeps the local choice.
+export async function saveLanguage(lang) {
+  setLanguage(lang);
+  try {
+    await api("PATCH", "/api/v1/session", { language: lang });
+  } catch {
+    /* kept in this browser; the next switch saves it again */
+  }
+}
+
+export function languageSection(onChange) {
+  const select = h("select", { id: "s-lang", onchange: () => onChange(select.value) },
+    h("option", { value: "it", selected: language() === "it" }, "Italiano"),
+    h("option", { value: "en", selected: language() === "en" }, "English"));
+  return section("settings.language", h("label", { for: "s-lang" }, t("settings.language")), select);
+}
+
+function field(id, labelKey, input, help) {
+  input.id = id;
+  if (help) input.setAttribute("aria-describedby", `${id}-help`);
+  return h("div", { class: "field" }, h("label", { for: id }, t(labelKey)), input, help ? h("p", { class: "muted", id: `${id}-help` }, help) : "");
+}
+
+function codeInput(extra = {}) {
+  return h("input", { type: "password", inputmode: "numeric", pattern: "[0-9]*", maxlength: "12", autocomplete: "new-password", ...extra });
+}
+
+function checkbox(id, labelKey) {
+  const box = h("input", { type: "checkbox", id });
+  return [box, h("label", { for: id, class: "toggle" }, box, ` ${t(labelKey)}`)];
+}
+
+function roleSelect(current) {
+  return h("select", {}, ROLES.map((r) => h("option", { value: r, selected: r === current }, t(`role.${r}`))));
+}
+
+// An error of the API as one line: the field it names, in the user's words where we have them.
+function problem(exc) {
+  const error = exc?.body?.error || "";
+  if (error === "last_owner") return t("users.last_owner");
+  if (error === "user_exists") return t("users.exists");
+  if (error === "self") return t("users.self");
+  if (error === "name_taken") return t("contacts.name_taken");
+  if (error === "from_config") return t("contacts.from_config");
+  if (error.startsWith("invalid_field:")) {
+    const name = exc.body.field;
+    const label = t(`field.${name}`);
+    // The hub names why with a stable code; its English message is the fallback.
+    const why = exc.body.reason ? t(`why.${exc.body.reason}`) : "";
+    const msg = why && why !== `why.${exc.body.reason}` ? why : exc.body.message || "";
+    return t("field.invalid", { field: label === `field.${name}` ? name : label, msg });
+  }
+  return errorText(exc);
+}
+
+function confirmBox(textKey, vars, onYes, onNo) {
+  return h("div", { class: "confirm", role: "alertdialog", "aria-label": t(textKey, vars) },
+    h("p", {}, t(textKey, vars)),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "warn", onclick: onYes }, t("users.confirm_yes")),
+      h("button", { type: "button", onclick: onNo }, t("cancel"))));
+}
+
+// ------------------------------------------------------------------ users and codes
+export function usersSection() {
+  const list = h("ul", { class: "people", id: "users" });
+  const status = h("p", { role: "status", id: "u-status", class: "muted" });
+  const error = h("p", { role: "alert", id: "u-error", class: "error" });
+  const name = h("input", { autocomplete: "off", autocapitalize: "none", maxlength: "64", required: true });
+  const password = h("input", { type: "password", autocomplete: "new-password", minlength: "8", required: true });
+  const role = roleSelect("member");
+  const code = codeInput();
+  const duress = codeInput();
+  const form = h("form", { id: "u-add", class: "stack", onsubmit: (e) => { e.preventDefault(); add(); } },
+    h("h3", {}, t("users.add")),
+    field("u-name", "users.username", name),
+    field("u-password", "users.password", password),
+    field("u-role", "users.role", role),
+    field("u-code", "users.code", code),
+    field("u-duress", "users.duress", duress, t("users.duress_help")),
+    h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "u-add-submit" }, t("users.submit"))));
+  const el = section("settings.users",
+    h("p", {}, t("users.you", { user: ME.user, role: t(`role.${ME.role}`) })),
+    list, status, error, form);
+
+  function say(text, isError = false) {
+    status.textContent = isError ? "" : text;
+    error.textContent = isError ? text : "";
+  }
+
+  function warned(body, doneKey, vars) {
+    const text = t(doneKey, vars);
+    say(body?.warnings?.includes("code_short") ? `${text} ${t("users.code_short")}` : text);
+  }
+
+  async function add() {
+    const body = { username: name.value.trim(), password: password.value, role: role.value };
+    if (code.value) body.code = code.value;
+    if (duress.value) body.duress_code = duress.value;
+    try {
+      const user = await api("POST", "/api/v1/users", body);
+      form.reset();
+      warned(user, "users.added", { user: user.username });
+      await refresh();
+    } catch (exc) {
+      say(problem(exc), true);
+    }
+  }
+
+  function editor(user, item) {
+    const pre = `ue-${user.username}`;
+    const r = roleSelect(user.role);
+    const c = codeInput();
+    const d = codeInput();
+    const p = h("input", { type: "password", autocomplete: "new-password", minlength: "8" });
+    const [dropCode, dropCodeLabel] = checkbox(`${pre}-nocode`, "users.remove_code");
+    const [dropDuress, dropDuressLabel] = checkbox(`${pre}-noduress`, "users.remove_duress");
+    const box = h("form", { class: "edit-form stack", onsubmit: async (e) => {
+      e.preventDefault();
+      const body = {};
+      if (r.value !== user.role) body.role = r.value;
+      if (dropCode.checked) body.code = "";
+      else if (c.value) body.code = c.value;
+      if (dropDuress.checked) body.duress_code = "";
+      else if (d.value) body.duress_code = d.value;
+      if (p.value) body.password = p.value;
+      try {
+        const changed = await api("PATCH", `/api/v1/users/${encodeURIComponent(user.username)}`, body);
+        warned(changed, "users.saved", { user: user.username });
+        await refresh();
+      } catch (exc) {
+        say(problem(exc), true);
+      }
+    } },
+      field(`${pre}-role`, "users.role", r),
+      field(`${pre}-code`, "users.new_code", c),
+      user.has_code ? dropCodeLabel : "",
+      field(`${pre}-duress`, "users.new_duress", d, t("users.duress_help")),
+      user.has_duress ? dropDuressLabel : "",
+      field(`${pre}-password`, "users.new_password", p),
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "primary", id: `${pre}-save` }, t("users.save")),
+        h("button", { type: "button", onclick: () => box.remove() }, t("cancel"))));
+    item.querySelector(".edit-form, .confirm")?.remove();
+    item.append(box);
+    r.focus();
+  }
+
+  function askRemove(user, item) {
+    item.querySelector(".edit-form, .confirm")?.remove();
+    const box = confirmBox("users.confirm", { user: user.username }, async () => {
+      try {
+        await api("DELETE", `/api/v1/users/${encodeURIComponent(user.username)}`);
+        say(t("users.removed", { user: user.username }));
+        await refresh();
+      } catch (exc) {
+        box.remove();
+        say(problem(exc), true);
+      }
+    }, () => box.remove());
+    item.append(box);
+    box.querySelector("button").focus();
+  }
+
+  function row(user) {
+    const item = h("li", { class: "person", "data-user": user.username });
+    const me = user.username === ME.user;
+    item.append(
+      h("div", {},
+        h("strong", {}, user.username), me ? ` ${t("users.you_label")}` : "", " ",
+        h("span", { class: "badge" }, t(`role.${user.role}`)), " ",
+        h("span", { class: `badge ${user.has_code ? "good" : "warn"}` }, t(user.has_code ? "users.has_code" : "users.no_code")), " ",
+        user.has_duress ? h("span", { class: "badge" }, t("users.has_duress")) : ""),
+      h("div", { class: "row" },
+        h("button", { type: "button", "aria-label": t("users.edit_label", { user: user.username }), onclick: () => editor(user, item) }, t("users.edit")),
+        me ? "" : h("button", { type: "button", class: "warn", "aria-label": t("users.remove_label", { user: user.username }), onclick: () => askRemove(user, item) }, t("users.remove"))),
+    );
+    return item;
+  }
+
+  async function refresh() {
+    try {
+      const { items } = await api("GET", "/api/v1/users");
+      list.replaceChildren(...items.map(row));
+    } catch (exc) {
+      say(problem(exc), true);
+    }
+  }
+
+  return { el, refresh };
+}
+
+// ------------------------------------------------------------------ contacts
+export function contactsSection() {
+  const list = h("ul", { class: "people", id: "contacts" });
+  const status = h("p", { role: "status", id: "c-status", class: "muted" });
+  const error = h("p", { role: "alert", id: "c-error", class: "error" });
+  const title = h("h3", { id: "c-form-title" }, t("contacts.add"));
+  const name = h("input", { autocomplete: "off", maxlength: "64", required: true });
+  const phone = h("input", { type: "tel", autocomplete: "off", placeholder: "+39…" });
+  const email = h("input", { type: "email", autocomplete: "off" });
+  const lang = h("select", {}, h("option", { value: "it" }, "Italiano"), h("option", { value: "en" }, "English"));
+  const [push, pushLabel] = checkbox("c-push", "contacts.push");
+  const [voice, voiceLabel] = checkbox("c-voice", "contacts.voice");
+  const cancel = h("button", { type: "button", id: "c-cancel", hidden: true, onclick: () => clear() }, t("cancel"));
+  let editing = null; // the id of the contact in the form, or null for a new one
+  const form = h("form", { id: "c-form", class: "stack", onsubmit: (e) => { e.preventDefault(); save(); } },
+    title,
+    field("c-name", "contacts.name", name),
+    field("c-phone", "contacts.phone", phone),
+    field("c-email", "contacts.email", email),
+    field("c-lang", "contacts.language", lang),
+    pushLabel, voiceLabel,
+    h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "c-submit" }, t("contacts.submit")), cancel));
+  const el = section("settings.contacts", h("p", { class: "muted" }, t("contacts.note")), list, status, error, form);
+
+  function say(text, isError = false) {
+    status.textContent = isError ? "" : text;
+    error.textContent = isError ? text : "";
+  }
+
+  function clear() {
+    editing = null;
+    form.reset();
+    push.checked = true;
+    lang.value = language();
+    title.textContent = t("contacts.add");
+    cancel.hidden = true;
+  }
+
+  function edit(contact) {
+    editing = contact.id;
+    name.value = contact.name;
+    phone.value = contact.phone || "";
+    email.value = contact.email || "";
+    lang.value = contact.language;
+    push.checked = contact.push;
+    voice.checked = contact.voice;
+    title.textContent = t("contacts.edit_title", { name: contact.name });
+    cancel.hidden = false;
+    name.focus();
+  }
+
+  async function save() {
+    const body = { name: name.value.trim(), phone: phone.value.trim() || null, email: email.value.trim() || null, language: lang.value, push: push.checked, voice: voice.checked };
+    try {
+      const saved = editing === null
+        ? await api("POST", "/api/v1/contacts", body)
+        : await api("PATCH", `/api/v1/contacts/${encodeURIComponent(editing)}`, body);
+      say(t("contacts.saved", { name: saved.name }));
+      clear();
+      await refresh();
+    } catch (exc) {
+      say(problem(exc), true);
+    }
+  }
+
+  function askRemove(contact, item) {
+    item.querySelector(".confirm")?.remove();
+    const box = confirmBox("contacts.confirm", { name: contact.name }, async () => {
+      try {
+        await api("DELETE", `/api/v1/contacts/${encodeURIComponent(contact.id)}`);
+        say(t("contacts.removed", { name: contact.name }));
+        if (editing === contact.id) clear();
+        await refresh();
+      } catch (exc) {
+        box.remove();
+        say(problem(exc), true);
+      }
+    }, () => box.remove());
+    item.append(box);
+    box.querySelector("button").focus();
+  }
+
+  function row(contact) {
+    const item = h("li", { class: "person", "data-contact": contact.id });
+    const reach = [contact.phone, contact.email].filter(Boolean).join(" · ");
+    item.append(
+      h("div", {}, h("strong", {}, contact.name), ` (${contact.language.toUpperCase()})`),
+      reach ? h("p", { class: "muted" }, reach) : "",
+      h("p", { class: "channels", "aria-label": t("contacts.channels", { name: contact.name }) },
+        CHANNELS.filter((c) => contact.channels.includes(c)).map((c) => h("span", { class: "badge good", "data-channel": c }, t(`channel.${c}`))),
+        contact.channels.length ? "" : h("span", { class: "badge warn" }, t("contacts.no_channel"))),
+      contact.source === "config"
+        ? h("p", { class: "muted" }, h("span", { class: "badge" }, t("contacts.config")), " ", t("contacts.from_config"))
+        : h("div", { class: "row" },
+            h("button", { type: "button", "aria-label": t("contacts.edit_label", { name: contact.name }), onclick: () => edit(contact) }, t("users.edit")),
+            h("button", { type: "button", class: "warn", "aria-label": t("contacts.remove_label", { name: contact.name }), onclick: () => askRemove(contact, item) }, t("users.remove"))),
+    );
+    return item;
+  }
+
+  async function refresh() {
+    try {
+      const { items } = await api("GET", "/api/v1/contacts");
+      list.replaceChildren(...(items.length ? items.map(row) : [h("li", { class: "muted" }, t("contacts.empty"))]));
+    } catch (exc) {
+      say(problem(exc), true);
+    }
+  }
+
+  clear();
+  return { el, refresh };
+}
