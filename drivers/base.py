@@ -42,6 +42,7 @@ __all__ = [
     "DriverContext",
     "DriverError",
     "FixedDevice",
+    "FixedTargetDriver",
     "HealthReading",
     "Reading",
     "SensorReading",
@@ -179,6 +180,23 @@ class _End:
 
     def __init__(self, error: BaseException | None = None) -> None:
         self.error = error
+
+
+class FixedTargetDriver:
+    """The Driver methods every driver bound to a fixed target (nut, power_supply, gpio, camera)
+    shares: readings come from `self._stream`, and there is nothing to scan or pair because the
+    config names the devices. Subclasses set `_stream` and implement the rest of the protocol."""
+
+    _stream: ReadingStream
+
+    def readings(self) -> AsyncIterator[Reading]:
+        return self._stream.readings()
+
+    async def candidates(self) -> list[Candidate]:
+        return []
+
+    async def scan(self, seconds: float) -> None:
+        """Nothing to scan: the config names the devices."""
 
 
 def is_routine(reading: Reading) -> bool:

@@ -35,17 +35,16 @@ import builtins
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from drivers.base import (
-    Candidate,
     DriverContext,
     DriverError,
     FixedDevice,
+    FixedTargetDriver,
     HealthReading,
-    Reading,
     ReadingStream,
     SensorReading,
     stop_task,
@@ -81,7 +80,7 @@ def camera_address(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "camera"
 
 
-class CameraDriver:
+class CameraDriver(FixedTargetDriver):
     type: ClassVar[str] = "camera"
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
@@ -174,14 +173,6 @@ class CameraDriver:
             self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
-    def readings(self) -> AsyncIterator[Reading]:
-        return self._stream.readings()
-
-    async def candidates(self) -> list[Candidate]:
-        return []
-
-    async def scan(self, seconds: float) -> None:
-        """Nothing to scan: the camera is named by the config."""
 
     def fixed_devices(self) -> list[FixedDevice]:
         model = {MjpegHttpSource: "MJPEG camera", SnapshotSource: "Snapshot camera", RtspSource: "RTSP camera"}

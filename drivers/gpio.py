@@ -51,10 +51,10 @@ from typing import Any, ClassVar, Literal, Protocol, Self, cast
 
 from alarms.model import BEHAVIOURS, ZONE_KINDS, Behaviour, ZoneKind
 from drivers.base import (
-    Candidate,
     DriverContext,
     DriverError,
     FixedDevice,
+    FixedTargetDriver,
     HealthReading,
     Reading,
     ReadingStream,
@@ -288,7 +288,7 @@ class _SourceEnded(Exception):
     """The edge source's event stream ended while the driver was running."""
 
 
-class GpioDriver:
+class GpioDriver(FixedTargetDriver):
     """Dry contacts on GPIO lines; one device per configured line."""
 
     type: ClassVar[str] = "gpio"
@@ -361,15 +361,6 @@ class GpioDriver:
             self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
-
-    def readings(self) -> AsyncIterator[Reading]:
-        return self._stream.readings()
-
-    async def candidates(self) -> list[Candidate]:
-        return []
-
-    async def scan(self, seconds: float) -> None:
-        """Nothing to scan: the lines are named by the config."""
 
     def fixed_devices(self) -> list[FixedDevice]:
         return [

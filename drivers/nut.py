@@ -46,16 +46,16 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from drivers.base import (
-    Candidate,
     DriverContext,
     DriverError,
     FixedDevice,
+    FixedTargetDriver,
     Reading,
     ReadingStream,
     stop_task,
@@ -291,7 +291,7 @@ class NutClient:
 # --------------------------------------------------------------------------- the driver
 
 
-class NutDriver:
+class NutDriver(FixedTargetDriver):
     """UPS mains power and battery through upsd; one device per configured UPS."""
 
     type: ClassVar[str] = "nut"
@@ -357,15 +357,6 @@ class NutDriver:
             self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
-
-    def readings(self) -> AsyncIterator[Reading]:
-        return self._stream.readings()
-
-    async def candidates(self) -> list[Candidate]:
-        return []
-
-    async def scan(self, seconds: float) -> None:
-        """Nothing to scan: the UPSes are named by the config."""
 
     def fixed_devices(self) -> list[FixedDevice]:
         return [

@@ -45,17 +45,17 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from drivers.base import (
-    Candidate,
     DriverContext,
     DriverError,
     FixedDevice,
+    FixedTargetDriver,
     HealthReading,
     Reading,
     ReadingStream,
@@ -231,7 +231,7 @@ def read_snapshot(root: Path, supply: str, battery: str | None) -> SupplySnapsho
 # --------------------------------------------------------------------------- the driver
 
 
-class PowerSupplyDriver:
+class PowerSupplyDriver(FixedTargetDriver):
     """Mains presence and the hub's own battery from the kernel's power-supply class."""
 
     type: ClassVar[str] = "power_supply"
@@ -287,15 +287,6 @@ class PowerSupplyDriver:
             await stop_task(task)
         finally:
             self._stream.end()
-
-    def readings(self) -> AsyncIterator[Reading]:
-        return self._stream.readings()
-
-    async def candidates(self) -> list[Candidate]:
-        return []
-
-    async def scan(self, seconds: float) -> None:
-        """Nothing to scan: the supply is named by the config or found at start."""
 
     def fixed_devices(self) -> list[FixedDevice]:
         """The mains supply; before start without a `supply` option it is not known yet (empty)."""
