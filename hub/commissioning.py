@@ -295,6 +295,17 @@ def _wireless(driver: str) -> bool:
     return driver.split("#")[0] in WIRELESS_DRIVERS
 
 
+def _signal_unit(driver: str) -> str:
+    """Zigbee reports link quality (LQI 0..255), the other radios dBm (as hub/runtime.py zone_signal)."""
+    return "lqi" if driver.split("#")[0] == "zigbee2mqtt" else "dBm"
+
+
+def _signal_cell(item: Mapping[str, Any]) -> str:
+    if item["signal"] is None:
+        return "—"
+    return f"{item['signal']} LQI" if item.get("signal_unit") == "lqi" else f"{item['signal']} dBm"
+
+
 def channels_in_use(contacts: Sequence[Contact], transports: Mapping[str, str]) -> dict[str, list[Contact | None]]:
     """channel -> who receives it (None: the household's ntfy topic or the centre), in contact order.
 
@@ -443,6 +454,7 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
                 "device": z.device,
                 "model": d.model if d else None,
                 "signal": d.signal if d else None,
+                "signal_unit": _signal_unit(d.driver) if d else None,
                 "battery": d.battery if d else None,
                 "online": z.online and (d.online if d else True),
                 "supervision": supervision(d),
@@ -500,6 +512,7 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
                 "room": d.room,
                 "model": d.model,
                 "signal": d.signal,
+                "signal_unit": _signal_unit(d.driver),
                 "battery": d.battery,
                 "online": d.online,
                 "last_seen": _iso(d.last_seen, tz),
@@ -639,7 +652,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
             z["behaviour"],
             z["room"],
             z["model"] or "—",
-            "—" if z["signal"] is None else f"{z['signal']} dBm",
+            _signal_cell(z),
             "—" if z["battery"] is None else f"{z['battery']:g} %",
             interval(z["supervision"]),
             tested(z["walk_tested_at"]),
@@ -671,7 +684,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
             d["driver"],
             d["model"] or "—",
             d["room"],
-            "—" if d["signal"] is None else f"{d['signal']} dBm",
+            _signal_cell(d),
             "—" if d["battery"] is None else f"{d['battery']:g} %",
             _cell(d["online"], lang),
             interval(d["supervision"]),

@@ -62,9 +62,24 @@ def _pct(value: Any) -> str:
     return "" if value is None else f"{value:g} %"
 
 
+def _radio(driver: Any, value: Any) -> str:
+    """A device's signal in its driver's unit: Zigbee reports link quality (LQI 0..255), not dBm."""
+    if value is None:
+        return ""
+    return f"{value} LQI" if str(driver).split("#")[0] == "zigbee2mqtt" else _dbm(value)
+
+
 def candidates_table(items: Sequence[dict[str, Any]], title: str = "Devices waiting to be paired") -> Any:
     rows = [
-        (c["id"], c["driver"], c["address"], c["model"], ", ".join(c["kinds"]), _dbm(c["signal"]), _pct(c["battery"]))
+        (
+            c["id"],
+            c["driver"],
+            c["address"],
+            c["model"],
+            ", ".join(c["kinds"]),
+            _radio(c["driver"], c["signal"]),
+            _pct(c["battery"]),
+        )
         for c in items
     ]
     return _table(title, ("ID", "DRIVER", "ADDRESS", "MODEL", "KINDS", "SIGNAL", "BATTERY"), rows)
@@ -80,7 +95,7 @@ def devices_table(items: Sequence[dict[str, Any]]) -> Any:
             d["address"],
             d["model"],
             _pct(d["battery"]),
-            _dbm(d["signal"]),
+            _radio(d["driver"], d["signal"]),
             "yes" if d["online"] else "NO",
             ", ".join(d["zones"]),
         )
@@ -120,23 +135,55 @@ async def cmd_hubs(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- pair scan
+def _of_driver(item: dict[str, Any], driver: str | None) -> bool:
+    return driver is None or str(item.get("driver", "")).split("#")[0] == driver
+
+
+async def _candidates_warned(hub: HubSession, driver: str | None = None) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The candidates, and the hub's warnings about bridges that are down (their lists may be stale)."""
+    data = await hub.call("GET", "/api/v1/pairing/candidates")
+    items = [_candidate_json(c) for c in data["items"] if _of_driver(c, driver)]
+    return items, [w for w in data.get("warnings") or () if _of_driver(w, driver)]
+
+
 async def _candidates(hub: HubSession, driver: str | None = None) -> list[dict[str, Any]]:
-    items = (await hub.call("GET", "/api/v1/pairing/candidates"))["items"]
-    return [_candidate_json(c) for c in items if driver is None or str(c.get("driver", "")).split("#")[0] == driver]
+    return (await _candidates_warned(hub, driver))[0]
+
+
+class _Warnings:
+    """Each driver's warning once, on stderr: stdout stays the table or the JSON."""
+
+    def __init__(self) -> None:
+        self.told: set[str] = set()
+        self.pending: list[str] = []
+
+    def add(self, warnings: Any) -> None:
+        for w in warnings or ():
+            key = str(w.get("driver"))
+            if key not in self.told:
+                self.told.add(key)
+                self.pending.append(f"casahub: warning: {w.get('message')}")
+
+    def flush(self) -> None:
+        for line in self.pending:
+            print(line, file=sys.stderr, flush=True)
+        self.pending.clear()
 
 
 async def cmd_scan(args: argparse.Namespace) -> int:
     seconds = float(args.seconds)
     if not 0 < seconds <= MAX_SCAN:
         raise RemoteError(f"--seconds: between 1 and {MAX_SCAN:.0f}")
+    warned = _Warnings()
     async with connect(args, role="installer") as hub:
         body: dict[str, Any] = {"seconds": seconds}
         if args.driver:
             body["driver"] = args.driver
-        await hub.call("POST", "/api/v1/pairing/scan", body)
+        warned.add((await hub.call("POST", "/api/v1/pairing/scan", body) or {}).get("warnings"))
+        warned.flush()  # before the live table, which would hide it
         deadline = time.monotonic() + seconds
         live = not args.json and sys.stdout.isatty()
-        found = await _candidates(hub, args.driver)
+        found, warnings = await _candidates_warned(hub, args.driver)
         if live:
             from rich.live import Live
 
@@ -148,14 +195,16 @@ async def cmd_scan(args: argparse.Namespace) -> int:
                 with Live(view(), console=_console(), refresh_per_second=4, transient=True) as screen:
                     while time.monotonic() < deadline:
                         await asyncio.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
-                        found = await _candidates(hub, args.driver)
+                        found, warnings = await _candidates_warned(hub, args.driver)
                         screen.update(view())
             except (KeyboardInterrupt, asyncio.CancelledError):
                 pass  # the installer saw enough: show what was found
         else:
             while time.monotonic() < deadline:
                 await asyncio.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
-                found = await _candidates(hub, args.driver)
+                found, warnings = await _candidates_warned(hub, args.driver)
+    warned.add(warnings)  # as the scan ended: a bridge that went down and came back is no news
+    warned.flush()
     if args.json:
         _print_json(found)
     elif found:

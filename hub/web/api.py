@@ -367,10 +367,24 @@ async def _candidates(ctx: WebContext) -> list[Any]:
     return found
 
 
+def _link_warnings(ctx: WebContext) -> list[dict[str, str]]:
+    """Bridges whose link is down (a driver with `connected` False): their candidates are what they said last."""
+    return [
+        {
+            "driver": name,
+            "message": f"{name}: not connected to its bridge: the candidates it lists may be out of date and no"
+            " device can join until it reconnects; check the broker and the driver's host/port/credentials",
+        }
+        for name, driver in ctx.drivers.items()
+        if getattr(driver, "connected", None) is False
+    ]
+
+
 async def candidates(request: web.Request) -> web.Response:
     require(request, INSTALLERS)
     ctx = ctx_of(request)
-    return web.json_response({"items": [msgspec.to_builtins(c) | {"paired": False} for c in await _candidates(ctx)]})
+    items = [msgspec.to_builtins(c) | {"paired": False} for c in await _candidates(ctx)]
+    return web.json_response({"items": items, "warnings": _link_warnings(ctx)})
 
 
 class ScanBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -384,10 +398,16 @@ async def scan(request: web.Request) -> web.Response:
     if not 0 < body.seconds <= 600:
         raise ApiError(400, "invalid_field:seconds", "seconds: between 1 and 600", field="seconds")
     ctx = ctx_of(request)
-    for name, driver in ctx.drivers.items():
-        if body.driver in (None, name.split("#")[0]):
+    chosen = [(name, d) for name, d in ctx.drivers.items() if body.driver in (None, name.split("#")[0])]
+    warnings: list[dict[str, str]] = []
+    for name, driver in chosen:
+        try:
             await driver.scan(body.seconds)
-    return web.json_response({"scanning": True, "seconds": body.seconds})
+        except DriverError as exc:  # a bridge that is down (its broker gone) must not stop the others scanning
+            warnings.append({"driver": name, "message": str(exc)})
+    if chosen and len(warnings) == len(chosen):
+        raise ApiError(503, "driver_unavailable", "; ".join(w["message"] for w in warnings), warnings=warnings)
+    return web.json_response({"scanning": True, "seconds": body.seconds, "warnings": warnings})
 
 
 # ---------------------------------------------------------------- events, incidents, anomalies, notifications
