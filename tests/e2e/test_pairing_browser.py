@@ -286,3 +286,29 @@ async def walk_test(page: Any, api: Api, shots: Shots, hub_clock: Clock) -> None
     await expect(page.locator(f'#wt-untested li[data-zone="{door}"]')).to_have_count(1)  # tested only last time
     await expect(page.locator("#wt-untested li")).to_have_count(before - 1)
     assert (await api.get("/api/v1/system"))["walk_test"] is None
+
+
+async def test_a_bridge_that_lost_its_broker_is_said_on_the_pairing_page(tmp_path: Path, browser_factory: Any) -> None:
+    from playwright.async_api import expect
+
+    from tests.conftest import free_port
+
+    config = tmp_path / "casahub.toml"
+    # Nothing listens on this port: the zigbee2mqtt driver keeps retrying, disconnected.
+    config.write_text(f'[[drivers]]\ntype = "zigbee2mqtt"\nhost = "127.0.0.1"\nport = {free_port()}\n')
+    running = await start_hub(tmp_path / "data", config)
+    try:
+        context = await browser_factory("owner")
+        page = context.pages[0] if context.pages else await context.new_page()
+        await login(page, running.base, "demo", "demo")
+        await page.goto(running.base + "/pairing")
+        warning = page.locator("#pair-warnings")
+        await expect(warning).to_be_visible()
+        await expect(warning).to_contain_text("zigbee2mqtt: collegamento al bridge interrotto")
+        await page.click("#lang")
+        await expect(warning).to_contain_text("zigbee2mqtt: the link to its bridge is down")
+        # The demo kit's own candidates are still offered beside the warning.
+        await expect(page.locator("[data-candidate]").first).to_be_visible()
+        await check_page(page, Shots(tmp_path / "screenshots"), "pairing-bridge-down")
+    finally:
+        await running.stop()

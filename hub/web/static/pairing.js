@@ -165,6 +165,7 @@ function candidateCard(candidate, { rooms, paired }) {
 
 function pairSection(rooms, onPaired) {
   const status = h("p", { id: "scan-status", role: "status", class: "muted" });
+  const warnings = h("p", { id: "pair-warnings", role: "alert", class: "error", hidden: true });
   const result = h("p", { id: "pair-result", role: "status", class: "ok" });
   const list = h("div", { id: "candidates" });
   const empty = h("p", { class: "muted", id: "candidates-empty", hidden: true }, t("pair.none"));
@@ -183,7 +184,12 @@ function pairSection(rooms, onPaired) {
 
   async function load() {
     try {
-      const { items } = await api("GET", "/api/v1/pairing/candidates");
+      const answer = await api("GET", "/api/v1/pairing/candidates");
+      const items = answer.items;
+      // A bridge that lost its broker: its candidates are what it said last, and nothing can join.
+      const down = (answer.warnings || []).map((w) => t("pair.bridge_down", { driver: w.driver }));
+      warnings.textContent = down.join(" ");
+      warnings.hidden = !down.length;
       sync(list, cards, items.filter((c) => !c.paired), (c) => c.id, (c) => candidateCard(c, { rooms, paired }));
       empty.hidden = cards.size > 0;
     } catch (exc) {
@@ -228,6 +234,7 @@ function pairSection(rooms, onPaired) {
     "pair.section",
     h("p", {}, t("pair.intro")),
     h("div", { class: "row" }, scanButton),
+    warnings,
     status,
     result,
     empty,
