@@ -457,6 +457,27 @@ _INCIDENT_TEMPLATES["incident.voice"] = {
     "en": _Text(subject="Call: {incident_label} alarm", body=_VOICE["en"], short=_VOICE["en"]),
 }
 
+# The camera frames of the seconds after an alarm (hub/cameras/delivery.py): by email to the
+# household, and to a webhook centre, once the after-trigger window is over.
+_INCIDENT_TEMPLATES["incident.photos"] = {
+    "it": _Text(
+        subject="Foto dopo l'allarme {incident_label}",
+        body=(
+            "In allegato le foto delle telecamere nei secondi dopo l'allarme {incident_label}{at}.\n"
+            "Incidente: {incident}\n\nTutte le foto sono nella pagina dell'incidente su casahub."
+        ),
+        short="casahub: foto dopo l'allarme {incident_label}, incidente {incident}.",
+    ),
+    "en": _Text(
+        subject="Photos after the {incident_label} alarm",
+        body=(
+            "Attached are the cameras' photos of the seconds after the {incident_label} alarm{at}.\n"
+            "Incident: {incident}\n\nEvery photo is on the incident's page in casahub."
+        ),
+        short="casahub: photos after the {incident_label} alarm, incident {incident}.",
+    ),
+}
+
 
 # --------------------------------------------------------------------------- anomalies
 

@@ -167,6 +167,36 @@ def plan_report(r: Report, state: State, account_language: str = "it") -> Planne
     )
 
 
+def plan_photos(
+    incident: Incident, photos: int, contacts: Sequence[Contact], *, centre: bool, account_language: str = "it"
+) -> list[PlannedMessage]:
+    """The follow-up with the camera frames after an alarm: an email to every contact that has an
+    address, and (`centre`: a webhook centre, which can carry pictures) one message to the centre.
+    A duress incident's pictures go to the centre only, like everything else about it."""
+    params = {"incident": incident.id, "incident_kind": incident.kind, "photos": str(photos)}
+    n = Notify(subject="incident", incident=incident.id)
+    plan: list[PlannedMessage] = []
+    if incident.kind != "duress":
+        plan += [
+            _message(contact, "email", contact.email, "incident.photos", params, n)
+            for contact in contacts
+            if contact.email
+        ]
+    if centre:
+        plan.append(
+            PlannedMessage(
+                channel="centre",
+                recipient=CENTRE,
+                address=None,
+                language=account_language,
+                template="incident.photos",
+                params=dict(params),
+                incident=incident.id,
+            )
+        )
+    return plan
+
+
 # --------------------------------------------------------------------------- planning
 
 

@@ -3,11 +3,11 @@
 A backup is a gzip-compressed tar whose first member is `manifest.json` (format version,
 casahub version, creation time, hub name, schema version, and the size and SHA-256 of every
 other member), followed by `casahub.db`, the config file as `casahub.toml` (when one was
-given), `certs/hub.crt`, `certs/hub.key`, `vapid_private.pem` and `centre.seq` (those that
-exist). The database is copied with SQLite's online backup API in one step, i.e. inside one
-read transaction: the copy is the state of one commit, taken while the daemon keeps writing
-(WAL readers do not block the writer), and it is switched to a rollback journal so the
-archived file stands alone.
+given), `certs/hub.crt`, `certs/hub.key`, `vapid_private.pem`, `centre.seq` and
+`camera-tokens.json` (digests of the cameras' event tokens), those that exist. The database
+is copied with SQLite's online backup API in one step, i.e. inside one read transaction: the
+copy is the state of one commit, taken while the daemon keeps writing (WAL readers do not
+block the writer), and it is switched to a rollback journal so the archived file stands alone.
 
 With a passphrase the whole archive is encrypted (layout below), so nothing of it, not even
 the manifest, can be read or changed without the passphrase:
@@ -81,6 +81,7 @@ DATA_MEMBERS: dict[str, str] = {
     "certs/hub.key": "certs/hub.key",
     "vapid_private.pem": "vapid_private.pem",
     "centre.seq": "centre.seq",
+    "camera-tokens.json": "camera-tokens.json",
 }
 MEMBERS = (DB_NAME, CONFIG_MEMBER, *(m for m in DATA_MEMBERS if m != DB_NAME))
 

@@ -135,6 +135,10 @@ class Hub:
         self.fanout = Fanout()
         self.ready = False
         self.dispatcher: outbox.OutboxDispatcher | None = None
+        # Photo verification (hub/cameras/snapshots.py), when the daemon runs it: stores a new
+        # incident's before-trigger frames and names those its alarm e-mail carries.
+        self.photos: Any = None
+        self._photos: dict[str, list[str]] = {}  # incident -> frame files, for this step's e-mails
         self._lock = asyncio.Lock()
         self._timer_wake = asyncio.Event()
         self._dirty_devices: set[str] = set()
@@ -199,6 +203,7 @@ class Hub:
                         event_id = await journal.append_input(conn, event, now, actor)
                         for effect in step.effects:
                             await self._persist(conn, effect, step.state, now, actor, notifications)
+                        self._photos.clear()
                         await journal.save_state(conn, step.state, event_id)
                 except STORAGE_ERRORS as exc:
                     self.degraded.enter(exc)
@@ -288,6 +293,8 @@ class Hub:
         match effect:
             case IncidentOpened(incident=inc) | ActivationAdded(incident=inc) | IncidentChanged(incident=inc):
                 await journal.save_incident(conn, inc)
+                if isinstance(effect, IncidentOpened):
+                    self._photos[inc.id] = self._before_photos(inc)
                 kind = {IncidentOpened: "incident_opened", ActivationAdded: "activation_added"}.get(
                     type(effect), f"incident_{inc.state}"
                 )
@@ -312,8 +319,11 @@ class Hub:
                     data={"kind": ano.kind, "device": ano.device, "subject": ano.subject},
                 )
             case Notify():
+                photos = self._photos.get(effect.incident or "") if effect.subject == "incident" else None
                 for message in plan_notify(effect, state, self.contacts, self.escalation, ntfy=self._has("ntfy")):
-                    notifications.append(await self._enqueue(conn, message, now))
+                    # The e-mail names the frame files; the channel reads them when it sends.
+                    payload = {"photos": photos} if photos and message.channel == "email" else None
+                    notifications.append(await self._enqueue(conn, message, now, payload=payload))
             case Report():
                 message = plan_report(effect, state, self.language)
                 payload = await self._report_payload(conn, effect)
@@ -353,6 +363,16 @@ class Hub:
                 )
             case Led():
                 pass  # the LED driver (production issue) follows the state; nothing to store
+
+    def _before_photos(self, incident: Incident) -> list[str]:
+        """The frames the alarm e-mail carries; a camera or disk problem never holds up the alarm."""
+        if self.photos is None:
+            return []
+        try:
+            return [str(path) for path in self.photos.incident_opened(incident)]
+        except Exception:
+            log.exception("incident %s: no photos for the alarm e-mail", incident.id)
+            return []
 
     async def _report_payload(self, conn: aiosqlite.Connection, report: Report) -> dict[str, Any]:
         payload: dict[str, Any] = msgspec.to_builtins(report)

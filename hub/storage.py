@@ -191,6 +191,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE users ADD COLUMN language_saved INTEGER NOT NULL DEFAULT 0;
     """,
+    # The owner's camera privacy choices (hub/cameras/settings.py), e.g. record_when_disarmed.
+    """
+    CREATE TABLE camera_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+    # The alarm timings the owner changed from the dashboard (hub/web/settings_api.py), applied
+    # on top of the config's [alarm]: one row per overridden field.
+    """
+    CREATE TABLE alarm_settings (
+        field TEXT PRIMARY KEY,
+        value REAL NOT NULL,
+        changed_at REAL NOT NULL,
+        actor TEXT
+    );
+    """,
 )
 
 

@@ -9,6 +9,12 @@ The message is multipart/alternative: the text as rendered (UTF-8) and the same 
 simple HTML with the subject as headline, so mail apps that prefer HTML show something
 readable rather than a wall of monospace.
 
+Photo verification: when the row's payload lists camera frames (`{"photos": [path, ...]}`, files
+under `data_dir/snapshots/<incident>/`, written by hub/cameras), the first MAX_PHOTOS of them, at
+most MAX_PHOTO_BYTES in all, are attached as image/jpeg. The files are read when the message is
+sent (the rows stay small); a file that is gone (retention, a restore) is skipped with a log line
+and the e-mail goes out without it: an alarm e-mail never fails for a picture.
+
 Outcome:
 - 535 (and other 5xx) on AUTH             -> Permanent: the credentials are wrong
 - 5xx on MAIL FROM / RCPT TO / DATA       -> Permanent: that address or message is refused
@@ -18,10 +24,15 @@ Outcome:
 
 from __future__ import annotations
 
+import asyncio
 import html
+import logging
+import re
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiosmtplib
@@ -31,9 +42,15 @@ from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent,
 if TYPE_CHECKING:
     from hub.config import EmailConfig
 
-__all__ = ["EmailCheckError", "SmtpEmail", "build_message", "html_body"]
+__all__ = ["EmailCheckError", "Photo", "SmtpEmail", "build_message", "html_body", "read_photos"]
+
+log = logging.getLogger(__name__)
 
 TIMEOUT = 15.0  # per SMTP command; the outbox gives a whole send 30 s
+MAX_PHOTOS = 3
+MAX_PHOTO_BYTES = 1 << 20  # a phone on a mobile network fetches the alarm e-mail fast
+# Only the recorder's own files: <data_dir>/snapshots/<incident>/<camera>-<milliseconds>.jpg.
+_PHOTO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-[0-9]{10,16}\.jpg$")
 AUTH_FAILED = "authentication failed; check [email] username/password"
 
 
@@ -63,8 +80,42 @@ def html_body(subject: str, body: str, language: str) -> str:
     )
 
 
-def build_message(message: OutgoingMessage, sender: str, *, now: float | None = None) -> EmailMessage:
-    """The email for one outbox row: From `sender`, To the row's address, text + HTML alternatives."""
+Photo = tuple[str, bytes]  # file name, JPEG bytes
+
+
+def read_photos(payload: dict[str, object] | None, *, limit: int, max_bytes: int) -> list[Photo]:
+    """The camera frames a row refers to (`payload["photos"]`), up to `limit` files and `max_bytes`;
+    missing or foreign files are skipped with a log line. Blocking: call it in a thread."""
+    paths = payload.get("photos") if payload else None
+    if not isinstance(paths, list):
+        return []
+    photos: list[Photo] = []
+    total = 0
+    for item in paths:
+        if len(photos) >= limit:
+            break
+        path = Path(str(item))
+        if not _PHOTO_NAME.match(path.name) or path.parent.parent.name != "snapshots":
+            log.warning("photo %s skipped: not a camera snapshot", path.name)
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            log.warning("photo %s skipped: %s", path.name, exc.strerror or exc)
+            continue
+        if total + len(data) > max_bytes:
+            log.info("photo %s skipped: the message would exceed %d bytes", path.name, max_bytes)
+            continue
+        total += len(data)
+        photos.append((path.name, data))
+    return photos
+
+
+def build_message(
+    message: OutgoingMessage, sender: str, *, now: float | None = None, photos: Sequence[Photo] = ()
+) -> EmailMessage:
+    """The email for one outbox row: From `sender`, To the row's address, text + HTML alternatives,
+    then `photos` as image/jpeg attachments."""
     if not message.address:
         raise ValueError("an email message needs an address")
     mail = EmailMessage()
@@ -79,7 +130,10 @@ def build_message(message: OutgoingMessage, sender: str, *, now: float | None = 
     mail.set_content(message.body, subtype="plain", charset="utf-8", cte="quoted-printable")
     text_html = html_body(message.subject, message.body, message.language)
     mail.add_alternative(text_html, subtype="html", charset="utf-8", cte="quoted-printable")
-    mail["Content-Language"] = message.language  # after the content: set_content drops Content-* headers
+    for name, data in photos:
+        mail.add_attachment(data, maintype="image", subtype="jpeg", filename=name)
+    # After the content and the attachments: both move Content-* headers into the first part.
+    mail["Content-Language"] = message.language
     return mail
 
 
@@ -140,7 +194,8 @@ class SmtpEmail:
     async def send(self, message: OutgoingMessage) -> Outcome:
         if not message.address:
             return Permanent(f"no email address for {message.recipient}")
-        mail = build_message(message, self.config.from_)
+        photos = await asyncio.to_thread(read_photos, message.payload, limit=MAX_PHOTOS, max_bytes=MAX_PHOTO_BYTES)
+        mail = build_message(message, self.config.from_, photos=photos)
         username, password = self._credentials()
         security = self.config.security
         try:

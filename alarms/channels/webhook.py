@@ -2,7 +2,7 @@
 
 `POST [centre] url` with a JSON body::
 
-    {"id": <outbox id>, "channel": "centre", "incident": ..., "anomaly": ...,
+    {"id": <outbox id>, "channel": "centre", "type": "report", "incident": ..., "anomaly": ...,
      "report": <the engine's Report payload>, "subject": ..., "text": <message body>,
      "language": ..., "timestamp": "<ISO 8601 UTC>"}
 
@@ -12,6 +12,17 @@ and the headers
   refuse old deliveries), `X-Casahub-Message-Id: <outbox id>` (to drop duplicates: the
   outbox delivers at least once).
 
+Photo verification: after an alarm's after-trigger window the hub sends one more POST per
+incident (same headers, same signature) with the camera frames, instead of `report`::
+
+    {"id": ..., "channel": "centre", "type": "snapshots", "incident": ..., "subject": ..., "text": ...,
+     "language": ..., "timestamp": ...,
+     "snapshots": [{"name": "<camera>-<ms>.jpg", "camera": ..., "at": "<ISO 8601 UTC>",
+                    "content_type": "image/jpeg", "data": "<base64>"}, ...]}
+
+(at most MAX_SNAPSHOTS frames and MAX_SNAPSHOT_BYTES of JPEG; a frame whose file is gone is
+left out).
+
 The receiver verifies with `hmac.compare_digest("sha256=" + hmac_sha256(secret, body), header)`.
 Outcome: 2xx delivered; 408, 429, 5xx, network errors and timeouts transient (Retry-After
 honoured); any other status permanent (3xx too: redirects are not followed, a POST that is
@@ -20,6 +31,8 @@ redirected is not delivered).
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -32,6 +45,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, retry_after
+from alarms.channels.email import Photo, read_photos
 
 if TYPE_CHECKING:
     from hub.config import CentreConfig
@@ -42,6 +56,8 @@ REQUEST_TIMEOUT = 15.0
 SIGNATURE_HEADER = "X-Casahub-Signature"
 TIMESTAMP_HEADER = "X-Casahub-Timestamp"
 MESSAGE_ID_HEADER = "X-Casahub-Message-Id"
+MAX_SNAPSHOTS = 12
+MAX_SNAPSHOT_BYTES = 4 << 20
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -75,10 +91,11 @@ class WebhookCentre:
             await self._session.close()
             self._session = None
 
-    def body_of(self, message: OutgoingMessage, now: float) -> bytes:
-        document = {
+    def body_of(self, message: OutgoingMessage, now: float, photos: list[Photo] | None = None) -> bytes:
+        document: dict[str, object] = {
             "id": message.id,
             "channel": message.channel,
+            "type": "report",
             "incident": message.incident,
             "anomaly": message.anomaly,
             "report": message.payload,
@@ -87,11 +104,20 @@ class WebhookCentre:
             "language": message.language,
             "timestamp": datetime.fromtimestamp(now, UTC).isoformat(),
         }
+        if photos is not None:
+            del document["report"]
+            document["type"] = "snapshots"
+            document["snapshots"] = [_snapshot_json(name, data) for name, data in photos]
         return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     async def send(self, message: OutgoingMessage) -> Outcome:
         now = self._clock()
-        body = self.body_of(message, now)
+        photos = None
+        if message.payload is not None and "photos" in message.payload:
+            photos = await asyncio.to_thread(
+                read_photos, message.payload, limit=MAX_SNAPSHOTS, max_bytes=MAX_SNAPSHOT_BYTES
+            )
+        body = self.body_of(message, now, photos)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             SIGNATURE_HEADER: sign(self._secret.reveal(), body),
@@ -121,3 +147,14 @@ class WebhookCentre:
                 location = resp.headers.get("Location", "")
                 return Permanent(f"{reason}: redirected to {location!r}; set [centre] url to the final address")
             return Permanent(reason)
+
+
+def _snapshot_json(name: str, data: bytes) -> dict[str, str]:
+    camera, _, ms = name.removesuffix(".jpg").rpartition("-")
+    return {
+        "name": name,
+        "camera": camera,
+        "at": datetime.fromtimestamp(int(ms) / 1000, UTC).isoformat(timespec="milliseconds"),
+        "content_type": "image/jpeg",
+        "data": base64.b64encode(data).decode("ascii"),
+    }

@@ -1,4 +1,4 @@
-"""Photo verification: the frames from just before and after an intrusion, kept with its incident.
+"""Photo verification: the frames from just before and after an alarm, kept with its incident.
 
 Theory of operation. `SnapshotRecorder.run()` is one task of the daemon. Twice a second it
 looks at the alarm state:
@@ -6,10 +6,18 @@ looks at the alarm state:
 - while intrusion protection is on (any mode but `disarmed`) every camera keeps a ring
   buffer of its last `BEFORE` seconds at `RING_FPS` (in memory only), and camera drivers
   with motion="hub" are told they are armed (`set_armed`); disarmed, the buffers are
-  dropped and nothing about the household is recorded;
-- when an intrusion incident opens, each camera's buffered frames from the `BEFORE`
-  seconds up to the incident, and the frames of the following `AFTER` seconds, are
-  written to `data_dir/snapshots/<incident>/<camera>-<milliseconds>.jpg`.
+  dropped and nothing about the household is recorded, unless the owner turned on
+  `record_when_disarmed` (hub/cameras/settings.py): then the buffers run in every mode;
+- when an intrusion incident opens (any incident, with `record_when_disarmed`), each camera's
+  buffered frames from the `BEFORE` seconds up to the incident, and the frames of the
+  following `AFTER` seconds, are written to
+  `data_dir/snapshots/<incident>/<camera>-<milliseconds>.jpg`.
+
+The alarm is never delayed for a picture, and its e-mail still carries some: the runtime calls
+`incident_opened()` while it writes the incident and its messages (one transaction), and that
+writes the before-trigger frames at once from memory (a few small files) and returns the
+newest `EMAIL_PHOTOS` of them, which the alarm e-mail rows refer to. When the after-trigger
+window is over, those frames go out in a follow-up (hub/cameras/delivery.py).
 
 `list_snapshots()` reads them back for `GET /api/v1/incidents/{id}`; the file name carries
 the camera and the time, so nothing else is stored. Once a day, incident folders older
@@ -30,7 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alarms.model import Incident
+from hub.cameras.delivery import send_photos
 from hub.cameras.feed import CameraFeed, Frame
+from hub.cameras.settings import load_record_when_disarmed
 
 __all__ = [
     "AFTER",
@@ -48,6 +59,7 @@ log = logging.getLogger(__name__)
 BEFORE = 5.0  # seconds of frames kept from before the trigger
 AFTER = 5.0  # seconds of frames recorded after it
 RING_FPS = 1.0
+EMAIL_PHOTOS = 3  # before-trigger frames the alarm e-mail refers to (the channel caps the bytes)
 POLL = 0.5
 SWEEP_EVERY = 24 * 3600.0
 DEFAULT_RETENTION_DAYS = 30.0
@@ -157,13 +169,19 @@ class SnapshotRecorder:
         self.retention_days = retention_days
         self.clock = clock
         self.armed = False
+        self.record_when_disarmed = False  # loaded by run(); set by PATCH /api/v1/cameras/settings
         self._rings: dict[str, _Ring] = {}
         self._seen: set[str] = set(hub.state.incidents)  # already open at start: not ours to record
         self._captures: set[asyncio.Task[None]] = set()
+        hub.photos = self  # the runtime calls incident_opened() while it writes a new incident
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         next_sweep = loop.time() + 60.0  # not at once: start-up has enough to do
+        try:
+            self.record_when_disarmed = await load_record_when_disarmed(self.hub.db)
+        except Exception:  # storage failing: the private default
+            log.exception("camera settings unreadable; not recording while disarmed")
         try:
             while True:
                 try:
@@ -194,7 +212,7 @@ class SnapshotRecorder:
             set_armed = getattr(camera.driver, "set_armed", None)
             if callable(set_armed) and armed != self.armed:
                 set_armed(armed)
-        if armed:
+        if armed or self.record_when_disarmed:
             for camera_id, camera in cameras.items():
                 if camera_id not in self._rings:
                     ring = _Ring(camera)
@@ -207,26 +225,64 @@ class SnapshotRecorder:
             self._rings.clear()  # disarmed: the pictures of the household at home are not kept
         self.armed = armed
 
+    def _wanted(self, incident: Incident) -> bool:
+        return bool(self._rings) and (incident.kind == "intrusion" or self.record_when_disarmed)
+
+    def incident_opened(self, incident: Incident) -> list[Path]:
+        """Called by the runtime as `incident` is written: store its before-trigger frames now and
+        start recording the after-trigger ones; returns the files for the alarm e-mail (may be empty).
+
+        Synchronous on purpose: the e-mail row written next refers to these files, and the
+        dispatcher may send it as soon as the transaction commits. A few small JPEGs from memory.
+        """
+        if incident.id in self._seen:
+            return []
+        self._seen.add(incident.id)
+        folder = _folder(self.data_dir, incident.id)
+        if folder is None or not self._wanted(incident):
+            return []
+        before = self._before(incident.opened_at)
+        try:
+            written = _write(folder, before)
+        except OSError as exc:  # a full card: the alarm goes on without pictures
+            log.warning("incident %s: before-trigger snapshots not stored: %s", incident.id, exc)
+            return []
+        self._start_capture(incident, stored_before=True)
+        newest = sorted(zip(before, written, strict=True), key=lambda pair: pair[0][1].at)[-EMAIL_PHOTOS:]
+        return [path for _, path in newest]
+
+    def _before(self, opened_at: float) -> list[tuple[str, Frame]]:
+        return [
+            (camera_id, frame)
+            for camera_id, ring in self._rings.items()
+            for frame in ring.frames
+            if opened_at - BEFORE <= frame.at <= opened_at
+        ]
+
     def _follow_incidents(self) -> None:
         for incident in list(self.hub.state.incidents.values()):
             if incident.id in self._seen:
                 continue
-            self._seen.add(incident.id)
-            if incident.kind != "intrusion" or not self._rings:
-                continue
-            task = asyncio.create_task(self._capture(incident.id, incident.opened_at), name=f"capture-{incident.id}")
-            self._captures.add(task)
-            task.add_done_callback(self._captures.discard)
+            self._seen.add(incident.id)  # missed by incident_opened (storage failing): record it from here
+            if self._wanted(incident):
+                self._start_capture(incident, stored_before=False)
 
-    async def _capture(self, incident: str, opened_at: float) -> None:
-        folder = _folder(self.data_dir, incident)
+    def _start_capture(self, incident: Incident, *, stored_before: bool) -> None:
+        task = asyncio.create_task(self._capture(incident, stored_before), name=f"capture-{incident.id}")
+        self._captures.add(task)
+        task.add_done_callback(self._captures.discard)
+
+    async def _capture(self, incident: Incident, stored_before: bool) -> None:
+        opened_at = incident.opened_at
+        folder = _folder(self.data_dir, incident.id)
         if folder is None:
             return
         chosen: dict[str, list[Frame]] = {}
         after: dict[str, list[Frame]] = {cid: [] for cid in self._rings}
         listeners = []
         for camera_id, ring in self._rings.items():
-            chosen[camera_id] = [f for f in ring.frames if opened_at - BEFORE <= f.at <= opened_at]
+            if not stored_before:
+                chosen[camera_id] = [f for f in ring.frames if opened_at - BEFORE <= f.at <= opened_at]
 
             def keep(frame: Frame, out: list[Frame] = after[camera_id]) -> None:
                 if frame.at > opened_at and (not out or frame.at - out[-1].at >= 1.0 / RING_FPS * 0.9):
@@ -241,13 +297,23 @@ class SnapshotRecorder:
                 with contextlib.suppress(ValueError):
                     ring.listeners.remove(keep)
         frames = [(cid, f) for cid, got in chosen.items() for f in got]
-        frames += [(cid, f) for cid, got in after.items() for f in got if f.at <= opened_at + AFTER + 1]
+        later = [(cid, f) for cid, got in after.items() for f in got if f.at <= opened_at + AFTER + 1]
         if frames:
             await asyncio.to_thread(_write, folder, frames)
-            log.info("incident %s: %d camera snapshots stored", incident, len(frames))
+        if later:
+            files = await asyncio.to_thread(_write, folder, sorted(later, key=lambda pair: pair[1].at))
+            log.info("incident %s: %d camera snapshots stored", incident.id, len(frames) + len(later))
+            try:
+                await send_photos(self.hub, incident, files)
+            except Exception:  # storage failing: the pictures stay on the incident's page
+                log.exception("incident %s: the follow-up with the photos could not be queued", incident.id)
 
 
-def _write(folder: Path, frames: list[tuple[str, Frame]]) -> None:
+def _write(folder: Path, frames: list[tuple[str, Frame]]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
+    written = []
     for camera_id, frame in frames:
-        (folder / f"{camera_id}-{int(frame.at * 1000)}.jpg").write_bytes(frame.data)
+        path = folder / f"{camera_id}-{int(frame.at * 1000)}.jpg"
+        path.write_bytes(frame.data)
+        written.append(path)
+    return written

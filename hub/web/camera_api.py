@@ -7,6 +7,9 @@ every picture shown is an event in the audit trail with the user. A camera repor
 with its own token (owner-issued, shown once; `Authorization: Bearer` or `?token=`), or an
 owner may post the same event (to test the zone). Stream responses end when the client
 goes away, when the camera's feed stops, and when the hub shuts down (like WebSockets).
+
+`GET/PATCH /api/v1/cameras/settings` `{"record_when_disarmed": bool}`: the household may read the
+privacy setting, only the owner may change it, and every change is in the audit trail.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from aiohttp import web
 
 from hub.accounts import Principal, Role
 from hub.cameras.catalog import camera_refs
+from hub.cameras.settings import load_record_when_disarmed, save_record_when_disarmed
 from hub.cameras.snapshots import CameraRef, list_snapshots, snapshot_path
 from hub.cameras.tokens import PREFIX, CameraTokens
 from hub.web.auth import PRINCIPAL, authenticate, require
@@ -217,11 +221,37 @@ async def incident_snapshot(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+class SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
+    record_when_disarmed: bool
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    require(request, HOUSEHOLD)
+    on = await load_record_when_disarmed(_ctx(request).hub.db)
+    return web.json_response({"record_when_disarmed": on})
+
+
+async def patch_settings(request: web.Request) -> web.Response:
+    principal = require(request, OWNER)
+    body = await read_body(request, SettingsBody)
+    ctx = _ctx(request)
+    await save_record_when_disarmed(ctx.hub.db, body.record_when_disarmed)
+    recorder = getattr(ctx.hub, "photos", None)
+    if recorder is not None:
+        recorder.record_when_disarmed = body.record_when_disarmed
+    await ctx.hub.audit(
+        "camera_settings_changed", actor=principal.name, data={"record_when_disarmed": body.record_when_disarmed}
+    )
+    return web.json_response({"record_when_disarmed": body.record_when_disarmed})
+
+
 def add_camera_routes(app: web.Application) -> None:
     app[STOPPING] = asyncio.Event()
     app.on_shutdown.append(_stop_streams)
     r = app.router
     r.add_get("/api/v1/cameras", cameras)
+    r.add_get("/api/v1/cameras/settings", get_settings)
+    r.add_patch("/api/v1/cameras/settings", patch_settings)
     r.add_get("/api/v1/cameras/{id}/stream", stream)
     r.add_get("/api/v1/cameras/{id}/snapshot", snapshot)
     r.add_post("/api/v1/cameras/{id}/token", issue_token)

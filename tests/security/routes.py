@@ -93,6 +93,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session", {}, sessions_only=True),
     # cameras: installers may list them, only the household sees pictures; an unknown camera -> 404
     ("GET", "/api/v1/cameras"): Rule(EVERYONE, "/api/v1/cameras"),
+    # the privacy setting: the household reads it, only the owner changes it ({} -> 400 once allowed)
+    ("GET", "/api/v1/cameras/settings"): Rule(HOUSEHOLD, "/api/v1/cameras/settings"),
+    ("PATCH", "/api/v1/cameras/settings"): Rule(frozenset({OWNER}), "/api/v1/cameras/settings", {}),
     ("GET", "/api/v1/cameras/{id}/stream"): Rule(HOUSEHOLD, "/api/v1/cameras/no-such-camera/stream"),
     ("GET", "/api/v1/cameras/{id}/snapshot"): Rule(HOUSEHOLD, "/api/v1/cameras/no-such-camera/snapshot"),
     ("POST", "/api/v1/cameras/{id}/token"): Rule(frozenset({OWNER}), "/api/v1/cameras/no-such-camera/token", {}),

@@ -1,5 +1,6 @@
 // The Camera page, /camera: each camera's live picture (MJPEG in an <img>), its name and
 // whether it is online. Installers see the list but no picture (the API refuses them one).
+// The owner also sees the privacy toggle "record while disarmed" (PATCH /api/v1/cameras/settings).
 // Also, at import: the menu link appears only when the hub has a camera.
 //
 // An MJPEG <img> keeps its HTTP connection (and so the camera's upstream) open for as long
@@ -14,10 +15,41 @@ function streamUrl(camera) {
   return `/api/v1/cameras/${encodeURIComponent(camera.id)}/stream`;
 }
 
+// Off by default: disarmed, the household at home is not recorded unless the owner chooses so.
+function privacyToggle() {
+  const note = h("p", { class: "muted", id: "camera-record-help" }, t("camera.record_disarmed_help"));
+  const box = h("input", {
+    type: "checkbox",
+    id: "camera-record-disarmed",
+    "aria-describedby": "camera-record-help",
+    onchange: async (event) => {
+      const wanted = event.target.checked;
+      try {
+        const saved = await api("PATCH", "/api/v1/cameras/settings", { record_when_disarmed: wanted });
+        event.target.checked = saved.record_when_disarmed;
+      } catch (exc) {
+        event.target.checked = !wanted;
+        alert(errorText(exc));
+      }
+    },
+  });
+  api("GET", "/api/v1/cameras/settings")
+    .then((settings) => {
+      box.checked = settings.record_when_disarmed;
+    })
+    .catch(() => {});
+  return h(
+    "div",
+    { class: "camera-privacy" },
+    h("label", { for: "camera-record-disarmed" }, box, " ", t("camera.record_disarmed")),
+    note,
+  );
+}
+
 export function cameraView(root) {
   const grid = h("div", { class: "cameras" });
   const status = h("p", { role: "status" });
-  root.append(section("camera.title", status, grid));
+  root.append(section("camera.title", status, ME.role === "owner" ? privacyToggle() : null, grid));
   const tiles = new Map(); // camera id -> {figure, img, badge, camera}
   const watching = HOUSEHOLD.includes(ME.role);
   if (!watching) status.textContent = t("camera.installer");
