@@ -120,7 +120,9 @@ class Hub:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
-        self.settings = settings
+        self.settings = settings  # what recover() applies: the config's [alarm] plus the dashboard's overrides
+        self.config_settings = settings  # the config's [alarm] alone ("installer values")
+        self.settings_overrides: dict[str, float] = {}  # field -> value set from the dashboard (settings_api)
         self.contacts = list(contacts)
         self.config_contacts = tuple(contacts)  # [[contacts]]; the dashboard's are added by use_contacts
         self.escalation = escalation
@@ -146,6 +148,9 @@ class Hub:
         self._by_address: dict[tuple[str, str], DeviceRecord] = {}
         self._zones_index: dict[str, list[Zone]] = {}
         self._zones_index_state: State | None = None
+        # `zone` live messages: the zones dict last compared, and the zone JSON last sent per zone.
+        self._zones_compared: Mapping[str, Zone] = {}
+        self._zones_sent: dict[str, dict[str, Any]] = {}
         self.degraded = Degraded()
         self._zone_numbers: dict[str, int] = {}
         self._hub_battery_low: set[str] = set()
@@ -440,8 +445,34 @@ class Hub:
                     self.fanout.publish({"type": "event", "kind": effect.kind, "zone": effect.zone, "by": effect.by})
                 case WalkTestActivation():
                     self.fanout.publish(self.walk_test_activation_json(effect))
+        self._publish_zones(step.state.zones)
         if self.fanout.count:  # the snapshot is only worth building for someone watching
             self.fanout.publish({"type": "system", "system": self.system_json()})
+
+    def _publish_zones(self, zones: Mapping[str, Zone], only: Sequence[str] | None = None) -> None:
+        """A `zone` message for each zone whose JSON changed since the last one sent.
+
+        The engine copies the zones dict but keeps the Zone objects it did not touch, so a step
+        that changed no zone (a tick, an arming) costs one identity check per zone. Removed zones
+        are told by their `zone_removed` event. With nobody watching nothing is built, and the
+        record of what was sent is dropped: a dashboard reads the zones when it connects.
+        """
+        if not self.fanout.count:
+            self._zones_compared, self._zones_sent = zones, {}
+            return
+        before = self._zones_compared
+        for zone_id in only if only is not None else list(zones):
+            zone = zones.get(zone_id)
+            if zone is None or zone_id not in self.state.zones or (only is None and before.get(zone_id) is zone):
+                continue
+            shown = self.zone_json(zone_id)
+            if self._zones_sent.get(zone_id) != shown:
+                self._zones_sent[zone_id] = shown
+                self.fanout.publish({"type": "zone", "zone": shown})
+        if only is None:
+            for gone in set(self._zones_sent) - set(zones):
+                del self._zones_sent[gone]
+            self._zones_compared = zones  # never changed in place: each engine step makes a new dict
 
     # ------------------------------------------------------------------ timers
     async def run_timers(self) -> None:
@@ -478,6 +509,7 @@ class Hub:
         self._dirty_devices.add(device.id)
         zones = self.zones_of(device.id)
         actor = f"device:{device.id}"
+        was_online = device.online
         if isinstance(reading, HealthReading) and reading.online is False:
             device.online = False
             self.supervision.note_offline(driver, device.id, reading.at)
@@ -489,6 +521,8 @@ class Hub:
             if was_offline or any(not z.online for z in zones):
                 await self.submit(DeviceHealth(device=device.id, online=True), actor=actor)
                 zones = self.zones_of(device.id)
+        if device.online != was_online:  # a zone's `online` follows its device's before any engine step
+            self._publish_zones(self.state.zones, only=[z.id for z in zones])
         if isinstance(reading, SensorReading):
             for zone in zones:
                 if zone.kind == reading.kind and zone.active != reading.active:
@@ -630,6 +664,10 @@ class Hub:
             "anomalies": [self.anomaly_json(a) for a in s.anomalies.values()],
             "delays": delays,
             "settings": msgspec.to_builtins(s.settings),
+            "settings_source": {
+                name: "dashboard" if name in self.settings_overrides else "config"
+                for name in AlarmSettings.__struct_fields__
+            },
             "walk_test": self.walk_test_json(),
         }
 

@@ -36,6 +36,7 @@ from hub.web.contacts_api import add_contacts_routes
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 from hub.web.report_api import add_report_routes
+from hub.web.settings_api import add_settings_routes
 from hub.web.users_api import add_users_routes, saved_language
 from hub.web.walktest_api import add_walktest_routes
 
@@ -751,6 +752,7 @@ def add_routes(app: web.Application) -> None:
     add_report_routes(app)
     add_camera_routes(app)
     add_walktest_routes(app)
+    add_settings_routes(app)
 
 
 __all__ = ["add_routes", "principal_of"]

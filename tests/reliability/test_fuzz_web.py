@@ -210,6 +210,13 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "contact_patch": {"name": NAME, "phone": optional(TEXT), "email": optional(TEXT), "push": BOOL, "voice": BOOL},
     "zone_delete": {},
     "device_delete": {},
+    # the alarm timings: short ones mostly, so that the fuzzer's armings and alarms stay quick
+    "settings_patch": {
+        name: optional(mostly(st.sampled_from([0, 1, 2.5, 5, 60, 900]), st.floats() | st.integers()))
+        for name in ("exit_delay", "entry_delay", "siren_time", "abort_window", "confirmation_window", "offline_grace")
+    }
+    | {"swinger_limit": optional(mostly(st.integers(0, 5), st.integers() | st.floats()))},
+    "settings_reset": {},
 }
 
 
@@ -241,6 +248,8 @@ ROUTES = (
     Route("session_language", "PATCH", "/api/v1/session"),
     Route("contact_add", "POST", "/api/v1/contacts"),
     Route("contact_patch", "PATCH", "/api/v1/contacts/{id}", real_ids=False),
+    Route("settings_patch", "PATCH", "/api/v1/system/settings"),
+    Route("settings_reset", "DELETE", "/api/v1/system/settings"),
 )
 
 INVALID_UTF8 = [b"\xff", b"\xc3", b"\xc3(", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\x80", b"\xfe\xff"]
@@ -421,6 +430,7 @@ QUERY_ROUTES = (
     "/api/v1/health",
     "/api/v1/session",
     "/api/v1/system",
+    "/api/v1/system/settings",
     "/api/v1/zones",
     "/api/v1/zones/{id}",
     "/api/v1/devices",

@@ -42,6 +42,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session"),
     ("DELETE", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session"),  # logout: probed with a spare session
     ("GET", "/api/v1/system"): Rule(EVERYONE, "/api/v1/system"),
+    # the alarm timings: everyone reads them (GET /system shows them too), the owner changes them;
+    # a negative delay -> 400, and a reset with nothing overridden changes nothing
+    ("GET", "/api/v1/system/settings"): Rule(EVERYONE, "/api/v1/system/settings"),
+    ("PATCH", "/api/v1/system/settings"): Rule(frozenset({OWNER}), "/api/v1/system/settings", {"exit_delay": -1}),
+    ("DELETE", "/api/v1/system/settings"): Rule(frozenset({OWNER}), "/api/v1/system/settings"),
     ("POST", "/api/v1/system/arm"): Rule(HOUSEHOLD, "/api/v1/system/arm", {}),
     ("POST", "/api/v1/system/disarm"): Rule(HOUSEHOLD, "/api/v1/system/disarm", {}),
     ("GET", "/api/v1/zones"): Rule(EVERYONE, "/api/v1/zones"),

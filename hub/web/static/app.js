@@ -3,7 +3,7 @@
 // data), so nothing the hub or a sensor name says can become markup.
 import { language, t, translate } from "./i18n.js";
 import { qrSvg } from "./qr.js";
-import { contactsSection, languageSection, saveLanguage, usersSection } from "./settings.js";
+import { contactsSection, delaysSection, languageSection, saveLanguage, usersSection } from "./settings.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
 
@@ -365,13 +365,18 @@ function incidentView(root, id) {
   };
 }
 
+// Events after which the zone list is read again: zones and devices that came or went, renamed
+// devices. Everything else about a zone arrives as a `zone` message and is drawn in place.
+const ZONE_LIST_EVENTS = new Set(["zone_removed", "device_removed", "device_renamed", "device_paired"]);
+
 function zonesView(root) {
   const body = h("div", { id: "zones" }, t("loading"));
   root.append(h("h1", {}, t("zones.title")), body);
+  let byId = new Map();
   const refresh = async () => {
     try {
       const [zones, devices] = await Promise.all([api("GET", "/api/v1/zones"), api("GET", "/api/v1/devices")]);
-      const byId = new Map(devices.items.map((d) => [d.id, d]));
+      byId = new Map(devices.items.map((d) => [d.id, d]));
       const rooms = new Map();
       for (const zone of zones.items) {
         const room = zone.room || byId.get(zone.device)?.room || t("zones.no_room");
@@ -388,8 +393,24 @@ function zonesView(root) {
     }
   };
   const later = debounce(refresh, 300);
+  // A live `zone` message redraws that zone where it is; a new zone, or one that changed room,
+  // redraws the list. The control that had the focus keeps it.
+  function update(zone) {
+    const item = [...body.querySelectorAll("[data-zone]")].find((el) => el.dataset.zone === zone.id);
+    const room = zone.room || byId.get(zone.device)?.room || t("zones.no_room");
+    if (!item || item.closest("section")?.querySelector("h2")?.textContent !== room) return later();
+    const focused = item.contains(document.activeElement) ? document.activeElement.id : null;
+    item.replaceWith(zoneItem(zone, byId.get(zone.device)));
+    if (focused) document.getElementById(focused)?.focus();
+  }
   refresh();
-  return { refresh, onMessage: (m) => { if (["system", "zone", "anomaly"].includes(m.type)) later(); } };
+  return {
+    refresh,
+    onMessage: (m) => {
+      if (m.type === "zone" && m.zone) update(m.zone);
+      else if (m.type === "anomaly" || (m.type === "event" && ZONE_LIST_EVENTS.has(m.kind))) later();
+    },
+  };
 }
 
 function zoneItem(zone, device) {
@@ -594,7 +615,7 @@ function settingsView(root) {
   }
   const users = usersSection();
   const contacts = contactsSection();
-  const delays = h("dl", { class: "facts", id: "delays" });
+  const delays = delaysSection();
   const pairing = h("div", { id: "pairing" });
   const ttl = h("select", { id: "s-ttl" },
     ...[["3600", "ttl.1h"], ["14400", "ttl.4h"], ["86400", "ttl.24h"], ["604800", "ttl.7d"]].map(([v, k]) => h("option", { value: v }, t(k))));
@@ -605,7 +626,7 @@ function settingsView(root) {
     pushBlock(),
     users.el,
     contacts.el,
-    section("settings.delays", delays),
+    delays.el,
     section("settings.installer",
       h("p", {}, t("installer.note")),
       h("label", { for: "s-ttl" }, t("installer.ttl")), ttl,
@@ -630,14 +651,7 @@ function settingsView(root) {
 
   const refresh = async () => {
     try {
-      const system = await api("GET", "/api/v1/system");
-      delays.replaceChildren(
-        ...Object.entries(system.settings || {}).flatMap(([key, value]) => [
-          h("dt", {}, t(`delay.${key}`)),
-          h("dd", {}, key === "swinger_limit" ? String(value) : t("seconds", { n: value })),
-        ]),
-      );
-      await Promise.all([users.refresh(), contacts.refresh()]);
+      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh()]);
       const [devices, candidates] = await Promise.all([api("GET", "/api/v1/devices"), api("GET", "/api/v1/pairing/candidates")]);
       pairing.replaceChildren(
         h("ul", { class: "list" },
