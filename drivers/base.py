@@ -215,18 +215,30 @@ class ReadingStream:
 
     Two lanes: state changes and health news (online, tamper, battery low) go before routine
     telemetry, each lane in order. A busy radio reports thousands of battery/signal values;
-    an alarm must never wait behind them (the ingest benchmark measures this wait).
+    an alarm must never wait behind them (the ingest benchmark measures this wait). One
+    device's readings keep their order: urgent news takes that device's queued telemetry
+    along, ahead of it (a door's opening comes with the signal it was sent at, which the walk
+    test shows).
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._urgent: deque[Reading] = deque()
         self._routine: deque[Reading] = deque()
+        self._routine_of: dict[str, int] = {}  # address -> how many of its readings wait in _routine
         self._end: _End | None = None
         self._wake = asyncio.Event()
 
     def put(self, reading: Reading) -> None:
-        (self._routine if is_routine(reading) else self._urgent).append(reading)
+        address = reading.address
+        if is_routine(reading):
+            self._routine.append(reading)
+            self._routine_of[address] = self._routine_of.get(address, 0) + 1
+        else:
+            if self._routine_of.pop(address, 0):  # rare: only when this device's telemetry is queued
+                self._urgent.extend(r for r in self._routine if r.address == address)
+                self._routine = deque(r for r in self._routine if r.address != address)
+            self._urgent.append(reading)
         self._wake.set()
 
     def end(self, error: BaseException | None = None) -> None:
@@ -242,7 +254,11 @@ class ReadingStream:
             if self._urgent:
                 yield self._urgent.popleft()
             elif self._routine:
-                yield self._routine.popleft()
+                reading = self._routine.popleft()
+                left = self._routine_of.pop(reading.address, 1) - 1
+                if left:
+                    self._routine_of[reading.address] = left
+                yield reading
             elif self._end is not None:  # what was put before the end is delivered first
                 if self._end.error is not None:
                     raise DriverError(f"{self.name} driver stopped: {self._end.error!r}") from self._end.error

@@ -429,11 +429,11 @@ async def test_cli_with_a_zigbee_door_on_a_real_broker(tmp_path: Path) -> None:
                 (door, "Porta", "Ingresso", "contact", 96)
             ]
             assert final["tested"][0]["signal_unit"] == "lqi"
-            # The live row carries the LQI known when the door opened: the telemetry of the same
-            # message queues behind the opening (drivers/base.py, ReadingStream), so it is the last one.
+            # The live row carries the LQI the opening was sent with: a device's telemetry goes along
+            # ahead of its news (drivers/base.py, ReadingStream), never behind it.
             rows = (await api.get("/api/v1/events?kind=walk_test_activation"))["items"]
             assert [(r["zone"], r["data"]) for r in rows] == [
-                (door, {"what": "zone", "signal": DOOR_STATE["linkquality"], "signal_unit": "lqi"})
+                (door, {"what": "zone", "signal": 96, "signal_unit": "lqi"})
             ]
             assert (await api.get("/api/v1/incidents?state=all"))["items"] == []
     finally:

@@ -137,6 +137,7 @@ class Kit:
         out: list[Reading] = [*stream._urgent, *stream._routine]
         stream._urgent.clear()
         stream._routine.clear()
+        stream._routine_of.clear()
         return out
 
 

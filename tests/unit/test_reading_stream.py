@@ -46,6 +46,27 @@ async def test_an_alarm_overtakes_queued_telemetry_and_lanes_keep_their_order() 
     assert got[3:] == backlog
 
 
+async def test_one_device_keeps_its_order_its_telemetry_goes_along_with_its_news() -> None:
+    stream = ReadingStream("test")
+    stream.put(telemetry("other", battery=1))
+    stream.put(telemetry("door", battery=50))
+    stream.put(telemetry("other", battery=2))
+    stream.put(telemetry("door", battery=49))
+    stream.put(sensor("door"))
+    stream.put(telemetry("door", battery=48))
+    stream.end()
+    got = await collect(stream)
+    assert got == [
+        telemetry("door", battery=50),
+        telemetry("door", battery=49),
+        sensor("door"),
+        telemetry("other", battery=1),
+        telemetry("other", battery=2),
+        telemetry("door", battery=48),
+    ]
+    assert stream._routine_of == {}  # the bookkeeping ends empty with the queue
+
+
 async def test_a_waiting_reader_wakes_for_a_reading_and_for_the_end() -> None:
     stream = ReadingStream("test")
     reader = asyncio.create_task(collect(stream))
