@@ -224,20 +224,26 @@ class ReadingStream:
     def __init__(self, name: str) -> None:
         self.name = name
         self._urgent: deque[Reading] = deque()
-        self._routine: deque[Reading] = deque()
-        self._routine_of: dict[str, int] = {}  # address -> how many of its readings wait in _routine
+        # Routine telemetry: each device's readings in a queue of its own, and the order in which
+        # they came as a queue of addresses. Urgent news takes its device's queue along in O(its
+        # length); the addresses it leaves behind are skipped when they come up.
+        self._waiting: dict[str, deque[Reading]] = {}
+        self._turns: deque[str] = deque()
+        self._routine = 0  # readings in _waiting
         self._end: _End | None = None
         self._wake = asyncio.Event()
 
     def put(self, reading: Reading) -> None:
         address = reading.address
         if is_routine(reading):
-            self._routine.append(reading)
-            self._routine_of[address] = self._routine_of.get(address, 0) + 1
+            self._waiting.setdefault(address, deque()).append(reading)
+            self._turns.append(address)
+            self._routine += 1
         else:
-            if self._routine_of.pop(address, 0):  # rare: only when this device's telemetry is queued
-                self._urgent.extend(r for r in self._routine if r.address == address)
-                self._routine = deque(r for r in self._routine if r.address != address)
+            mine = self._waiting.pop(address, None)
+            if mine:
+                self._urgent.extend(mine)
+                self._routine -= len(mine)
             self._urgent.append(reading)
         self._wake.set()
 
@@ -247,23 +253,42 @@ class ReadingStream:
         self._wake.set()
 
     def qsize(self) -> int:
-        return len(self._urgent) + len(self._routine)
+        return len(self._urgent) + self._routine
+
+    def _next(self) -> Reading | None:
+        if self._urgent:
+            return self._urgent.popleft()
+        while self._routine:
+            address = self._turns.popleft()
+            queue = self._waiting.get(address)
+            if not queue:
+                continue  # its readings went along with urgent news
+            self._routine -= 1
+            reading = queue.popleft()
+            if not queue:
+                del self._waiting[address]
+            return reading
+        return None
+
+    def take_all(self) -> list[Reading]:
+        """Remove and return what is queued, in the order `readings()` would give it."""
+        taken = []
+        while (reading := self._next()) is not None:
+            taken.append(reading)
+        self._turns.clear()
+        return taken
 
     async def readings(self) -> AsyncIterator[Reading]:
         while True:
-            if self._urgent:
-                yield self._urgent.popleft()
-            elif self._routine:
-                reading = self._routine.popleft()
-                left = self._routine_of.pop(reading.address, 1) - 1
-                if left:
-                    self._routine_of[reading.address] = left
+            reading = self._next()
+            if reading is not None:
                 yield reading
             elif self._end is not None:  # what was put before the end is delivered first
                 if self._end.error is not None:
                     raise DriverError(f"{self.name} driver stopped: {self._end.error!r}") from self._end.error
                 return
             else:
+                self._turns.clear()  # only addresses whose readings went along with urgent news
                 self._wake.clear()
                 await self._wake.wait()
 

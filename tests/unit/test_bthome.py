@@ -132,13 +132,7 @@ class Kit:
         return self.drain()
 
     def drain(self) -> list[Reading]:
-        # What readings() would deliver next: the urgent lane, then routine telemetry.
-        stream = self.driver._stream
-        out: list[Reading] = [*stream._urgent, *stream._routine]
-        stream._urgent.clear()
-        stream._routine.clear()
-        stream._routine_of.clear()
-        return out
+        return self.driver._stream.take_all()
 
 
 @pytest.fixture
