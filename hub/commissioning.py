@@ -237,7 +237,10 @@ _T: dict[str, dict[Language, str]] = {
     },
     # checklist values
     "v_no_code": {"it": "nessun utente ha un codice", "en": "no user has an alarm code"},
-    "v_codes_ok": {"it": "{n} codici, tutti di 5 cifre o più", "en": "{n} codes, all of 5 digits or more"},
+    "v_codes_ok": {
+        "it": "utenti con codice: {n}, tutti di 5 cifre o più",
+        "en": "users with a code: {n}, all of 5 digits or more",
+    },
     "v_codes_bad": {"it": "codici troppo corti o non verificati: {who}", "en": "short or unverified codes: {who}"},
     "v_lockout": {"it": "{n} codici errati -> blocco di {s} s", "en": "{n} wrong codes -> {s} s lockout"},
     "v_no_lockout": {"it": "nessun blocco", "en": "no lockout"},
@@ -601,6 +604,18 @@ class _Mark:
 Row = Sequence[str | _Mark]
 
 
+# The alarm modes as the dashboard names them (hub/web/static/i18n.js).
+_MODE_NAMES: dict[str, dict[Language, str]] = {
+    "disarmed": {"it": "Disinserito", "en": "Disarmed"},
+    "arming_home": {"it": "Inserimento in corso (casa)", "en": "Arming (home)"},
+    "arming_away": {"it": "Inserimento in corso (fuori casa)", "en": "Arming (away)"},
+    "armed_home": {"it": "Inserito (casa)", "en": "Armed (home)"},
+    "armed_away": {"it": "Inserito (fuori casa)", "en": "Armed (away)"},
+    "pending": {"it": "Ritardo di ingresso", "en": "Entry delay"},
+    "triggered": {"it": "Allarme in corso", "en": "Alarm"},
+}
+
+
 def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row]]]:
     """The report's tables as (title, header, rows) of display strings, shared by both renderers."""
     lang = _language(report.get("language"))
@@ -620,7 +635,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
                 [t("version"), hub["version"]],
                 [t("fingerprint"), hub["tls_fingerprint"] or t("no_tls")],
                 [t("time"), hub["time"]],
-                [t("mode"), hub["mode"]],
+                [t("mode"), _MODE_NAMES.get(hub["mode"], {}).get(lang, hub["mode"])],
             ],
         )
     )

@@ -295,6 +295,8 @@ def test_the_report_speaks_italian_and_english() -> None:
     assert _line(_facts(), "entry", "en")["item"] == "Entry delay at most 45 s"
     assert "## Verifica EN 50131 grado 2" in commissioning.to_markdown(it)
     assert "## EN 50131 grade 2 checklist" in commissioning.to_markdown(en)
+    assert "| Stato | Disinserito |" in commissioning.to_markdown(it)  # the mode in words, not "disarmed"
+    assert "| Mode | Disarmed |" in commissioning.to_markdown(en)
     assert commissioning.build_report(_facts(), "fr")["language"] == "it"  # unknown: the default
 
 
