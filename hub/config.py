@@ -226,6 +226,9 @@ class PushConfig:
     vapid_private_key: Secret  # content of vapid_private_key_file, stripped
     subject: str  # "mailto:..." or "https://..."
     vapid_private_key_file: Path | None = None
+    # Browsers' push services are on the internet; a subscription naming a private address is
+    # refused (SSRF) unless a push service on the LAN is meant.
+    allow_private_endpoints: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -935,7 +938,7 @@ def _email(ctx: _Context, raw: Mapping[str, Any]) -> EmailConfig:
 
 
 def _push(ctx: _Context, raw: Mapping[str, Any]) -> PushConfig:
-    t = _Table(ctx, raw, "push", ("vapid_private_key", "vapid_private_key_file", "subject"))
+    t = _Table(ctx, raw, "push", ("vapid_private_key", "vapid_private_key_file", "subject", "allow_private_endpoints"))
     key = t.secret("vapid_private_key", required=False)
     subject = t.required_string("subject")
     if subject and not subject.startswith(("mailto:", "https://")):
@@ -944,6 +947,7 @@ def _push(ctx: _Context, raw: Mapping[str, Any]) -> PushConfig:
         vapid_private_key=key or Secret(""),
         subject=subject,
         vapid_private_key_file=t.path_value("vapid_private_key_file"),
+        allow_private_endpoints=t.boolean("allow_private_endpoints", False),
     )
 
 

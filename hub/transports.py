@@ -82,6 +82,7 @@ def build(
             subject=subject,
             store=push_store,
             users_for=users_for_contact,
+            allow_private=config.push is not None and config.push.allow_private_endpoints,
         )
         result.push_store = push_store
     if config.centre is not None:

@@ -22,15 +22,19 @@ asleep, and without a timeout a stuck push service blocks forever; both are set 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid  # type: ignore[import-untyped]
@@ -90,6 +94,45 @@ def _load_vapid(key: str | Path | ec.EllipticCurvePrivateKey) -> Any:
     return Vapid.from_string(private_key=text)
 
 
+PRIVATE_HINT = "push services are on the internet; for one on the LAN set [push] allow_private_endpoints = true"
+
+
+def is_public_address(address: str) -> bool:
+    """An address a public push service may have: not loopback, private, link-local, multicast or reserved."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, keeping only public addresses.
+
+    A subscription's endpoint comes from a browser, so it is input: without this, anyone who
+    can log in could make the hub POST to the router or to a service on the hub itself (SSRF).
+    Checked at connection time, on the addresses actually used, so a name that later resolves
+    to a private address (DNS rebinding) is refused too.
+    """
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        public = [r for r in found if is_public_address(r["host"])]
+        if not public:
+            raise OSError(f"{host} resolves only to private addresses ({PRIVATE_HINT})")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class WebPushChannel:
     transport = "webpush"
 
@@ -101,13 +144,16 @@ class WebPushChannel:
         store: SubscriptionStore,
         users_for: Callable[[str], list[str]],
         timeout: float = REQUEST_TIMEOUT,
+        allow_private: bool = False,
     ) -> None:
-        """`private_key_pem_or_path`: a key text (PEM, base64url DER or raw), a Path to a key file, or the key."""
+        """`private_key_pem_or_path`: a key text (PEM, base64url DER or raw), a Path to a key file, or the key.
+        `allow_private`: also push to endpoints on private addresses (a push service on the LAN)."""
         self._vapid = _load_vapid(private_key_pem_or_path)
         self.subject = subject
         self.store = store
         self.users_for = users_for
         self.timeout = timeout
+        self.allow_private = allow_private
         self._session: aiohttp.ClientSession | None = None
         # Push services refuse a JWT whose `sub` is not a usable contact; py_vapid checks it
         # only when signing. Find out now, and answer every send with the reason (no retries).
@@ -120,8 +166,13 @@ class WebPushChannel:
             )
             log.error("web push disabled: %s", self.problem)
 
+    def _new_session(self) -> aiohttp.ClientSession:
+        if self.allow_private:
+            return aiohttp.ClientSession()
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=PublicOnlyResolver()))
+
     async def __aenter__(self) -> WebPushChannel:
-        self._session = aiohttp.ClientSession()
+        self._session = self._new_session()
         return self
 
     async def __aexit__(
@@ -162,7 +213,7 @@ class WebPushChannel:
         if self._session is not None:
             results = await self._push_all(self._session, subscriptions, data, ttl, urgency)
         else:
-            async with aiohttp.ClientSession() as session:
+            async with self._new_session() as session:
                 results = await self._push_all(session, subscriptions, data, ttl, urgency)
         return await self._outcome(contact, subscriptions, results)
 
@@ -180,6 +231,10 @@ class WebPushChannel:
         self, session: aiohttp.ClientSession, sub: WebPushSubscription, data: str, ttl: int, urgency: str
     ) -> _Result:
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
+        host = urlsplit(sub.endpoint).hostname or ""
+        if not self.allow_private and _is_ip(host) and not is_public_address(host):
+            # aiohttp connects to an address literal without asking the resolver: refuse it here.
+            return _Result("permanent", f"push endpoint on a private address {host} ({PRIVATE_HINT})")
         try:
             await webpush_async(
                 info,
@@ -194,6 +249,9 @@ class WebPushChannel:
         except WebPushException as exc:
             return self._classify(exc)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            cause = getattr(exc, "os_error", exc)  # aiohttp wraps what the resolver raised
+            if PRIVATE_HINT in str(cause):  # PublicOnlyResolver refused it: retrying will not help
+                return _Result("permanent", f"push endpoint refused: {cause}")
             return _Result("transient", f"push service unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
         except Exception as exc:  # a broken subscription or key must not stop the others
             log.warning("web push to %s failed", _origin(sub.endpoint), exc_info=True)
@@ -232,6 +290,14 @@ class WebPushChannel:
             hints = [r.retry_after for r in transient if r.retry_after is not None]
             return Transient(transient[0].reason, max(hints) if hints else None)
         return Permanent(failed[0].reason)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _origin(endpoint: str) -> str:

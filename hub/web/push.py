@@ -18,6 +18,7 @@ contact's browsers through the contact's dashboard users; a bearer token has no 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,10 +26,12 @@ import msgspec
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from alarms.channels.webpush import PRIVATE_HINT, is_public_address
 from hub.accounts import Principal, Role
 from hub.push_store import PushStore
 from hub.vapid import b64url_decode
 from hub.web.auth import require
+from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
 
 __all__ = ["PUSH", "PushWeb", "add_push_routes"]
@@ -69,7 +72,7 @@ def _invalid(field: str, message: str) -> ApiError:
     return ApiError(400, f"invalid_field:{field}", f"{field}: {message}", field=field)
 
 
-def check_endpoint(endpoint: str) -> str:
+def check_endpoint(endpoint: str, *, allow_private: bool = False) -> str:
     if len(endpoint) > MAX_ENDPOINT:
         raise _invalid("endpoint", f"longer than {MAX_ENDPOINT} characters")
     if any(c.isspace() for c in endpoint):
@@ -83,7 +86,18 @@ def check_endpoint(endpoint: str) -> str:
         raise _invalid("endpoint", "expected the push service's https:// URL")
     if parts.username is not None or parts.password is not None:
         raise _invalid("endpoint", "must not carry credentials")
+    if not allow_private and (host == "localhost" or host.endswith(".localhost") or _private_literal(host)):
+        # The transport checks resolved names too (alarms/channels/webpush.py); this is the early answer.
+        raise _invalid("endpoint", f"a private address: {PRIVATE_HINT}")
     return endpoint
+
+
+def _private_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not is_public_address(host)
 
 
 def check_p256dh(value: str) -> str:
@@ -128,7 +142,10 @@ async def vapid_key(request: web.Request) -> web.Response:
 async def subscribe(request: web.Request) -> web.Response:
     principal = _user(request)
     body = await read_body(request, SubscribeBody)
-    endpoint = check_endpoint(body.endpoint)
+    ctx = request.app.get(CONTEXT)
+    config = ctx.config if ctx is not None else None
+    allow_private = config is not None and config.push is not None and config.push.allow_private_endpoints
+    endpoint = check_endpoint(body.endpoint, allow_private=allow_private)
     p256dh = check_p256dh(body.keys.p256dh)
     auth = check_auth(body.keys.auth)
     user_agent = request.headers.get("User-Agent", "")[:MAX_USER_AGENT] or None

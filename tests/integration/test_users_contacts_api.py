@@ -467,6 +467,21 @@ async def test_the_page_subscription_body_is_stored(api: Api, running_hub: Runni
     ]
 
 
+async def test_a_subscription_to_a_private_address_is_refused(api: Api) -> None:
+    # Push services are on the internet: an endpoint on the LAN or the hub itself would let a
+    # logged-in user make the hub POST there (SSRF). [push] allow_private_endpoints opts in.
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    keys = {"p256dh": b64url(point), "auth": b64url(secrets.token_bytes(16))}
+    for host in ("127.0.0.1:8080", "localhost", "192.168.1.1", "[::1]", "169.254.169.254", "router.localhost"):
+        status, body = await api.post("/api/v1/push/subscriptions", {"endpoint": f"https://{host}/x", "keys": keys})
+        assert status == 400 and body["field"] == "endpoint", (host, body)
+        assert "allow_private_endpoints" in body["message"]
+
+
 async def test_refusals_carry_a_reason_the_dashboard_can_word(api: Api) -> None:
     cases = [
         ("/api/v1/contacts", {"name": "X", "phone": "0039 333"}, "phone_format"),

@@ -58,7 +58,12 @@ USERS = {"Maria Rossi": ["maria"], "Luca Rossi": ["luca", "luca.tablet"], "Nonna
 
 def make_channel(store: PushStore, key: ec.EllipticCurvePrivateKey | str | Path) -> WebPushChannel:
     return WebPushChannel(
-        private_key_pem_or_path=key, subject=SUBJECT, store=store, users_for=lambda c: USERS.get(c, []), timeout=5
+        private_key_pem_or_path=key,
+        subject=SUBJECT,
+        store=store,
+        users_for=lambda c: USERS.get(c, []),
+        timeout=5,
+        allow_private=True,  # the push service double runs on loopback
     )
 
 
@@ -444,3 +449,45 @@ async def test_unsubscribe_removes_only_your_own(api: Call, store: PushStore) ->
     assert [s.endpoint for s in store.all()] == [theirs["endpoint"]]
     status, body = await api("DELETE", "/api/v1/push/subscriptions", {"endpoint": "x", "keys": {}})
     assert status == 400 and body["error"] == "invalid_field:keys"
+
+
+# --------------------------------------------------------------------------- private endpoints (SSRF)
+
+
+def test_public_addresses() -> None:
+    from alarms.channels.webpush import is_public_address
+
+    for address in ("142.250.180.10", "2a00:1450:4002:402::200a", "::ffff:142.250.180.10"):
+        assert is_public_address(address), address
+    for address in ("127.0.0.1", "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1%eth0",
+                    "fd00::1", "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.251", "100.64.0.1", "not an address"):  # fmt: skip
+        assert not is_public_address(address), address
+
+
+async def test_a_private_endpoint_is_refused_without_being_contacted(
+    push_service: PushService, store: PushStore, vapid_key: ec.EllipticCurvePrivateKey
+) -> None:
+    subscribe(store, push_service, vapid_key, "maria")  # https://127.0.0.1:<port>/push/...
+    channel = WebPushChannel(
+        private_key_pem_or_path=vapid_key, subject=SUBJECT, store=store, users_for=lambda c: USERS.get(c, [])
+    )
+    async with channel:
+        outcome = await channel.send(message())
+    assert isinstance(outcome, Permanent) and "private address 127.0.0.1" in outcome.reason, outcome
+    assert "allow_private_endpoints" in outcome.reason
+    assert push_service.deliveries == [] and push_service.refusals == []
+
+
+async def test_a_name_that_resolves_to_a_private_address_is_refused(
+    push_service: PushService, store: PushStore, vapid_key: ec.EllipticCurvePrivateKey
+) -> None:
+    browser = push_service.subscribe(application_server_key(vapid_key))
+    endpoint = browser.endpoint.replace("127.0.0.1", "localhost")  # a name, resolved when connecting
+    store.add("maria", endpoint, browser.p256dh, b64url(browser.auth), "test browser")
+    channel = WebPushChannel(
+        private_key_pem_or_path=vapid_key, subject=SUBJECT, store=store, users_for=lambda c: USERS.get(c, [])
+    )
+    async with channel:
+        outcome = await channel.send(message())
+    assert isinstance(outcome, Permanent) and "localhost resolves only to private addresses" in outcome.reason
+    assert push_service.deliveries == [] and push_service.refusals == []

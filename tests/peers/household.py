@@ -87,6 +87,7 @@ from = {q(SENDER)}
 [push]
 vapid_private_key_file = {q(str(self.vapid_key_file))}
 subject = {q(self.push.subject)}
+allow_private_endpoints = true  # the push service double runs on loopback
 
 [centre]
 protocol = "dc09"
