@@ -459,8 +459,9 @@ def test_public_addresses() -> None:
 
     for address in ("142.250.180.10", "2a00:1450:4002:402::200a", "::ffff:142.250.180.10"):
         assert is_public_address(address), address
-    for address in ("127.0.0.1", "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1%eth0",
-                    "fd00::1", "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.251", "100.64.0.1", "not an address"):  # fmt: skip
+    private = ("127.0.0.1", "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1%eth0")
+    odd = ("fd00::1", "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.251", "100.64.0.1", "not an address")
+    for address in private + odd:
         assert not is_public_address(address), address
 
 
