@@ -17,6 +17,7 @@ import aiohttp
 
 from tests.conftest import Api, start_hub
 from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, login
+from tests.peers import wait_until
 
 __all__ = ["browser_factory"]  # the fixture, imported to be used here
 
@@ -100,6 +101,19 @@ async def test_delays_in_settings_and_live_zones(tmp_path: Path, browser_factory
             await check_page(page, shots, "zones-live")
             await api.trigger(WATER, False)
             await expect(zone.locator(".badge").first).to_have_text("a riposo")
+
+            # Telemetry (battery, signal, last seen) is read again every minute while the page is open.
+            await page.clock.install()
+            await page.click('#menu a[href="/"]')
+            await page.click('#menu a[href="/zones"]')
+            await expect(zone).to_be_visible()
+            await page.evaluate("() => document.activeElement?.blur()")
+            # The jump also makes the stream look silent; keep it open (a reconnection re-reads the
+            # zones too), so only the minute's timer can read them again.
+            await page.evaluate("() => { WebSocket.prototype.close = () => {}; }")
+            read = len(requests)
+            await page.clock.fast_forward("01:01")
+            await wait_until(lambda: len(requests) > read, what="the minute's re-read of the zones")
 
             assert not console_errors, console_errors
     finally:

@@ -403,9 +403,15 @@ function zonesView(root) {
     item.replaceWith(zoneItem(zone, byId.get(zone.device)));
     if (focused) document.getElementById(focused)?.focus();
   }
+  // Battery, signal and last seen are not pushed live (a reading would cost every dashboard a
+  // message): read them again every minute, unless a control on the page is in use.
+  const telemetry = setInterval(() => {
+    if (!body.contains(document.activeElement)) refresh();
+  }, 60_000);
   refresh();
   return {
     refresh,
+    destroy: () => clearInterval(telemetry),
     onMessage: (m) => {
       if (m.type === "zone" && m.zone) update(m.zone);
       else if (m.type === "anomaly" || (m.type === "event" && ZONE_LIST_EVENTS.has(m.kind))) later();
