@@ -188,6 +188,21 @@ class FixedTargetDriver:
     config names the devices. Subclasses set `_stream` and implement the rest of the protocol."""
 
     _stream: ReadingStream
+    _state: str
+    _task: asyncio.Task[None] | None  # the driver's one task (a driver with more overrides __aexit__)
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._state = "stopped"
+        task, self._task = self._task, None
+        try:
+            await stop_task(task)
+        finally:
+            self._stream.end()
 
     def readings(self) -> AsyncIterator[Reading]:
         return self._stream.readings()

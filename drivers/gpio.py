@@ -59,7 +59,6 @@ from drivers.base import (
     Reading,
     ReadingStream,
     SensorReading,
-    stop_task,
 )
 
 __all__ = [
@@ -346,19 +345,6 @@ class GpioDriver(FixedTargetDriver):
         self._state = "running"
         self._task = asyncio.create_task(self._run(source), name="gpio-edges")
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: builtins.type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._state = "stopped"
-        task, self._task = self._task, None
-        try:
-            await stop_task(task)
-        finally:
-            self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
 

@@ -40,7 +40,6 @@ tolerated, so the hub may pass a whole `[[drivers]]` table.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import logging
 import math
@@ -48,7 +47,6 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from drivers.base import (
@@ -58,7 +56,6 @@ from drivers.base import (
     FixedTargetDriver,
     Reading,
     ReadingStream,
-    stop_task,
 )
 from drivers.power_supply import HEARTBEAT, MainsMonitor
 
@@ -342,19 +339,6 @@ class NutDriver(FixedTargetDriver):
         self._state = "running"
         self._task = asyncio.create_task(self._run(), name="nut-poll")
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: builtins.type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._state = "stopped"
-        task, self._task = self._task, None
-        try:
-            await stop_task(task)
-        finally:
-            self._stream.end()
 
     # ------------------------------------------------------------------ the Driver protocol
 

@@ -40,7 +40,6 @@ Options: `path` (default "/sys/class/power_supply"), `supply`, `battery`, `debou
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import logging
 import math
@@ -48,7 +47,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from drivers.base import (
@@ -60,7 +58,6 @@ from drivers.base import (
     Reading,
     ReadingStream,
     SensorReading,
-    stop_task,
 )
 
 __all__ = [
@@ -274,19 +271,6 @@ class PowerSupplyDriver(FixedTargetDriver):
         self._state = "running"
         self._task = asyncio.create_task(self._run(self._monitor, self.supply), name="power_supply-poll")
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: builtins.type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._state = "stopped"
-        task, self._task = self._task, None
-        try:
-            await stop_task(task)
-        finally:
-            self._stream.end()
 
     def fixed_devices(self) -> list[FixedDevice]:
         """The mains supply; before start without a `supply` option it is not known yet (empty)."""
