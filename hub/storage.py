@@ -208,6 +208,27 @@ MIGRATIONS: tuple[str, ...] = (
         actor TEXT
     );
     """,
+    # The alarm-code throttle (hub/throttle.py), kept so that neither a restart nor kill -9 gives a
+    # guesser fresh tries: each caller's run of wrong codes and lock, every wrong code of the last
+    # hour (the hub-wide count), and when the hub-wide alert was last raised.
+    """
+    CREATE TABLE code_lockouts (
+        caller TEXT PRIMARY KEY,   -- a username, "token:<id>" or "mqtt"
+        failures INTEGER NOT NULL, -- wrong codes in the current run (fewer than 3)
+        locks INTEGER NOT NULL,    -- locks so far: the next one lasts 90 s * 2^locks, at most 1 h
+        last_failure REAL NOT NULL,
+        locked_until REAL
+    );
+    CREATE TABLE wrong_codes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        caller TEXT NOT NULL
+    );
+    CREATE INDEX wrong_codes_at ON wrong_codes(at);
+    CREATE TABLE wrong_code_alerts (
+        at REAL NOT NULL
+    );
+    """,
 )
 
 
