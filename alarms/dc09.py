@@ -132,6 +132,7 @@ CONTACT_ID: dict[ReportKind, int] = {
     "trouble": 300,  # system trouble
     "periodic_test": 602,
     "walk_test": 607,  # 1607 walk-test mode entered, 3607 left
+    "wrong_code": 461,  # wrong code entry: 10 wrong alarm codes within an hour (hub/throttle.py)
 }
 
 # ReportKind -> (SIA DCS code for the event, code for its restore or None).
@@ -149,16 +150,18 @@ SIA_CODES: dict[ReportKind, tuple[str, str | None]] = {
     "close": ("CL", None),
     "cancel": ("OC", None),
     "confirmed": ("BV", None),
-    "bypass": ("BB", "BU"),
+    "bypass": ("UB", "UU"),  # untyped zone bypass / unbypass: any zone kind, 24h ones too
     "trouble": ("YX", "YZ"),  # service required / service completed (what CID 300 maps to)
     "periodic_test": ("RP", None),
     "walk_test": ("TS", "TE"),  # test start / test end
+    "wrong_code": ("JA", None),  # user code tamper: too many unsuccessful attempts
 }
 
 # One-shot events: they have no restore, a `restore` flag on them is ignored.
-EVENT_ONLY: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "confirmed", "periodic_test"})
+EVENT_ONLY: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "confirmed", "periodic_test", "wrong_code"})
 # Whose zone field is the user number (who disarmed, armed, cancelled, or used a duress code).
-USER_CODES: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "duress", "walk_test"})
+# A wrong_code report names the user whose wrong code reached the limit (000: not a user, e.g. MQTT).
+USER_CODES: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "duress", "walk_test", "wrong_code"})
 
 _CID_BY_EVENT: dict[tuple[int, int], tuple[ReportKind, bool]] = {}
 for _kind, _event in CONTACT_ID.items():

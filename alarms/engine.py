@@ -16,8 +16,8 @@ Three machines live in the state and interact only through the rules below:
    table ``MODE_TRANSITIONS``; the few moves that depend on more than (mode, trigger)
    are listed in the comment right below the table. Only intrusion zones (behaviour
    instant, entry or follower) that are *armed in the target mode* feed it: in
-   ``home`` only zones with ``home=True``, in ``away`` all of them, and never a
-   bypassed zone (``bypassed``, ``forced_bypass`` or ``auto_bypassed``).
+   ``home`` only zones with ``home=True``, in ``away`` all of them, and never an
+   excluded zone (see *Exclusions* below).
 2. *Incidents* (``state.incidents``, open ones only): at most one open incident per
    kind, except ``duress``. An alarm of a kind that already has an open incident adds
    activations to it. 24h zones (water, smoke, power, panic) and device tamper raise
@@ -46,13 +46,35 @@ Rules that hold everywhere:
   one ``Notify`` in the same step. Duress is silent: ``Report`` to the centre only.
 - Swinger shutdown: every intrusion activation counts a trip on its zone; the opening
   that would exceed ``swinger_limit`` bypasses the zone until disarm instead of alarming.
-- Disarming clears the armed period: forced and swinger bypasses, trips, alarmed flags of
-  intrusion zones. An intrusion incident still ``active`` and opened within
+- Disarming clears the armed period: every exclusion but isolations, trips, alarmed flags
+  of intrusion zones. An intrusion incident still ``active`` and opened within
   ``abort_window`` is cancelled (and the cancel is reported).
 - Domain mistakes (unknown zone, unknown incident, unknown device) never raise: they
   leave the state alone and emit a ``LogEvent``. ``EngineError`` means a bug in this
   module (an impossible transition), never bad input.
 - Ids ``inc-<n>`` / ``ano-<n>`` come from ``state.next_id`` so replays give the same ids.
+
+Exclusions (``zone.excluded``)
+------------------------------
+
+One model for every way a zone stops protecting, so that nothing silences a zone without the
+household knowing. ``how`` says which, and each has one way to end:
+
+    how              who                        zones              ends
+    ---------------  -------------------------  -----------------  ------------------------------------
+    inhibit          a user (ZoneExclude)       intrusion only     the next return to disarmed
+    open_at_arming   a forced arm               intrusion (armed)  the zone closes (reason "open"), or
+                                                                   disarm (reason "offline"/"tamper")
+    isolate          the owner (ZoneExclude)    any; 24h <= 24 h   ``until`` (a deadline), renewable
+    auto             swinger shutdown           intrusion          disarm
+
+``ZoneInclude`` ends any of them at once. Exclusions only start while disarmed (a forced arm
+and a swinger shutdown are the hub's own, during arming); a refused one is a
+``exclusion_refused`` LogEvent whose detail says why (``24h_zone``, ``not_disarmed``,
+``too_long``, ``isolated``). Every start and every end, whoever or whatever caused it, emits
+the same three effects: a LogEvent (``zone_excluded`` / ``zone_included``), a centre Report
+(``bypass``, restore on the end) and a Notify (event ``zone_excluded`` / ``zone_included``).
+A 24h zone that comes back while still active alarms at once: the leak is still there.
 
 Walk test (``state.walk_test``)
 -------------------------------
@@ -82,6 +104,8 @@ import msgspec
 
 from alarms.model import (
     INCIDENT_FOR_ZONE,
+    ISOLATE_MAX_HOURS,
+    ISOLATE_MAX_HOURS_24H,
     Ack,
     Activation,
     ActivationAdded,
@@ -100,6 +124,7 @@ from alarms.model import (
     Configure,
     DeviceHealth,
     DisarmRequest,
+    Exclusion,
     Incident,
     IncidentChanged,
     IncidentKind,
@@ -122,7 +147,10 @@ from alarms.model import (
     WalkTestActivation,
     WalkTestStart,
     WalkTestStop,
+    WrongCodes,
     Zone,
+    ZoneExclude,
+    ZoneInclude,
     ZoneRemove,
     ZoneUpsert,
 )
@@ -211,7 +239,7 @@ REPORT_FOR_ANOMALY: dict[AnomalyKind, ReportCode] = {
 }  # every other anomaly kind is reported as "trouble"
 
 # A zone's live fields that ZoneUpsert keeps: what the armed period knows, what the device said.
-_ARMED_PERIOD_FIELDS = ("active", "auto_bypassed", "forced_bypass", "trips", "alarmed")
+_ARMED_PERIOD_FIELDS = ("active", "excluded", "trips", "alarmed")
 _DEVICE_FIELDS = ("online", "offline_since", "tamper", "battery_low")
 # Walk-test results belong to the sensor: kept across renames, dropped with a new device.
 _WALK_TEST_FIELDS = ("walk_tested_at", "tamper_tested_at")
@@ -253,13 +281,19 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
         case SystemFault():
             run.system_fault(event, now)
         case ZoneUpsert():
-            run.zone_upsert(event)
+            run.zone_upsert(event, now)
         case ZoneRemove():
             run.zone_remove(event, now)
+        case ZoneExclude():
+            run.zone_exclude(event, now)
+        case ZoneInclude():
+            run.zone_include(event, now)
         case WalkTestStart():
             run.start_walk_test(event, now)
         case WalkTestStop():
             run.stop_walk_test(event, now)
+        case WrongCodes():
+            run.wrong_codes(event)
         case Configure():
             run.settings = event.settings
             run.emit(LogEvent(kind="settings_changed"))
@@ -289,15 +323,17 @@ def replay(events: Iterable[tuple[AnyEvent, float]], state: State | None = None)
 # --------------------------------------------------------------------------- zone predicates
 
 
-def _bypassed(zone: Zone) -> bool:
-    return zone.bypassed or zone.forced_bypass or zone.auto_bypassed
-
-
 def _armed_in(zone: Zone, target: ArmTarget | None) -> bool:
     """An intrusion zone that the `target` armed mode watches."""
-    if target is None or zone.behaviour == "24h" or _bypassed(zone):
+    if target is None or zone.behaviour == "24h" or zone.excluded is not None:
         return False
     return target == "away" or zone.home
+
+
+def _isolation_allowed(zone: Zone, hours: float | None) -> bool:
+    """An isolation always ends: within a day for a 24h zone, within 30 days for the others."""
+    limit = ISOLATE_MAX_HOURS_24H if zone.behaviour == "24h" else ISOLATE_MAX_HOURS
+    return hours is not None and 0 < hours <= limit
 
 
 def _not_ready(zones: dict[str, Zone], target: ArmTarget) -> list[tuple[str, str]]:
@@ -331,6 +367,13 @@ def _offline_due(
     return due
 
 
+def _isolation_ends(zones: dict[str, Zone]) -> list[tuple[float, str]]:
+    """(until, zone id) of every isolation, soonest first."""
+    return sorted(
+        (z.excluded.until, z.id) for z in zones.values() if z.excluded is not None and z.excluded.until is not None
+    )
+
+
 def _next_deadline(
     deadline: float | None,
     zones: dict[str, Zone],
@@ -339,6 +382,7 @@ def _next_deadline(
     walk_test: WalkTest | None,
 ) -> float | None:
     times = [at for at, _ in _offline_due(zones, anomalies, settings).values()]
+    times += [at for at, _ in _isolation_ends(zones)[:1]]
     if deadline is not None:
         times.append(deadline)
     if walk_test is not None:
@@ -438,21 +482,17 @@ class _Run:
             Led(pattern="armed"),
         )
 
-    def to_disarmed(self) -> None:
+    def to_disarmed(self, now: float) -> None:
         """Exit actions of the armed period, shared by disarm and arm_failed."""
         self.target = None
         self.entry_zone = None
         self.entry_activations = []
-        for zone in list(self.zones.values()):
+        for zone in sorted(self.zones.values(), key=lambda z: z.id):
             intrusion = zone.behaviour != "24h"
-            if zone.forced_bypass or zone.auto_bypassed or zone.trips or (intrusion and zone.alarmed):
-                self.update_zone(
-                    zone.id,
-                    forced_bypass=False,
-                    auto_bypassed=False,
-                    trips=0,
-                    alarmed=zone.alarmed and not intrusion,
-                )
+            if zone.trips or (intrusion and zone.alarmed):
+                self.update_zone(zone.id, trips=0, alarmed=zone.alarmed and not intrusion)
+            if zone.excluded is not None and zone.excluded.how != "isolate":
+                self.include(zone.id, by=None, why="disarm", now=now)
         self.emit(Led(pattern="ok"))
 
     # ----------------------------------------------------------------- time
@@ -466,6 +506,8 @@ class _Run:
                 self.fire_mode_deadline(self.deadline)
             elif self.walk_test is not None and self.walk_test.ends_at <= due:
                 self.end_walk_test(by=None)
+            elif (ends := _isolation_ends(self.zones)) and ends[0][0] <= due:
+                self.include(ends[0][1], by=None, why="expired", now=due)
             else:
                 self.fire_offline(due)
         raise EngineError(f"deadlines keep firing at {now} (mode {self.mode})")
@@ -488,7 +530,7 @@ class _Run:
         open_zones = [z for z in sorted(self.zones.values(), key=lambda z: z.id) if z.active and _armed_in(z, target)]
         instant = [z for z in open_zones if z.behaviour == "instant"]
         if instant:
-            self.arm_failed(instant[0])
+            self.arm_failed(instant[0], at)
             return
         self.move("exit_delay_over", by=self.armed_by)
         self.arrived_armed(target, self.armed_by)
@@ -518,12 +560,13 @@ class _Run:
         if not_ready and not event.force:
             self.emit(ArmRefused(reason="not_ready", not_ready=tuple(not_ready)))
             return
-        for zone_id in dict.fromkeys(zone_id for zone_id, _ in not_ready):
-            self.update_zone(zone_id, forced_bypass=True)
-            self.emit(
-                LogEvent(kind="zone_bypassed", zone=zone_id, by=event.by, detail="forced arming"),
-                Report(code="bypass", zone=zone_id, user=event.by),
-            )
+        reasons: dict[str, str] = {}
+        for zone_id, reason in not_ready:
+            # offline or tamper outranks open: such a zone stays excluded until disarm
+            if reasons.get(zone_id, "open") == "open":
+                reasons[zone_id] = reason
+        for zone_id, reason in reasons.items():
+            self.exclude(zone_id, Exclusion(how="open_at_arming", by=event.by, reason=reason))
         self.target = event.mode
         self.armed_by = event.by
         trigger: Trigger = "arm_home" if event.mode == "home" else "arm_away"
@@ -535,14 +578,14 @@ class _Run:
             self.set_mode(ARMED_MODE[event.mode], by=event.by, deadline=None)
             self.arrived_armed(event.mode, event.by)
 
-    def arm_failed(self, zone: Zone) -> None:
+    def arm_failed(self, zone: Zone, now: float) -> None:
         by = self.armed_by
         self.move("arm_failed")
         self.emit(
             LogEvent(kind="arm_failed", zone=zone.id),
             Notify(subject="event", event="arm_failed", zone=zone.id, by=by),
         )
-        self.to_disarmed()
+        self.to_disarmed(now)
 
     def disarm(self, event: DisarmRequest, now: float) -> None:
         if self.mode == "disarmed":
@@ -552,7 +595,7 @@ class _Run:
             self.move("disarm", by=event.by)
             if was_triggered:
                 self.emit(Siren(on=False))
-            self.to_disarmed()
+            self.to_disarmed(now)
             self.emit(Report(code="open", user=event.by), Notify(subject="event", event="disarmed", by=event.by))
             for incident in list(self.incidents.values()):
                 recent = now - incident.opened_at <= self.settings.abort_window
@@ -575,11 +618,13 @@ class _Run:
         if not event.active:
             if zone.alarmed:
                 self.restore(zone)  # also in a walk test: the centre had this alarm from before it
+            if zone.excluded is not None and zone.excluded.how == "open_at_arming" and zone.excluded.reason == "open":
+                self.include(zone.id, by=None, why="closed", now=now)  # a closed door is an entry door again
             return
         if self.walk_test is not None:
             self.walk_test_activation(zone, now)
             return
-        if zone.alarmed or _bypassed(zone):
+        if zone.alarmed or zone.excluded is not None:
             return
         if zone.behaviour == "24h":
             self.update_zone(zone.id, alarmed=True)
@@ -597,7 +642,7 @@ class _Run:
             return
         if self.mode in ("arming_home", "arming_away"):
             if zone.behaviour == "instant":
-                self.arm_failed(zone)
+                self.arm_failed(zone, now)
             return  # entry and follower zones are free during the exit delay
         if self.swinger_shutdown(zone):
             return
@@ -631,8 +676,7 @@ class _Run:
         """Bypass a zone that already alarmed `swinger_limit` times in this armed period."""
         if zone.trips < self.settings.swinger_limit:
             return False
-        self.update_zone(zone.id, auto_bypassed=True)
-        self.emit(LogEvent(kind="swinger_shutdown", zone=zone.id), Report(code="bypass", zone=zone.id))
+        self.exclude(zone.id, Exclusion(how="auto", reason=f"{zone.trips}"))
         return True
 
     def intrusion_alarm(self, activations: list[Activation], at: float) -> None:
@@ -818,6 +862,58 @@ class _Run:
         elif not event.active and anomaly is not None:
             self.clear_anomaly(anomaly, now)
 
+    # ----------------------------------------------------------------- exclusions
+
+    def zone_exclude(self, event: ZoneExclude, now: float) -> None:
+        zone = self.zones.get(event.zone)
+        if zone is None:
+            self.emit(LogEvent(kind="unknown_zone", zone=event.zone, by=event.by))
+            return
+        refusal = None
+        if self.mode != "disarmed":
+            refusal = "not_disarmed"
+        elif event.how == "inhibit" and zone.behaviour == "24h":
+            refusal = "24h_zone"  # a smoke or water zone is only ever isolated, with an end
+        elif event.how == "inhibit" and zone.excluded is not None:
+            refusal = "already_excluded"  # an isolation is never shortened to an inhibit
+        elif event.how == "isolate" and not _isolation_allowed(zone, event.hours):
+            refusal = "too_long"
+        if refusal is not None:
+            self.emit(LogEvent(kind="exclusion_refused", zone=zone.id, by=event.by, detail=refusal))
+            return
+        until = None if event.hours is None or event.how != "isolate" else now + event.hours * 3600
+        self.exclude(zone.id, Exclusion(how=event.how, by=event.by, reason=event.reason, until=until))
+
+    def zone_include(self, event: ZoneInclude, now: float) -> None:
+        zone = self.zones.get(event.zone)
+        if zone is None:
+            self.emit(LogEvent(kind="unknown_zone", zone=event.zone, by=event.by))
+        elif zone.excluded is None:
+            self.emit(LogEvent(kind="include_noop", zone=zone.id, by=event.by))
+        else:
+            self.include(zone.id, by=event.by, why="user", now=now)
+
+    def exclude(self, zone_id: str, exclusion: Exclusion) -> None:
+        """Take a zone out of protection (or renew its isolation) and tell everyone who must know."""
+        self.update_zone(zone_id, excluded=exclusion)
+        self.emit(
+            LogEvent(kind="zone_excluded", zone=zone_id, by=exclusion.by, detail=exclusion.how),
+            Report(code="bypass", zone=zone_id, user=exclusion.by),
+            Notify(subject="event", event="zone_excluded", zone=zone_id, by=exclusion.by, detail=exclusion.how),
+        )
+
+    def include(self, zone_id: str, *, by: str | None, why: str, now: float | None) -> None:
+        """Put an excluded zone back into protection: `why` is user, closed, expired or disarm."""
+        zone = self.update_zone(zone_id, excluded=None)
+        self.emit(
+            LogEvent(kind="zone_included", zone=zone_id, by=by, detail=why),
+            Report(code="bypass", restore=True, zone=zone_id, user=by),
+            Notify(subject="event", event="zone_included", zone=zone_id, by=by, detail=why),
+        )
+        if now is not None and zone.behaviour == "24h" and zone.active and not zone.alarmed and self.walk_test is None:
+            self.update_zone(zone_id, alarmed=True)  # still leaking, still smoking: alarm now
+            self.raise_incident(INCIDENT_FOR_ZONE[zone.kind], [Activation(zone=zone_id, at=now)], now)
+
     # ----------------------------------------------------------------- walk test
 
     def start_walk_test(self, event: WalkTestStart, now: float) -> None:
@@ -868,9 +964,21 @@ class _Run:
                     zone = min((z.id for z in self.zones.values() if z.device == anomaly.device), default=None)
                 self.emit(Report(code=REPORT_FOR_ANOMALY.get(anomaly.kind, "trouble"), zone=zone))
 
+    # ----------------------------------------------------------------- alarm codes
+
+    def wrong_codes(self, event: WrongCodes) -> None:
+        """Someone keeps guessing the alarm code (the shell counts: hub/throttle.py). Logged, told to
+        the household and to the centre, in every mode (a walk test holds back nothing here)."""
+        detail = f"{event.count} wrong codes within an hour"
+        self.emit(
+            LogEvent(kind="wrong_codes", by=event.by, detail=detail),
+            Notify(subject="event", event="wrong_codes", by=event.by),
+            Report(code="wrong_code", user=event.by),
+        )
+
     # ----------------------------------------------------------------- configuration
 
-    def zone_upsert(self, event: ZoneUpsert) -> None:
+    def zone_upsert(self, event: ZoneUpsert, now: float) -> None:
         old = self.zones.get(event.id)
         config = Zone(
             id=event.id,
@@ -878,7 +986,6 @@ class _Run:
             kind=event.kind,
             behaviour=event.behaviour,
             home=event.home,
-            bypassed=event.bypassed,
             device=event.device,
             room=event.room,
         )
@@ -890,13 +997,14 @@ class _Run:
             live = {f: getattr(old, f) for f in (*_ARMED_PERIOD_FIELDS, *_DEVICE_FIELDS, *_WALK_TEST_FIELDS)}
             self.zones[event.id] = msgspec.structs.replace(config, **live)
         self.emit(LogEvent(kind="zone_changed", zone=event.id, by=event.by, detail="created" if old is None else None))
-        if event.bypassed and (old is None or not old.bypassed):
-            self.emit(
-                LogEvent(kind="zone_bypassed", zone=event.id, by=event.by),
-                Report(code="bypass", zone=event.id, user=event.by),
-            )
-        elif not event.bypassed and old is not None and old.bypassed:
-            self.emit(Report(code="bypass", restore=True, zone=event.id, user=event.by))
+        excluded = self.zones[event.id].excluded
+        if event.behaviour == "24h" and excluded is not None:
+            # Only an isolation of at most a day may keep a 24h zone out of service.
+            latest = now + ISOLATE_MAX_HOURS_24H * 3600
+            if excluded.how != "isolate" or excluded.until is None:
+                self.include(event.id, by=event.by, why="user", now=None)
+            elif excluded.until > latest:
+                self.exclude(event.id, msgspec.structs.replace(excluded, until=latest))
 
     def zone_remove(self, event: ZoneRemove, now: float) -> None:
         zone = self.zones.pop(event.id, None)

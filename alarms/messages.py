@@ -504,6 +504,7 @@ _FAULT_DETAILS: dict[AnomalyKind, dict[str, str]] = {
     "storage_error": _SYSTEM_FAULT_DETAILS,
     "clock_unsynced": _SYSTEM_FAULT_DETAILS,
     "backup_failed": _SYSTEM_FAULT_DETAILS,
+    "no_notification_channel": _SYSTEM_FAULT_DETAILS,
 }
 
 _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
@@ -662,6 +663,26 @@ _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
             cleared_short="casahub: resolved, the automatic backup succeeded again{at}.",
         ),
     },
+    "no_notification_channel": {
+        "it": _Fault(
+            subject="Guasto: nessuno verrebbe avvisato di un allarme",
+            short=(
+                "casahub GUASTO: nessun SMS, email o notifica raggiunge la famiglia{at}: un allarme non "
+                "avviserebbe nessuno. Istruzioni nell'app."
+            ),
+            cleared_subject="Risolto: la famiglia può di nuovo essere avvisata",
+            cleared_short="casahub: risolto, la famiglia può di nuovo essere avvisata degli allarmi{at}.",
+        ),
+        "en": _Fault(
+            subject="Fault: nobody would be told of an alarm",
+            short=(
+                "casahub FAULT: no SMS, email or app notification reaches the household{at}: an alarm would "
+                "tell nobody. Steps in the app."
+            ),
+            cleared_subject="Resolved: the household can be told of alarms again",
+            cleared_short="casahub: resolved, the household can be told of alarms again{at}.",
+        ),
+    },
 }
 
 _HOW_TO_FIX = {"it": "Come risolvere:", "en": "How to fix it:"}
@@ -806,21 +827,61 @@ _EVENT_TEMPLATES: dict[str, dict[str, _Text]] = {
             "casahub: new device paired, {device}{by_user}{at}.",
         ),
     },
-    "event.zone_bypassed": {
+    "event.zone_excluded.inhibit": {
         "it": _event(
             "Zona esclusa: {where}",
-            "La zona {where} è stata esclusa{by_user}{at}: non protegge la casa finché non viene reinclusa "
-            "(le esclusioni fatte all'inserimento durano fino al disinserimento).",
-            "casahub: zona {where} esclusa{by_user}{at}. Non protegge finché non viene reinclusa.",
+            "La zona {where} è stata esclusa{by_user}{at}: fino al prossimo disinserimento non darà l'allarme.",
+            "casahub: zona {where} esclusa{by_user}{at}, non dà l'allarme fino al disinserimento.",
         ),
         "en": _event(
-            "Zone bypassed: {where}",
-            "Zone {where} was bypassed{by_user}{at}: it does not protect the home until it is included again "
-            "(bypasses made when arming last until disarm).",
-            "casahub: zone {where} bypassed{by_user}{at}. It does not protect until included again.",
+            "Zone excluded: {where}",
+            "Zone {where} was excluded{by_user}{at}: until the next disarm it will not raise the alarm.",
+            "casahub: zone {where} excluded{by_user}{at}, no alarm from it until disarm.",
         ),
     },
-    "event.swinger_shutdown": {
+    "event.zone_excluded.open_at_arming": {
+        "it": _event(
+            "Inserito con una zona aperta: {where}",
+            "L'allarme è stato inserito{by_user}{at} con la zona {where} aperta: resta esclusa finché è aperta e "
+            "torna a proteggere appena viene chiusa.",
+            "casahub: inserito{by_user}{at} con {where} aperta: esclusa finché resta aperta.",
+        ),
+        "en": _event(
+            "Armed with a zone open: {where}",
+            "The alarm was armed{by_user}{at} with zone {where} open: it is excluded while it stays open and "
+            "protects again as soon as it is closed.",
+            "casahub: armed{by_user}{at} with {where} open: excluded while it stays open.",
+        ),
+    },
+    "event.zone_excluded.open_at_arming_fault": {
+        "it": _event(
+            "Inserito con un sensore guasto: {where}",
+            "L'allarme è stato inserito{by_user}{at} con la zona {where} non funzionante (scollegata o manomessa): "
+            "resta esclusa fino al disinserimento. Controlla il sensore.",
+            "casahub: inserito{by_user}{at} con {where} guasta: esclusa fino al disinserimento.",
+        ),
+        "en": _event(
+            "Armed with a faulty sensor: {where}",
+            "The alarm was armed{by_user}{at} with zone {where} not working (offline or tampered): it is excluded "
+            "until disarm. Check the sensor.",
+            "casahub: armed{by_user}{at} with {where} faulty: excluded until disarm.",
+        ),
+    },
+    "event.zone_excluded.isolate": {
+        "it": _event(
+            "Zona isolata: {where}",
+            "La zona {where} è stata isolata{by_user}{at} fino al {until}: fino ad allora non darà nessun "
+            "allarme. Motivo: {reason}.",
+            "casahub: zona {where} isolata{by_user} fino al {until}, nessun allarme da lì. Motivo: {reason}",
+        ),
+        "en": _event(
+            "Zone isolated: {where}",
+            "Zone {where} was isolated{by_user}{at} until {until}: until then it will raise no alarm at all. "
+            "Reason: {reason}.",
+            "casahub: zone {where} isolated{by_user} until {until}, no alarm from it. Reason: {reason}",
+        ),
+    },
+    "event.zone_excluded.auto": {
         "it": _event(
             "Zona esclusa automaticamente: {where}",
             "La zona {where} è scattata troppe volte ed è stata esclusa automaticamente{at} fino al "
@@ -828,10 +889,59 @@ _EVENT_TEMPLATES: dict[str, dict[str, _Text]] = {
             "casahub: zona {where} scattata troppe volte{at}, esclusa fino al disinserimento. Controlla il sensore.",
         ),
         "en": _event(
-            "Zone bypassed automatically: {where}",
-            "Zone {where} fired too many times and was bypassed automatically{at} until disarm. Check the sensor: "
+            "Zone excluded automatically: {where}",
+            "Zone {where} fired too many times and was excluded automatically{at} until disarm. Check the sensor: "
             "position, pets, curtains or draughts.",
-            "casahub: zone {where} fired too many times{at}, bypassed until disarm. Check the sensor.",
+            "casahub: zone {where} fired too many times{at}, excluded until disarm. Check the sensor.",
+        ),
+    },
+    "event.zone_included.user": {
+        "it": _event(
+            "Zona di nuovo attiva: {where}",
+            "La zona {where} è stata reinclusa{by_user}{at} e protegge di nuovo la casa.",
+            "casahub: zona {where} di nuovo attiva{by_user}{at}.",
+        ),
+        "en": _event(
+            "Zone active again: {where}",
+            "Zone {where} was put back into protection{by_user}{at}.",
+            "casahub: zone {where} active again{by_user}{at}.",
+        ),
+    },
+    "event.zone_included.closed": {
+        "it": _event(
+            "Zona chiusa, di nuovo attiva: {where}",
+            "La zona {where} è stata chiusa{at} ed è di nuovo attiva: se si apre, parte il tempo di ingresso o "
+            "l'allarme.",
+            "casahub: {where} chiusa{at}, di nuovo attiva.",
+        ),
+        "en": _event(
+            "Zone closed, active again: {where}",
+            "Zone {where} was closed{at} and protects again: if it opens, the entry delay or the alarm starts.",
+            "casahub: {where} closed{at}, active again.",
+        ),
+    },
+    "event.zone_included.expired": {
+        "it": _event(
+            "Fine isolamento: {where}",
+            "L'isolamento della zona {where} è terminato{at}: la zona protegge di nuovo la casa.",
+            "casahub: fine isolamento di {where}{at}, la zona è di nuovo attiva.",
+        ),
+        "en": _event(
+            "Isolation over: {where}",
+            "The isolation of zone {where} ended{at}: the zone protects the home again.",
+            "casahub: isolation of {where} over{at}, the zone is active again.",
+        ),
+    },
+    "event.zone_included.disarm": {
+        "it": _event(
+            "Esclusione terminata: {where}",
+            "Con il disinserimento{at} la zona {where} non è più esclusa: dal prossimo inserimento protegge di nuovo.",
+            "casahub: {where} non più esclusa{at}.",
+        ),
+        "en": _event(
+            "Exclusion over: {where}",
+            "With the disarm{at} zone {where} is no longer excluded: from the next arming it protects again.",
+            "casahub: {where} no longer excluded{at}.",
         ),
     },
     "event.incident_acknowledged": {
@@ -854,6 +964,26 @@ _EVENT_TEMPLATES: dict[str, dict[str, _Text]] = {
             "{incident_title} alarm cancelled{by_user}{at}: disarmed within the abort window. The assistance "
             "centre has been told of the cancellation.",
             "casahub: {incident_label} alarm cancelled{by_user}{at}.",
+        ),
+    },
+    "event.wrong_codes": {
+        "it": _event(
+            "Troppi codici d'allarme errati",
+            "Sono stati inseriti 10 codici d'allarme errati in meno di un'ora, l'ultimo{by_user}{at}. Qualcuno "
+            "potrebbe provare a indovinare il codice. Chi sbaglia resta bloccato per un tempo che raddoppia a ogni "
+            "serie di errori (fino a un'ora) e la centrale operativa è stata avvisata. Se non eravate voi, cambiate "
+            "i codici dal pannello e controllate chi ha accesso (utenti, token, Home Assistant).",
+            "casahub: 10 codici d'allarme errati in meno di un'ora, l'ultimo{by_user}{at}. Se non eravate voi, "
+            "cambiate i codici.",
+        ),
+        "en": _event(
+            "Too many wrong alarm codes",
+            "10 wrong alarm codes were entered within an hour, the last one{by_user}{at}. Someone may be trying to "
+            "guess the code. Whoever gets it wrong is locked out for a time that doubles with every series of wrong "
+            "codes (up to an hour), and the assistance centre has been told. If it was not you, change the codes in "
+            "the dashboard and check who has access (users, tokens, Home Assistant).",
+            "casahub: 10 wrong alarm codes within an hour, the last one{by_user}{at}. If it was not you, change the "
+            "codes.",
         ),
     },
     "event.other": {
@@ -901,9 +1031,10 @@ _CENTRE_LABEL: dict[ReportCode, dict[str, str]] = {
     "close": {"it": "Inserimento", "en": "Armed (closing)"},
     "cancel": {"it": "Annullamento allarme", "en": "Alarm cancelled"},
     "confirmed": {"it": "Allarme verificato", "en": "Verified alarm"},
-    "bypass": {"it": "Esclusione zona", "en": "Zone bypass"},
+    "bypass": {"it": "Esclusione zona", "en": "Zone excluded (bypass)"},
     "trouble": {"it": "Guasto", "en": "Trouble"},
     "walk_test": {"it": "Prova impianto (walk test)", "en": "Walk test mode"},
+    "wrong_code": {"it": "Codici d'allarme errati ripetuti", "en": "Wrong code entry (repeated)"},
 }
 _CENTRE_SUBJECT = {"it": "casahub, centrale: ", "en": "casahub, centre: "}
 

@@ -8,7 +8,7 @@ The names follow DESIGN.md section 3, which is a contract.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -27,8 +27,15 @@ AnomalyKind = Literal[
     "storage_error",
     "clock_unsynced",
     "backup_failed",
+    "no_notification_channel",
 ]
 AnomalyState = Literal["active", "resolved"]
+# How a zone stops protecting (EN 50131-1's inhibit and isolate, plus the two the hub decides):
+# inhibit: a user, intrusion zones only, until disarm; open_at_arming: a forced arm, only while
+# the zone stays open (offline or tampered: until disarm); isolate: the owner, with a reason and
+# an end, the only way for a 24h zone; auto: swinger shutdown, until disarm.
+ExclusionHow = Literal["inhibit", "open_at_arming", "isolate", "auto"]
+EXCLUSION_HOWS: tuple[ExclusionHow, ...] = get_args(ExclusionHow)
 
 MODES: tuple[Mode, ...] = ("disarmed", "arming_home", "arming_away", "armed_home", "armed_away", "pending", "triggered")
 ZONE_KINDS: tuple[ZoneKind, ...] = ("water", "smoke", "motion", "contact", "power", "panic", "camera")
@@ -43,6 +50,7 @@ ANOMALY_KINDS: tuple[AnomalyKind, ...] = (
     "storage_error",
     "clock_unsynced",
     "backup_failed",
+    "no_notification_channel",
 )
 
 # Which incident a zone of each kind raises when it fires.
@@ -93,6 +101,19 @@ class AlarmSettings(Struct, frozen=True):
 
 # --------------------------------------------------------------------------- state
 
+ISOLATE_MAX_HOURS = 720  # an isolated intrusion zone comes back by itself within 30 days
+ISOLATE_MAX_HOURS_24H = 24  # a smoke, water, power or panic zone within a day
+
+
+class Exclusion(Struct, frozen=True):
+    """Why a zone does not protect right now, who decided it and until when."""
+
+    how: ExclusionHow
+    by: str | None = None  # None: the hub decided (swinger shutdown)
+    # isolate: the owner's words; open_at_arming: "open", "offline" or "tamper"; auto: None
+    reason: str | None = None
+    until: float | None = None  # isolate only: the isolation ends by itself then
+
 
 class Zone(Struct, frozen=True):
     """A zone's configuration and its live condition as the engine knows it."""
@@ -102,22 +123,25 @@ class Zone(Struct, frozen=True):
     kind: ZoneKind
     behaviour: Behaviour
     home: bool = False
-    bypassed: bool = False  # by the user (PATCH bypassed / forced arming)
     device: str | None = None
     room: str = ""
+    excluded: Exclusion | None = None  # None: the zone protects as its behaviour says
     active: bool = False
     online: bool = True
     offline_since: float | None = None
     tamper: bool = False
     battery_low: bool = False
-    auto_bypassed: bool = False  # swinger shutdown, until disarm
-    forced_bypass: bool = False  # bypassed by a forced arm, until disarm
     trips: int = 0  # alarm activations in the current armed period (swinger count)
     alarmed: bool = False  # reported as in alarm and not yet restored
     # Walk test results (issue 7): when the zone last opened during a walk test, and when its
     # device last reported a tamper during one. Kept across walk tests for the commissioning report.
     walk_tested_at: float | None = None
     tamper_tested_at: float | None = None
+
+    @property
+    def bypassed(self) -> bool:
+        """The API's `bypassed`: excluded in any way."""
+        return self.excluded is not None
 
 
 class Activation(Struct, frozen=True):
@@ -186,17 +210,35 @@ class Configure(Event, frozen=True, tag="configure"):
 
 
 class ZoneUpsert(Event, frozen=True, tag="zone_upsert"):
-    """Create a zone or change its configuration (name, room, behaviour, home, bypassed)."""
+    """Create a zone or change its configuration (name, room, behaviour, home).
+
+    Exclusions are not configuration: they come and go with `ZoneExclude` / `ZoneInclude`."""
 
     id: str
     name: str
     kind: ZoneKind
     behaviour: Behaviour
     home: bool = False
-    bypassed: bool = False
     device: str | None = None
     room: str = ""
     by: str | None = None
+
+
+class ZoneExclude(Event, frozen=True, tag="zone_exclude"):
+    """A user takes a zone out of protection: `inhibit` (until disarm) or `isolate` (for `hours`)."""
+
+    zone: str
+    how: Literal["inhibit", "isolate"]
+    by: str
+    reason: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    hours: Annotated[float, msgspec.Meta(gt=0, le=ISOLATE_MAX_HOURS)] | None = None  # isolate only
+
+
+class ZoneInclude(Event, frozen=True, tag="zone_include"):
+    """A user puts an excluded zone back into protection, whatever excluded it."""
+
+    zone: str
+    by: str
 
 
 class ZoneRemove(Event, frozen=True, tag="zone_remove"):
@@ -263,11 +305,19 @@ class WalkTestStart(Event, frozen=True, tag="walk_test_start"):
     """Enter walk-test mode (only from disarmed) for `duration` seconds."""
 
     by: str
-    duration: Annotated[float, msgspec.Meta(ge=60, le=4 * 3600)] = 1800
+    duration: Annotated[float, msgspec.Meta(ge=60, le=3600)] = 1800  # at most an hour: the alarms are off meanwhile
 
 
 class WalkTestStop(Event, frozen=True, tag="walk_test_stop"):
     by: str
+
+
+class WrongCodes(Event, frozen=True, tag="wrong_code_limit"):
+    """Too many wrong alarm codes hub-wide: the shell counts them (hub/throttle.py), the engine
+    has the household and the centre told. Changes no state."""
+
+    count: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+    by: str | None = None  # who typed the wrong code that reached the limit
 
 
 class Tick(Event, frozen=True, tag="tick"):
@@ -278,6 +328,8 @@ AnyEvent = (
     Configure
     | ZoneUpsert
     | ZoneRemove
+    | ZoneExclude
+    | ZoneInclude
     | SensorChanged
     | DeviceHealth
     | ArmRequest
@@ -288,6 +340,7 @@ AnyEvent = (
     | ClockStep
     | WalkTestStart
     | WalkTestStop
+    | WrongCodes
     | Tick
 )
 
@@ -347,6 +400,7 @@ class Notify(Effect, frozen=True, tag="notify"):
     event: str | None = None  # for subject "event": armed_away, disarmed, ...
     zone: str | None = None
     by: str | None = None
+    detail: str | None = None  # zone_excluded: how; zone_included: why it ended (closed, expired, disarm, user)
 
 
 ReportCode = Literal[
@@ -366,6 +420,7 @@ ReportCode = Literal[
     "bypass",
     "trouble",
     "walk_test",  # entering (restore=False) / leaving (restore=True) walk-test mode
+    "wrong_code",  # too many wrong alarm codes (an event, no restore)
 ]
 
 

@@ -11,6 +11,7 @@ Theory of operation. The engine says *that* the household or the centre must be 
     anomaly           sms + push + email to every contact, ntfy     -
     anomaly_cleared   push + email to every contact, ntfy           -
     event             push to every contact, ntfy                   -
+    event wrong_codes sms + push + email to every contact, ntfy     -
 
 A channel is planned for a contact only when the contact has it (a phone for sms and voice,
 an email address, `push`, `voice`). ntfy is one household topic, planned once. The centre is
@@ -40,6 +41,8 @@ Channel = Literal["sms", "email", "push", "ntfy", "voice", "gsm", "centre"]
 
 HOUSEHOLD = "household"  # the recipient of the one ntfy message per notification
 CENTRE = "centre"
+# Someone guessing the alarm code: every channel, like an anomaly (hub/throttle.py raises it).
+CODE_GUESSING_EVENTS = frozenset({"wrong_codes"})
 
 
 class Contact(Struct, frozen=True):
@@ -133,9 +136,13 @@ def plan_notify(
             kind = found_anomaly.kind if found_anomaly is not None else "other"
             template = f"anomaly.{kind}.cleared"
             return _plan(contacts, template, params, n, ntfy, push=True, email=True)
+        case "event" if n.event in EXCLUSION_EVENTS:
+            return _plan_exclusion(n, state, contacts, ntfy)
         case "event":
             params = _event_params(n, state, found)
             template = f"event.{n.event}" if n.event in EVENT_NAMES else "event.other"
+            if n.event in CODE_GUESSING_EVENTS:
+                return _plan(contacts, template, params, n, ntfy, sms=True, push=True, email=True)
             return _plan(contacts, template, params, n, ntfy, push=True)
         case _:
             assert_never(n.subject)
@@ -198,6 +205,28 @@ def plan_photos(
 
 
 # --------------------------------------------------------------------------- planning
+
+EXCLUSION_EVENTS = frozenset({"zone_excluded", "zone_included"})
+
+
+def _plan_exclusion(n: Notify, state: State, contacts: Sequence[Contact], ntfy: bool) -> list[PlannedMessage]:
+    """A zone left or rejoined protection: push and email, and SMS too for a 24h zone (smoke,
+    water, power, panic), whose exclusion means a fire or a leak there would raise nothing."""
+    params = _event_params(n, state, None)
+    zone = state.zones.get(n.zone or "")
+    detail = n.detail or ("user" if n.event == "zone_included" else "inhibit")
+    if zone is not None and zone.excluded is not None and n.event == "zone_excluded":
+        if zone.excluded.how == "open_at_arming" and zone.excluded.reason != "open":
+            detail = "open_at_arming_fault"
+        if zone.excluded.reason:
+            params["reason"] = zone.excluded.reason
+        if zone.excluded.until is not None:
+            params["until_ts"] = f"{zone.excluded.until:.0f}"  # the shell formats it in the hub's time zone
+    template = f"event.{n.event}.{detail}"
+    if template.removeprefix("event.") not in EVENT_NAMES:
+        template = "event.other"
+    sms = zone is not None and zone.behaviour == "24h"
+    return _plan(contacts, template, params, n, ntfy, sms=sms, push=True, email=True)
 
 
 def _plan(

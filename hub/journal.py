@@ -100,7 +100,30 @@ async def save_state(conn: aiosqlite.Connection, state: State, last_event: int) 
 async def load_state(conn: aiosqlite.Connection) -> State | None:
     async with conn.execute("SELECT state FROM engine_state WHERE id = 1") as cur:
         row = await cur.fetchone()
-    return STATE_DECODER.decode(row[0]) if row else None
+    if not row:
+        return None
+    try:
+        return STATE_DECODER.decode(row[0])
+    except msgspec.ValidationError:
+        return STATE_DECODER.decode(json.dumps(_upgrade_state(json.loads(row[0]))))
+
+
+# Zone fields of the first release, before exclusions (how each becomes one).
+_OLD_BYPASS_FIELDS = {"bypassed": "inhibit", "forced_bypass": "open_at_arming", "auto_bypassed": "auto"}
+
+
+def _upgrade_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot written before exclusions: its bypass flags become the exclusion they meant, so
+    an upgrade keeps every zone that was out of protection out of it, and says how."""
+    for zone in state.get("zones", {}).values():
+        flags = {field: bool(zone.pop(field, False)) for field in _OLD_BYPASS_FIELDS}
+        how = next((how for field, how in _OLD_BYPASS_FIELDS.items() if flags[field]), None)
+        if how is not None and "excluded" not in zone:
+            # A 24h zone may only be isolated; an old bypass of one is not carried over silently
+            # as something else: it ends, and the zone protects again.
+            if not (zone.get("behaviour") == "24h" and how == "inhibit"):
+                zone["excluded"] = {"how": how, "reason": "open" if how == "open_at_arming" else None}
+    return state
 
 
 async def load_inputs(conn: aiosqlite.Connection) -> list[tuple[AnyEvent, float]]:

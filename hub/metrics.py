@@ -230,7 +230,7 @@ async def render_metrics(
         device = hub.devices.get(zone.device) if zone.device else None
         if not zone.online or (device is not None and not device.online):
             condition = "offline"
-        elif zone.bypassed or zone.auto_bypassed or zone.forced_bypass:
+        elif zone.excluded is not None:
             condition = "bypassed"
         else:
             condition = "active" if zone.active else "idle"

@@ -20,9 +20,11 @@ State follows the hub's fan-out (the same live messages the dashboards get): no 
 the database. Battery, signal and device availability change without an engine step, so the
 in-memory view is compared again every `resync_interval` seconds and only changes are sent.
 
-Commands go through the same checks as the HTTP API: `Accounts.match_code`, and a
-`FailureThrottle` keyed "mqtt" (3 wrong codes lock MQTT commands for 90 s). A wrong code is
-refused and recorded as `bad_code` in the audit trail; arming and disarming are engine inputs
+Commands go through the same checks as the HTTP API: `Accounts.match_code`, and the hub's
+alarm-code throttle (hub/throttle.py, kept in the database and shared with the API) keyed
+"mqtt": 3 wrong codes lock MQTT commands for 90 s, each further run twice as long up to 1 h,
+and they count towards the hub-wide 10 wrong codes an hour that alert the household and the
+centre. A wrong code is refused and recorded as `bad_code` in the audit trail; arming and disarming are engine inputs
 recorded with who did it (`"anna (mqtt)"`). The outcome of every command is published (not
 retained) on `<base>/alarm/result`. Malformed payloads are logged and ignored; retained
 commands (left on the broker by a misconfigured client) are never executed, and are cleared.
@@ -53,11 +55,12 @@ from alarms.model import ArmRefused, ArmRequest, DisarmRequest, Mode, Zone, Zone
 from hub.accounts import Accounts
 from hub.config import MqttExportConfig, Secret
 from hub.runtime import DeviceRecord, Hub
-from hub.throttle import FailureThrottle
+from hub.throttle import CodeThrottle, hub_code_throttle
 
 log = logging.getLogger(__name__)
 
 THROTTLE_KEY = "mqtt"
+THROTTLE_NAME = "MQTT (Home Assistant)"  # who typed the codes, in the household's alert
 MAX_COMMAND_BYTES = 1024
 MAX_CODE_LENGTH = 64
 
@@ -186,7 +189,7 @@ class MqttExport:
         hub_name: str = "casahub",
         version: str | None = None,
         clock: Callable[[], float] | None = None,
-        throttle: FailureThrottle | None = None,
+        throttle: CodeThrottle | None = None,
     ) -> None:
         self.hub = hub
         self.accounts = accounts
@@ -199,8 +202,9 @@ class MqttExport:
         self.hub_name = hub_name
         self.version = version
         self.clock = clock or hub.clock
-        # 3 wrong codes -> MQTT commands locked for 90 s (as a keypad; DESIGN.md section 3).
-        self.throttle = throttle or FailureThrottle(3, 90, lockout=90)
+        # The daemon passes the throttle it shares with the API; one of our own works on the same
+        # tables (the hub-wide count is read from the database).
+        self.throttle = throttle or hub_code_throttle(hub)
         self.base = f"{self.prefix}/casahub/{self.hub_id}"
         self.status_topic = f"{self.base}/status"
         self.state_topic = f"{self.base}/alarm/state"
@@ -401,21 +405,21 @@ class MqttExport:
             log.warning("mqtt export: ignoring a malformed command on %s: %s", self.command_topic, exc)
             return "ignored", None
         now = self.clock()
-        wait = self.throttle.retry_after(THROTTLE_KEY, now)
+        # Counted before the (slow, threaded) hash check, as in the API: concurrent guesses
+        # cannot all get past a lock; a right code takes it back below.
+        wait = await self.throttle.begin(THROTTLE_KEY, now)
         if wait is not None:
             log.warning("mqtt export: %s refused: too many wrong codes, locked for %d s", command.action, wait + 1)
             return "locked", command.action
-        # Counted before the (slow, threaded) hash check, as in the API: concurrent guesses
-        # cannot all get past the check above; a right code clears it below.
-        self.throttle.failure(THROTTLE_KEY, now)
         match = await asyncio.to_thread(self.accounts.match_code, command.code) if command.code else None
         if match is None:
             log.warning("mqtt export: %s refused: wrong code", command.action)
             await self.hub.audit("bad_code", actor="mqtt", data={"action": command.action})
+            await self.throttle.wrong(THROTTLE_KEY, now, by=THROTTLE_NAME)
             if self.throttle.retry_after(THROTTLE_KEY, now) is not None:
                 return "locked", command.action
             return "bad_code", command.action
-        self.throttle.success(THROTTLE_KEY)
+        await self.throttle.right(THROTTLE_KEY)
         who = f"{match.username} (mqtt)"
         mode = ACTIONS[command.action]
         if mode is None:
@@ -545,7 +549,7 @@ class MqttExport:
                     "kind": zone.kind,
                     "behaviour": zone.behaviour,
                     "room": zone.room,
-                    "bypassed": zone.bypassed or zone.auto_bypassed or zone.forced_bypass,
+                    "bypassed": zone.excluded is not None,
                     "tamper": zone.tamper,
                     "battery_low": zone.battery_low,
                 }

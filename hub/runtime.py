@@ -64,11 +64,13 @@ from hub.degraded import PROBE_INTERVAL, STORAGE_ERRORS, Degraded, Unsaved
 from hub.fanout import Fanout
 from hub.storage import Database
 from hub.supervision import Supervision
+from hub.transports import NOT_CONFIGURED, household_channels, is_real
 
 log = logging.getLogger(__name__)
 
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 LOW_BATTERY_PERCENT = 15.0
+CHANNEL_RECHECK = 60.0  # seconds: push subscriptions also end without telling (a 410 from the push service)
 HUB_SUPPLY_DRIVERS = ("nut", "power_supply")
 LAST_SEEN_EVERY = 900.0  # seconds; supervision reads last_seen from memory, this is for restarts
 SILENT_REPORTS = 2  # a device is silent after missing this many expected reports
@@ -118,6 +120,8 @@ class Hub:
         timezone: str = "Europe/Rome",
         language: str = "it",
         clock: Callable[[], float] = time.time,
+        demo: bool = False,
+        has_app: Callable[[str], bool] = lambda contact: False,
     ) -> None:
         self.db = db
         self.settings = settings  # what recover() applies: the config's [alarm] plus the dashboard's overrides
@@ -126,7 +130,11 @@ class Hub:
         self.contacts = list(contacts)
         self.config_contacts = tuple(contacts)  # [[contacts]]; the dashboard's are added by use_contacts
         self.escalation = escalation
-        self.transports = dict(transports)  # channel -> transport name ("log" when not configured)
+        # channel -> transport name: "none" when not configured ("log" in the demo), hub/transports.py
+        self.transports = dict(transports)
+        self.demo = demo
+        self.has_app = has_app  # contact name -> a dashboard app subscribed for push (blocking store read)
+        self._channels_changed = asyncio.Event()
         self.tz = ZoneInfo(timezone)
         self.language = language
         self.clock = clock
@@ -237,7 +245,7 @@ class Hub:
                     for message in plan_notify(
                         effect, step.state, self.contacts, self.escalation, ntfy=self._has("ntfy")
                     ):
-                        transport = self.transports.get(message.channel, "log")
+                        transport = self._transport(message.channel)
                         self.degraded.queue(message, transport=transport, now=now, params=extra, payload=None)
                 case Report():
                     message = plan_report(effect, step.state, self.language)
@@ -245,8 +253,9 @@ class Hub:
                     payload.pop("type", None)
                     payload["zone_number"] = self._zone_numbers.get(effect.zone or "", 0) if effect.zone else None
                     payload["user_number"] = None
-                    transport = self.transports.get("centre", "log")
-                    self.degraded.queue(message, transport=transport, now=now, params=extra, payload=payload)
+                    transport = self._transport("centre")
+                    if transport != NOT_CONFIGURED:  # no centre, no report (as _enqueue)
+                        self.degraded.queue(message, transport=transport, now=now, params=extra, payload=payload)
                 case CancelEscalation(incident=incident_id):
                     self.degraded.cancel_escalation(incident_id)
                 case _:
@@ -403,15 +412,23 @@ class Hub:
         return payload
 
     def _has(self, channel: str) -> bool:
-        return self.transports.get(channel, "log") != "log"
+        return is_real(self.transports.get(channel))
+
+    def _transport(self, channel: str) -> str:
+        return self.transports.get(channel, NOT_CONFIGURED)
 
     async def _enqueue(
         self, conn: aiosqlite.Connection, message: Any, now: float, payload: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        transport = self.transports.get(message.channel, "log")
-        row_id = await outbox.enqueue(
-            conn, message, now=now, transport=transport, extra_params={"time": self.format_time(now)}, payload=payload
-        )
+        transport = self._transport(message.channel)
+        if transport == NOT_CONFIGURED and message.channel == "centre":
+            return {"id": 0}  # a hub without [centre] reports to nobody; doctor and the report say so
+        # A household message with no transport is written `dead`, "not_configured" (hub/outbox.py).
+        extra = {"time": self.format_time(now)}
+        until = message.params.get("until_ts")
+        if until is not None:  # an isolation's end, in the household's time zone
+            extra["until"] = self.format_time(float(until))
+        row_id = await outbox.enqueue(conn, message, now=now, transport=transport, extra_params=extra, payload=payload)
         return {"id": row_id}
 
     def publish_notification(self, row: dict[str, Any]) -> None:
@@ -669,6 +686,12 @@ class Hub:
                 for name in AlarmSettings.__struct_fields__
             },
             "walk_test": self.walk_test_json(),
+            # Every zone that does not protect right now, and until when: the home screen lists them.
+            "excluded": [
+                {"zone": z.id, "name": z.name, "how": z.excluded.how, "until": self.iso(z.excluded.until)}
+                for z in sorted(s.zones.values(), key=lambda z: z.id)
+                if z.excluded is not None
+            ],
         }
 
     def walk_test_json(self) -> dict[str, Any] | None:
@@ -756,18 +779,18 @@ class Hub:
             "room": z.room,
             "device": z.device,
             "active": z.active,
-            "bypassed": z.bypassed or z.auto_bypassed or z.forced_bypass,
-            "bypass_reason": "user"
-            if z.bypassed
-            else "swinger"
-            if z.auto_bypassed
-            else "forced"
-            if z.forced_bypass
-            else None,
+            "bypassed": z.excluded is not None,
+            "excluded": self.exclusion_json(z),
             "online": z.online if device is None else (z.online and device.online),
             "tamper": z.tamper,
             "battery_low": z.battery_low,
         }
+
+    def exclusion_json(self, z: Zone) -> dict[str, Any] | None:
+        e = z.excluded
+        if e is None:
+            return None
+        return {"how": e.how, "by": e.by, "reason": e.reason, "until": self.iso(e.until)}
 
     def device_json(self, d: DeviceRecord) -> dict[str, Any]:
         return {
@@ -825,6 +848,41 @@ class Hub:
         """The config's contacts plus the dashboard's. The list is changed in place: whatever
         holds it sees the change, and the next alarm is planned with these contacts."""
         self.contacts[:] = [*self.config_contacts, *dashboard]
+        self.channels_changed()
+
+    # ------------------------------------------------------------------ can anybody be told?
+    def channels_changed(self) -> None:
+        """Contacts or push subscriptions changed: look again at once whether anybody can be told."""
+        self._channels_changed.set()
+
+    async def check_notification_channels(self) -> None:
+        """Raise `no_notification_channel` while no household channel reaches anybody, clear it
+        once one does (hub/transports.py household_channels). The demo's log is said to be a demo
+        everywhere and raises nothing."""
+        if self.demo:
+            return
+        contacts = list(self.contacts)
+        reachable = await asyncio.to_thread(household_channels, contacts, self.transports, self.has_app)
+        raised = any(a.kind == "no_notification_channel" for a in self.state.anomalies.values())
+        if raised == (not reachable):
+            return
+        if reachable:
+            log.info("the household can be told again, by %s", ", ".join(reachable))
+        else:
+            log.warning("no notification channel reaches anybody: an alarm would reach nobody in the household")
+        await self.raise_fault("no_notification_channel", "household", active=not reachable)
+
+    async def run_channel_watch(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._channels_changed.wait(), CHANNEL_RECHECK)
+            except TimeoutError:
+                pass
+            self._channels_changed.clear()
+            try:
+                await self.check_notification_channels()
+            except Exception:
+                log.exception("could not check the notification channels")
 
     async def audit(
         self, kind: str, *, actor: str | None = None, data: dict[str, Any] | None = None, notify: bool = False

@@ -17,12 +17,16 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from alarms.model import (
     INCIDENT_FOR_ZONE,
+    ISOLATE_MAX_HOURS,
+    ISOLATE_MAX_HOURS_24H,
     Ack,
     ArmRefused,
     ArmRequest,
     Behaviour,
     DisarmRequest,
     Resolve,
+    ZoneExclude,
+    ZoneInclude,
     ZoneKind,
     ZoneRemove,
     ZoneUpsert,
@@ -35,14 +39,18 @@ from hub.web.camera_api import add_camera_routes, incident_snapshots
 from hub.web.contacts_api import add_contacts_routes
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
+from hub.web.guards import refuse_while_armed
+from hub.web.installer_view import INSTALLER_EVENTS, for_installer, installer_may_see_event, is_installer
 from hub.web.report_api import add_report_routes
 from hub.web.settings_api import add_settings_routes
+from hub.web.tokens_api import add_token_routes
 from hub.web.users_api import add_users_routes, saved_language
 from hub.web.walktest_api import add_walktest_routes
 
 log = logging.getLogger(__name__)
 
 ARMERS: tuple[Role, ...] = ("owner", "member")
+OWNERS: tuple[Role, ...] = ("owner",)
 INSTALLERS: tuple[Role, ...] = ("owner", "installer")
 EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
 HOUSEHOLD: tuple[Role, ...] = ("owner", "member")
@@ -81,8 +89,14 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def system(request: web.Request) -> web.Response:
-    require(request, EVERYONE)
-    return web.json_response(ctx_of(request).hub.system_json())
+    principal = require(request, EVERYONE)
+    return web.json_response(_shown(principal, ctx_of(request).hub.system_json()))
+
+
+def _shown(principal: Principal, body: Any) -> Any:
+    """What this reader may see of a JSON body: installers never see the household's names
+    (hub/web/installer_view.py)."""
+    return for_installer(body, principal.name) if is_installer(principal) else body
 
 
 class ArmBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,24 +110,29 @@ class DisarmBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def _check_code(request: web.Request, principal: Principal, code: str) -> tuple[str, bool]:
-    """Returns (who, duress) for a valid code; raises 403 bad_code or 429 locked."""
+    """Returns (who, duress) for a valid code; raises 403 bad_code or 429 locked.
+
+    The throttle (hub/throttle.py) is the one MQTT commands share, kept in the database: 3 wrong
+    codes lock this caller for 90 s, each further run twice as long (at most 1 h), and 10 wrong
+    codes within an hour from anyone alert the household and the centre.
+    """
     ctx = ctx_of(request)
     key = principal.name
     now = ctx.clock()
-    wait = ctx.code_throttle.retry_after(key, now)
+    # Counted before the (slow, threaded) hash check, so that concurrent guesses cannot all
+    # get past the lock; a right code takes it back below.
+    wait = await ctx.code_throttle.begin(key, now)
     if wait is not None:
         raise _locked(wait)
-    # Counted before the (slow, threaded) hash check, so that concurrent guesses cannot all
-    # get past the check above; a right code clears it below.
-    ctx.code_throttle.failure(key, now)
     match = await asyncio.to_thread(ctx.accounts.match_code, code) if code else None
     if match is None:
         await ctx.hub.audit("bad_code", actor=principal.name)
+        await ctx.code_throttle.wrong(key, now)
         wait = ctx.code_throttle.retry_after(key, now)
         if wait is not None:
             raise _locked(wait)
         raise ApiError(403, "bad_code", "wrong code")
-    ctx.code_throttle.success(key)
+    await ctx.code_throttle.right(key)
     who = match.username if match.username == principal.name else f"{match.username} ({principal.name})"
     return who, match.duress
 
@@ -177,49 +196,114 @@ def _check_behaviour(kind: ZoneKind, behaviour: Behaviour) -> None:
 
 
 async def zones(request: web.Request) -> web.Response:
-    require(request, EVERYONE)
+    principal = require(request, EVERYONE)
     hub = ctx_of(request).hub
-    return web.json_response({"items": [hub.zone_json(z) for z in hub.state.zones]})
+    return web.json_response(_shown(principal, {"items": [hub.zone_json(z) for z in hub.state.zones]}))
 
 
 async def zone_get(request: web.Request) -> web.Response:
-    require(request, EVERYONE)
-    return web.json_response(ctx_of(request).hub.zone_json(_zone_or_404(request)))
+    principal = require(request, EVERYONE)
+    return web.json_response(_shown(principal, ctx_of(request).hub.zone_json(_zone_or_404(request))))
 
 
 async def zone_patch(request: web.Request) -> web.Response:
+    """Configuration (owner, installer) and inhibit (`bypassed`: owner, member)."""
     principal = require(request, EVERYONE)
     zone_id = _zone_or_404(request)
     body = await read_body(request, ZonePatch)
     hub = ctx_of(request).hub
     z = hub.state.zones[zone_id]
-    if principal.role == "member" and any(
-        v is not msgspec.UNSET for v in (body.name, body.room, body.behaviour, body.home)
-    ):
-        raise ApiError(403, "forbidden", "members may only bypass zones")
+    configures = any(v is not msgspec.UNSET for v in (body.name, body.room, body.behaviour, body.home))
+    if principal.role == "member" and configures:
+        raise ApiError(403, "forbidden", "members may only exclude zones or end an exclusion")
+    if principal.role == "installer" and body.bypassed is not msgspec.UNSET:
+        raise ApiError(403, "forbidden", "installers may not exclude zones: the household decides what protects")
+    # Putting a zone back into protection is the one change that may happen while armed.
+    if configures or body.bypassed is True:
+        refuse_while_armed(hub)
+    if body.bypassed is True and z.behaviour == "24h":
+        raise ApiError(
+            403,
+            "isolate_required",
+            f"{z.name} is a 24-hour zone (smoke, water, power or panic): it cannot simply be excluded; the owner"
+            " may isolate it with the alarm code, a reason and an end (at most 24 h)",
+        )
+    if body.bypassed is False and z.excluded is not None and z.excluded.how not in ("inhibit", "open_at_arming"):
+        raise ApiError(
+            403, "restore_required", "this exclusion ends only by itself or when the owner restores it with the code"
+        )
     behaviour = z.behaviour if body.behaviour is msgspec.UNSET else body.behaviour
     _check_behaviour(z.kind, behaviour)
     name = z.name if body.name is msgspec.UNSET else body.name.strip()
     if not name:
         raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
-    await hub.submit(
-        ZoneUpsert(
-            id=z.id,
-            name=name,
-            kind=z.kind,
-            behaviour=behaviour,
-            home=z.home if body.home is msgspec.UNSET else body.home,
-            bypassed=z.bypassed if body.bypassed is msgspec.UNSET else body.bypassed,
-            device=z.device,
-            room=z.room if body.room is msgspec.UNSET else body.room,
-            by=actor(principal),
+    if configures:
+        await hub.submit(
+            ZoneUpsert(
+                id=z.id,
+                name=name,
+                kind=z.kind,
+                behaviour=behaviour,
+                home=z.home if body.home is msgspec.UNSET else body.home,
+                device=z.device,
+                room=z.room if body.room is msgspec.UNSET else body.room,
+                by=actor(principal),
+            )
         )
-    )
+    if body.bypassed is True and z.excluded is None:
+        await hub.submit(ZoneExclude(zone=zone_id, how="inhibit", by=actor(principal)))
+    elif body.bypassed is False and z.excluded is not None:
+        await hub.submit(ZoneInclude(zone=zone_id, by=actor(principal)))
+    return web.json_response(hub.zone_json(zone_id))
+
+
+class IsolateBody(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    reason: str
+    hours: float
+
+
+class RestoreBody(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+
+
+async def zone_isolate(request: web.Request) -> web.Response:
+    """The owner takes a zone out of service for a set time (a faulty sensor, works in the house)."""
+    principal = require(request, OWNERS)
+    zone_id = _zone_or_404(request)
+    body = await read_body(request, IsolateBody)
+    hub = ctx_of(request).hub
+    refuse_while_armed(hub)
+    z = hub.state.zones[zone_id]
+    reason = body.reason.strip()
+    if not 1 <= len(reason) <= 200:
+        raise ApiError(400, "invalid_field:reason", "reason: say why, in 1 to 200 characters", field="reason")
+    limit = ISOLATE_MAX_HOURS_24H if z.behaviour == "24h" else ISOLATE_MAX_HOURS
+    if not 1 <= body.hours <= limit:
+        what = "a 24-hour zone" if z.behaviour == "24h" else "a zone"
+        raise ApiError(
+            400, "invalid_field:hours", f"hours: {what} may be isolated for 1 to {limit} hours", field="hours"
+        )
+    who, _duress = await _check_code(request, principal, body.code)
+    await hub.submit(ZoneExclude(zone=zone_id, how="isolate", by=who, reason=reason, hours=body.hours))
+    return web.json_response(hub.zone_json(zone_id))
+
+
+async def zone_restore(request: web.Request) -> web.Response:
+    """The owner puts a zone back into protection, whatever excluded it (also while armed)."""
+    principal = require(request, OWNERS)
+    zone_id = _zone_or_404(request)
+    body = await read_body(request, RestoreBody)
+    hub = ctx_of(request).hub
+    who, _duress = await _check_code(request, principal, body.code)
+    if hub.state.zones[zone_id].excluded is not None:
+        await hub.submit(ZoneInclude(zone=zone_id, by=who))
     return web.json_response(hub.zone_json(zone_id))
 
 
 async def zone_delete(request: web.Request) -> web.Response:
     principal = require(request, INSTALLERS)
+    refuse_while_armed(ctx_of(request).hub)
     zone_id = _zone_or_404(request)
     await ctx_of(request).hub.submit(ZoneRemove(id=zone_id, by=actor(principal)))
     return web.json_response({"ok": True})
@@ -252,6 +336,7 @@ async def devices(request: web.Request) -> web.Response:
 
 async def device_add(request: web.Request) -> web.Response:
     principal = require(request, INSTALLERS)
+    refuse_while_armed(ctx_of(request).hub)
     body = await read_body(request, DeviceBody)
     ctx = ctx_of(request)
     model = body.model or ""
@@ -298,6 +383,7 @@ async def device_add(request: web.Request) -> web.Response:
 async def device_delete(request: web.Request) -> web.Response:
     principal = require(request, INSTALLERS)
     hub = ctx_of(request).hub
+    refuse_while_armed(hub)
     device_id = request.match_info["id"]
     if device_id not in hub.devices:
         raise ApiError(404, "unknown_device", f"no device {device_id!r}")
@@ -315,6 +401,7 @@ async def device_patch(request: web.Request) -> web.Response:
     name or room (a zone renamed by hand keeps its own name)."""
     principal = require(request, INSTALLERS)
     hub = ctx_of(request).hub
+    refuse_while_armed(hub)
     device_id = request.match_info["id"]
     if device_id not in hub.devices:
         raise ApiError(404, "unknown_device", f"no device {device_id!r}")
@@ -349,7 +436,6 @@ async def device_patch(request: web.Request) -> web.Response:
                     kind=z.kind,
                     behaviour=z.behaviour,
                     home=z.home,
-                    bypassed=z.bypassed,
                     device=z.device,
                     room=zone_room,
                     by=actor(principal),
@@ -395,6 +481,9 @@ class ScanBody(msgspec.Struct, forbid_unknown_fields=True):
 
 async def scan(request: web.Request) -> web.Response:
     require(request, INSTALLERS)
+    # A scan opens the radio networks to new devices (Zigbee permit_join) for pairing, which is
+    # refused while armed anyway; reading the candidates found earlier stays allowed.
+    refuse_while_armed(ctx_of(request).hub)
     body = await read_body(request, ScanBody)
     if not 0 < body.seconds <= 600:
         raise ApiError(400, "invalid_field:seconds", "seconds: between 1 and 600", field="seconds")
@@ -477,20 +566,70 @@ def _time_query(request: web.Request, name: str, tz: tzinfo, *, end_of_day: bool
         ) from None
 
 
+# The history's filter (`category=`): the dashboard's human categories, each a set of kinds and
+# kind prefixes, so that a new `zone_...` or `device_...` kind falls into its category by itself.
+EVENT_CATEGORIES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "alarms": (
+        frozenset({"activation_added", "ack", "resolve", "ack_noop", "unknown_incident", "siren_on", "siren_off"}),
+        ("incident_",),
+    ),
+    "arming": (
+        frozenset(
+            {"mode_changed", "arm_request", "disarm_request", "arm_refused", "arm_failed", "arm_noop", "disarm_noop"}
+        ),
+        ("bad_code", "wrong_code"),
+    ),
+    "zones": (
+        frozenset({"sensor_changed", "unknown_zone", "exclusion_refused", "include_noop", "swinger_shutdown"}),
+        ("zone_",),
+    ),
+    "devices": (frozenset({"unknown_device"}), ("device_", "walk_test_", "camera_", "snapshot_")),
+    "faults": (frozenset({"system_fault", "clock_step"}), ("anomaly_",)),
+    "access": (
+        frozenset({"login", "login_failed", "owner_created", "language_changed"}),
+        ("user_", "token_", "contact_"),
+    ),
+    "system": (
+        frozenset({"configure", "settings_changed", "tick", "hub_started", "test_messages_sent"}),
+        ("alarm_settings_",),
+    ),
+}
+
+
+def _category_sql(category: str) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) of one category of EVENT_CATEGORIES."""
+    if category not in EVENT_CATEGORIES:
+        raise ApiError(
+            400, "invalid_field:category", f"category: one of {', '.join(EVENT_CATEGORIES)}", field="category"
+        )
+    kinds, prefixes = EVENT_CATEGORIES[category]
+    parts = [f"kind IN ({', '.join('?' * len(kinds))})"] + ["kind LIKE ? ESCAPE '\\'"] * len(prefixes)
+    like = [p.replace("_", "\\_") + "%" for p in prefixes]
+    return f"({' OR '.join(parts)})", [*sorted(kinds), *like]
+
+
 async def events(request: web.Request) -> web.Response:
-    require(request, EVERYONE)
+    principal = require(request, EVERYONE)
     hub = ctx_of(request).hub
     limit = _int_query(request, "limit", 50, 1, 500) or 50
     before = _int_query(request, "before", None, 0, 10**12)
     # Duress incidents are for the centre only: the household's screens never show them.
     where: list[str] = [f"(incident IS NULL OR incident NOT IN ({DURESS_IDS}))"]
     params: list[object] = []
+    if is_installer(principal):  # the installation only: nothing about who arms when
+        kinds = sorted(INSTALLER_EVENTS)
+        where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        params.extend(kinds)
     if before is not None:
         where.append("id < ?")
         params.append(before)
     if request.query.get("kind"):
         where.append("kind = ?")
         params.append(request.query["kind"])
+    if request.query.get("category"):
+        clause, values = _category_sql(request.query["category"])
+        where.append(clause)
+        params.extend(values)
     if request.query.get("zone"):
         where.append("zone = ?")
         params.append(request.query["zone"])
@@ -509,13 +648,12 @@ async def events(request: web.Request) -> web.Response:
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return web.json_response(
-        {"items": [_event_json(hub, r) for r in rows], "next": str(rows[-1]["id"]) if more and rows else None}
-    )
+    items = _shown(principal, [_event_json(hub, r) for r in rows])
+    return web.json_response({"items": items, "next": str(rows[-1]["id"]) if more and rows else None})
 
 
 async def incidents(request: web.Request) -> web.Response:
-    require(request, EVERYONE)
+    principal = require(request, EVERYONE)
     hub = ctx_of(request).hub
     state = request.query.get("state", "active")
     if state not in ("active", "all"):
@@ -524,7 +662,8 @@ async def incidents(request: web.Request) -> web.Response:
     if state == "active":
         sql += " AND state IN ('active', 'acknowledged')"
     rows = await hub.db.fetchall(sql + " ORDER BY opened_at DESC LIMIT 500")
-    return web.json_response({"items": [hub.incident_json(hub.incident_from_json(r["data"])) for r in rows]})
+    items = [hub.incident_json(hub.incident_from_json(r["data"])) for r in rows]
+    return web.json_response({"items": _shown(principal, items)})
 
 
 async def incident_get(request: web.Request) -> web.Response:
@@ -656,7 +795,10 @@ async def demo_trigger(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- websocket
 async def _stream_may_show(ctx: WebContext, principal: Principal, message: dict[str, Any]) -> bool:
     """The stream shows what the REST API would: notifications (they carry the contacts' phone
-    numbers and emails) only to the household, and never one about a duress incident."""
+    numbers and emails) only to the household, and never one about a duress incident; to an
+    installer only the events about the installation."""
+    if message.get("type") == "event" and is_installer(principal):
+        return installer_may_see_event(message.get("kind"))
     if message.get("type") != "notification":
         return True
     if principal.role not in HOUSEHOLD:
@@ -680,7 +822,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     request.app[WEBSOCKETS].add(ws)
     queue = ctx.hub.fanout.subscribe()
     try:
-        await ws.send_json({"type": "system", "system": ctx.hub.system_json()})
+        await ws.send_json(_shown(principal, {"type": "system", "system": ctx.hub.system_json()}))
 
         checked_at = ctx.clock()
 
@@ -700,7 +842,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 else:
                     checked_at = now
                 if await _stream_may_show(ctx, principal, message):
-                    await ws.send_json(message)
+                    await ws.send_json(_shown(principal, message))
 
         sender = asyncio.create_task(pump())
         try:
@@ -730,6 +872,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/zones", zones)
     r.add_get("/api/v1/zones/{id}", zone_get)
     r.add_patch("/api/v1/zones/{id}", zone_patch)
+    r.add_post("/api/v1/zones/{id}/isolate", zone_isolate)
+    r.add_post("/api/v1/zones/{id}/restore", zone_restore)
     r.add_delete("/api/v1/zones/{id}", zone_delete)
     r.add_get("/api/v1/devices", devices)
     r.add_post("/api/v1/devices", device_add)
@@ -753,6 +897,7 @@ def add_routes(app: web.Application) -> None:
     add_camera_routes(app)
     add_walktest_routes(app)
     add_settings_routes(app)
+    add_token_routes(app)
 
 
 __all__ = ["add_routes", "principal_of"]

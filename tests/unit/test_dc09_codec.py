@@ -144,10 +144,11 @@ EXPECTED: dict[ReportKind, tuple[str, str, str, str | None]] = {
     "close": ("3401", "3401", "CL", None),
     "cancel": ("1406", "1406", "OC", None),
     "confirmed": ("1139", "1139", "BV", None),
-    "bypass": ("1570", "3570", "BB", "BU"),
+    "bypass": ("1570", "3570", "UB", "UU"),
     "trouble": ("1300", "3300", "YX", "YZ"),
     "periodic_test": ("1602", "1602", "RP", None),
     "walk_test": ("1607", "3607", "TS", "TE"),
+    "wrong_code": ("1461", "1461", "JA", None),
 }
 
 

@@ -27,6 +27,7 @@ from alarms.model import (
     Configure,
     DeviceHealth,
     DisarmRequest,
+    Exclusion,
     IncidentChanged,
     IncidentOpened,
     Led,
@@ -40,6 +41,7 @@ from alarms.model import (
     State,
     SystemFault,
     Tick,
+    ZoneExclude,
     ZoneKind,
     ZoneRemove,
     ZoneUpsert,
@@ -82,11 +84,13 @@ class Hub:
         bypassed: bool = False,
         device: str | None = None,
     ) -> None:
-        self.feed(
-            ZoneUpsert(
-                id=zone_id, name=zone_id, kind=kind, behaviour=behaviour, home=home, bypassed=bypassed, device=device
+        self.feed(ZoneUpsert(id=zone_id, name=zone_id, kind=kind, behaviour=behaviour, home=home, device=device))
+        if bypassed:  # a 24h zone can only be isolated (for at most a day); the others inhibited
+            how: Any = "isolate" if behaviour == "24h" else "inhibit"
+            self.feed(
+                ZoneExclude(zone=zone_id, how=how, by="anna", reason="test", hours=24 if how == "isolate" else None)
             )
-        )
+            assert self.state.zones[zone_id].excluded is not None
 
     def open(self, zone_id: str, at: float | None = None) -> list[AnyEffect]:
         return self.feed(SensorChanged(zone=zone_id, active=True), at)
@@ -259,11 +263,13 @@ def test_zone_upsert_changes_config_and_keeps_live_fields() -> None:
     assert of(effects, LogEvent)[0].kind == "zone_changed"
 
 
-def test_user_bypass_is_logged_and_reported() -> None:
+def test_user_inhibit_is_logged_reported_and_notified() -> None:
     hub = kit()
-    effects = hub.feed(ZoneUpsert(id="cam", name="cam", kind="camera", behaviour="instant", bypassed=True, by="anna"))
-    assert LogEvent(kind="zone_bypassed", zone="cam", by="anna") in effects
+    effects = hub.feed(ZoneExclude(zone="cam", how="inhibit", by="anna"))
+    assert LogEvent(kind="zone_excluded", zone="cam", by="anna", detail="inhibit") in effects
     assert Report(code="bypass", zone="cam", user="anna") in effects
+    assert Notify(subject="event", event="zone_excluded", zone="cam", by="anna", detail="inhibit") in effects
+    assert hub.state.zones["cam"].excluded == Exclusion(how="inhibit", by="anna")
 
 
 def test_zone_remove_deletes_the_zone() -> None:
@@ -366,18 +372,46 @@ def test_readiness_only_counts_zones_armed_in_the_target_mode() -> None:
     assert readiness(hub.state, "away") == [("hall", "open")]
 
 
-def test_forced_arming_bypasses_the_not_ready_zones_until_disarm() -> None:
+def test_forced_arming_excludes_an_open_zone_only_while_it_stays_open() -> None:
     hub = kit()
     hub.open("window")
     effects = hub.arm("home", force=True, at=100)
-    assert LogEvent(kind="zone_bypassed", zone="window", by="anna", detail="forced arming") in effects
+    assert LogEvent(kind="zone_excluded", zone="window", by="anna", detail="open_at_arming") in effects
     assert Report(code="bypass", zone="window", user="anna") in effects
-    assert hub.state.zones["window"].forced_bypass
+    assert hub.state.zones["window"].excluded == Exclusion(how="open_at_arming", by="anna", reason="open")
     hub.tick(130)
-    hub.close("window")
-    assert hub.open("window") == []
-    hub.disarm(at=200)
-    assert not hub.state.zones["window"].forced_bypass
+    effects = hub.close("window", at=140)
+    assert LogEvent(kind="zone_included", zone="window", detail="closed") in effects
+    assert Report(code="bypass", restore=True, zone="window") in effects
+    assert hub.state.zones["window"].excluded is None
+    hub.open("window", at=150)  # back in protection: the instant window alarms
+    assert hub.state.mode == "triggered"
+
+
+def test_a_door_open_at_forced_arming_is_an_entry_door_once_closed() -> None:
+    hub = kit()
+    hub.open("door")
+    hub.arm("away", force=True, at=100)
+    hub.close("door", at=110)  # the owner leaves and closes it during the exit delay
+    hub.tick(130)
+    assert hub.state.mode == "armed_away" and hub.state.zones["door"].excluded is None
+    hub.open("door", at=300)  # coming back: the entry delay, not an alarm
+    assert hub.state.mode == "pending"
+    hub.open("hall", at=305)  # the follower on the way to the keypad
+    assert hub.state.mode == "pending"
+
+
+def test_a_zone_offline_at_forced_arming_stays_excluded_until_disarm() -> None:
+    hub = kit()
+    hub.feed(DeviceHealth(device="d-hall", online=False), at=50)
+    hub.arm("away", force=True, at=100)
+    assert hub.state.zones["hall"].excluded == Exclusion(how="open_at_arming", by="anna", reason="offline")
+    hub.feed(DeviceHealth(device="d-hall", online=True), at=200)
+    hub.close("hall", at=210)
+    assert hub.state.zones["hall"].excluded is not None
+    effects = hub.disarm(at=300)
+    assert LogEvent(kind="zone_included", zone="hall", detail="disarm") in effects
+    assert hub.state.zones["hall"].excluded is None
 
 
 def test_switching_between_home_and_away_runs_the_new_exit_delay() -> None:
@@ -535,12 +569,13 @@ def test_swinger_zone_is_bypassed_after_the_limit() -> None:
         t += 100
     assert hub.state.zones["cam"].trips == 2
     effects = hub.open("cam", at=t)
-    assert LogEvent(kind="swinger_shutdown", zone="cam") in effects
+    assert LogEvent(kind="zone_excluded", zone="cam", detail="auto") in effects
     assert Report(code="bypass", zone="cam") in effects
     assert not of(effects, ActivationAdded) and hub.state.mode == "armed_away"
-    assert hub.state.zones["cam"].auto_bypassed
-    hub.disarm(at=t + 1)
-    assert not hub.state.zones["cam"].auto_bypassed and hub.state.zones["cam"].trips == 0
+    assert hub.state.zones["cam"].excluded == Exclusion(how="auto", reason="2")
+    effects = hub.disarm(at=t + 1)
+    assert Report(code="bypass", restore=True, zone="cam") in effects
+    assert hub.state.zones["cam"].excluded is None and hub.state.zones["cam"].trips == 0
 
 
 def test_after_the_siren_time_the_mode_returns_to_armed_and_open_zones_wait_for_restore() -> None:
@@ -595,7 +630,7 @@ def test_disarm_clears_the_armed_period() -> None:
     hub = triggered()
     hub.disarm(at=300)
     cam = hub.state.zones["cam"]
-    assert (cam.alarmed, cam.trips, cam.auto_bypassed, cam.forced_bypass) == (False, 0, False, False)
+    assert (cam.alarmed, cam.trips, cam.excluded) == (False, 0, None)
 
 
 def test_disarm_when_disarmed_is_a_noop() -> None:

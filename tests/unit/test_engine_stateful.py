@@ -27,6 +27,7 @@ from alarms.model import (
     DeviceHealth,
     DisarmRequest,
     IncidentOpened,
+    LogEvent,
     ModeChanged,
     Notify,
     Report,
@@ -38,6 +39,8 @@ from alarms.model import (
     Tick,
     WalkTestStart,
     WalkTestStop,
+    ZoneExclude,
+    ZoneInclude,
     ZoneKind,
     ZoneRemove,
     ZoneUpsert,
@@ -61,7 +64,6 @@ def zone_upserts(draw: Any, zone_id: str | None = None) -> ZoneUpsert:
         kind=kind,
         behaviour=behaviour,
         home=draw(st.booleans()),
-        bypassed=draw(st.sampled_from((False, False, False, True))),
         device=draw(st.sampled_from((*DEVICES, None))),
         by="installer",
     )
@@ -127,6 +129,7 @@ class EngineMachine(RuleBasedStateMachine):
         # Open incidents and active anomalies only.
         assert all(i.state in ("active", "acknowledged") for i in self.state.incidents.values())
         assert all(a.state == "active" for a in self.state.anomalies.values())
+        self.check_exclusions(before, event, effects)
         # The journal's JSON form decodes back to the same input.
         assert EVENT_DECODER.decode(EVENT_ENCODER.encode(event)) == event
         # While a walk test runs nobody is alarmed: no incident but a duress one, no siren, and the
@@ -143,7 +146,53 @@ class EngineMachine(RuleBasedStateMachine):
             assert all(e.code in allowed or e.restore for e in during if isinstance(e, Report)), effects
             assert self.state.mode == "disarmed"
 
+    def check_exclusions(self, before: State, event: AnyEvent, effects: list[AnyEffect]) -> None:
+        for zone in self.state.zones.values():
+            # A 24h zone is never excluded without an isolation that ends, within a day.
+            if zone.behaviour == "24h" and zone.excluded is not None:
+                assert zone.excluded.how == "isolate", zone
+                assert zone.excluded.until is not None and zone.excluded.until <= self.now + 24 * 3600, zone
+        # Nothing excluded survives disarm except isolations (inhibits set while disarmed are for
+        # the next armed period: they end at the disarm that ends it).
+        disarmed = any(isinstance(e, ModeChanged) and e.new == "disarmed" for e in effects)
+        if disarmed and self.state.mode == "disarmed":
+            assert all(z.excluded is None or z.excluded.how == "isolate" for z in self.state.zones.values())
+        # Every exclusion change yields an event, a report and a notification naming the zone.
+        for zone_id, after in self.state.zones.items():
+            old = before.zones.get(zone_id)
+            if old is None or old.excluded == after.excluded:
+                continue
+            kind = "zone_excluded" if after.excluded is not None else "zone_included"
+            assert any(isinstance(e, LogEvent) and e.kind == kind and e.zone == zone_id for e in effects), effects
+            assert any(
+                isinstance(e, Report)
+                and e.code == "bypass"
+                and e.zone == zone_id
+                and e.restore == (after.excluded is None)
+                for e in effects
+            ), effects
+            assert any(isinstance(e, Notify) and e.event == kind and e.zone == zone_id for e in effects), effects
+
     # ----------------------------------------------------------------- rules
+
+    @rule(
+        zone=st.sampled_from((*ZONE_IDS, "ghost")),
+        how=st.sampled_from(("inhibit", "isolate")),
+        hours=st.sampled_from((None, 1, 24, 25, 720)),
+    )
+    def exclude(self, zone: str, how: Any, hours: float | None) -> None:
+        before = handle(self.state, Tick(), self.now).state
+        self.step(ZoneExclude(zone=zone, how=how, by="anna", reason="works", hours=hours))
+        z = before.zones.get(zone)
+        if z is not None and before.mode != "disarmed":
+            assert self.state.zones[zone].excluded == z.excluded  # nothing is excluded while armed
+
+    @rule(zone=st.sampled_from((*ZONE_IDS, "ghost")))
+    def include(self, zone: str) -> None:
+        self.step(ZoneInclude(zone=zone, by="anna"))
+        if zone in self.state.zones:
+            z = self.state.zones[zone]
+            assert z.excluded is None
 
     @initialize(data=st.data())
     def install_the_kit(self, data: st.DataObject) -> None:
@@ -166,9 +215,7 @@ class EngineMachine(RuleBasedStateMachine):
         watched = [
             z.id
             for z in self.state.zones.values()
-            if z.behaviour != "24h"
-            and not (z.bypassed or z.forced_bypass or z.auto_bypassed)
-            and (target == "away" or z.home)
+            if z.behaviour != "24h" and z.excluded is None and (target == "away" or z.home)
         ]
         zone = data.draw(st.sampled_from(watched or sorted(self.state.zones)))
         if self.state.zones[zone].active:
@@ -185,8 +232,7 @@ class EngineMachine(RuleBasedStateMachine):
             return  # in a walk test an opening is a test (check_step)
         # A 24h zone never moves the mode (compare with the same time passing without the zone).
         assert self.state.mode == handle(before, Tick(), self.now).state.mode
-        bypassed = z.bypassed or z.auto_bypassed or z.forced_bypass
-        if active and not bypassed and not z.alarmed:
+        if active and z.excluded is None and not z.alarmed:
             # ... and opening always raises or extends an incident of its kind, in every mode.
             kind = INCIDENT_FOR_ZONE[z.kind]
             assert incident_ids(effects, kind), (before.mode, effects)

@@ -40,6 +40,8 @@ FULL_PARAMS = {
     "code": "burglary",
     "restore": "no",
     "time": "14:32",
+    "until": "08/12/2026 14:32:00",
+    "reason": "sensore guasto, tecnico domani",
 }
 ALL_KEYS = sorted(TEMPLATE_KEYS)
 SPOKEN = {"incident.voice"}  # read out on a call, never sent as an SMS
@@ -51,8 +53,8 @@ EVENTS = (
     "arm_failed",
     "hub_started",
     "device_paired",
-    "zone_bypassed",
-    "swinger_shutdown",
+    *(f"zone_excluded.{how}" for how in ("inhibit", "open_at_arming", "open_at_arming_fault", "isolate", "auto")),
+    *(f"zone_included.{why}" for why in ("user", "closed", "expired", "disarm")),
 )
 
 
