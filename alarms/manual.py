@@ -276,6 +276,42 @@ MANUAL: dict[AnomalyKind, dict[str, ManualEntry]] = {
             ),
         ),
     },
+    "no_notification_channel": {
+        "it": ManualEntry(
+            title="Nessuno verrebbe avvisato di un allarme",
+            meaning=(
+                "L'hub non ha nessun modo di avvisare la famiglia: nessun SMS, email, chiamata o notifica "
+                "raggiunge qualcuno. Un allarme verrebbe registrato e mostrato in questo pannello (e inviato "
+                "alla centrale operativa, se c'è), ma nessun telefono lo riceverebbe."
+            ),
+            steps=(
+                "Apri le notifiche dell'app su questo telefono (Impostazioni del pannello) e consenti le "
+                "notifiche: basta un telefono iscritto perché l'avviso sparisca.",
+                "Controlla nei Contatti che ogni persona abbia un numero di telefono o un indirizzo email.",
+                "Chiedi all'installatore di configurare l'invio di SMS ([sms] o un modem [gsm]) o di email "
+                "([email]): casahub config check dice quale contatto non verrebbe raggiunto.",
+                "Dopo la modifica, invia un messaggio di prova dal verbale di collaudo (casahub pair report "
+                "--send-tests) e controlla che arrivi.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Nobody would be told of an alarm",
+            meaning=(
+                "The hub has no way to tell the household: no SMS, email, call or app notification reaches "
+                "anybody. An alarm would be recorded and shown on this dashboard (and sent to the monitoring "
+                "centre, if there is one), but no phone would receive it."
+            ),
+            steps=(
+                "Turn on the app's notifications on this phone (the dashboard's Settings) and allow them: one "
+                "subscribed phone is enough for this warning to clear.",
+                "Check in Contacts that every person has a phone number or an email address.",
+                "Ask your installer to set up SMS ([sms] or a [gsm] modem) or email ([email]): casahub config "
+                "check says which contact would not be reached.",
+                "After the change, send a test message from the commissioning report (casahub pair report "
+                "--send-tests) and check that it arrives.",
+            ),
+        ),
+    },
 }
 
 

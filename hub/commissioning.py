@@ -14,6 +14,10 @@ Theory of operation:
 - `send_test_messages()` sends one test message per channel in use straight through the
   channel's transport (not the outbox: a test must neither wait behind queued alarms nor be
   retried for a day), waits for each result up to a timeout and records it.
+- Only real transports count (hub/transports.py `is_real`): a channel a contact needs but
+  the config lacks is `not_configured` (nothing is sent), and the demo's `log` proves nothing,
+  so "test message delivered on every channel" fails for both, and for a contact whom no
+  working channel reaches.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from alarms.messages import render
 from alarms.model import State
 from alarms.policy import Contact
 from hub.config import CentreConfig
+from hub.transports import DEMO, NOT_CONFIGURED, is_real
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +120,7 @@ class ChannelTestResult:
     channel: str
     transport: str
     recipient: str  # masked
-    state: str  # sent | failed | timeout
+    state: str  # sent | failed | timeout | not_configured
     error: str | None
     at: float
 
@@ -133,7 +138,7 @@ class Facts:
     state: State
     devices: Sequence[DeviceFacts]
     contacts: Sequence[Contact]
-    transports: Mapping[str, str]  # channel -> transport ("log": not configured)
+    transports: Mapping[str, str]  # channel -> transport ("none": not configured; "log": the demo)
     users: Sequence[UserFacts]
     ack_timeout: float = 120.0
     centre: CentreConfig | None = None
@@ -188,7 +193,8 @@ _T: dict[str, dict[Language, str]] = {
     "channel": {"it": "Canale", "en": "Channel"},
     "transport": {"it": "Trasporto", "en": "Transport"},
     "recipients": {"it": "Destinatari", "en": "Recipients"},
-    "log_only": {"it": "non configurato (solo registro)", "en": "not configured (log only)"},
+    "log_only": {"it": "demo: scritto solo nel registro", "en": "demo: written to the log only"},
+    "not_configured": {"it": "non configurato", "en": "not configured"},
     "contacts": {"it": "Contatti", "en": "Contacts"},
     "phone": {"it": "Telefono", "en": "Phone"},
     "email": {"it": "Email", "en": "Email"},
@@ -263,6 +269,13 @@ _T: dict[str, dict[Language, str]] = {
     "v_no_zones": {"it": "nessuna zona", "en": "no zone"},
     "v_tests_ok": {"it": "{n} canali su {t}", "en": "{n} of {t} channels"},
     "v_tests_bad": {"it": "da provare o non consegnati: {who}", "en": "not tested or not delivered: {who}"},
+    "v_tests_missing": {"it": "non configurati: {who}", "en": "not configured: {who}"},
+    "v_tests_demo": {"it": "demo, solo nel registro: {who}", "en": "demo, written to the log only: {who}"},
+    "v_tests_nobody": {
+        "it": "nessun canale funzionante per: {who}",
+        "en": "no working channel for: {who}",
+    },
+    "v_no_channel": {"it": "nessun canale di notifica", "en": "no notification channel"},
 }
 
 _DELAY_LABELS: dict[str, dict[Language, str]] = {
@@ -313,8 +326,9 @@ def channels_in_use(contacts: Sequence[Contact], transports: Mapping[str, str]) 
     """channel -> who receives it (None: the household's ntfy topic or the centre), in contact order.
 
     A channel is in use when someone would receive it: sms/email/push/voice by the contacts'
-    details, ntfy and the gsm modem when configured, the centre always (every alarm is
-    reported to it; without a `[centre]` it goes to the log, and the report says so).
+    details (configured or not: a phone with no [sms] is a gap the report shows), ntfy and the
+    gsm modem when configured (the modem apart only when it is the fallback of Twilio), the
+    centre when there is one (the demo's log included: the report says it is a demo).
     """
     used: dict[str, list[Contact | None]] = {}
     for channel in CHANNEL_ORDER:
@@ -327,11 +341,12 @@ def channels_in_use(contacts: Sequence[Contact], transports: Mapping[str, str]) 
         elif channel == "voice":
             who = [c for c in contacts if c.voice and c.phone]
         elif channel == "gsm":
-            who = [c for c in contacts if c.phone] if transports.get("gsm", "log") != "log" else []
+            fallback = is_real(transports.get("gsm")) and transports.get("sms") != transports.get("gsm")
+            who = [c for c in contacts if c.phone] if fallback else []
         elif channel == "ntfy":
-            who = [None] if transports.get("ntfy", "log") != "log" else []
+            who = [None] if is_real(transports.get("ntfy")) else []
         else:
-            who = [None]
+            who = [None] if transports.get("centre", NOT_CONFIGURED) != NOT_CONFIGURED else []
         if who:
             used[channel] = who
     return used
@@ -418,13 +433,37 @@ def checklist(facts: Facts, lang: Language) -> list[dict[str, Any]]:
         items.append(_check("walk", lang, text("v_walk_bad", lang, who=_names(untested)), False))
     else:
         items.append(_check("walk", lang, text("v_walk_ok", lang, n=len(zones), t=len(zones)), True))
-    used = channels_in_use(facts.contacts, facts.transports)
-    not_sent = [ch for ch in used if (r := facts.tests.get(ch)) is None or r.state != "sent"]
-    if not_sent:
-        items.append(_check("tests", lang, text("v_tests_bad", lang, who=", ".join(not_sent)), False))
-    else:
-        items.append(_check("tests", lang, text("v_tests_ok", lang, n=len(used), t=len(used)), True))
+    items.append(_tests_check(facts, lang))
     return items
+
+
+def _tests_check(facts: Facts, lang: Language) -> dict[str, Any]:
+    """A delivered test message on every channel in use, through real transports only."""
+    used = channels_in_use(facts.contacts, facts.transports)
+    missing = [ch for ch in used if facts.transports.get(ch, NOT_CONFIGURED) == NOT_CONFIGURED]
+    demo = [ch for ch in used if facts.transports.get(ch) == DEMO]
+    working = [ch for ch in used if is_real(facts.transports.get(ch)) and _delivered(facts.tests.get(ch))]
+    not_sent = [ch for ch in used if is_real(facts.transports.get(ch)) and ch not in working]
+    nobody = [c.name for c in facts.contacts if not any(c in used[ch] for ch in working)]
+    problems = []
+    if missing:
+        who = ", ".join(f"{ch} ({_names([c.name for c in used[ch] if c is not None])})" for ch in missing)
+        problems.append(text("v_tests_missing", lang, who=who.replace(" ()", "")))
+    if demo:
+        problems.append(text("v_tests_demo", lang, who=", ".join(demo)))
+    if not_sent:
+        problems.append(text("v_tests_bad", lang, who=", ".join(not_sent)))
+    if nobody:
+        problems.append(text("v_tests_nobody", lang, who=_names(nobody)))
+    if not used:
+        problems.append(text("v_no_channel", lang))
+    if problems:
+        return _check("tests", lang, "; ".join(problems), False)
+    return _check("tests", lang, text("v_tests_ok", lang, n=len(used), t=len(used)), True)
+
+
+def _delivered(result: ChannelTestResult | None) -> bool:
+    return result is not None and result.state == "sent" and is_real(result.transport)
 
 
 def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
@@ -469,15 +508,16 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
     used = channels_in_use(facts.contacts, facts.transports)
     channels = []
     for channel in CHANNEL_ORDER:
-        transport = facts.transports.get(channel, "log")
-        if channel not in used and transport == "log":
+        transport = facts.transports.get(channel, NOT_CONFIGURED)
+        if channel not in used and not is_real(transport):
             continue
         result = facts.tests.get(channel)
         channels.append(
             {
                 "channel": channel,
                 "transport": transport,
-                "configured": transport != "log",
+                "configured": is_real(transport),
+                "demo": transport == DEMO,
                 "recipients": [_recipient_label(channel, c) for c in used.get(channel, [])],
                 "last_test": _test_json(result, tz) if result else None,
             }
@@ -727,7 +767,11 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
         channel_rows.append(
             [
                 ch["channel"],
-                ch["transport"] if ch["configured"] else f"log — {t('log_only')}",
+                ch["transport"]
+                if ch["configured"]
+                else f"log — {t('log_only')}"
+                if ch.get("demo")
+                else t("not_configured"),
                 ", ".join(ch["recipients"]) or "—",
                 result,
             ]
@@ -957,7 +1001,9 @@ def make_test_message(channel: str, contact: Contact | None, language: str, by: 
     )
 
 
-async def _send_one(channel: Channel, message: OutgoingMessage, timeout: float) -> tuple[str, str | None]:
+async def _send_one(channel: Channel | None, message: OutgoingMessage, timeout: float) -> tuple[str, str | None]:
+    if channel is None:  # no section for it: nothing is sent, and no log pretends it was
+        return "not_configured", f"no [{'sms' if message.channel == 'voice' else message.channel}] in the config"
     try:
         outcome = await asyncio.wait_for(channel.send(message), timeout)
     except TimeoutError:
@@ -986,8 +1032,8 @@ async def send_test_messages(hub: Any, *, by: str, timeout: float = DEFAULT_TEST
     plans = []
     for channel, who in used.items():
         contact = who[0]
-        transport = hub.transports.get(channel, "log")
-        implementation = transports.get(transport) or transports["log"]
+        transport = hub.transports.get(channel, NOT_CONFIGURED)
+        implementation = transports.get(transport)
         message = make_test_message(channel, contact, hub.language, by, when)
         plans.append((channel, transport, _recipient_label(channel, contact), implementation, message))
     outcomes = await asyncio.gather(*(_send_one(impl, msg, timeout) for _, _, _, impl, msg in plans))

@@ -888,6 +888,32 @@ def _contacts(ctx: _Context, items: list[Any], default_language: Language) -> tu
     return tuple(contacts)
 
 
+def _unreachable_contacts(
+    ctx: _Context, contacts: Iterable[ContactConfig], *, sms: bool, email: bool, gsm: bool
+) -> None:
+    """Warn, per contact, of a way to reach them that no section carries: outside the demo nothing
+    stands in for a missing channel (hub/transports.py), so that message would never be sent."""
+    for index, c in enumerate(contacts):
+        path = f"contacts[{index}]"
+        if c.phone and not sms and not gsm:
+            ctx.warn(
+                f"{path}.phone",
+                f"{c.name} has a phone but no [sms] (or [gsm] modem) is configured: no SMS will be sent",
+            )
+        if c.email and not email:
+            ctx.warn(
+                f"{path}.email", f"{c.name} has an email address but no [email] is configured: no email will be sent"
+            )
+        if c.voice and not sms:
+            ctx.warn(
+                f"{path}.voice",
+                f"{c.name} wants a voice call but no [sms] (Twilio) is configured: no call will be made",
+            )
+        reached = (c.phone and (sms or gsm)) or (c.email and email) or c.push
+        if not reached:
+            ctx.warn(path, f"{c.name} would not be told of any alarm: no configured channel reaches them")
+
+
 def _sms(ctx: _Context, raw: Mapping[str, Any]) -> SmsConfig:
     t = _Table(ctx, raw, "sms", ("provider", "account_sid", "auth_token", "auth_token_file", "from", "base_url"))
     provider = t.choice("provider", SMS_PROVIDERS, "twilio")
@@ -1425,7 +1451,7 @@ def _build(ctx: _Context, data: Mapping[str, Any]) -> Config:
     hub = _hub(ctx, table("hub"))
     sms, email, push, ntfy = sections["sms"], sections["email"], sections["push"], sections["ntfy"]
     gsm, centre, mqtt_export, led = sections["gsm"], sections["centre"], sections["mqtt_export"], sections["led"]
-    return Config(
+    config = Config(
         hub=hub,
         web=_web(ctx, table("web")),
         alarm=_alarm(ctx, table("alarm")),
@@ -1443,6 +1469,8 @@ def _build(ctx: _Context, data: Mapping[str, Any]) -> Config:
         backup=None if sections["backup"] is None else _backup(ctx, sections["backup"]),
         log=_log(ctx, table("log")),
     )
+    _unreachable_contacts(ctx, config.contacts, sms=sms is not None, email=email is not None, gsm=gsm is not None)
+    return config
 
 
 def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> LoadedConfig:

@@ -4,6 +4,11 @@ Each transport that can check itself (credentials, reachability) does; `--send-t
 CHANNEL` sends the "test" message to the first contact (or `--to`) through that channel,
 so an installer can prove SMS, email, push or the centre link work end to end.
 
+A channel without its section is "not configured", never "ok": outside the demo nothing
+carries its messages (hub/transports.py). It is a failure (exit status 1) when a contact
+would need it (a phone and no [sms]); a channel nobody needs (voice, gsm, the centre of a
+self-monitored home) is only listed.
+
 It then says, in the hub's language, what the status LED is showing (the pattern the running
 daemon records in the data dir, hub/led_state.py) and how the last nightly backup went
 (hub/backup_schedule.py), so an installer standing by the Pi can read the blinking.
@@ -17,13 +22,14 @@ import datetime
 import json
 import sys
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from alarms.channels.base import Delivered, OutgoingMessage
 from alarms.messages import render
-from hub.config import Config, ConfigError, load_config
-from hub.transports import Transports, build, enter_all
+from hub.config import Config, ConfigError, ContactConfig, load_config
+from hub.transports import NOT_CONFIGURED, Transports, build, enter_all
 
 CHECK_TIMEOUT = 20.0
 
@@ -73,6 +79,30 @@ def _test_message(config: Config, channel: str, to: str | None) -> OutgoingMessa
     )
 
 
+# channel -> (who needs it, what they would miss) for the "not configured" line.
+_NEEDS: dict[str, tuple[Callable[[ContactConfig], bool], str]] = {
+    "sms": (lambda c: bool(c.phone), "no SMS will be sent"),
+    "email": (lambda c: bool(c.email), "no email will be sent"),
+    "voice": (lambda c: c.voice and bool(c.phone), "no voice call will be made"),
+}
+
+
+def _not_configured(config: Config, channel: str) -> dict[str, Any]:
+    wants, missed = _NEEDS.get(channel, (lambda c: False, ""))
+    needed_by = [c.name for c in config.contacts if wants(c)]
+    detail = f"not configured: no [{'sms' if channel == 'voice' else channel}] section"
+    if needed_by:
+        detail += f"; {missed} to {', '.join(needed_by)}"
+    return {
+        "channel": channel,
+        "transport": NOT_CONFIGURED,
+        "ok": False,
+        "configured": False,
+        "needed_by": needed_by,
+        "detail": detail,
+    }
+
+
 async def run_doctor(config: Config, data_dir: Path, send_test: str | None, to: str | None) -> list[dict[str, Any]]:
     link_events: list[bool] = []
 
@@ -91,22 +121,28 @@ async def run_doctor(config: Config, data_dir: Path, send_test: str | None, to: 
     async with contextlib.AsyncExitStack() as stack:
         await enter_all(stack, transports)
         for channel_name, transport in transports.for_channel.items():
-            if transport == "log":
-                results.append(
-                    {
-                        "channel": channel_name,
-                        "transport": "log",
-                        "ok": True,
-                        "detail": "not configured: messages go to the hub log",
-                    }
-                )
+            if transport == NOT_CONFIGURED:
+                results.append(_not_configured(config, channel_name))
                 continue
             _, ok, detail = await _check(transport, transports.by_name[transport])
-            results.append({"channel": channel_name, "transport": transport, "ok": ok, "detail": detail})
+            results.append(
+                {"channel": channel_name, "transport": transport, "ok": ok, "configured": True, "detail": detail}
+            )
         if send_test:
             test_transport = transports.for_channel.get(send_test)
             if test_transport is None:
                 raise SystemExit(f"casahub: --send-test: unknown channel {send_test!r}")
+            if test_transport == NOT_CONFIGURED:
+                results.append(
+                    {
+                        "channel": send_test,
+                        "transport": NOT_CONFIGURED,
+                        "ok": False,
+                        "configured": False,
+                        "detail": f"test message: not sent, {send_test} is not configured",
+                    }
+                )
+                return results
             message = _test_message(config, send_test, to)
             outcome = await transports.by_name[test_transport].send(message)
             results.append(
@@ -114,6 +150,7 @@ async def run_doctor(config: Config, data_dir: Path, send_test: str | None, to: 
                     "channel": send_test,
                     "transport": test_transport,
                     "ok": isinstance(outcome, Delivered),
+                    "configured": True,
                     "detail": f"test message: {type(outcome).__name__.lower()} "
                     f"{getattr(outcome, 'detail', '') or getattr(outcome, 'reason', '')}".strip(),
                 }
@@ -208,10 +245,17 @@ def doctor_main(config_path: Path | None, data_dir: Path, send_test: str | None,
         print(json.dumps(results, indent=2))
     else:
         for r in results:
-            mark = "ok  " if r["ok"] else "FAIL"
+            mark = "ok  " if r["ok"] else "FAIL" if _fails(r) else "--  "
             print(f"{mark} {r['channel']:<7} {r['transport']:<8} {r['detail']}")
         if backup is not None:
             print(f"{'ok  ' if backup[0] else 'FAIL'} backup  {backup[1]}")
         print(led_line(config, data_dir))
     backup_ok = backup is None or backup[0]
-    return 0 if all(r["ok"] for r in results) and backup_ok else 1
+    return 0 if not any(_fails(r) for r in results) and backup_ok else 1
+
+
+def _fails(row: dict[str, Any]) -> bool:
+    """A configured channel whose check failed, or a missing one that a contact needs."""
+    if row.get("configured", True):
+        return not row["ok"]
+    return bool(row.get("needed_by", True))

@@ -5,6 +5,12 @@ Row states: `scheduled` (an escalation step not yet due), `pending` (to send now
 attempts; a `channel_failure` anomaly is raised), `cancelled` (a scheduled step that an
 acknowledgement made unnecessary). A row leaves `pending` only after its channel said
 so, so a crash mid-send means the message is sent again: at least once.
+
+A message for a channel that has no transport (no `[sms]` for a contact's phone; transport
+`none`, hub/transports.py) is written `dead` at once with `last_error` "not_configured": it
+is never `sent`, and it raises no `channel_failure` (nothing failed: there is nothing to
+send with; `config check`, `doctor` and `no_notification_channel` say so). A row whose
+transport went away from the config since it was written ends the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from alarms.messages import render
 from alarms.policy import PlannedMessage
 from hub.degraded import STORAGE_ERRORS
 from hub.storage import Database
+from hub.transports import NOT_CONFIGURED, NOT_CONFIGURED_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +69,12 @@ async def enqueue(
     text = render(message.template, message.language, params)
     state = "scheduled" if message.delay > 0 else "pending"
     due_at = now + message.delay
+    last_error = None
+    if transport == NOT_CONFIGURED:
+        state, due_at, last_error = "dead", now, NOT_CONFIGURED_ERROR
     if message.anomaly and message.channel != "centre" and await _anomaly_told_recently(conn, message, now):
         return 0
-    if message.template == UPDATE_TEMPLATE:
+    if message.template == UPDATE_TEMPLATE and state != "dead":
         async with conn.execute(
             # Only a row still waiting its turn takes the newer text; a pending one may be on the wire.
             "SELECT id FROM outbox WHERE incident IS ? AND channel = ? AND recipient = ? AND template = ?"
@@ -88,8 +98,8 @@ async def enqueue(
             state, due_at = "scheduled", last[0] + UPDATE_INTERVAL
     cur = await conn.execute(
         "INSERT INTO outbox (created_at, due_at, incident, anomaly, channel, transport, recipient, address, language,"
-        " template, subject, body, short, payload, step, state)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " template, subject, body, short, payload, step, state, last_error)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             now,
             due_at,
@@ -107,6 +117,7 @@ async def enqueue(
             json.dumps(payload) if payload is not None else None,
             message.step,
             state,
+            last_error,
         ),
     )
     return cur.lastrowid or 0
@@ -313,7 +324,9 @@ class OutboxDispatcher:
         self.wake()
 
     async def _send(self, transport: str, message: OutgoingMessage) -> Outcome:
-        channel = self.channels.get(transport) or self.channels["log"]
+        channel = self.channels.get(transport)
+        if channel is None:  # not configured (any more): nothing can carry it, and no log stands in
+            return Permanent(NOT_CONFIGURED_ERROR)
         try:
             return await asyncio.wait_for(channel.send(message), timeout=SEND_TIMEOUT)
         except TimeoutError:
@@ -368,6 +381,9 @@ class OutboxDispatcher:
                 (attempts, outcome.reason, row["id"]),
             )
             log.warning("message %s on %s gave up: %s", row["id"], row["channel"], outcome.reason)
+            if outcome.reason == NOT_CONFIGURED_ERROR:
+                await self._announce(row["id"])
+                return False  # nothing failed: there is no transport (hub/transports.py)
             if self.on_dead is not None and self.on_trouble is None:
                 await self.on_dead(row["channel"], outcome.reason)
         else:

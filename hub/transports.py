@@ -2,19 +2,26 @@
 
 Transport modules are imported only when their section is configured: a hub without
 email does not pay for aiosmtplib at start-up (memory and start time on a Pi).
+
+A channel whose section is not configured has no transport. Outside the demo it is
+`NOT_CONFIGURED` ("none"): the outbox writes its messages as `dead` with `last_error`
+"not_configured" and sends nothing, so the incident page says what did not go out. Only
+`casahub serve --demo` lets the `log` transport stand in for every missing channel, and
+everything that shows a transport calls that a demo.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alarms.channels.base import Channel
 from alarms.channels.log import LogChannel
+from alarms.policy import Contact
 from hub.config import Config
 
 log = logging.getLogger(__name__)
@@ -22,13 +29,23 @@ log = logging.getLogger(__name__)
 # Which transport carries each channel when its section is configured.
 DEFAULT_PUSH_SUBJECT = "mailto:casahub@localhost.localdomain"
 CHANNELS = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
+NOT_CONFIGURED = "none"  # the transport of a channel with no section, outside the demo
+DEMO = "log"  # the demo's stand-in for every channel without a section
+NOT_CONFIGURED_ERROR = "not_configured"  # last_error of a message whose channel has no transport
+# The household's channels: what no_notification_channel counts (the centre is not the household).
+HOUSEHOLD_CHANNELS = ("sms", "email", "push", "ntfy", "voice")
+
+
+def is_real(transport: str | None) -> bool:
+    """Whether a transport delivers to someone: not the demo's log, not missing."""
+    return transport is not None and transport not in (NOT_CONFIGURED, DEMO)
 
 
 @dataclass
 class Transports:
     """transport name -> implementation, plus channel -> transport name."""
 
-    by_name: dict[str, Channel] = field(default_factory=lambda: {"log": LogChannel()})
+    by_name: dict[str, Channel] = field(default_factory=dict)
     for_channel: dict[str, str] = field(default_factory=dict)
     push_store: Any = None
     vapid_public_key: str | None = None
@@ -42,9 +59,12 @@ def build(
     users_for_contact: Callable[[str], list[str]],
     push_store: Any = None,
     clock: Callable[[], float] | None = None,
+    demo: bool = False,
 ) -> Transports:
     result = Transports()
     by_name = result.by_name
+    if demo:
+        by_name[DEMO] = LogChannel()
     if config.sms is not None:
         from alarms.channels.twilio import TwilioChannel
 
@@ -98,7 +118,8 @@ def build(
 
             by_name["webhook"] = WebhookCentre(config.centre)
     wanted = {
-        "sms": "twilio",
+        # Without Twilio the GSM modem carries the SMS; with both it is Twilio's fallback (hub/outbox.py).
+        "sms": "twilio" if "twilio" in by_name else "gsm",
         "voice": "twilio",
         "email": "smtp",
         "push": "webpush",
@@ -106,9 +127,33 @@ def build(
         "gsm": "gsm",
         "centre": "dc09" if config.centre is not None and config.centre.protocol == "dc09" else "webhook",
     }
-    # A channel whose transport is not configured goes to the log, and the outbox says so.
-    result.for_channel = {ch: wanted[ch] if wanted[ch] in by_name else "log" for ch in CHANNELS}
+    missing = DEMO if demo else NOT_CONFIGURED
+    result.for_channel = {ch: wanted[ch] if wanted[ch] in by_name else missing for ch in CHANNELS}
     return result
+
+
+def household_channels(
+    contacts: Sequence[Contact], for_channel: Mapping[str, str], has_app: Callable[[str], bool]
+) -> list[str]:
+    """The household channels that reach at least one person, in CHANNELS order.
+
+    SMS and voice need a phone, email an address, push a contact with `push` whose dashboard
+    user has subscribed an app (`has_app(contact name)`, a blocking store read); ntfy is the
+    household's own topic. The demo's log reaches nobody. Empty: `no_notification_channel`.
+    """
+    reach: dict[str, Callable[[Contact], bool]] = {
+        "sms": lambda c: bool(c.phone),
+        "email": lambda c: bool(c.email),
+        "push": lambda c: c.push and has_app(c.name),
+        "voice": lambda c: c.voice and bool(c.phone),
+    }
+    found = []
+    for channel in HOUSEHOLD_CHANNELS:
+        if not is_real(for_channel.get(channel)):
+            continue
+        if channel == "ntfy" or any(reach[channel](c) for c in contacts):
+            found.append(channel)
+    return found
 
 
 async def enter_all(stack: contextlib.AsyncExitStack, transports: Transports) -> None:

@@ -151,6 +151,8 @@ async def subscribe(request: web.Request) -> web.Response:
     user_agent = request.headers.get("User-Agent", "")[:MAX_USER_AGENT] or None
     store = request.app[PUSH].store
     await asyncio.to_thread(store.add, principal.name, endpoint, p256dh, auth, user_agent)
+    if ctx is not None:
+        ctx.hub.channels_changed()  # an app that gets push may be the household's first channel
     return web.json_response({"endpoint": endpoint, "user": principal.name}, status=201)
 
 
@@ -159,6 +161,9 @@ async def unsubscribe(request: web.Request) -> web.Response:
     body = await read_body(request, UnsubscribeBody)
     store = request.app[PUSH].store
     removed = await asyncio.to_thread(store.remove, principal.name, body.endpoint)
+    ctx = request.app.get(CONTEXT)
+    if ctx is not None and removed:
+        ctx.hub.channels_changed()
     return web.json_response({"removed": removed})
 
 

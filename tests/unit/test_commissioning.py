@@ -77,8 +77,12 @@ def _device(device_id: str, driver: str = "zigbee2mqtt", interval: float | None 
     return DeviceFacts(**values)
 
 
-def _sent(channel: str, state: str = "sent") -> ChannelTestResult:
-    return ChannelTestResult(channel, "log", "x", state, None if state == "sent" else "boom", NOW - 5)
+REAL = {"sms": "twilio", "email": "smtp", "push": "webpush", "centre": "dc09"}
+
+
+def _sent(channel: str, state: str = "sent", transport: str | None = None) -> ChannelTestResult:
+    through = transport or REAL[channel]
+    return ChannelTestResult(channel, through, "x", state, None if state == "sent" else "boom", NOW - 5)
 
 
 def _facts(**changes: Any) -> Facts:
@@ -93,7 +97,7 @@ def _facts(**changes: Any) -> Facts:
         state=_state(walk=("door", "smoke"), tamper=("d-door",)),
         devices=[_device("d-door"), _device("d-smoke"), _device("ups", driver="nut", interval=60.0)],
         contacts=[ANNA],
-        transports={"sms": "twilio", "email": "smtp", "push": "webpush", "centre": "dc09"},
+        transports=dict(REAL),
         users=[UserFacts("anna", "owner", has_code=True, code_grade2=True)],
         events_kept=None,
         events_stored=42,
@@ -220,10 +224,55 @@ def test_every_channel_in_use_needs_a_delivered_test_message() -> None:
 
 def test_channels_in_use_follow_the_contacts_and_the_configuration() -> None:
     quiet = Contact(name="Nonna", phone=None, email=None, push=False)
-    used = commissioning.channels_in_use([quiet, ANNA], {"gsm": "gsm", "ntfy": "log"})
+    used = commissioning.channels_in_use(
+        [quiet, ANNA], {"sms": "twilio", "gsm": "gsm", "ntfy": "none", "centre": "log"}
+    )
     assert list(used) == ["sms", "email", "push", "gsm", "centre"]
     assert used["sms"] == [ANNA]
     assert used["centre"] == [None]
+    # The modem carrying every SMS is the sms channel, not a second one; no [centre]: no centre.
+    used = commissioning.channels_in_use([ANNA], {"sms": "gsm", "gsm": "gsm", "centre": "none"})
+    assert list(used) == ["sms", "email", "push"]
+
+
+def test_a_phone_without_sms_fails_the_channel_check() -> None:
+    """Outside the demo a missing [sms] is not "delivered": nothing is sent, and the check says so."""
+    transports = {**REAL, "sms": "none"}
+    tests = {ch: _sent(ch) for ch in ("email", "push", "centre")}
+    tests["sms"] = ChannelTestResult("sms", "none", "x", "not_configured", "no [sms] in the config", NOW - 5)
+    facts = _facts(transports=transports, tests=tests)
+    line = _line(facts, "tests")
+    assert line["pass"] is False and line["value"] == "not configured: sms (Anna)"
+    assert _line(facts, "tests", "it")["value"] == "non configurati: sms (Anna)"
+    report = commissioning.build_report(facts, "en")
+    sms = next(c for c in report["channels"] if c["channel"] == "sms")
+    assert (sms["transport"], sms["configured"], sms["demo"]) == ("none", False, False)
+    assert sms["last_test"]["state"] == "not_configured"
+    markdown = commissioning.to_markdown(report)
+    assert "| sms | not configured |" in markdown and "not configured" in markdown
+
+
+def test_the_demo_log_proves_nothing() -> None:
+    demo = {ch: "log" for ch in REAL}
+    facts = _facts(transports=demo, tests={ch: _sent(ch, transport="log") for ch in REAL})
+    line = _line(facts, "tests")
+    assert line["pass"] is False
+    assert line["value"] == "demo, written to the log only: sms, email, push, centre; no working channel for: Anna"
+    channels = commissioning.build_report(facts, "en")["channels"]
+    assert all(c["demo"] and not c["configured"] for c in channels)
+    assert "log — demo: written to the log only" in commissioning.to_markdown(commissioning.build_report(facts, "en"))
+
+
+def test_a_contact_whom_no_working_channel_reaches_fails() -> None:
+    mario = Contact(name="Mario", phone=None, email="mario@example.org", push=False)
+    failed = {**{ch: _sent(ch) for ch in REAL}, "email": _sent("email", "failed")}
+    line = _line(_facts(contacts=[ANNA, mario], tests=failed), "tests")
+    assert (
+        line["pass"] is False and line["value"] == "not tested or not delivered: email; no working channel for: Mario"
+    )
+    assert _line(_facts(contacts=[]), "tests")["pass"] is True  # the centre alone, tested
+    nothing = _line(_facts(contacts=[], transports={**REAL, "centre": "none"}, tests={}), "tests")
+    assert nothing == {**nothing, "pass": False, "value": "no notification channel"}
 
 
 @pytest.mark.parametrize(

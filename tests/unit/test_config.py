@@ -98,8 +98,41 @@ def test_shipped_default_file_loads_and_holds_the_defaults() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_shipped_examples_load_cleanly(path: Path) -> None:
     loaded = load_config(path, env={})
-    assert loaded.warnings == []
+    if path.name == "demo-with-log.toml":  # no real channel on purpose: run with --demo
+        assert {w.key for w in loaded.warnings} == {
+            "contacts[0].phone",
+            "contacts[0].email",
+            "contacts[1].phone",
+            "contacts[1]",
+        }
+    else:
+        assert loaded.warnings == []
     assert check_main(path, env={}) == 0
+
+
+def test_a_contact_that_no_section_reaches_is_warned_of(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Outside the demo nothing stands in for a missing channel: config check says, per contact,
+    in people's words, what will not be sent. Warnings, not errors: the hub still starts."""
+    text = (
+        '[[contacts]]\nname = "Mario"\nphone = "+393331234567"\nemail = "mario@example.org"\nvoice = true\n\n'
+        '[[contacts]]\nname = "Nonna"\nphone = "+393337654321"\npush = false\n'
+    )
+    loaded = load(tmp_path, text)
+    assert [(w.key, w.reason) for w in loaded.warnings] == [
+        ("contacts[0].phone", "Mario has a phone but no [sms] (or [gsm] modem) is configured: no SMS will be sent"),
+        ("contacts[0].email", "Mario has an email address but no [email] is configured: no email will be sent"),
+        ("contacts[0].voice", "Mario wants a voice call but no [sms] (Twilio) is configured: no call will be made"),
+        ("contacts[1].phone", "Nonna has a phone but no [sms] (or [gsm] modem) is configured: no SMS will be sent"),
+        ("contacts[1]", "Nonna would not be told of any alarm: no configured channel reaches them"),
+    ]
+    path = tmp_path / "casahub.toml"
+    assert check_main(path, env={}) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"OK: {path}\n")
+    assert f"warning: {path}: contacts[0].phone: Mario has a phone but no [sms]" in out
+    # A GSM modem carries SMS: the phone is reached; voice still needs Twilio.
+    gsm = load(tmp_path, text + '\n[gsm]\ndevice = "/dev/ttyUSB2"\n')
+    assert [w.key for w in gsm.warnings] == ["contacts[0].email", "contacts[0].voice"]
 
 
 def test_examples_exist() -> None:
@@ -320,7 +353,7 @@ ERROR_CASES: list[tuple[str, str, str]] = [
     ('[sms]\naccount_sid = "AC1"\nfrom = "+390212345678"\n', "sms.auth_token", "CASAHUB_SMS_AUTH_TOKEN"),
     ('[email]\nfrom = "a@example.org"\n', "email.host", "required key missing"),
     ('[email]\nhost = "h"\nfrom = "a@example.org"\nusername = "u"\n', "email.password", "required key missing"),
-    ("[push]\nvapid_private_key_file = \"k.pem\"\n", "push.subject", "required key missing"),
+    ('[push]\nvapid_private_key_file = "k.pem"\n', "push.subject", "required key missing"),
     ('[ntfy]\nurl = "https://ntfy.sh"\n', "ntfy.topic", "required key missing"),
     ('[centre]\nport = 1\naccount = "1234"\n', "centre.host", "required key missing"),
     ('[centre]\nhost = "h"\naccount = "1234"\n', "centre.port", "required key missing"),

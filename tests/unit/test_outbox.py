@@ -215,3 +215,49 @@ async def test_sustained_transient_failures_raise_and_delivery_clears_channel_fa
     await dispatcher.run_once()
     assert troubles == [("sms", True), ("sms", False)]
     await db.close()
+
+
+async def test_a_channel_without_transport_is_never_sent(tmp_path: Path) -> None:
+    """Outside the demo no log stands in: the row is dead, "not_configured", and nothing failed
+    (no channel_failure: config check, doctor and no_notification_channel tell that story)."""
+    clock = Clock()
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    channel = ScriptedChannel([])
+    troubles: list[tuple[str, bool]] = []
+    dead: list[tuple[str, str]] = []
+
+    async def on_trouble(name: str, active: bool) -> None:
+        troubles.append((name, active))
+
+    async def on_dead(name: str, reason: str) -> None:
+        dead.append((name, reason))
+
+    dispatcher = outbox.OutboxDispatcher(db, {"scripted": channel}, clock=clock, on_trouble=on_trouble)
+    async with db.transaction() as conn:
+        planned = await outbox.enqueue(conn, message(), now=clock(), transport="none", extra_params={"time": "now"})
+        reminder = await outbox.enqueue(
+            conn, message(delay=120, step=1), now=clock(), transport="none", extra_params={"time": "now"}
+        )
+        # Written while [sms] was configured, then the section went away: ends the same way.
+        stale = await outbox.enqueue(conn, message(), now=clock(), transport="twilio", extra_params={"time": "now"})
+    for row_id in (planned, reminder):
+        row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (row_id,))
+        assert row is not None
+        assert (row["state"], row["last_error"], row["transport"], row["attempts"]) == (
+            "dead",
+            "not_configured",
+            "none",
+            0,
+        )
+    await dispatcher.run_once()
+    row = await db.fetchone("SELECT * FROM outbox WHERE id = ?", (stale,))
+    assert row is not None and (row["state"], row["last_error"]) == ("dead", "not_configured")
+    assert channel.sent == [] and troubles == []
+    quiet = outbox.OutboxDispatcher(db, {}, clock=clock, on_dead=on_dead)
+    async with db.transaction() as conn:
+        await outbox.enqueue(conn, message(), now=clock(), transport="twilio", extra_params={"time": "now"})
+    await quiet.run_once()
+    assert dead == []
+    assert await db.fetchone("SELECT 1 FROM outbox WHERE state = 'sent'") is None
+    await db.close()
