@@ -202,7 +202,12 @@ class Daemon:
             # App push needs no outside account: on unless this is the plain demo (log only).
             push_store=push_store if cfg.push is not None or not p.demo else None,
             clock=self.clock,
+            demo=p.demo,
         )
+
+        def has_app(contact: str) -> bool:
+            return bool(push_store.for_users(users_for_contact(contact)))
+
         hub = Hub(
             db,
             settings=cfg.alarm,
@@ -212,6 +217,8 @@ class Daemon:
             timezone=cfg.hub.timezone,
             language=cfg.hub.language,
             clock=self.clock,
+            demo=p.demo,
+            has_app=has_app,
         )
         self.hub = hub
 
@@ -295,6 +302,7 @@ class Daemon:
                 for driver_cfg in cfg.drivers:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
                 await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
+                await hub.check_notification_channels()  # no_notification_channel from the first second
                 hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
                 # Announced on the LAN for `casahub pair` (not on loopback: the demo stays private).
                 await stack.enter_async_context(
@@ -313,6 +321,7 @@ class Daemon:
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
                 tasks.create_task(hub.run_storage_probe(), name="storage-probe")
                 tasks.create_task(hub.supervision.run(), name="supervision")
+                tasks.create_task(hub.run_channel_watch(), name="channel-watch")
                 tasks.create_task(lag.run(), name="loop-lag")
                 tasks.create_task(self._camera_snapshots(hub).run(), name="camera-snapshots")
                 if backups is not None:
