@@ -1,7 +1,9 @@
 """The `log` transport: writes the message to the daemon log.
 
-Used in the demo and for every channel that is not configured, so a message is never
-silently dropped and the notification list says how it was (not) delivered.
+Used by `casahub serve --demo` only, for every channel that is not configured: the demo's
+messages are visible and the notification list says `"transport": "log"`. Outside the demo a
+channel without its section has no transport at all (hub/transports.py): a log line is not
+a delivery.
 """
 
 from __future__ import annotations
@@ -19,4 +21,4 @@ class LogChannel:
     async def send(self, message: OutgoingMessage) -> Outcome:
         target = message.address or message.recipient
         log.info("[%s via log] to %s: %s", message.channel, target, message.short or message.body)
-        return Delivered("written to the hub log")
+        return Delivered("demo: written to the hub log")
