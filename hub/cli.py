@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,9 @@ def _add_pair(sub: Any) -> None:
     remove.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
     _add_remote(remove)
     walktest = pair_sub.add_parser("walktest", help="walk test: open every sensor, see it arrive, list the untested")
-    walktest.add_argument("--minutes", type=int, default=30, help="the hub ends the walk test after this (1-240)")
+    walktest.add_argument(
+        "--minutes", type=int, default=30, help="the hub ends the walk test after this (1-60, default 30)"
+    )
     walktest.add_argument("--seconds", type=float, help="end the walk test after this many seconds (for scripts)")
     _add_remote(walktest)
     report = pair_sub.add_parser("report", help="the commissioning report for the homeowner and the insurer")
@@ -128,11 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="API tokens (local)")
     token_sub = token.add_subparsers(dest="action", required=True)
-    create = token_sub.add_parser("create", help="create a token")
+    create = token_sub.add_parser("create", help="create a token (printed once, never shown again)")
     create.add_argument("--role", choices=("owner", "member", "installer"), required=True)
-    create.add_argument("--ttl", help="lifetime, e.g. 30m, 8h, 7d (default: no expiry)")
+    create.add_argument(
+        "--ttl", help="lifetime, e.g. 30m, 8h, 7d (installer: default 8h, at most 7d; others: default no expiry)"
+    )
+    create.add_argument(
+        "--by", metavar="USER", help="the user the token belongs to: for an installer, the owner granting it"
+    )
     create.add_argument("--label")
     _add_local(create)
+    tlist = token_sub.add_parser("list", help="list the valid tokens (never their secrets)")
+    tlist.add_argument("--all", action="store_true", help="also the expired and revoked ones")
+    _add_local(tlist)
     revoke = token_sub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id")
     _add_local(revoke)
@@ -167,8 +178,28 @@ def build_parser() -> argparse.ArgumentParser:
     disarm = sub.add_parser("disarm", help="disarm the system")
     disarm.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
     _add_remote(disarm)
+    _add_zone(sub)
     _add_pair(sub)
     return parser
+
+
+def _add_zone(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    zone = sub.add_parser("zone", help="zones and their exclusions (household)")
+    zone_sub = zone.add_subparsers(dest="zone_command", required=True)
+    _add_remote(zone_sub.add_parser("list", help="every zone, and which ones do not protect right now"))
+    exclude = zone_sub.add_parser("exclude", help="exclude an intrusion zone until the next disarm (inhibit)")
+    include = zone_sub.add_parser("include", help="end an exclusion made until disarm")
+    isolate = zone_sub.add_parser("isolate", help="owner: take a zone out of service for some hours, with a reason")
+    isolate.add_argument("--reason", required=True, help="why, in your words (1-200 characters)")
+    isolate.add_argument(
+        "--hours", required=True, type=float, help="how long: 1-720 hours, at most 24 for smoke, water, power, panic"
+    )
+    restore = zone_sub.add_parser("restore", help="owner: put any excluded zone back into protection")
+    for verb in (exclude, include, isolate, restore):
+        verb.add_argument("zone", help="the zone's id or name")
+        _add_remote(verb)
+    for verb in (isolate, restore):
+        verb.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
 
 
 def parse_ttl(text: str) -> float:
@@ -266,8 +297,26 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _until(expires_at: float | None) -> str:
+    if expires_at is None:
+        return "no expiry".ljust(16)
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at))
+
+
+def _token_json(token: Any) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "role": token.role,
+        "user": token.user,
+        "label": token.label,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "state": token.state,
+    }
+
+
 def cmd_token(args: argparse.Namespace) -> int:
-    from hub.accounts import AccountError, Accounts
+    from hub.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, Accounts
     from hub.storage import open_sync
 
     accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
@@ -278,8 +327,30 @@ def cmd_token(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(f"casahub: {exc}", file=sys.stderr)
                 return EXIT_USAGE
-            token_id, secret = accounts.create_token(args.role, ttl=ttl, label=args.label)
-            _out(args, {"token": secret, "id": token_id, "role": args.role, "ttl": ttl}, secret)
+            if args.role == "installer":
+                if not args.by:
+                    print(
+                        "casahub: an installer token is granted by an owner: add --by OWNER (an existing owner's"
+                        " username)",
+                        file=sys.stderr,
+                    )
+                    return EXIT_USAGE
+                if ttl is not None and ttl > INSTALLER_TTL_MAX:
+                    print(f"casahub: --ttl: an installer token lasts at most 7d, got {args.ttl}", file=sys.stderr)
+                    return EXIT_USAGE
+                ttl = INSTALLER_TTL if ttl is None else ttl
+            token_id, secret = accounts.create_token(args.role, ttl=ttl, username=args.by, label=args.label)
+            data = {"token": secret, "id": token_id, "role": args.role, "user": args.by, "ttl": ttl}
+            _out(args, data, secret)
+        elif args.action == "list":
+            now = time.time()
+            tokens = accounts.list_tokens(now, include_ended=args.all)
+            rows = [_token_json(t) for t in tokens]
+            lines = [
+                f"{t.id}  {t.role:<10} {t.user or '-':<16} {_until(t.expires_at)}  {t.state:<8} {t.label or ''}"
+                for t in tokens
+            ]
+            _out(args, rows, "\n".join(line.rstrip() for line in lines) or "no tokens")
         else:
             accounts.revoke_token(args.id)
             _out(args, {"id": args.id, "revoked": True}, f"token {args.id} revoked")

@@ -188,8 +188,14 @@ def resolve_token(args: argparse.Namespace, role: str) -> str:
         if token:
             return token
     raise RemoteError(
-        f"no token: pass --token or set CASAHUB_TOKEN (the hub owner makes one: casahub token create --role {role})"
+        f"no token: pass --token or set CASAHUB_TOKEN (the hub owner makes one: {_how_to_get(role)}, or from the"
+        " dashboard's Settings)"
     )
+
+
+def _how_to_get(role: str) -> str:
+    """The command an owner runs to make a token of this role (an installer's names the owner)."""
+    return f"casahub token create --role {role}" + (" --by OWNER --ttl 8h" if role == "installer" else "")
 
 
 # ---------------------------------------------------------------------------- the session
@@ -317,7 +323,7 @@ class HubSession:
         if status == 401:
             return (
                 f"the hub at {self.target.url} refused the token (wrong, revoked or expired): ask the hub owner for a"
-                f" new one (casahub token create --role {self.role} --ttl 8h) and pass it with --token or CASAHUB_TOKEN"
+                f" new one ({_how_to_get(self.role)}) and pass it with --token or CASAHUB_TOKEN"
             )
         if status == 403 and code == "forbidden":
             return f"{message} (HTTP 403): use a token of a role that may"
@@ -365,6 +371,9 @@ def _describe(system: dict[str, Any]) -> str:
         lines.append(f"incident {inc['id']}: {inc['kind']} {inc['state']} ({zones})")
     for ano in system.get("anomalies", []):
         lines.append(f"anomaly {ano['id']}: {ano['kind']} {ano.get('device') or ano.get('subject') or ''}")
+    for item in system.get("excluded", []):
+        until = f" until {item['until']}" if item.get("until") else ""
+        lines.append(f"  not protecting: {item['name']} ({EXCLUDED_HOW.get(item['how'], item['how'])}{until})")
     return "\n".join(lines)
 
 
@@ -377,7 +386,61 @@ async def _run(args: argparse.Namespace) -> Any:
     if args.command == "disarm":
         code = _code(args)
         return await _call(args, "POST", "/api/v1/system/disarm", {"code": code})
+    if args.command == "zone":
+        return await _zone(args)
     raise RemoteError(f"unknown command {args.command}")
+
+
+async def _zone(args: argparse.Namespace) -> Any:
+    """`casahub zone list|exclude|include|isolate|restore`: the dashboard's zone page, in a terminal."""
+    verb = args.zone_command
+    code = _code(args) if verb in ("isolate", "restore") else None
+    async with connect(args) as hub:
+        zones = (await hub.call("GET", "/api/v1/zones"))["items"]
+        if verb == "list":
+            return {"zones": zones}
+        wanted = args.zone.casefold()
+        found = [z for z in zones if wanted in (z["id"].casefold(), z["name"].casefold())]
+        if len(found) != 1:
+            names = ", ".join(f"{z['name']} ({z['id']})" for z in zones)
+            raise RemoteError(f"no zone named {args.zone!r}: the zones are {names}")
+        path = f"/api/v1/zones/{found[0]['id']}"
+        if verb == "exclude":
+            zone = await hub.call("PATCH", path, {"bypassed": True})
+        elif verb == "include":
+            zone = await hub.call("PATCH", path, {"bypassed": False})
+        elif verb == "isolate":
+            zone = await hub.call("POST", f"{path}/isolate", {"code": code, "reason": args.reason, "hours": args.hours})
+        else:
+            zone = await hub.call("POST", f"{path}/restore", {"code": code})
+        return {"zones": [zone]}
+
+
+EXCLUDED_HOW = {
+    "inhibit": "excluded until disarm",
+    "open_at_arming": "excluded while open (forced arming)",
+    "isolate": "isolated",
+    "auto": "excluded automatically (too many alarms) until disarm",
+}
+
+
+def _describe_zones(zones: list[dict[str, Any]]) -> str:
+    lines = []
+    for z in zones:
+        line = f"{z['id']}: {z['name']} ({z['kind']}, {z['behaviour']})"
+        excluded = z.get("excluded")
+        if excluded:
+            line += f" - {EXCLUDED_HOW.get(excluded['how'], excluded['how'])}"
+            if excluded.get("until"):
+                line += f" until {excluded['until']}"
+            if excluded.get("by"):
+                line += f" by {excluded['by']}"
+            if excluded.get("reason") and excluded["how"] == "isolate":
+                line += f": {excluded['reason']}"
+        else:
+            line += " - protecting"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def run_remote(args: argparse.Namespace) -> int:
@@ -389,5 +452,8 @@ def run_remote(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("casahub: interrupted", file=sys.stderr)
         return 130
-    print(json.dumps(system, indent=2) if args.json else _describe(system))
+    if args.json:
+        print(json.dumps(system.get("zones", system) if args.command == "zone" else system, indent=2))
+    else:
+        print(_describe_zones(system["zones"]) if args.command == "zone" else _describe(system))
     return 0

@@ -47,11 +47,17 @@ def test_user_commands_on_the_data_dir(tmp_path: Path) -> None:
 
 
 def test_token_create_json(tmp_path: Path) -> None:
-    r = casahub("token", "create", "--role", "installer", "--ttl", "8h", "--json", "--data-dir", str(tmp_path))
+    r = casahub("user", "add", "anna", "--role", "owner", "--data-dir", str(tmp_path), stdin="s3cret-pw\n")
+    assert r.returncode == 0, r.stderr
+    r = casahub(
+        "token", "create", "--role", "installer", "--by", "anna", "--ttl", "8h", "--json", "--data-dir", str(tmp_path)
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["token"].startswith("chb_") and data["ttl"] == 8 * 3600
-    r = casahub("token", "create", "--role", "installer", "--ttl", "forever", "--data-dir", str(tmp_path))
+    assert data["token"].startswith("chb_") and data["ttl"] == 8 * 3600 and data["user"] == "anna"
+    r = casahub(
+        "token", "create", "--role", "installer", "--by", "anna", "--ttl", "forever", "--data-dir", str(tmp_path)
+    )
     assert r.returncode == 2 and "--ttl" in r.stderr
 
 
@@ -117,3 +123,34 @@ def test_doctor_reports_each_channel(tmp_path: Path) -> None:
     assert r.returncode == 1
     line = next(line for line in r.stdout.splitlines() if " centre " in line)
     assert line.startswith("FAIL") and "dc09" in line
+
+
+async def test_remote_zone_exclusions(running_hub: RunningHub, api: Api) -> None:
+    """`casahub zone`: a member excludes and includes, the owner isolates and restores with the code."""
+    from hub.accounts import Accounts
+    from hub.storage import open_sync
+
+    accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
+    _, member = await asyncio.to_thread(accounts.create_token, "member")
+    _, owner = await asyncio.to_thread(accounts.create_token, "owner")
+    accounts.conn.close()
+
+    def run(token: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return casahub("zone", *args, "--hub", running_hub.base, "--token", token)
+
+    r = await asyncio.to_thread(run, member, "exclude", "Rilevatore fumo")
+    assert r.returncode == 1 and "isolate" in r.stderr, r.stderr
+    r = await asyncio.to_thread(run, member, "exclude", "Sensore movimento")
+    assert r.returncode == 0 and "excluded until disarm" in r.stdout, (r.stdout, r.stderr)
+    r = await asyncio.to_thread(run, member, "list", "--json")
+    excluded = {z["name"]: z["excluded"] for z in json.loads(r.stdout) if z["excluded"]}
+    assert list(excluded) == ["Sensore movimento"], excluded
+    r = await asyncio.to_thread(run, member, "include", "Sensore movimento")
+    assert r.returncode == 0 and "protecting" in r.stdout
+    args = ("isolate", "Rilevatore fumo", "--reason", "Lavori in cucina", "--hours", "3", "--code", "12345")
+    r = await asyncio.to_thread(run, owner, *args)
+    assert r.returncode == 0 and "isolated until" in r.stdout and "Lavori in cucina" in r.stdout, r.stderr
+    r = await asyncio.to_thread(run, owner, "restore", "Rilevatore fumo", "--code", "12345")
+    assert r.returncode == 0 and "protecting" in r.stdout, r.stderr
+    r = await asyncio.to_thread(run, member, "exclude", "nessuna")
+    assert r.returncode == 1 and "no zone named" in r.stderr
