@@ -38,6 +38,7 @@ from hub.outbox import OutboxDispatcher
 from hub.push_store import PushStore
 from hub.runtime import Hub
 from hub.storage import Database, open_sync
+from hub.throttle import hub_code_throttle
 from hub.transports import build as build_transports
 from hub.transports import enter_all as enter_transports
 from hub.web.app import make_app
@@ -232,9 +233,12 @@ class Daemon:
 
         hub.expected_interval = expected_interval
         hub_ref.append(hub)
+        # One alarm-code throttle for the API and MQTT, kept in the database (hub/throttle.py).
+        codes = hub_code_throttle(hub)
         ctx = WebContext(
             hub=hub,
             accounts=accounts,
+            code_throttle=codes,
             drivers=self.drivers,
             demo=p.demo,
             tls=p.tls is not None,
@@ -341,6 +345,7 @@ class Daemon:
                         hub_id=hub_id(p.data_dir),
                         hub_name=cfg.hub.name,
                         version=ctx.version,
+                        throttle=codes,
                     )
                     await stack.enter_async_context(export)
                     tasks.create_task(export.run(), name="mqtt-export")

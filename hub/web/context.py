@@ -13,7 +13,7 @@ from aiohttp import web
 from hub.accounts import Accounts
 from hub.config import Config
 from hub.runtime import Hub
-from hub.throttle import FailureThrottle
+from hub.throttle import CodeThrottle, FailureThrottle
 
 
 @dataclass
@@ -31,8 +31,10 @@ class WebContext:
     data_dir: Path | None = None
     # 5 failed logins per username or address in 15 minutes -> 429 until the window clears.
     login_throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(5, 900))
-    # 3 wrong alarm codes -> that user/keypad locked for 90 s.
-    code_throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(3, 90, lockout=90))
+    # Alarm codes: 3 wrong -> that caller locked for 90 s, doubling up to 1 h; 10 wrong in an hour
+    # from anyone -> an alert. The daemon passes the one it shares with MQTT, kept in the database
+    # (hub/throttle.py); this default, in memory, is for contexts that tests build by hand.
+    code_throttle: CodeThrottle = field(default_factory=CodeThrottle)
 
 
 CONTEXT = web.AppKey("casahub", WebContext)

@@ -23,7 +23,7 @@ from alarms.model import (
     State,
     Zone,
 )
-from alarms.policy import Contact, Escalation, PlannedMessage, plan_notify, plan_report
+from alarms.policy import CODE_GUESSING_EVENTS, Contact, Escalation, PlannedMessage, plan_notify, plan_report
 
 ANNA = Contact(name="Anna", phone="+393331112222", email="anna@example.org", voice=True)
 BEN = Contact(name="Ben", email="ben@example.org", language="en", push=False)
@@ -294,12 +294,31 @@ def test_anomaly_no_longer_known_gets_a_generic_text() -> None:
 # --------------------------------------------------------------------------- events
 
 
-@pytest.mark.parametrize("event", sorted(EVENT_NAMES))
+@pytest.mark.parametrize("event", sorted(EVENT_NAMES - CODE_GUESSING_EVENTS))
 def test_events_are_push_only(event: str) -> None:
     plan = plan_notify(Notify(subject="event", event=event, zone="z1", by="Anna"), state_with(), CONTACTS, ESCALATION)
     assert channels(plan) == [("Anna", "push"), ("Carla", "push")]
     assert all(m.template == f"event.{event}" for m in plan)
     assert plan[0].params["user"] == "Anna"
+
+
+def test_wrong_codes_go_by_sms_push_and_email() -> None:
+    """Someone guessing the alarm code is told like a fault: every channel each contact has."""
+    n = Notify(subject="event", event="wrong_codes", by="MQTT (Home Assistant)")
+    plan = plan_notify(n, state_with(), CONTACTS, ESCALATION, ntfy=True)
+    assert channels(plan) == [
+        ("Anna", "sms"),
+        ("Anna", "push"),
+        ("Anna", "email"),
+        ("Ben", "email"),
+        ("Carla", "sms"),
+        ("Carla", "push"),
+        ("household", "ntfy"),
+    ]
+    assert {m.template for m in plan} == {"event.wrong_codes"} and all(m.step == 0 for m in plan)
+    assert plan[0].params["user"] == "MQTT (Home Assistant)"
+    text = render("event.wrong_codes", "it", {**plan[0].params, "time": "03:12"}).short
+    assert "10 codici" in text and "MQTT (Home Assistant)" in text and "03:12" in text
 
 
 def test_unknown_event_gets_the_generic_text() -> None:
