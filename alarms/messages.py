@@ -780,6 +780,26 @@ _EVENT_TEMPLATES: dict[str, dict[str, _Text]] = {
         ),
         "en": _event("Alarm armed (away)", "Alarm armed in away mode{by_user}{at}. All zones are active."),
     },
+    "event.armed_home.excluded": {
+        "it": _event(
+            "Allarme inserito (in casa), con zone escluse",
+            "Allarme inserito in modalità in casa{by_user}{at}, ma queste zone non proteggono: {excluded}.",
+        ),
+        "en": _event(
+            "Alarm armed (home), with zones excluded",
+            "Alarm armed in home mode{by_user}{at}, but these zones do not protect: {excluded}.",
+        ),
+    },
+    "event.armed_away.excluded": {
+        "it": _event(
+            "Allarme inserito (fuori casa), con zone escluse",
+            "Allarme inserito in modalità fuori casa{by_user}{at}, ma queste zone non proteggono: {excluded}.",
+        ),
+        "en": _event(
+            "Alarm armed (away), with zones excluded",
+            "Alarm armed in away mode{by_user}{at}, but these zones do not protect: {excluded}.",
+        ),
+    },
     "event.disarmed": {
         "it": _event("Allarme disinserito", "Allarme disinserito{by_user}{at}."),
         "en": _event("Alarm disarmed", "Alarm disarmed{by_user}{at}."),

@@ -141,6 +141,11 @@ def plan_notify(
         case "event":
             params = _event_params(n, state, found)
             template = f"event.{n.event}" if n.event in EVENT_NAMES else "event.other"
+            excluded = sorted(z.name or z.id for z in state.zones.values() if z.excluded is not None)
+            if n.event in ("armed_home", "armed_away") and excluded:
+                # "All zones are active" would be a lie: name the ones that are not.
+                template = f"event.{n.event}.excluded"
+                params["excluded"] = ", ".join(excluded)
             if n.event in CODE_GUESSING_EVENTS:
                 return _plan(contacts, template, params, n, ntfy, sms=True, push=True, email=True)
             return _plan(contacts, template, params, n, ntfy, push=True)

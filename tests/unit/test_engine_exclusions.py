@@ -130,3 +130,19 @@ def test_exclusions_of_intrusion_zones_go_by_push_and_email() -> None:
     assert {m.template for m in plan_notify(notify, hub.state, CONTACTS, Escalation())} == {
         "event.zone_included.closed"
     }
+
+
+def test_the_armed_message_names_the_excluded_zones_instead_of_all_zones_active() -> None:
+    hub = kit()
+    hub.open("door")
+    effects = hub.arm("away", force=True, at=0)
+    effects += hub.tick(30)
+    (armed,) = (n for n in of(effects, Notify) if n.event == "armed_away")
+    (message,) = plan_notify(armed, hub.state, (Contact(name="Anna"),), Escalation())
+    assert message.template == "event.armed_away.excluded" and message.params["excluded"] == "door"
+    hub.close("door", at=40)
+    hub.disarm(at=50)
+    effects = hub.arm("away", at=60) + hub.tick(90)
+    (armed,) = (n for n in of(effects, Notify) if n.event == "armed_away")
+    (message,) = plan_notify(armed, hub.state, (Contact(name="Anna"),), Escalation())
+    assert message.template == "event.armed_away"

@@ -42,6 +42,7 @@ FULL_PARAMS = {
     "time": "14:32",
     "until": "08/12/2026 14:32:00",
     "reason": "sensore guasto, tecnico domani",
+    "excluded": "Porta ingresso, Telecamera",
 }
 ALL_KEYS = sorted(TEMPLATE_KEYS)
 SPOKEN = {"incident.voice"}  # read out on a call, never sent as an SMS
