@@ -859,10 +859,11 @@ class Hub:
         """Raise `no_notification_channel` while no household channel reaches anybody, clear it
         once one does (hub/transports.py household_channels). The demo's log is said to be a demo
         everywhere and raises nothing."""
-        if self.demo:
-            return
-        contacts = list(self.contacts)
-        reachable = await asyncio.to_thread(household_channels, contacts, self.transports, self.has_app)
+        if self.demo:  # (a data dir that ran without --demo may carry one: it clears)
+            reachable = ["log"]
+        else:
+            contacts = list(self.contacts)
+            reachable = await asyncio.to_thread(household_channels, contacts, self.transports, self.has_app)
         raised = any(a.kind == "no_notification_channel" for a in self.state.anomalies.values())
         if raised == (not reachable):
             return
