@@ -141,7 +141,12 @@ class CodeThrottle:
         async with self._load_lock:
             if self._loaded:
                 return
-            rows = await self.db.fetchall("SELECT * FROM code_lockouts")
+            try:
+                rows = await self.db.fetchall("SELECT * FROM code_lockouts")
+            except (sqlite3.Error, StorageError) as exc:
+                # A failing disk must not stop the household from disarming: count in memory.
+                log.warning("alarm-code locks not read, counting from now: %s", exc)
+                rows = []
             for row in rows:
                 self._callers[row["caller"]] = _Caller(
                     failures=int(row["failures"]),

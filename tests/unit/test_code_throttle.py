@@ -221,3 +221,15 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
         assert ("mqtt", 3) in [(r["caller"], r["locks"]) for r in rows]
     finally:
         await third.close()
+
+
+async def test_a_failing_database_still_locks_in_memory(tmp_path: Path) -> None:
+    """Storage errors are logged, never raised: the caller still gets its answer and its lock."""
+    broken = Database(tmp_path / "casahub.db")  # never opened: every statement fails
+    alerts = Alerts()
+    throttle = CodeThrottle(broken, alerts)
+    assert await run_until_locked(throttle, "anna", T0) == FIRST_LOCK
+    await throttle.right("anna")
+    for i in range(7):
+        await guess(throttle, f"user{i}", T0 + 10 + i)
+    assert alerts.raised == [(10, "user6")]
