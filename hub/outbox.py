@@ -25,7 +25,7 @@ from typing import Any
 
 import aiosqlite
 
-from alarms.channels.base import Channel, Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from alarms.channels.base import Channel, Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import render
 from alarms.policy import PlannedMessage
 from hub.degraded import STORAGE_ERRORS
@@ -381,9 +381,9 @@ class OutboxDispatcher:
                 (attempts, outcome.reason, row["id"]),
             )
             log.warning("message %s on %s gave up: %s", row["id"], row["channel"], outcome.reason)
-            if outcome.reason == NOT_CONFIGURED_ERROR:
+            if outcome.reason == NOT_CONFIGURED_ERROR or isinstance(outcome, NoRecipient):
                 await self._announce(row["id"])
-                return False  # nothing failed: there is no transport (hub/transports.py)
+                return False  # nothing failed: no transport (hub/transports.py), or nobody on it
             if self.on_dead is not None and self.on_trouble is None:
                 await self.on_dead(row["channel"], outcome.reason)
         else:

@@ -43,6 +43,11 @@ class Permanent(msgspec.Struct, frozen=True):
     reason: str
 
 
+class NoRecipient(Permanent, frozen=True):
+    """Nobody to deliver to on this channel (a contact with no app subscribed): the message is
+    not delivered (the row is dead, never "sent"), but the channel itself did not fail."""
+
+
 Outcome = Delivered | Transient | Permanent
 
 

@@ -7,8 +7,8 @@ signed with the hub's VAPID key by `pywebpush.webpush_async`.
 
 Outcome over all of a contact's subscriptions:
 - one or more accepted (201)                    -> Delivered
-- none subscribed, or all expired (404/410)     -> Delivered("no app subscribed ..."): SMS and
-  email reach that contact; the absence of an app is not a delivery failure
+- none subscribed, or all expired (404/410)     -> NoRecipient("no app subscribed ..."): not
+  delivered (the row is dead, never "sent"), but no channel fault: SMS and email reach that contact
 - any 429/5xx/timeout/network error, none sent  -> Transient (the outbox retries)
 - only 400/403/413 and the like                 -> Permanent (bad VAPID key or payload)
 Expired subscriptions (404/410) are deleted on the spot.
@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, retry_after
+from alarms.channels.base import Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient, retry_after
 
 __all__ = ["ALARM_TTL", "DEFAULT_TTL", "SubscriptionStore", "WebPushChannel", "WebPushSubscription"]
 
@@ -196,7 +196,7 @@ class WebPushChannel:
         usernames = self.users_for(contact)
         subscriptions = await asyncio.to_thread(self.store.for_users, usernames) if usernames else []
         if not subscriptions:
-            return Delivered(f"no app subscribed for {contact}")
+            return NoRecipient(f"no app subscribed for {contact}")
         data = json.dumps(
             {
                 "title": _clip(message.subject, 200),
@@ -284,7 +284,7 @@ class WebPushChannel:
             extra = f"; {len(failed)} failed ({failed[0].reason})" if failed else ""
             return Delivered(f"sent to {sent} app{'s' if sent != 1 else ''}{extra}")
         if not failed:
-            return Delivered(f"no app subscribed for {contact} (expired subscriptions removed)")
+            return NoRecipient(f"no app subscribed for {contact} (expired subscriptions removed)")
         transient = [r for r in failed if r.kind == "transient"]
         if transient:
             hints = [r.retry_after for r in transient if r.retry_after is not None]

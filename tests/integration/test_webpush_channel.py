@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
+from alarms.channels.base import Delivered, NoRecipient, OutgoingMessage, Permanent, Transient
 from alarms.channels.webpush import WebPushChannel
 from hub.accounts import Principal
 from hub.config import PushConfig, Secret
@@ -167,7 +167,7 @@ async def test_expired_subscription_is_removed_and_the_others_still_get_it(
     assert [s.endpoint for s in store.all()] == [live.endpoint]
 
 
-async def test_all_subscriptions_expired_is_not_a_failure(
+async def test_all_subscriptions_expired_is_no_recipient_not_a_channel_failure(
     push_service: PushService, store: PushStore, vapid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     dead = subscribe(store, push_service, vapid_key, "maria")
@@ -175,16 +175,14 @@ async def test_all_subscriptions_expired_is_not_a_failure(
 
     outcome = await make_channel(store, vapid_key).send(message())
 
-    assert isinstance(outcome, Delivered) and "no app subscribed for Maria Rossi" in outcome.detail
+    assert isinstance(outcome, NoRecipient) and "no app subscribed for Maria Rossi" in outcome.reason
     assert store.all() == []
 
 
-async def test_no_subscription_is_delivered_with_a_note(
-    store: PushStore, vapid_key: ec.EllipticCurvePrivateKey
-) -> None:
+async def test_no_subscription_is_never_delivered(store: PushStore, vapid_key: ec.EllipticCurvePrivateKey) -> None:
     for contact in ("Nonna", "Maria Rossi", "someone unknown"):
         outcome = await make_channel(store, vapid_key).send(message(contact))
-        assert outcome == Delivered(f"no app subscribed for {contact}")
+        assert outcome == NoRecipient(f"no app subscribed for {contact}")
 
 
 async def test_push_service_error_is_transient_and_keeps_the_subscription(
