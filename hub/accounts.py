@@ -39,6 +39,9 @@ def _dummy_hash() -> str:
 
 
 SESSION_TTL = 30 * 24 * 3600
+# Installer access (EN 50131 access level 3) is granted by an owner (level 2) for a while only.
+INSTALLER_TTL = 8 * 3600
+INSTALLER_TTL_MAX = 7 * 24 * 3600
 MIN_PASSWORD = 4
 MIN_CODE_DIGITS = 4
 
@@ -84,6 +87,20 @@ class Principal:
     kind: Literal["session", "token"]
     csrf: str | None = None  # only for sessions
     session: str | None = None  # session digest, for logout
+    user: str | None = None  # a token's user: for installer tokens the owner who granted it
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed: never its secret (only a digest is stored anyway)."""
+
+    id: str
+    role: Role
+    user: str | None
+    label: str | None
+    created_at: float
+    expires_at: float | None
+    state: Literal["active", "expired", "revoked"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,14 @@ def _verify(hash_: str | None, secret: str) -> bool:
         return HASHER.verify(hash_, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _grant_holds(role: str, username: str | None, user_exists: bool, user_role: str | None) -> bool:
+    """A token with a user lives only as long as its user does; an installer token needs one, and
+    only while that user is still an owner (who granted it)."""
+    if role == "installer":
+        return bool(username) and bool(user_exists) and user_role == "owner"
+    return username is None or bool(user_exists)
 
 
 class Accounts:
@@ -349,13 +374,32 @@ class Accounts:
     def create_token(
         self, role: Role, *, ttl: float | None = None, username: str | None = None, label: str | None = None
     ) -> tuple[str, str]:
-        """Returns (token id, the secret token). Only the digest is stored."""
+        """Returns (token id, the secret token). Only the digest is stored.
+
+        An installer token is granted by an owner (`username`, who must exist and be an owner),
+        lasts INSTALLER_TTL unless `ttl` says otherwise, and at most INSTALLER_TTL_MAX. A token
+        with a `username` dies with that user (removed, or for installer tokens no longer owner).
+        """
         if role not in ROLES:
             raise AccountError(f"role: must be one of {', '.join(ROLES)}")
+        if ttl is not None and ttl <= 0:
+            raise AccountError("ttl: must be positive")
+        if role == "installer":
+            if not username:
+                raise AccountError("an installer token is granted by an owner: name them (--by USER)")
+            ttl = INSTALLER_TTL if ttl is None else ttl
+            if ttl > INSTALLER_TTL_MAX:
+                raise AccountError("ttl: an installer token lasts at most 7 days")
         token_id = secrets.token_hex(4)
         secret = f"chb_{token_id}_{secrets.token_urlsafe(24)}"
         now = time.time()
         with self._lock:
+            if username is not None:
+                row = self.conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
+                if row is None:
+                    raise AccountError(f"no user {username!r}")
+                if role == "installer" and row["role"] != "owner":
+                    raise AccountError(f"{username} is not an owner: only an owner grants installer access")
             self.conn.execute(
                 "INSERT INTO tokens (id, hash, role, username, label, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -369,14 +413,40 @@ class Accounts:
             if cur.rowcount == 0:
                 raise AccountError(f"no token {token_id!r}")
 
+    def list_tokens(self, now: float, *, include_ended: bool = False) -> list[TokenInfo]:
+        """The tokens, newest first; without `include_ended` only those still valid."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT t.id, t.role, t.username, t.label, t.created_at, t.expires_at, t.revoked,"
+                " u.role AS user_role, u.username IS NOT NULL AS user_exists"
+                " FROM tokens t LEFT JOIN users u USING (username) ORDER BY t.created_at DESC, t.id"
+            ).fetchall()
+        found = []
+        for r in rows:
+            state: Literal["active", "expired", "revoked"] = "active"
+            if r["revoked"] or not _grant_holds(r["role"], r["username"], r["user_exists"], r["user_role"]):
+                state = "revoked"
+            elif r["expires_at"] is not None and r["expires_at"] <= now:
+                state = "expired"
+            if state == "active" or include_ended:
+                found.append(
+                    TokenInfo(r["id"], r["role"], r["username"], r["label"], r["created_at"], r["expires_at"], state)
+                )
+        return found
+
     def check_token(self, secret: str, now: float) -> Principal | None:
         with self._lock:
             row = self.conn.execute(
-                "SELECT id, role, expires_at, revoked FROM tokens WHERE hash = ?", (_digest(secret),)
+                "SELECT t.id, t.role, t.username, t.expires_at, t.revoked,"
+                " u.role AS user_role, u.username IS NOT NULL AS user_exists"
+                " FROM tokens t LEFT JOIN users u USING (username) WHERE t.hash = ?",
+                (_digest(secret),),
             ).fetchone()
         if row is None or row["revoked"] or (row["expires_at"] is not None and row["expires_at"] <= now):
             return None
-        return Principal(name=f"token:{row['id']}", role=row["role"], kind="token")
+        if not _grant_holds(row["role"], row["username"], row["user_exists"], row["user_role"]):
+            return None
+        return Principal(name=f"token:{row['id']}", role=row["role"], kind="token", user=row["username"])
 
     # ------------------------------------------------------------------ sessions
     def create_session(self, username: str, now: float) -> tuple[str, str]:

@@ -1,4 +1,6 @@
-"""The homeowner dashboard: HTML pages, static assets, first-start setup and installer tokens.
+"""The homeowner dashboard: HTML pages, static assets and the first-start setup.
+
+Installer tokens: hub/web/tokens_api.py.
 
 The dashboard is a plain HTML/CSS/ES-module app served from `hub/web/static/` (no build
 step). It talks to the hub only through the HTTP API and `/api/v1/ws`.
@@ -13,8 +15,6 @@ step). It talks to the hub only through the HTTP API and `/api/v1/ws`.
     GET  /manifest.webmanifest, /sw.js the PWA manifest and the service worker (root scope)
     POST /api/v1/setup                 {"username","password","code","language"?} -> cookie + login body
                                        public only while no user exists; 409 afterwards
-    POST /api/v1/tokens                {"role":"installer","ttl":seconds} -> 201 {"token","id","expires_at"}
-                                       owner only
 
 Every page without a dashboard session redirects to /login (the API answers 401 as before).
 The CSRF token of the session is put in the shell's <meta name="casahub-csrf">: a page of
@@ -28,7 +28,6 @@ import html
 import ipaddress
 import re
 import struct
-import time
 import zlib
 from functools import cache
 from pathlib import Path
@@ -38,7 +37,7 @@ import msgspec
 from aiohttp import web
 
 from hub.accounts import AccountError, Principal, User
-from hub.web.auth import COOKIE, authenticate, require
+from hub.web.auth import COOKIE, authenticate
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 
@@ -69,7 +68,6 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {"/settings": ("owner",), "/pairing": (
 ICON_SIZES = (192, 512)
 MIN_SETUP_CODE = 5  # EN 50131 grade 2: arming codes of at least 5 digits
 MIN_SETUP_PASSWORD = 8
-TOKEN_TTL_MIN, TOKEN_TTL_MAX = 300, 7 * 24 * 3600
 SAFE_NEXT = re.compile(r"(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}){1,4}")  # a page of ours, never "//host"
 
 # RFC 1918, RFC 4193 (ULA), loopback and link-local: the networks a first-start setup may come from.
@@ -273,7 +271,7 @@ async def setup_page(request: web.Request) -> web.Response:
     return _html("setup.html")
 
 
-# ---------------------------------------------------------------- API: setup and tokens
+# ---------------------------------------------------------------- API: setup
 class SetupBody(msgspec.Struct, forbid_unknown_fields=True):
     username: str
     password: str
@@ -319,29 +317,6 @@ async def setup(request: web.Request) -> web.Response:
     return response
 
 
-class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
-    role: Literal["installer"]
-    ttl: int
-
-
-async def create_token(request: web.Request) -> web.Response:
-    """A time-limited installer token, for the owner to hand over (as text or QR code)."""
-    principal = require(request, ("owner",))
-    ctx = request.app[CONTEXT]
-    body = await read_body(request, TokenBody)
-    if not TOKEN_TTL_MIN <= body.ttl <= TOKEN_TTL_MAX:
-        raise ApiError(
-            400, "invalid_field:ttl", f"ttl: between {TOKEN_TTL_MIN} and {TOKEN_TTL_MAX} seconds", field="ttl"
-        )
-    label = f"installer access from {principal.name}"
-    token_id, secret = await asyncio.to_thread(ctx.accounts.create_token, body.role, ttl=body.ttl, label=label)
-    expires = time.time() + body.ttl  # Accounts stamps tokens with the wall clock too
-    await ctx.hub.audit(
-        "token_created", actor=principal.name, data={"id": token_id, "role": body.role, "ttl": body.ttl}
-    )
-    return web.json_response({"token": secret, "id": token_id, "expires_at": ctx.hub.iso(expires)}, status=201)
-
-
 def add_page_routes(app: web.Application) -> None:
     r = app.router
     for path in APP_PAGES:
@@ -352,4 +327,3 @@ def add_page_routes(app: web.Application) -> None:
     r.add_get("/manifest.webmanifest", manifest)
     r.add_get("/sw.js", service_worker)
     r.add_post("/api/v1/setup", setup)
-    r.add_post("/api/v1/tokens", create_token)

@@ -139,7 +139,7 @@ async def test_bearer_token_roles(running_hub: RunningHub) -> None:
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
     # In worker threads: a blocked event loop could not finish a write the hub has begun.
-    _, installer = await asyncio.to_thread(accounts.create_token, "installer", ttl=3600)
+    _, installer = await asyncio.to_thread(accounts.create_token, "installer", ttl=3600, username="demo")
     _, expired = await asyncio.to_thread(accounts.create_token, "member", ttl=0.001)
     accounts.conn.close()
     async with aiohttp.ClientSession() as session:

@@ -49,7 +49,7 @@ def make_hub_dir(root: Path) -> tuple[Path, Path, dict[str, str]]:
     data = root / "data"
     accounts = Accounts(open_sync(data / "casahub.db"))
     accounts.add_user("anna", "anna-password-1", "owner", code="24680")
-    accounts.create_token("installer", label="backup test")
+    accounts.create_token("installer", label="backup test", username="anna")
     password_hash = accounts.conn.execute("SELECT password_hash FROM users WHERE username='anna'").fetchone()[0]
     token_hash = accounts.conn.execute("SELECT hash FROM tokens").fetchone()[0]
     accounts.conn.close()

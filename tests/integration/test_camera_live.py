@@ -124,7 +124,7 @@ async def test_snapshot_is_a_jpeg_and_audited(hub_with_camera: RunningHub, owner
 
 async def test_without_the_household_role_there_is_no_picture(hub_with_camera: RunningHub) -> None:
     accounts = hub_with_camera.daemon.app[CONTEXT].accounts
-    _, installer = await asyncio.to_thread(accounts.create_token, "installer")
+    _, installer = await asyncio.to_thread(accounts.create_token, "installer", username="demo")
     async with aiohttp.ClientSession() as session:
         for path in (f"/api/v1/cameras/{CAMERA}/stream", f"/api/v1/cameras/{CAMERA}/snapshot"):
             async with session.get(hub_with_camera.base + path) as response:

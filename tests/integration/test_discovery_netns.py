@@ -206,7 +206,7 @@ def test_cli_finds_pins_and_uses_the_hub_advertised_in_the_namespace(netns: Netn
     from hub.storage import open_sync
 
     accounts = Accounts(open_sync(data / "casahub.db"))
-    _, token = accounts.create_token("installer")
+    _, token = accounts.create_token("installer", username="demo")
     accounts.conn.close()
 
     # No --hub: the one hub on the LAN is used, over TLS with the advertised certificate, which is pinned.

@@ -41,7 +41,7 @@ def _env(home: Path) -> dict[str, str]:
 def _token(hub: RunningHub, role: Role = "installer", ttl: float | None = 3600) -> str:
     accounts = Accounts(open_sync(hub.data_dir / "casahub.db"))
     try:
-        return accounts.create_token(role, ttl=ttl)[1]
+        return accounts.create_token(role, ttl=ttl, username="demo" if role == "installer" else None)[1]
     finally:
         accounts.conn.close()
 

@@ -50,7 +50,13 @@ async def login_as(running: RunningHub, username: str, password: str) -> tuple[A
 
 
 async def token_client(running: RunningHub, role: str) -> tuple[Api, str, aiohttp.ClientSession]:
-    _, token = await asyncio.to_thread(accounts_of(running).create_token, role, label=f"test {role}")  # type: ignore[arg-type]
+    granted = "demo" if role == "installer" else None  # installer access is granted by an owner
+    _, token = await asyncio.to_thread(
+        accounts_of(running).create_token,
+        role,  # type: ignore[arg-type]
+        label=f"test {role}",
+        username=granted,
+    )
     s = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     return Api(running.base, s), token, s
 

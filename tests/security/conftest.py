@@ -97,7 +97,8 @@ async def clients(running_hub: RunningHub, role_users: dict[str, str]) -> AsyncI
             result[role, "session"] = Client(role, "session", await login_client(running_hub, session, role))
             plain = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
             sessions.append(plain)
-            _, token = await asyncio.to_thread(accounts.create_token, role, label=f"test {role}")
+            granted = USERS["owner"] if role == "installer" else None  # installer access is granted by an owner
+            _, token = await asyncio.to_thread(accounts.create_token, role, label=f"test {role}", username=granted)
             result[role, "token"] = Client(role, "token", Api(running_hub.base, plain), token)
         yield result
     finally:

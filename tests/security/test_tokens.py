@@ -32,6 +32,7 @@ async def test_expired_token_is_401(running_hub: RunningHub) -> None:
     accounts = accounts_of(running_hub)
     token_id, token = await asyncio.to_thread(accounts.create_token, "owner", ttl=3600)
     assert (await bearer_get(running_hub, token))[0] == 200
+
     def expire() -> None:  # in a worker thread: blocking the loop would stall the hub's own writes
         with accounts._lock:  # move its expiry into the past
             accounts.conn.execute("UPDATE tokens SET expires_at = 1 WHERE id = ?", (token_id,))
@@ -146,7 +147,7 @@ async def test_websocket_cookie_session_checks_the_origin(running_hub: RunningHu
 
 
 async def test_websocket_with_bearer_is_allowed_from_any_origin(running_hub: RunningHub, anon: Api) -> None:
-    _, token = await asyncio.to_thread(accounts_of(running_hub).create_token, "installer")
+    _, token = await asyncio.to_thread(accounts_of(running_hub).create_token, "installer", username="demo")
     url = running_hub.base + "/api/v1/ws"
     for origin in (None, "https://evil.example"):
         headers = {"Authorization": f"Bearer {token}"} | ({"Origin": origin} if origin else {})
