@@ -5,6 +5,8 @@
   moved past each lock; a command while locked is refused unchecked and does not count), and the
   10th wrong code tells the household by SMS (Twilio double), email (aiosmtpd) and app push (push
   service), and the centre (the real pysiaalarm receiver ACKs Contact ID 1461, wrong code entry).
+- Wrong codes from the dashboard, a script with a token, the CLI and another member count
+  together: the 10th, from a caller never locked, raises the alert (demo hub, `log` transports).
 - A lock survives `kill -9`: a `casahub serve` child process (tests/reliability/hub_process.py)
   locks the dashboard user and MQTT, is killed, restarts, and both are still locked, the right
   code included (the API answers 429 with Retry-After, MQTT `locked`).
@@ -18,16 +20,21 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aiomqtt
 import pytest
 
+from hub.accounts import Accounts
 from hub.discovery import hub_id
-from tests.conftest import Api, start_hub
+from hub.storage import open_sync
+from tests.conftest import Api, RunningHub, start_hub
 from tests.peers import wait_until
 from tests.peers.household import Household, household, logged_in, subscribe_app
 from tests.peers.mosquitto import Mosquitto
@@ -36,6 +43,7 @@ from tests.peers.tls import trusted
 from tests.reliability.hub_process import HubProcess
 
 CODE = "12345"  # the demo owner's alarm code
+ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "homeassistant"
 
 
@@ -168,6 +176,75 @@ async def _wait_sent(api: Api, template: str, channels: set[str], timeout: float
         if time.monotonic() > deadline:
             raise AssertionError(f"{template} not sent on {channels}: {items}")
         await asyncio.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- dashboard, API and CLI together
+
+
+def casahub(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+async def test_wrong_codes_from_the_dashboard_the_api_and_the_cli_count_together(tmp_path: Path) -> None:
+    running = await start_hub(tmp_path / "data")
+    try:
+        accounts = Accounts(open_sync(running.data_dir / "casahub.db"))
+        try:
+            tokens = [(await asyncio.to_thread(accounts.create_token, "member"))[1] for _ in range(2)]
+        finally:
+            accounts.conn.close()
+        async with logged_in(running.base) as dashboard, aiohttp.ClientSession() as session:
+            # The dashboard user: 403 bad_code twice, then 429 locked with Retry-After (the HTTP contract).
+            for expected in (403, 403, 429):
+                status, body = await dashboard.post("/api/v1/system/disarm", {"code": "00000"})
+                assert status == expected, body
+            assert body["error"] == "locked" and 0 < int(dashboard.last_headers["Retry-After"]) <= 91
+            # The CLI (a member token): the same three, in its words.
+            for _ in range(3):
+                r = await asyncio.to_thread(
+                    casahub, "disarm", "--code", "11111", "--hub", running.base, "--token", tokens[0]
+                )
+                assert r.returncode != 0
+            assert "too many wrong codes" in r.stderr, r.stderr
+            # A script with another token: three more (9), then its fourth is refused unchecked.
+            api = Api(running.base, session)
+            for expected in (403, 403, 429, 429):
+                status, body = await api.request(
+                    "POST", "/api/v1/system/disarm", {"code": "22222"}, headers={"Authorization": f"Bearer {tokens[1]}"}
+                )
+                assert status == expected, body
+            assert await _wrong_codes_events(dashboard) == []
+            # The household's other member logs in and mistypes once: the 10th within the hour.
+            await asyncio.to_thread(_add_member, running)
+            async with logged_in(running.base, "bruno", "bruno-pass") as bruno:
+                status, body = await bruno.post("/api/v1/system/disarm", {"code": "33333"})
+                assert status == 403 and body["error"] == "bad_code", body
+            events = await _wrong_codes_events(dashboard)
+            assert [(e["actor"], e["data"]["detail"]) for e in events] == [("bruno", "10 wrong codes within an hour")]
+            items = (await dashboard.get("/api/v1/notifications"))["items"]
+            household = {n["channel"] for n in items if n["template"] == "event.wrong_codes"}
+            assert {"sms", "email", "push"} <= household, items
+            assert [n["channel"] for n in items if n["template"] == "centre.wrong_code"] == ["centre"]
+            # The alert lifts no lock.
+            status, _ = await dashboard.post("/api/v1/system/disarm", {"code": CODE})
+            assert status == 429
+    finally:
+        await running.stop()
+
+
+def _add_member(running: RunningHub) -> None:
+    accounts = Accounts(open_sync(running.data_dir / "casahub.db"))
+    try:
+        accounts.add_user("bruno", "bruno-pass", "member", code="97531")
+    finally:
+        accounts.conn.close()
 
 
 # --------------------------------------------------------------------------- kill -9
