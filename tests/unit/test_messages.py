@@ -54,6 +54,7 @@ EVENTS = (
     "arm_failed",
     "hub_started",
     "device_paired",
+    "wrong_codes",
     *(f"zone_excluded.{how}" for how in ("inhibit", "open_at_arming", "open_at_arming_fault", "isolate", "auto")),
     *(f"zone_included.{why}" for why in ("user", "closed", "expired", "disarm")),
 )
