@@ -7,7 +7,8 @@
 
 `settings` are the values in force, `source` says per field whether they come from the
 dashboard or the config, `config` holds the installer's values (what a reset goes back to).
-Owner only for changes, sessions and owner tokens. Bounds are AlarmSettings' own (seconds
+Owner only for changes, sessions and owner tokens, and only while disarmed (409 `system_armed`,
+hub/web/guards.py). Bounds are AlarmSettings' own (seconds
 0 to 1e8, swinger_limit 0 to 1000): anything else is a 400 naming the field. Values outside
 EN 50131 grade-2 practice (entry delay over 45 s, siren outside 2-15 min) are accepted with
 `"warnings"`, as `casahub config check` does, since installers shorten them to test.
@@ -37,6 +38,7 @@ from hub.runtime import Hub
 from hub.web.auth import require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
+from hub.web.guards import refuse_while_armed
 
 __all__ = ["add_settings_routes", "effective_settings", "grade2_warnings"]
 
@@ -161,8 +163,9 @@ async def settings_get(request: web.Request) -> web.Response:
 
 async def settings_patch(request: web.Request) -> web.Response:
     principal = require(request, OWNER)
-    body = await read_body(request, SettingsPatch)
     hub = request.app[CONTEXT].hub
+    refuse_while_armed(hub)
+    body = await read_body(request, SettingsPatch)
     given = {name: getattr(body, name) for name in FIELDS if getattr(body, name) is not msgspec.UNSET}
     async with request.app[CHANGES]:
         overrides = dict(hub.settings_overrides)
@@ -184,6 +187,7 @@ async def settings_patch(request: web.Request) -> web.Response:
 async def settings_reset(request: web.Request) -> web.Response:
     principal = require(request, OWNER)
     hub = request.app[CONTEXT].hub
+    refuse_while_armed(hub)
     async with request.app[CHANGES]:
         if hub.settings_overrides:  # nothing to reset: nothing written, nothing journaled
             cleared = sorted(hub.settings_overrides)

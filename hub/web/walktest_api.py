@@ -3,6 +3,10 @@
 The engine owns the walk test (alarms/engine.py, "Walk test"): these handlers only turn its
 refusals into 409s and describe the result as one walk-test object, the same shape whether the
 test runs, was just stopped, or ended earlier (then from the zones' last walk-test results).
+
+A walk test lasts at most MAX_MINUTES (the alarms are off while it runs) and starts only while
+disarmed (409 `system_armed`, hub/web/guards.py). The owner and the installer start it; anyone of
+the household may stop it, since it silences their alarms.
 """
 
 from __future__ import annotations
@@ -17,24 +21,27 @@ from hub.accounts import Role
 from hub.web.auth import require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
+from hub.web.guards import refuse_while_armed
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
 
 # Not imported from hub.web.api, which imports this module to register the routes.
 INSTALLERS: tuple[Role, ...] = ("owner", "installer")
+EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
 
 PATH = "/api/v1/pairing/walktest"
 DEFAULT_MINUTES = 30
+MAX_MINUTES = 60
 
 REFUSALS = {
-    "not_disarmed": "the system is not disarmed: disarm it before starting a walk test",
+    "not_disarmed": "the system is not disarmed: disarm it first, then start the walk test",
     "walk_test_active": "a walk test is already running: stop it first (DELETE the walk test, or Ctrl-C in the CLI)",
 }
 
 
 class WalkTestBody(msgspec.Struct, forbid_unknown_fields=True):
-    minutes: Annotated[int, msgspec.Meta(ge=1, le=240)] = DEFAULT_MINUTES
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=MAX_MINUTES)] = DEFAULT_MINUTES
 
 
 def walk_test_object(
@@ -115,18 +122,21 @@ async def walktest_start(request: web.Request) -> web.Response:
     principal = require(request, INSTALLERS)
     body = await read_body(request, WalkTestBody)
     hub = request.app[CONTEXT].hub
+    refuse_while_armed(hub)
     step = await hub.submit(WalkTestStart(by=principal.name, duration=body.minutes * 60))
     refused = next((e for e in step.effects if isinstance(e, LogEvent) and e.kind == "walk_test_refused"), None)
     if refused is not None:
         reason = refused.detail or "walk_test_active"
-        raise ApiError(409, reason, REFUSALS.get(reason, reason))
+        # Armed between the guard above and the engine's step: the same answer as the guard's.
+        error = "system_armed" if reason == "not_disarmed" else reason
+        raise ApiError(409, error, REFUSALS.get(reason, reason))
     walk = step.state.walk_test
     assert walk is not None  # not refused: the engine started it
     return web.json_response(walk_test_object(hub, walk, active=True))
 
 
 async def walktest_stop(request: web.Request) -> web.Response:
-    principal = require(request, INSTALLERS)
+    principal = require(request, EVERYONE)
     hub = request.app[CONTEXT].hub
     walk = hub.state.walk_test
     if walk is None:

@@ -161,7 +161,8 @@ async def test_only_the_owner_changes_them(hub: RunningHub, owner: Api) -> None:
                 assert (status, answer["error"]) == (403, "forbidden"), (role, method, answer)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as plain:
         for role in ("member", "installer", "owner"):
-            _, token = await asyncio.to_thread(accounts.create_token, role, label="test")
+            granted = "demo" if role == "installer" else None  # installer access is granted by an owner
+            _, token = await asyncio.to_thread(accounts.create_token, role, label="test", username=granted)
             status, answer = await Api(hub.base, plain).request(
                 "PATCH", PATH, {"exit_delay": 15}, headers={"Authorization": f"Bearer {token}"}
             )
@@ -220,7 +221,7 @@ async def _last_arming(hub: RunningHub) -> tuple[float, float]:
     return row["at"], json.loads(row["data"])["deadline"]
 
 
-async def test_the_next_arming_uses_the_new_exit_delay_and_a_running_one_keeps_its_deadline(
+async def test_the_next_arming_uses_the_new_exit_delay_and_none_changes_while_armed(
     hub: RunningHub, owner: Api
 ) -> None:
     status, body = await owner.request("PATCH", PATH, {"exit_delay": 20})
@@ -230,15 +231,18 @@ async def test_the_next_arming_uses_the_new_exit_delay_and_a_running_one_keeps_i
     at, deadline = await _last_arming(hub)
     assert deadline - at == pytest.approx(20)
 
-    # Changing the delay while it runs: the engine keeps the running deadline.
+    # Changing the delay while it runs is refused (nothing changes while armed): the deadline stays.
     running_deadline = hub.hub.state.deadline
     status, body = await owner.request("PATCH", PATH, {"exit_delay": 5})
-    assert status == 200 and body["settings"]["exit_delay"] == 5
+    assert (status, body["error"]) == (409, "system_armed"), body
     assert hub.hub.state.mode == "arming_away" and hub.hub.state.deadline == running_deadline
+    assert hub.hub.state.settings.exit_delay == 20
 
-    # ... and the next arming runs the new one.
+    # Disarmed, the change is accepted and the next arming runs the new one.
     status, body = await owner.post("/api/v1/system/disarm", {"code": "12345"})
     assert status == 200 and body["mode"] == "disarmed", body
+    status, body = await owner.request("PATCH", PATH, {"exit_delay": 5})
+    assert status == 200 and body["settings"]["exit_delay"] == 5
     status, body = await owner.post("/api/v1/system/arm", {"mode": "away", "code": "12345"})
     assert status == 200, body
     at, deadline = await _last_arming(hub)

@@ -21,6 +21,7 @@ INSTALLERS = frozenset({OWNER, INSTALLER})
 PUBLIC = None
 
 ZONE = "simulated-sim-water-1"  # a zone of the demo kit
+DOOR = "simulated-sim-contact-1"  # the demo kit's front door (an intrusion zone)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # members may PATCH only `bypassed` (test_route_audit checks the field rule on a real zone)
     ("PATCH", "/api/v1/zones/{id}"): Rule(EVERYONE, "/api/v1/zones/no-such-zone", {}),
     ("DELETE", "/api/v1/zones/{id}"): Rule(INSTALLERS, "/api/v1/zones/no-such-zone"),
+    # isolating a zone and restoring one: the owner, with the code (an unknown zone -> 404 first)
+    ("POST", "/api/v1/zones/{id}/isolate"): Rule(frozenset({OWNER}), "/api/v1/zones/no-such-zone/isolate", {}),
+    ("POST", "/api/v1/zones/{id}/restore"): Rule(frozenset({OWNER}), "/api/v1/zones/no-such-zone/restore", {}),
     ("GET", "/api/v1/devices"): Rule(EVERYONE, "/api/v1/devices"),
     ("POST", "/api/v1/devices"): Rule(INSTALLERS, "/api/v1/devices", {}),
     ("PATCH", "/api/v1/devices/{id}"): Rule(INSTALLERS, "/api/v1/devices/no-such-device", {}),
@@ -74,7 +78,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # the walk test: a plain read; {"minutes": 0} -> 400 and a stop with none running -> 409, nothing starts
     ("GET", "/api/v1/pairing/walktest"): Rule(INSTALLERS, "/api/v1/pairing/walktest"),
     ("POST", "/api/v1/pairing/walktest"): Rule(INSTALLERS, "/api/v1/pairing/walktest", {"minutes": 0}),
-    ("DELETE", "/api/v1/pairing/walktest"): Rule(INSTALLERS, "/api/v1/pairing/walktest"),
+    # anyone may stop a walk test (it silences the household's alarms): none running -> 409
+    ("DELETE", "/api/v1/pairing/walktest"): Rule(EVERYONE, "/api/v1/pairing/walktest"),
     ("POST", "/api/v1/demo/zones/{id}/trigger"): Rule(EVERYONE, "/api/v1/demo/zones/no-such-zone/trigger", {}),
     ("GET", "/api/v1/ws"): Rule(EVERYONE, "/api/v1/ws"),  # a plain GET: 400 (no upgrade) once authorised
     ("GET", "/api/v1/push/vapid"): Rule(EVERYONE, "/api/v1/push/vapid"),
@@ -83,8 +88,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # first-start setup: public only while the hub has no user; with users it is 401 without
     # credentials and 409 already_set_up (or 400 for this {} body) for everyone
     ("POST", "/api/v1/setup"): Rule(EVERYONE, "/api/v1/setup", {}),
-    # a time-limited installer token from the dashboard's Settings page
-    ("POST", "/api/v1/tokens"): Rule(frozenset({OWNER}), "/api/v1/tokens", {}),
+    # time-limited installer tokens from the dashboard's Settings page: granted by an owner logged in
+    # (the token carries their name), listed and revoked by the owner (an unknown id -> 404)
+    ("GET", "/api/v1/tokens"): Rule(frozenset({OWNER}), "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"): Rule(frozenset({OWNER}), "/api/v1/tokens", {}, sessions_only=True),
+    ("DELETE", "/api/v1/tokens/{id}"): Rule(frozenset({OWNER}), "/api/v1/tokens/no-such-token"),
     # users and codes, contacts (phone numbers and emails: personal data): the owner only
     ("GET", "/api/v1/users"): Rule(frozenset({OWNER}), "/api/v1/users"),
     ("POST", "/api/v1/users"): Rule(frozenset({OWNER}), "/api/v1/users", {}),
