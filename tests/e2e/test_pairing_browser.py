@@ -244,7 +244,7 @@ async def walk_test(page: Any, api: Api, shots: Shots, hub_clock: Clock) -> None
         await page.click(f'#keys button[aria-label="Cifra {digit}"]')
     await page.click("#keypad-ok")
     await expect(page.locator("#keypad-error")).to_have_text(
-        "Prova impianto in corso: l'installatore deve terminarla prima dell'inserimento."
+        "Prova impianto in corso: terminala (pulsante in alto) prima dell'inserimento."
     )
     await page.click("#keypad-cancel")
     await page.click("#lang")

@@ -2,8 +2,7 @@
 // Plain ES module, no build step. Everything is built with DOM calls (never innerHTML with
 // data), so nothing the hub or a sensor name says can become markup.
 import { language, t, translate } from "./i18n.js";
-import { qrSvg } from "./qr.js";
-import { contactsSection, delaysSection, languageSection, saveLanguage, usersSection } from "./settings.js";
+import { contactsSection, delaysSection, languageSection, saveLanguage, tokensSection, usersSection } from "./settings.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
 
@@ -623,9 +622,7 @@ function settingsView(root) {
   const contacts = contactsSection();
   const delays = delaysSection();
   const pairing = h("div", { id: "pairing" });
-  const ttl = h("select", { id: "s-ttl" },
-    ...[["3600", "ttl.1h"], ["14400", "ttl.4h"], ["86400", "ttl.24h"], ["604800", "ttl.7d"]].map(([v, k]) => h("option", { value: v }, t(k))));
-  const tokenOut = h("div", { id: "installer-token", "aria-live": "polite" });
+  const tokens = tokensSection();
   root.append(
     h("h1", {}, t("settings.title")),
     languageSection((lang) => { saveLanguage(lang); rerender(); }),
@@ -633,31 +630,13 @@ function settingsView(root) {
     users.el,
     contacts.el,
     delays.el,
-    section("settings.installer",
-      h("p", {}, t("installer.note")),
-      h("label", { for: "s-ttl" }, t("installer.ttl")), ttl,
-      h("button", { type: "button", id: "make-token", onclick: () => makeToken() }, t("installer.create")),
-      tokenOut),
+    tokens.el,
     section("settings.pairing", pairing),
   );
 
-  async function makeToken() {
-    tokenOut.replaceChildren();
-    try {
-      const token = await api("POST", "/api/v1/tokens", { role: "installer", ttl: Number(ttl.value) });
-      tokenOut.append(
-        h("p", {}, h("code", { id: "token-text", class: "token" }, token.token)),
-        h("p", {}, t("installer.expires", { at: when(token.expires_at) })),
-        qrSvg(token.token, t("installer.token")),
-      );
-    } catch (exc) {
-      tokenOut.textContent = errorText(exc);
-    }
-  }
-
   const refresh = async () => {
     try {
-      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh()]);
+      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh(), tokens.refresh()]);
       const [devices, candidates] = await Promise.all([api("GET", "/api/v1/devices"), api("GET", "/api/v1/pairing/candidates")]);
       pairing.replaceChildren(
         h("ul", { class: "list" },

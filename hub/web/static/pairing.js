@@ -11,7 +11,7 @@ import { ME, api, debounce, errorText, h, section } from "./ui.js";
 const INSTALLERS = ["owner", "installer"];
 const POLL_MS = 2000; // candidates while a scan runs
 const SCAN_SECONDS = 30;
-const WALK_MINUTES = [5, 10, 15, 30, 60];
+const WALK_MINUTES = [5, 10, 15, 30, 60]; // the hub allows at most 60
 const WALK_DEFAULT = 15;
 // As alarms/model.py: only intrusion zones choose a behaviour (api.py _check_behaviour refuses
 // anything but 24h for the others), and DEFAULT_BEHAVIOUR is what a zone gets without a choice.
@@ -472,7 +472,7 @@ function walkTestSection(signalText) {
       const chosen = Number(minutes.value);
       draw(await api("POST", "/api/v1/pairing/walktest", { minutes: chosen }), chosen * 60);
     } catch (exc) {
-      if (exc.body?.error === "not_disarmed") error.textContent = t("wt.not_disarmed");
+      if (exc.body?.error === "system_armed") error.textContent = t("wt.not_disarmed");
       else if (exc.body?.error === "walk_test_active") {
         error.textContent = t("wt.active");
         load();
@@ -559,15 +559,36 @@ export function pairingView(root) {
 
 // ------------------------------------------------------------------ banner on every page
 // app.js calls this with every system snapshot: while a walk test runs the alarms are off,
-// and whoever looks at any page of the dashboard must know it and until when.
+// and whoever looks at any page of the dashboard must know it and until when. The household
+// (owner and member) can end it from there: it silences their alarms, whoever started it.
+const STOPPERS = ["owner", "member"];
+
+async function stopFromBanner(button, note) {
+  button.disabled = true;
+  note.textContent = "";
+  try {
+    await api("DELETE", "/api/v1/pairing/walktest");
+  } catch (exc) {
+    if (exc.body?.error !== "no_walk_test") note.textContent = errorText(exc); // ended meanwhile: fine
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export function walkTestBanner(system) {
   let banner = document.getElementById("walktest-banner");
   if (!banner) {
-    banner = h("div", { id: "walktest-banner", class: "banner banner-warn", role: "status", hidden: true });
+    const text = h("span", { id: "walktest-banner-text", role: "status" });
+    const note = h("span", { class: "error", role: "alert" });
+    const stop = h("button", { type: "button", id: "walktest-banner-stop", class: "warn", hidden: !STOPPERS.includes(ME.role) },
+      t("wt.stop"));
+    stop.onclick = () => stopFromBanner(stop, note);
+    banner = h("div", { id: "walktest-banner", class: "banner banner-warn", hidden: true }, text, " ", stop, note);
     document.getElementById("offline").after(banner);
   }
   const walk = system?.walk_test;
   banner.hidden = !walk?.active;
   const text = walk?.active ? t("wt.banner", { time: clock(walk.ends_at) }) : "";
-  if (banner.textContent !== text) banner.textContent = text; // a live region: say it once, not per snapshot
+  const line = document.getElementById("walktest-banner-text");
+  if (line.textContent !== text) line.textContent = text; // a live region: say it once, not per snapshot
 }

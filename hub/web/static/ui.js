@@ -71,6 +71,7 @@ export function errorText(exc) {
   if (exc instanceof ApiError) {
     if (exc.status === 403 && exc.body.error === "forbidden") return t("forbidden");
     if (exc.status === 404) return t("not_found");
+    if (exc.status === 409 && exc.body.error === "system_armed") return t("system_armed");
     return t("error", { msg: exc.body.message || exc.status });
   }
   return t("disconnected");
