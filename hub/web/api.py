@@ -127,7 +127,9 @@ async def _check_code(request: web.Request, principal: Principal, code: str) -> 
     match = await asyncio.to_thread(ctx.accounts.match_code, code) if code else None
     if match is None:
         await ctx.hub.audit("bad_code", actor=principal.name)
-        await ctx.code_throttle.wrong(key, now)
+        # The alert names a token by its user, as arming does: "anna (token:ab12)".
+        by = principal.name if principal.user is None else f"{principal.user} ({principal.name})"
+        await ctx.code_throttle.wrong(key, now, by=by)
         wait = ctx.code_throttle.retry_after(key, now)
         if wait is not None:
             raise _locked(wait)
