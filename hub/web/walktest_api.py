@@ -17,11 +17,12 @@ import msgspec
 from aiohttp import web
 
 from alarms.model import LogEvent, WalkTest, WalkTestStart, WalkTestStop, Zone
-from hub.accounts import Role
+from hub.accounts import Principal, Role
 from hub.web.auth import require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
 from hub.web.guards import refuse_while_armed
+from hub.web.installer_view import for_installer, is_installer
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -109,13 +110,18 @@ async def _last_walk_test(hub: Hub) -> dict[str, Any] | None:
     }
 
 
+def _answer(principal: Principal, body: dict[str, Any]) -> web.Response:
+    """An installer reads who started the walk test only if it was them (hub/web/installer_view.py)."""
+    return web.json_response(for_installer(body, principal.name) if is_installer(principal) else body)
+
+
 async def walktest_get(request: web.Request) -> web.Response:
-    require(request, INSTALLERS)
+    principal = require(request, INSTALLERS)
     hub = request.app[CONTEXT].hub
     walk = hub.state.walk_test
     if walk is not None:
-        return web.json_response(walk_test_object(hub, walk, active=True))
-    return web.json_response(walk_test_object(hub, None, active=False, last=await _last_walk_test(hub)))
+        return _answer(principal, walk_test_object(hub, walk, active=True))
+    return _answer(principal, walk_test_object(hub, None, active=False, last=await _last_walk_test(hub)))
 
 
 async def walktest_start(request: web.Request) -> web.Response:
@@ -132,7 +138,7 @@ async def walktest_start(request: web.Request) -> web.Response:
         raise ApiError(409, error, REFUSALS.get(reason, reason))
     walk = step.state.walk_test
     assert walk is not None  # not refused: the engine started it
-    return web.json_response(walk_test_object(hub, walk, active=True))
+    return _answer(principal, walk_test_object(hub, walk, active=True))
 
 
 async def walktest_stop(request: web.Request) -> web.Response:
@@ -143,7 +149,7 @@ async def walktest_stop(request: web.Request) -> web.Response:
         raise ApiError(409, "no_walk_test", "no walk test is running")
     await hub.submit(WalkTestStop(by=principal.name))
     # The hub may have ended it by itself (time over) just before: the object is the same.
-    return web.json_response(walk_test_object(hub, walk, active=False, ended_at=hub.clock()))
+    return _answer(principal, walk_test_object(hub, walk, active=False, ended_at=hub.clock()))
 
 
 def add_walktest_routes(app: web.Application) -> None:

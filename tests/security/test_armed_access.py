@@ -210,9 +210,14 @@ async def test_an_installer_never_learns_who_armed_when_or_from_where(running_hu
             assert not personal_in(log), personal_in(log)
             for kind in ("login", "mode_changed", "disarm_request"):  # asking by kind changes nothing
                 assert (await installer.get(f"/api/v1/events?kind={kind}"))["items"] == []
-            for path in ("/api/v1/system", "/api/v1/zones", "/api/v1/incidents?state=all"):
+            status, started = await owner.post(WALKTEST, {"minutes": 5})  # the owner's walk test
+            assert status == 200 and started["by"] == "demo", started
+            for path in ("/api/v1/system", "/api/v1/zones", "/api/v1/incidents?state=all", WALKTEST):
                 body = await installer.get(path)
                 assert not personal_in(body), (path, personal_in(body))
+            assert (await installer.get(WALKTEST))["by"] is None
+            status, _ = await owner.request("DELETE", WALKTEST)
+            assert status == 200
             # no pictures: camera streams, snapshots and incident photos are the household's
             for path in (
                 "/api/v1/cameras/simulated-sim-camera-1/snapshot",
