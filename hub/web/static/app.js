@@ -5,6 +5,9 @@ import { language, t, translate } from "./i18n.js";
 import { contactsSection, delaysSection, languageSection, saveLanguage, tokensSection, usersSection } from "./settings.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
+import { ALWAYS_ON, exclusionOf, exclusionText, zonesView } from "./zones.js";
+import { alarmCard } from "./alarm.js";
+import { historyView } from "./history.js";
 
 const main = document.getElementById("main");
 const state = { system: null, zones: new Map() };
@@ -128,7 +131,10 @@ async function sendCode(force) {
   } catch (exc) {
     if (exc.status === 409 && exc.body.error === "not_ready") {
       keypadError.textContent = t("not_ready");
-      keypadNotReady.replaceChildren(...exc.body.not_ready.map((z) => h("li", {}, `${z.name}: ${t(`reason.${z.reason}`)}`)));
+      keypadNotReady.replaceChildren(
+        ...exc.body.not_ready.map((z) => h("li", {}, `${z.name}: ${t(`reason.${z.reason}`)}`)),
+        h("li", { class: "force-note", id: "keypad-force-note" }, t("excl.force_note")), // what "bypass and arm" means
+      );
       forceButton.hidden = false;
     } else if (exc.status === 403 && exc.body.error === "bad_code") {
       keypadError.textContent = t("bad_code");
@@ -220,22 +226,54 @@ function pushBlock() {
 }
 
 // ------------------------------------------------------------------ views
+// The household's buttons on an incident: acknowledge, resolve, details.
+function incidentButtons(incident) {
+  const buttons = [h("a", { href: `/incidents/${encodeURIComponent(incident.id)}`, "data-link": true, class: "button" }, t("details"))];
+  if (HOUSEHOLD.includes(ME.role)) {
+    if (incident.state === "active") {
+      buttons.push(h("button", { type: "button", class: "primary", onclick: () => incidentAction(incident.id, "ack") }, t("ack")));
+    }
+    if (["active", "acknowledged"].includes(incident.state)) {
+      buttons.push(h("button", { type: "button", onclick: () => incidentAction(incident.id, "resolve") }, t("resolve")));
+    }
+  }
+  return buttons;
+}
+
+// A siren is an output device; until the hub has one, nothing on screen says a siren sounds.
+const hasSiren = (s) => (s.outputs || []).some((o) => o.kind === "siren");
+
+// The zones out of protection: the system's `excluded` list, with each zone's reason and who.
+function exclusionsOf(s, zones) {
+  const listed = Array.isArray(s.excluded)
+    ? s.excluded
+    : [...zones.values()].filter((z) => exclusionOf(z)).map((z) => ({ zone: z.id, name: z.name, ...exclusionOf(z) }));
+  return listed.map((e) => ({ ...e, ...(zones.get(e.zone)?.excluded || {}), zone: e.zone, name: e.name || zones.get(e.zone)?.name || e.zone }));
+}
+
+// The home page, most urgent first: an active alarm (what the SMS says), the mode, the zones
+// that do not protect, the buttons, readiness (only while disarmed), anomalies.
 function homeView(root) {
   const top = h("div", { id: "home-alerts" });
   const modeBox = h("section", { class: "mode", id: "mode-card", "aria-live": "polite" });
+  const excludedBox = h("div", { id: "exclusions" });
   const actions = h("div", { class: "actions", id: "actions" });
   const notReady = h("div", { id: "not-ready" });
-  root.append(top, modeBox, actions, notReady, HOUSEHOLD.includes(ME.role) ? pushBlock() : "");
+  const anomalies = h("div", { id: "home-anomalies" });
+  root.append(top, modeBox, excludedBox, actions, notReady, anomalies, HOUSEHOLD.includes(ME.role) ? pushBlock() : "");
   let deadline = null;
   let delayName = null;
+  let zones = new Map();
   const countdown = h("p", { class: "countdown", id: "countdown", "aria-live": "off" });
 
   function draw() {
     const s = state.system;
     if (!s) return;
-    const incidents = s.incidents.filter((i) => ["active", "acknowledged"].includes(i.state));
-    top.replaceChildren(
-      incidents.length ? section("active.incidents", ...incidents.map((i) => incidentCard(i))) : "",
+    const incidents = s.incidents
+      .filter((i) => ["active", "acknowledged"].includes(i.state))
+      .sort((a, b) => (a.state === b.state ? String(b.opened_at).localeCompare(String(a.opened_at)) : a.state === "active" ? -1 : 1));
+    top.replaceChildren(...incidents.map((i) => alarmCard(i, zones, incidentButtons(i))));
+    anomalies.replaceChildren(
       s.anomalies.length
         ? section(
             "active.anomalies",
@@ -243,15 +281,29 @@ function homeView(root) {
           )
         : "",
     );
+    const excluded = exclusionsOf(s, zones);
+    const always = excluded.filter((e) => zones.get(e.zone)?.behaviour === ALWAYS_ON);
     const arming = s.mode.startsWith("arming");
-    const hint = arming ? "mode.hint.arming" : `mode.hint.${s.mode}`;
+    let hint = arming ? "mode.hint.arming" : `mode.hint.${s.mode}`;
+    if (s.mode === "armed_away" && excluded.length) hint = "mode.hint.armed_away_excluded";
+    if (s.mode === "armed_home" && excluded.length) hint = "mode.hint.armed_home_excluded";
+    if (s.mode === "disarmed" && always.length) hint = "mode.hint.disarmed_excluded";
+    if (s.mode === "triggered" && !hasSiren(s)) hint = "mode.hint.triggered_nosiren";
     modeBox.className = `mode mode-${s.mode}`;
     modeBox.replaceChildren(
       h("p", { id: "mode", "data-mode": s.mode, class: "mode-text" }, t(`mode.${s.mode}`)),
-      h("p", { class: "mode-hint" }, t(hint)),
+      h("p", { class: "mode-hint", id: "mode-hint" }, t(hint)),
       countdown,
     );
-    delayName = Object.keys(s.delays || {})[0] || null;
+    excludedBox.replaceChildren(
+      excluded.length
+        ? h("section", { class: "block excluded-list", "aria-labelledby": "excluded-title" },
+            h("h2", { id: "excluded-title" }, t("excl.title")),
+            h("ul", {}, excluded.map((e) => h("li", { "data-zone": e.zone, "data-how": e.how }, h("strong", {}, e.name), `: ${exclusionText(e)}`))),
+            h("p", {}, h("a", { href: "/zones", "data-link": true }, t("zones.title"))))
+        : "",
+    );
+    delayName = Object.keys(s.delays || {}).find((name) => name !== "siren" || hasSiren(s)) || null;
     deadline = delayName ? performance.now() + s.delays[delayName].remaining * 1000 : null;
     tick();
     const buttons = [];
@@ -263,16 +315,19 @@ function homeView(root) {
       if (s.mode !== "disarmed") buttons.push(h("button", { type: "button", class: "big primary", id: "disarm", onclick: () => openKeypad("disarm") }, t("disarm")));
     }
     actions.replaceChildren(...buttons);
+    // Whether the house can be armed matters only while it is not.
     notReady.replaceChildren(
-      s.ready
-        ? h("p", { class: "ok" }, t("ready"))
-        : section(
-            "notready.title",
-            h("ul", { class: "list" }, s.not_ready.map((z) => h("li", {}, h("strong", {}, z.name), `: ${t(`reason.${z.reason}`)}`))),
-            HOUSEHOLD.includes(ME.role) && s.mode === "disarmed"
-              ? h("button", { type: "button", class: "warn", id: "bypass-arm", onclick: () => openKeypad("arm_away") }, t("bypass_arm"))
-              : "",
-          ),
+      s.mode !== "disarmed"
+        ? ""
+        : s.ready
+          ? h("p", { class: "ok", id: "ready" }, t("ready"))
+          : section(
+              "notready.title",
+              h("ul", { class: "list" }, s.not_ready.map((z) => h("li", {}, h("strong", {}, z.name), `: ${t(`reason.${z.reason}`)}`))),
+              HOUSEHOLD.includes(ME.role)
+                ? h("button", { type: "button", class: "warn", id: "bypass-arm", onclick: () => openKeypad("arm_away") }, t("bypass_arm"))
+                : "",
+            ),
     );
   }
 
@@ -288,7 +343,9 @@ function homeView(root) {
   const timer = setInterval(tick, 250);
   const refresh = async () => {
     try {
-      state.system = await api("GET", "/api/v1/system");
+      const [system, list] = await Promise.all([api("GET", "/api/v1/system"), api("GET", "/api/v1/zones")]);
+      state.system = system;
+      zones = new Map(list.items.map((z) => [z.id, z]));
       draw();
     } catch (exc) {
       modeBox.textContent = errorText(exc);
@@ -299,7 +356,8 @@ function homeView(root) {
   return {
     refresh,
     onMessage(message) {
-      if (message.type === "system") draw();
+      if (message.type === "zone" && message.zone) zones.set(message.zone.id, message.zone);
+      if (message.type === "system" || message.type === "zone") draw();
     },
     destroy() {
       clearInterval(timer);
@@ -361,229 +419,6 @@ function incidentView(root, id) {
     onMessage(m) {
       if ((m.type === "incident" && m.incident?.id === id) || (m.type === "notification" && m.notification?.incident === id)) later();
     },
-  };
-}
-
-// Events after which the zone list is read again: zones and devices that came or went, renamed
-// devices. Everything else about a zone arrives as a `zone` message and is drawn in place.
-const ZONE_LIST_EVENTS = new Set(["zone_removed", "device_removed", "device_renamed", "device_paired"]);
-
-function zonesView(root) {
-  const body = h("div", { id: "zones" }, t("loading"));
-  root.append(h("h1", {}, t("zones.title")), body);
-  let byId = new Map();
-  const refresh = async () => {
-    try {
-      const [zones, devices] = await Promise.all([api("GET", "/api/v1/zones"), api("GET", "/api/v1/devices")]);
-      byId = new Map(devices.items.map((d) => [d.id, d]));
-      const rooms = new Map();
-      for (const zone of zones.items) {
-        const room = zone.room || byId.get(zone.device)?.room || t("zones.no_room");
-        if (!rooms.has(room)) rooms.set(room, []);
-        rooms.get(room).push(zone);
-      }
-      body.replaceChildren(
-        ...[...rooms.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([room, list]) =>
-          h("section", { class: "block" }, h("h2", {}, room), h("ul", { class: "zones" }, list.map((z) => zoneItem(z, byId.get(z.device))))),
-        ),
-      );
-    } catch (exc) {
-      body.textContent = errorText(exc);
-    }
-  };
-  const later = debounce(refresh, 300);
-  // A live `zone` message redraws that zone where it is; a new zone, or one that changed room,
-  // redraws the list. The control that had the focus keeps it.
-  function update(zone) {
-    const item = [...body.querySelectorAll("[data-zone]")].find((el) => el.dataset.zone === zone.id);
-    const room = zone.room || byId.get(zone.device)?.room || t("zones.no_room");
-    if (!item || item.closest("section")?.querySelector("h2")?.textContent !== room) return later();
-    const focused = item.contains(document.activeElement) ? document.activeElement.id : null;
-    item.replaceWith(zoneItem(zone, byId.get(zone.device)));
-    if (focused) document.getElementById(focused)?.focus();
-  }
-  // Battery, signal and last seen are not pushed live (a reading would cost every dashboard a
-  // message): read them again every minute, unless a control on the page is in use.
-  const telemetry = setInterval(() => {
-    if (!body.contains(document.activeElement)) refresh();
-  }, 60_000);
-  refresh();
-  return {
-    refresh,
-    destroy: () => clearInterval(telemetry),
-    onMessage: (m) => {
-      if (m.type === "zone" && m.zone) update(m.zone);
-      else if (m.type === "anomaly" || (m.type === "event" && ZONE_LIST_EVENTS.has(m.kind))) later();
-    },
-  };
-}
-
-function zoneItem(zone, device) {
-  const id = `bypass-${zone.id}`;
-  const badges = [
-    h("span", { class: `badge ${zone.active ? "bad" : "good"}` }, zone.active ? t("zone_active") : t("zone_idle")),
-    h("span", { class: `badge ${zone.online ? "good" : "bad"}` }, zone.online ? t("online") : t("offline")),
-    zone.bypassed ? h("span", { class: "badge warn" }, t("bypassed")) : "",
-    zone.tamper ? h("span", { class: "badge bad" }, t("tamper")) : "",
-    zone.battery_low ? h("span", { class: "badge warn" }, t("battery_low")) : "",
-  ];
-  const facts = device
-    ? [
-        device.battery !== null && device.battery !== undefined ? `${t("battery")}: ${device.battery}%` : "",
-        device.signal !== null && device.signal !== undefined ? `${t("signal")}: ${device.signal} dBm` : "",
-        device.last_seen ? `${t("last_seen")}: ${when(device.last_seen)}` : "",
-      ].filter(Boolean).join(" · ")
-    : "";
-  const toggle = h("input", {
-    type: "checkbox",
-    id,
-    checked: zone.bypassed,
-    onchange: async (event) => {
-      try {
-        await api("PATCH", `/api/v1/zones/${encodeURIComponent(zone.id)}`, { bypassed: event.target.checked });
-      } catch (exc) {
-        event.target.checked = !event.target.checked;
-        alert(errorText(exc));
-      }
-    },
-  });
-  return h(
-    "li",
-    { class: "zone", "data-zone": zone.id },
-    h("div", {}, h("strong", {}, zone.name), ` (${t(`kind.${zone.kind}`)})`, " ", badges),
-    facts ? h("p", { class: "muted" }, facts) : "",
-    h("label", { for: id, class: "toggle" }, toggle, ` ${t("bypass")} ${zone.name}`),
-  );
-}
-
-function historyView(root) {
-  const kind = h("input", { id: "f-kind", list: "kinds", autocomplete: "off" });
-  const kinds = h("datalist", { id: "kinds" });
-  const zone = h("select", { id: "f-zone" }, h("option", { value: "" }, t("history.all")));
-  const since = h("input", { id: "f-since", type: "date" });
-  const until = h("input", { id: "f-until", type: "date" });
-  const form = h(
-    "form",
-    { class: "filters", onsubmit: (e) => { e.preventDefault(); reset(); } },
-    h("label", { for: "f-kind" }, t("history.kind")), kind, kinds,
-    h("label", { for: "f-zone" }, t("history.zone")), zone,
-    h("label", { for: "f-since" }, t("history.since")), since,
-    h("label", { for: "f-until" }, t("history.until")), until,
-    h("div", { class: "row" },
-      h("button", { type: "submit", class: "primary" }, t("history.apply")),
-      h("button", { type: "button", id: "csv", onclick: () => exportCsv() }, t("history.csv"))),
-  );
-  const list = h("ol", { class: "events", id: "events" });
-  const more = h("button", { type: "button", id: "more", onclick: () => load() }, t("history.more"));
-  const end = h("p", { class: "muted", hidden: true }, t("history.end"));
-  root.append(h("h1", {}, t("history.title")), form, list, more, end);
-  let cursor = null;
-  let done = false;
-  let busy = false;
-  const seenKinds = new Set();
-  const zoneNames = new Map();
-
-  api("GET", "/api/v1/zones").then(({ items }) => {
-    for (const z of items) {
-      zoneNames.set(z.id, z.name);
-      zone.append(h("option", { value: z.id }, z.name));
-    }
-  }).catch(() => {});
-
-  const query = (before) => {
-    const q = new URLSearchParams({ limit: "50" });
-    if (kind.value.trim()) q.set("kind", kind.value.trim());
-    if (zone.value) q.set("zone", zone.value);
-    // whole days in the hub's time zone, both included: the hub does the filtering
-    if (since.value) q.set("since", since.value);
-    if (until.value) q.set("until", until.value);
-    if (before) q.set("before", before);
-    return `/api/v1/events?${q}`;
-  };
-  const row = (e) =>
-    h("li", { "data-event": e.id },
-      h("time", { datetime: e.at }, when(e.at)), " ",
-      h("strong", {}, e.kind),
-      e.zone ? ` · ${zoneNames.get(e.zone) || e.zone}` : "",
-      e.actor ? ` · ${e.actor}` : "");
-
-  async function load() {
-    if (busy || done) return;
-    busy = true;
-    try {
-      for (let page = 0; page < 20; page++) {
-        const data = await api("GET", query(cursor));
-        cursor = data.next;
-        done = cursor === null;
-        const shown = data.items;
-        for (const e of data.items) {
-          if (!seenKinds.has(e.kind)) {
-            seenKinds.add(e.kind);
-            kinds.append(h("option", { value: e.kind }));
-          }
-        }
-        list.append(...shown.map(row));
-        if (shown.length || done) break;
-      }
-      if (done && !list.children.length) list.append(h("li", { class: "muted" }, t("history.empty")));
-    } catch (exc) {
-      list.append(h("li", { class: "error" }, errorText(exc)));
-    } finally {
-      busy = false;
-      more.hidden = done;
-      end.hidden = !done;
-    }
-  }
-
-  function reset() {
-    cursor = null;
-    done = false;
-    list.replaceChildren();
-    load();
-  }
-
-  async function exportCsv() {
-    const rows = [["id", "at", "kind", "zone", "actor", "incident", "anomaly", "data"]];
-    let before = null;
-    for (let page = 0; page < 200; page++) {
-      const data = await api("GET", query(before).replace("limit=50", "limit=500"));
-      for (const e of data.items) {
-        rows.push([e.id, e.at, e.kind, e.zone || "", e.actor || "", e.incident || "", e.anomaly || "", JSON.stringify(e.data)]);
-      }
-      before = data.next;
-      if (!before) break;
-    }
-    const csv = rows.map((r) => r.map((v) => `"${String(v).replaceAll('"', '""')}"`).join(",")).join("\r\n");
-    const url = URL.createObjectURL(new Blob([`${csv}\r\n`], { type: "text/csv" }));
-    const link = h("a", { href: url, download: `casahub-events-${new Date().toISOString().slice(0, 10)}.csv`, class: "visually-hidden" }, "csv");
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-  }
-
-  const observer = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting)) load();
-  });
-  observer.observe(more);
-
-  async function newest() {
-    if (!list.firstElementChild?.dataset.event) return reset();
-    const top = Number(list.firstElementChild.dataset.event);
-    try {
-      const data = await api("GET", query(null));
-      const fresh = data.items.filter((e) => Number(e.id) > top);
-      list.prepend(...fresh.map(row));
-    } catch {
-      /* shown on the next load */
-    }
-  }
-  const later = debounce(newest, 300);
-  load();
-  return {
-    refresh: later,
-    onMessage: (m) => { if (m.type === "event") later(); },
-    destroy: () => observer.disconnect(),
   };
 }
 
@@ -657,7 +492,7 @@ const ROUTES = [
   [/^\/$/, homeView, "/"],
   [/^\/incidents$/, incidentsView, "/incidents"],
   [/^\/incidents\/([^/]+)$/, incidentView, "/incidents"],
-  [/^\/zones$/, zonesView, "/zones"],
+  [/^\/zones$/, (root) => zonesView(root, () => state.system), "/zones"],
   [/^\/history$/, historyView, "/history"],
   [/^\/anomalies$/, anomaliesView, "/anomalies"],
   [/^\/settings$/, settingsView, "/settings"],

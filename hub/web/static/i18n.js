@@ -22,9 +22,13 @@ const TEXTS = {
     "mode.hint.disarmed": "L'antifurto è spento. I sensori 24 ore (acqua, fumo, corrente, panico) restano attivi.",
     "mode.hint.armed_home": "Protette solo le zone perimetrali: puoi muoverti in casa.",
     "mode.hint.armed_away": "Tutta la casa è protetta.",
+    "mode.hint.armed_away_excluded": "Inserito, ma non tutta la casa è protetta: le zone escluse qui sotto non danno l'allarme.",
+    "mode.hint.armed_home_excluded": "Protette solo le zone perimetrali, tranne quelle escluse qui sotto.",
+    "mode.hint.disarmed_excluded": "L'antifurto è spento. I sensori 24 ore (acqua, fumo, corrente, panico) restano attivi, tranne quelli isolati qui sotto.",
     "mode.hint.arming": "Esci ora: l'impianto si inserisce allo scadere del tempo.",
     "mode.hint.pending": "Una porta si è aperta: inserisci il codice prima dello scadere del tempo.",
     "mode.hint.triggered": "La sirena suona e la famiglia viene avvisata.",
+    "mode.hint.triggered_nosiren": "Allarme in corso: la famiglia viene avvisata.",
     "delay.exit": "Uscita: {s} s", "delay.entry": "Ingresso: {s} s", "delay.siren": "Sirena: {s} s",
     arm_home: "Inserisci casa", arm_away: "Inserisci totale", disarm: "Disinserisci",
     "keypad.arm_home": "Codice per inserire (casa)", "keypad.arm_away": "Codice per inserire (totale)", "keypad.disarm": "Codice per disinserire",
@@ -163,13 +167,17 @@ const TEXTS = {
     "setup.password": "Password (at least 8 characters)", "setup.code": "Alarm code (5–12 digits)", "setup.submit": "Create the owner",
     "mode.disarmed": "Disarmed", "mode.arming_home": "Arming (home)", "mode.arming_away": "Arming (away)",
     "mode.armed_home": "Armed (home)", "mode.armed_away": "Armed (away)", "mode.pending": "Entry: disarm now",
-    "mode.triggered": "ALARM",
+    "mode.triggered": "ALARM IN PROGRESS",
     "mode.hint.disarmed": "The intrusion alarm is off. 24-hour sensors (water, smoke, power, panic) stay active.",
     "mode.hint.armed_home": "Only the perimeter is armed: you can move around the house.",
-    "mode.hint.armed_away": "The whole house is armed.",
+    "mode.hint.armed_away": "All zones active: the whole house is protected.",
+    "mode.hint.armed_away_excluded": "Armed, but not all zones are active: the excluded zones below raise no alarm.",
+    "mode.hint.armed_home_excluded": "Only the perimeter is armed, except the excluded zones below.",
+    "mode.hint.disarmed_excluded": "The intrusion alarm is off. 24-hour sensors (water, smoke, power, panic) stay active, except those isolated below.",
     "mode.hint.arming": "Leave now: the system arms when the countdown ends.",
     "mode.hint.pending": "A door opened: enter your code before the countdown ends.",
     "mode.hint.triggered": "The siren is sounding and the household is being notified.",
+    "mode.hint.triggered_nosiren": "Alarm in progress: the household is being notified.",
     "delay.exit": "Exit: {s} s", "delay.entry": "Entry: {s} s", "delay.siren": "Siren: {s} s",
     arm_home: "Arm home", arm_away: "Arm away", disarm: "Disarm",
     "keypad.arm_home": "Code to arm (home)", "keypad.arm_away": "Code to arm (away)", "keypad.disarm": "Code to disarm",
@@ -293,6 +301,12 @@ const TEXTS = {
 };
 
 export const LANGUAGES = ["it", "en"];
+
+// Modules with many words of their own (history.js, zones.js) keep them beside their code and
+// add them here when they are imported: t() then finds them like any other key.
+export function addTexts(more) {
+  for (const lang of LANGUAGES) Object.assign(TEXTS[lang], more[lang] || {});
+}
 const KEY = "casahub.lang";
 
 // The dashboard's pages carry the hub's answer (the user's saved choice, else the browser's

@@ -23,10 +23,10 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function when(iso) {
+export function when(iso, { seconds = true } = {}) {
   if (!iso) return "";
   const date = new Date(iso);
-  return date.toLocaleString(language() === "it" ? "it-IT" : "en-GB", { dateStyle: "short", timeStyle: "medium" });
+  return date.toLocaleString(language() === "it" ? "it-IT" : "en-GB", { dateStyle: "short", timeStyle: seconds ? "medium" : "short" });
 }
 
 export function debounce(fn, ms = 200) {

@@ -44,6 +44,7 @@ addTexts({
     "excl.isolate_required": "Questa zona è sempre attiva: non si esclude, si può solo isolare (il proprietario, con il codice).",
     "excl.system_armed": "Disinserisci l'impianto prima di modificare le zone.",
     "excl.owner_only": "Solo il proprietario può farlo.",
+    "excl.force_note": "Inserendo comunque, una zona aperta non darà l'allarme finché resta aperta; una non raggiungibile o manomessa fino al disinserimento.",
   },
   en: {
     "excl.title": "Excluded zones: they raise no alarm",
@@ -80,6 +81,7 @@ addTexts({
     "excl.isolate_required": "This zone is always active: it cannot be excluded, only isolated (by the owner, with the code).",
     "excl.system_armed": "Disarm the system before changing the zones.",
     "excl.owner_only": "Only the owner can do this.",
+    "excl.force_note": "Arming anyway, an open zone raises no alarm while it stays open; an offline or tampered one until the system is disarmed.",
   },
 });
 
