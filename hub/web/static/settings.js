@@ -446,7 +446,8 @@ export function tokensSection() {
       const token = await api("POST", "/api/v1/tokens", { role: "installer", ttl: Number(ttl.value) });
       out.append(
         h("p", {}, h("code", { id: "token-text", class: "token" }, token.token)),
-        h("p", {}, t("installer.expires", { at: when(token.expires_at) }), " ", t("installer.once")),
+        h("p", {}, t("installer.expires", { at: when(token.expires_at) })),
+        h("p", { class: "muted" }, t("installer.once")),
         qrSvg(token.token, t("installer.token")),
       );
       await refresh();
@@ -468,8 +469,10 @@ export function tokensSection() {
 
   function line(token) {
     const vars = { role: t(`role.${token.role}`), user: token.user, at: token.expires_at ? when(token.expires_at, { seconds: false }) : t("tokens.no_expiry") };
+    // The hub's own label of a token granted here only repeats who granted it (and in English).
+    const label = token.label && !token.label.startsWith("installer access from ") ? token.label : "";
     return h("li", { "data-token": token.id },
-      h("span", {}, token.label ? h("strong", {}, token.label) : "", token.label ? " · " : "", t(token.user ? "tokens.line" : "tokens.line_no_user", vars)),
+      h("span", {}, label ? h("strong", {}, label) : "", label ? " · " : "", t(token.user ? "tokens.line" : "tokens.line_no_user", vars)),
       " ",
       h("button", { type: "button", class: "warn", onclick: () => revoke(token) }, t("tokens.revoke")));
   }
