@@ -28,6 +28,7 @@ from hub.cameras.tokens import PREFIX, CameraTokens
 from hub.web.auth import PRINCIPAL, authenticate, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
+from hub.web.guards import refuse_while_armed
 
 __all__ = ["add_camera_routes", "incident_snapshots"]
 
@@ -144,6 +145,8 @@ async def issue_token(request: web.Request) -> web.Response:
     principal = require(request, OWNER)
     ref = _camera_or_404(request)
     ctx = _ctx(request)
+    # A new token replaces the one the camera reports motion with: its zone would go quiet.
+    refuse_while_armed(ctx.hub)
     if getattr(ref.driver, "motion", None) != "camera":
         raise _no_camera_motion(ref)
     secret = await asyncio.to_thread(_tokens(ctx).issue, ref.id)

@@ -2,7 +2,8 @@
 
 While the mode is anything but `disarmed` (arming, armed, entry delay, alarm), nobody - owner,
 member, installer or token - changes zones, pairs, unpairs, renames or removes devices, changes
-the alarm timings, scans for new devices or starts a walk test: the routes that would call
+the alarm timings, scans for new devices, replaces a camera's event token (its motion zone would
+go quiet) or starts a walk test: the routes that would call
 `refuse_while_armed` first and answer 409 `system_armed`. Users, codes and contacts are not zone
 protection and stay changeable (an owner away from home must be able to take a lost code off).
 This module never changes anything itself.

@@ -288,3 +288,23 @@ async def test_the_longest_walk_test_ends_by_itself_within_the_hour(tmp_path: Pa
             assert log and log[0]["data"]["detail"].endswith("time over"), log
     finally:
         await running.stop()
+
+
+async def test_a_camera_token_is_not_replaced_while_armed(tmp_path: Path) -> None:
+    """A new event token replaces the one the camera reports motion with: its zone would go quiet."""
+    from tests.integration.test_camera_live import CAMERA, camera_config
+
+    running = await start_hub(tmp_path / "data", camera_config(tmp_path, "http://127.0.0.1:9/", motion="camera"))
+    try:
+        async with session_of(running, "demo", "demo") as owner:
+            status, body = await owner.post("/api/v1/system/arm", {"mode": "away", "code": CODE})
+            assert status == 200 and body["mode"] == "armed_away", body  # exit_delay = 0 in camera_config
+            status, body = await owner.post(f"/api/v1/cameras/{CAMERA}/token", {})
+            assert (status, body["error"]) == (409, "system_armed"), body
+            assert not (running.data_dir / "camera-tokens.json").exists()
+            status, body = await owner.post("/api/v1/system/disarm", {"code": CODE})
+            assert status == 200, body
+            status, body = await owner.post(f"/api/v1/cameras/{CAMERA}/token", {})
+            assert status == 201, body
+    finally:
+        await running.stop()
