@@ -290,6 +290,7 @@ class Daemon:
             if p.demo:
                 await asyncio.to_thread(_seed_demo_user, accounts)
             await hub.recover()
+            await codes.load()  # the code locks a restart must not lift, read before codes are typed
             dispatcher = OutboxDispatcher(
                 db,
                 transports.by_name,
