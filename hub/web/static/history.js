@@ -190,8 +190,13 @@ function anomalyName(kind) {
   return t(ANOMALIES.includes(kind) ? `an.${kind}` : "an.other");
 }
 
-// The sentence for one event. `ctx`: {zones: Map id -> zone, devices: Map id -> device}.
+// The sentence for one event, from a capital letter. `ctx`: {zones: Map id -> zone, devices: Map id -> device}.
 export function describe(e, ctx) {
+  const text = sentence(e, ctx);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function sentence(e, ctx) {
   const d = e.data || {};
   const zoneOf = (id) => (id ? ctx.zones.get(id)?.name || d.name || t("ev.a_zone") : t("ev.a_zone"));
   const zone = zoneOf(e.zone);
