@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PushStore", "PushSubscription"]
+__all__ = ["MAX_PER_USER", "PushStore", "PushSubscription"]
+
+MAX_PER_USER = 10  # browsers per dashboard user; an 11th subscription replaces the oldest
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +65,33 @@ class PushStore:
     def add(
         self, username: str, endpoint: str, p256dh: str, auth: str, user_agent: str | None = None
     ) -> PushSubscription:
-        """Store (or replace, when the endpoint is known) the subscription of `username`."""
+        """Store (or replace, when the endpoint is known) the subscription of `username`. A user
+        keeps at most `MAX_PER_USER` subscriptions: beyond that the oldest ones go (every alarm
+        is pushed to each of them, so their number must not grow without bound)."""
         with self._lock:
-            self.conn.execute(
-                "INSERT INTO push_subscriptions (username, endpoint, p256dh, auth, user_agent, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (endpoint) DO UPDATE SET username = excluded.username, p256dh = excluded.p256dh,"
-                " auth = excluded.auth, user_agent = excluded.user_agent, created_at = excluded.created_at",
-                (username, endpoint, p256dh, auth, user_agent, self.clock()),
-            )
-            row = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM push_subscriptions WHERE endpoint = ?", (endpoint,)
-            ).fetchone()
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute(
+                    "INSERT INTO push_subscriptions (username, endpoint, p256dh, auth, user_agent, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (endpoint) DO UPDATE SET username = excluded.username, p256dh = excluded.p256dh,"
+                    " auth = excluded.auth, user_agent = excluded.user_agent, created_at = excluded.created_at",
+                    (username, endpoint, p256dh, auth, user_agent, self.clock()),
+                )
+                row = self.conn.execute(
+                    f"SELECT {_COLUMNS} FROM push_subscriptions WHERE endpoint = ?", (endpoint,)
+                ).fetchone()
+                # Oldest first by when they were (re)subscribed; the one just stored always stays.
+                self.conn.execute(
+                    "DELETE FROM push_subscriptions WHERE username = ? AND id NOT IN ("
+                    " SELECT id FROM push_subscriptions WHERE username = ?"
+                    " ORDER BY id = ? DESC, created_at DESC, id DESC LIMIT ?)",
+                    (username, username, int(row[0]), MAX_PER_USER),
+                )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
         return _row(row)
 
     def remove(self, username: str, endpoint: str) -> bool:

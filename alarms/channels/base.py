@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -83,3 +84,15 @@ def retry_after(value: str | None, clock: Callable[[], float] = time.time) -> fl
         return max(0.0, parsedate_to_datetime(value).timestamp() - clock())
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def redirect_refused(what: str, status: int, location: str | None, setting: str, log: logging.Logger) -> Permanent:
+    """A 3xx answer to a delivery: outbound HTTP never follows a redirect (the next hop could be
+    the hub itself or a device on the LAN), so it is a permanent error for that target, logged."""
+    shown = (location or "")[:120]
+    reason = (
+        f"{what} answered {status}, a redirect to {shown!r}: redirects are never followed;"
+        f" set {setting} to the final address"
+    )
+    log.warning("%s", reason)
+    return Permanent(reason)

@@ -8,7 +8,9 @@ latin-1 for HTTP, so the title goes RFC 2047-encoded when it is not plain ASCII,
 ntfy decodes (server 2.4 and later).
 
 Outcome: 2xx delivered; 429 and 5xx transient (Retry-After honoured); 401/403 permanent
-(the token); any other 4xx permanent; network errors and timeouts transient.
+(the token); any other 4xx permanent; network errors and timeouts transient. Redirects are
+never followed (a 3xx is permanent, logged): a POST sent on to wherever a server points
+could reach a service on the hub or the LAN, and `[ntfy] url` should name the server itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, retry_after
+from alarms.channels.base import (
+    Delivered,
+    Outcome,
+    OutgoingMessage,
+    Permanent,
+    Transient,
+    redirect_refused,
+    retry_after,
+)
 
 if TYPE_CHECKING:
     from hub.config import NtfyConfig
@@ -89,12 +99,14 @@ class NtfyChannel:
         token = self.config.token.reveal() if self.config.token is not None else None
         try:
             async with aiohttp.ClientSession(timeout=self.timeout) as session:
-                async with session.get(f"{base}/v1/health") as resp:
+                async with session.get(f"{base}/v1/health", allow_redirects=False) as resp:
                     if resp.status != 200:
                         raise NtfyCheckError(f"{base}/v1/health answered {resp.status}: is this an ntfy server?")
                 if token is None:
                     return f"{base} reachable; topic {self.config.topic} (no token)"
-                async with session.get(f"{base}/v1/account", headers={"Authorization": f"Bearer {token}"}) as resp:
+                async with session.get(
+                    f"{base}/v1/account", headers={"Authorization": f"Bearer {token}"}, allow_redirects=False
+                ) as resp:
                     if resp.status in (401, 403):
                         raise NtfyCheckError(f"{base} refused the token ({resp.status}); check [ntfy] token")
                     if resp.status != 200:
@@ -118,11 +130,15 @@ class NtfyChannel:
             return Transient(f"ntfy server unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
 
     async def _post(self, session: aiohttp.ClientSession, headers: dict[str, str], body: bytes) -> Outcome:
-        async with session.post(self.url, data=body, headers=headers, timeout=self.timeout) as resp:
+        async with session.post(
+            self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+        ) as resp:
             text = (await resp.text(errors="replace"))[:200].strip()
             status = resp.status
             if 200 <= status < 300:
                 return Delivered(f"ntfy {status}")
+            if 300 <= status < 400:
+                return redirect_refused("ntfy server", status, resp.headers.get("Location"), "[ntfy] url", log)
             reason = f"ntfy answered {status}" + (f": {text}" if text else "")
             if status == 429 or status >= 500:
                 return Transient(reason, retry_after(resp.headers.get("Retry-After")))

@@ -25,8 +25,8 @@ left out).
 
 The receiver verifies with `hmac.compare_digest("sha256=" + hmac_sha256(secret, body), header)`.
 Outcome: 2xx delivered; 408, 429, 5xx, network errors and timeouts transient (Retry-After
-honoured); any other status permanent (3xx too: redirects are not followed, a POST that is
-redirected is not delivered).
+honoured); any other status permanent (3xx too, logged: redirects are never followed, a POST
+that is redirected is not delivered, and the next hop could be the hub itself or the LAN).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,13 +45,23 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, retry_after
+from alarms.channels.base import (
+    Delivered,
+    Outcome,
+    OutgoingMessage,
+    Permanent,
+    Transient,
+    redirect_refused,
+    retry_after,
+)
 from alarms.channels.email import Photo, read_photos
 
 if TYPE_CHECKING:
     from hub.config import CentreConfig
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookCentre", "sign"]
+
+log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 15.0
 SIGNATURE_HEADER = "X-Casahub-Signature"
@@ -144,8 +155,7 @@ class WebhookCentre:
             if status in (401, 403):
                 return Permanent(f"{reason} (check [centre] secret with the centre)")
             if 300 <= status < 400:
-                location = resp.headers.get("Location", "")
-                return Permanent(f"{reason}: redirected to {location!r}; set [centre] url to the final address")
+                return redirect_refused("centre webhook", status, resp.headers.get("Location"), "[centre] url", log)
             return Permanent(reason)
 
 

@@ -2,8 +2,10 @@
 
 A push message's recipient is a contact name; `users_for(contact)` says which dashboard
 users are that contact, and the message goes to every browser those users subscribed
-from (`hub.push_store`). Each request is encrypted for its subscription (aes128gcm) and
-signed with the hub's VAPID key by `pywebpush.webpush_async`.
+from (`hub.push_store`). Each request is encrypted for its subscription (aes128gcm, by
+pywebpush's `WebPusher.encode`) and signed with the hub's VAPID key (py_vapid); the POST
+itself is made here, with an explicit TTL (pywebpush's default 0 drops the message when the
+phone is asleep) and a timeout.
 
 Outcome over all of a contact's subscriptions:
 - one or more accepted (201)                    -> Delivered
@@ -11,12 +13,13 @@ Outcome over all of a contact's subscriptions:
   delivered (the row is dead, never "sent"), but no channel fault: SMS and email reach that contact
 - any 429/5xx/timeout/network error, none sent  -> Transient (the outbox retries)
 - only 400/403/413 and the like                 -> Permanent (bad VAPID key or payload)
+- a redirect (3xx)                              -> Permanent, logged: redirects are never followed
 Expired subscriptions (404/410) are deleted on the spot.
 
-pywebpush's defaults are wrong for an alarm: TTL 0 drops the message when the phone is
-asleep, and without a timeout a stuck push service blocks forever; both are set here. The
-`vapid_claims` dict is created afresh for every request because pywebpush writes `aud` and
-`exp` into it.
+Endpoints come from browsers, so they are input (SSRF): unless `allow_private`, the address
+actually dialled must be public. `public_only_socket` checks it as aiohttp opens each socket,
+after name resolution, for address literals and resolved names alike; and since a redirect is
+never followed, a public push service cannot send the hub on to a private one either.
 """
 
 from __future__ import annotations
@@ -26,19 +29,18 @@ import ipaddress
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid  # type: ignore[import-untyped]
-from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
+from pywebpush import WebPusher  # type: ignore[import-untyped]
 
 from alarms.channels.base import Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient, retry_after
 
@@ -50,6 +52,7 @@ ALARM_TTL = 3600  # an alarm an hour old is better told by SMS and the dashboard
 DEFAULT_TTL = 86400
 REQUEST_TIMEOUT = 10.0  # per request; the outbox gives a whole send 30 s
 MAX_BODY_CHARS = 600
+VAPID_EXPIRY = 12 * 3600  # the VAPID JWT's lifetime; push services accept at most 24 h
 
 
 def _clip(text: str, limit: int) -> str:
@@ -108,29 +111,25 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-class PublicOnlyResolver(AbstractResolver):
-    """Resolves like aiohttp's default resolver, keeping only public addresses.
+class PrivateAddressRefused(OSError):
+    """A connection to a private address was refused before it was made."""
+
+
+def public_only_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    """A socket for `addr_info`, refused when its address is not public (aiohttp's `socket_factory`).
 
     A subscription's endpoint comes from a browser, so it is input: without this, anyone who
     can log in could make the hub POST to the router or to a service on the hub itself (SSRF).
-    Checked at connection time, on the addresses actually used, so a name that later resolves
-    to a private address (DNS rebinding) is refused too.
+    aiohttp calls the factory for each address it is about to dial, after resolving the name
+    (or taking an address literal as it is), so the check sees the address actually used:
+    `127.0.0.1`, `[::ffff:127.0.0.1]`, a name that resolves to a private address, or one that
+    resolves differently later (DNS rebinding) are all refused here.
     """
-
-    def __init__(self) -> None:
-        self._inner = aiohttp.DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = await self._inner.resolve(host, port, family)
-        public = [r for r in found if is_public_address(r["host"])]
-        if not public:
-            raise OSError(f"{host} resolves only to private addresses ({PRIVATE_HINT})")
-        return public
-
-    async def close(self) -> None:
-        await self._inner.close()
+    family, type_, proto, _, sockaddr = addr_info
+    address = str(sockaddr[0])
+    if not is_public_address(address):
+        raise PrivateAddressRefused(f"private address {address} refused ({PRIVATE_HINT})")
+    return socket.socket(family=family, type=type_, proto=proto)
 
 
 class WebPushChannel:
@@ -169,7 +168,7 @@ class WebPushChannel:
     def _new_session(self) -> aiohttp.ClientSession:
         if self.allow_private:
             return aiohttp.ClientSession()
-        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=PublicOnlyResolver()))
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(socket_factory=public_only_socket))
 
     async def __aenter__(self) -> WebPushChannel:
         self._session = self._new_session()
@@ -230,46 +229,59 @@ class WebPushChannel:
     async def _push(
         self, session: aiohttp.ClientSession, sub: WebPushSubscription, data: str, ttl: int, urgency: str
     ) -> _Result:
-        info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
-        host = urlsplit(sub.endpoint).hostname or ""
-        if not self.allow_private and _is_ip(host) and not is_public_address(host):
-            # aiohttp connects to an address literal without asking the resolver: refuse it here.
-            return _Result("permanent", f"push endpoint on a private address {host} ({PRIVATE_HINT})")
+        """One POST to one subscription. pywebpush encrypts (aes128gcm) and py_vapid signs; the
+        request is made here, because `webpush_async` lets aiohttp follow redirects: a push
+        service that answers 307 to http://127.0.0.1:... would get the hub to POST there."""
         try:
-            await webpush_async(
-                info,
-                data=data,
-                vapid_private_key=self._vapid,
-                vapid_claims={"sub": self.subject},  # fresh per call: pywebpush adds aud and exp to it
-                ttl=ttl,
-                timeout=self.timeout,
-                headers={"Urgency": urgency},
-                aiohttp_session=session,
-            )
-        except WebPushException as exc:
-            return self._classify(exc)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            cause = getattr(exc, "os_error", exc)  # aiohttp wraps what the resolver raised
-            if PRIVATE_HINT in str(cause):  # PublicOnlyResolver refused it: retrying will not help
-                return _Result("permanent", f"push endpoint refused: {cause}")
-            return _Result("transient", f"push service unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
+            body, headers = self._request(sub, data, ttl, urgency)
         except Exception as exc:  # a broken subscription or key must not stop the others
             log.warning("web push to %s failed", _origin(sub.endpoint), exc_info=True)
             return _Result("permanent", f"cannot encrypt or sign: {type(exc).__name__}: {exc}")
-        return _Result("sent")
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        try:
+            async with session.post(
+                sub.endpoint, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as resp:
+                status = resp.status
+                text = (await resp.text(errors="replace"))[:200].strip()
+                location = resp.headers.get("Location", "")
+                hint = resp.headers.get("Retry-After")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            cause = getattr(exc, "os_error", exc)  # aiohttp wraps what the socket factory raised
+            if isinstance(cause, PrivateAddressRefused) or PRIVATE_HINT in str(cause):
+                reason = f"push endpoint {_origin(sub.endpoint)} refused: {cause}"
+                log.warning("web push: %s", reason)
+                return _Result("permanent", reason)  # retrying will not help
+            return _Result("transient", f"push service unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
+        if 200 <= status <= 202:
+            return _Result("sent")
+        if 300 <= status < 400:
+            reason = (
+                f"push service {_origin(sub.endpoint)} answered {status}, a redirect to {location[:120]!r}:"
+                " redirects are never followed"
+            )
+            log.warning("web push: %s", reason)
+            return _Result("permanent", reason)
+        return self._classify(status, text, hint)
+
+    def _request(self, sub: WebPushSubscription, data: str, ttl: int, urgency: str) -> tuple[bytes, dict[str, str]]:
+        """The encrypted body and the headers of one push request (RFC 8030, 8291, 8292)."""
+        info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
+        body = WebPusher(info).encode(data.encode("utf-8"), "aes128gcm")["body"]
+        claims = {"sub": self.subject, "aud": _origin(sub.endpoint), "exp": int(time.time()) + VAPID_EXPIRY}
+        headers = {str(k): str(v) for k, v in self._vapid.sign(claims).items()}
+        headers.update({"Content-Encoding": "aes128gcm", "TTL": str(ttl), "Urgency": urgency})
+        return bytes(body), headers
 
     @staticmethod
-    def _classify(exc: Any) -> _Result:
-        status = exc.status_code
-        if status is None:
-            return _Result("permanent", str(exc.message))
+    def _classify(status: int, text: str, hint: str | None) -> _Result:
         if status in (404, 410):
             return _Result("gone", f"subscription expired ({status})")
         if status == 429 or status >= 500:
-            return _Result("transient", f"push service answered {status}", retry_after(exc.retry_after))
+            return _Result("transient", f"push service answered {status}", retry_after(hint))
         if status in (400, 401, 403):
             return _Result("permanent", f"push service refused the request ({status}): check the [push] VAPID key")
-        return _Result("permanent", f"push service answered {status}")
+        return _Result("permanent", f"push service answered {status}" + (f": {text}" if text else ""))
 
     async def _outcome(
         self, contact: str, subscriptions: Sequence[WebPushSubscription], results: list[_Result]
@@ -290,14 +302,6 @@ class WebPushChannel:
             hints = [r.retry_after for r in transient if r.retry_after is not None]
             return Transient(transient[0].reason, max(hints) if hints else None)
         return Permanent(failed[0].reason)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
 
 
 def _origin(endpoint: str) -> str:

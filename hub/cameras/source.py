@@ -15,7 +15,8 @@ ffmpeg process. Sources never retry: `hub.cameras.feed.CameraFeed` decides when 
 HTTP credentials: with `username`/`password` the first request goes without them; a 401
 that asks for Digest is answered by aiohttp's DigestAuthMiddleware, one that asks for Basic
 by Basic auth (remembered for the next connections). Credentials are never logged: every
-URL in a message goes through `redact()`.
+URL in a message goes through `redact()`. Redirects are never followed (a 3xx is a
+`SourceError` saying so): the camera's URL in the config must be the final one.
 """
 
 from __future__ import annotations
@@ -102,7 +103,15 @@ async def _get(
     shown = redact(url)
     try:
         for _ in range(2):
-            async with session.get(url, headers=auth.headers(accept)) as response:
+            async with session.get(url, headers=auth.headers(accept), allow_redirects=False) as response:
+                if 300 <= response.status < 400:
+                    # Never followed: the next hop could be the hub itself or anything on the LAN,
+                    # and the camera's credentials would go along.
+                    location = redact(response.headers.get("Location", ""))[:120]
+                    raise SourceError(
+                        f"{shown}: HTTP {response.status}, a redirect to {location!r}: redirects are never"
+                        " followed; put the final address in the camera's config"
+                    )
                 if response.status == 401 and auth.learn(response):
                     continue  # the camera wants Basic: once more with it
                 if response.status in (401, 403):

@@ -13,6 +13,8 @@ not fit would make every later push to that browser fail.
 
 A subscription belongs to a logged-in user (session), since the push channel finds a
 contact's browsers through the contact's dashboard users; a bearer token has no user.
+A user keeps at most `hub.push_store.MAX_PER_USER` (10) subscriptions: the 11th replaces
+the oldest (every alarm is pushed to all of them).
 """
 
 from __future__ import annotations

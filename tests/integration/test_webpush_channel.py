@@ -488,5 +488,6 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused(
     )
     async with channel:
         outcome = await channel.send(message())
-    assert isinstance(outcome, Permanent) and "localhost resolves only to private addresses" in outcome.reason
+    assert isinstance(outcome, Permanent) and "private address" in outcome.reason, outcome
+    assert "allow_private_endpoints" in outcome.reason
     assert push_service.deliveries == [] and push_service.refusals == []
