@@ -278,7 +278,7 @@ async def test_zone_messages_for_the_zone_that_changed(hub: RunningHub, owner: A
         status, body = await owner.request("PATCH", f"/api/v1/zones/{DOOR}", {"bypassed": True})
         assert status == 200, body
         seen = await zone_messages_until_system(ws, DOOR, bypassed=True)
-        assert [z["id"] for z in seen] == [DOOR] and seen[0]["bypass_reason"] == "user", seen
+        assert [z["id"] for z in seen] == [DOOR] and seen[0]["excluded"]["how"] == "inhibit", seen
 
         # a step that changes no zone sends none: arming (the water zone is 24h, the door bypassed)
         status, body = await owner.post("/api/v1/system/arm", {"mode": "away", "code": "12345"})
@@ -289,7 +289,11 @@ async def test_zone_messages_for_the_zone_that_changed(hub: RunningHub, owner: A
             if message["type"] == "system" and message["system"]["mode"] == "arming_away":
                 break
 
-        # a rename is a zone message too, with the new name
+        # a rename (disarmed: nothing changes while armed) is a zone message too, with the new name
+        status, body = await owner.post("/api/v1/system/disarm", {"code": "12345"})
+        assert status == 200, body
+        seen = await zone_messages_until_system(ws, DOOR, bypassed=False)  # an inhibit ends at disarm
+        assert [z["id"] for z in seen] == [DOOR], seen
         status, body = await owner.request("PATCH", f"/api/v1/zones/{WATER}", {"name": "Lavatrice"})
         assert status == 200, body
         seen = await zone_messages_until_system(ws, WATER, name="Lavatrice")
