@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("file", type=Path)
     restore.add_argument("--passphrase-file", type=Path, help="the backup's passphrase, from this file")
     restore.add_argument("--force", action="store_true", help="replace an existing database and files")
+    restore.add_argument(
+        "--yes",
+        action="store_true",
+        help="without a terminal: install what an unencrypted backup holds (users, tokens, contacts, centre)"
+        " and replace the current files",
+    )
     _add_local(restore)
 
     doctor = sub.add_parser("doctor", help="check the configured channels (and send a test message)")
@@ -425,7 +431,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from hub.backup import BackupError, is_encrypted, restore_backup
+    from hub.backup import BackupError, RestorePlan, is_encrypted, restore_backup
 
     passphrase = _passphrase(args, wanted=is_encrypted(args.file), confirm=False, why=f"{args.file} is encrypted: ")
     if args.data_dir is None and args.config is not None and not Path(args.config).exists():
@@ -435,20 +441,39 @@ def cmd_restore(args: argparse.Namespace) -> int:
     else:
         data_dir = _data_dir(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.json
+    shown = False
+
+    def review(plan: RestorePlan) -> bool:
+        # An unencrypted backup proves it is intact, not who made it: a person checks who it lets in.
+        nonlocal shown
+        if plan.authenticated or args.yes:
+            return True
+        if not interactive:
+            raise BackupError(
+                f"{args.file} is not encrypted, so nothing proves who made it: run restore on a terminal to see"
+                " the users, tokens, contacts and centre it would install, or give --yes"
+            )
+        print("\n".join(plan.lines()))
+        shown = _ask("install these users, tokens, contacts and centre, replacing what is listed?")
+        return shown
+
     try:
         info = restore_backup(
             args.file,
             data_dir,
             config_dest=args.config,
             passphrase=passphrase,
-            force=args.force,
-            confirm=_ask if interactive else None,
+            force=args.force or args.yes,
+            confirm=(lambda question: shown or _ask(question)) if interactive else None,
+            review=review,
         )
     except BackupError as exc:
         print(f"casahub: {exc}", file=sys.stderr)
         return 1
     manifest = info.manifest
-    lines = [
+    plan = info.plan
+    lines = [] if plan is None or shown else plan.lines()
+    lines += [
         f"restored the backup of {manifest.get('created_at')} (casahub {manifest.get('casahub_version')}"
         + (f", hub {manifest['hub_name']}" if manifest.get("hub_name") else "")
         + "):",
@@ -456,7 +481,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     ]
     if info.kept:
         lines.append("the files it replaced are kept as: " + ", ".join(str(p) for p in info.kept))
-    _out(args, {"restored": [str(p) for p in info.restored]}, "\n".join(lines))
+    data: dict[str, object] = {"restored": [str(p) for p in info.restored]}
+    if plan is not None:
+        data |= plan.as_json()
+    _out(args, data, "\n".join(lines))
     return 0
 
 

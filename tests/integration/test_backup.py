@@ -514,17 +514,23 @@ def test_cli_backup_and_restore_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 1 and "is encrypted" in r.stderr and not target.exists()
     r = casahub("restore", str(enc), *common, "--passphrase-file", str(passfile), "--json")
     assert r.returncode == 0, r.stderr
-    restored = json.loads(r.stdout)["restored"]
+    out = json.loads(r.stdout)
+    assert out["authenticated"] is True and [u["username"] for u in out["users"]] == ["anna"]
+    restored = out["restored"]
     assert str(target / "casahub.db") in restored and str(conf_dest) in restored
     assert conf_dest.read_bytes() == config.read_bytes()
     assert (target / "certs" / "hub.key").read_bytes() == (data / "certs" / "hub.key").read_bytes()
 
-    # A second restore needs --force; a plain backup over it with --force works.
-    r = casahub("restore", str(plain), *common)
+    # A second restore needs --force; an unencrypted one without a terminal needs --yes (which replaces too).
+    r = casahub("restore", str(env_enc), *common, env={"CASAHUB_BACKUP_PASSPHRASE": PASSPHRASE})
     assert r.returncode == 1 and "--force" in r.stderr and r.stderr.count("\n") == 1
-    r = casahub("restore", str(plain), *common, "--force")
+    for flags in ((), ("--force",)):
+        r = casahub("restore", str(plain), *common, *flags)
+        assert r.returncode == 1 and "not encrypted" in r.stderr and "--yes" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1
+    r = casahub("restore", str(plain), *common, "--yes")
     assert r.returncode == 0, r.stderr
-    assert "before-restore" in r.stdout
+    assert "before-restore" in r.stdout and "NOT encrypted" in r.stdout and "anna  owner" in r.stdout
     assert (target / "casahub.db.before-restore").exists()
 
     # Damaged and foreign files: one-line errors.
