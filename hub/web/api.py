@@ -256,7 +256,7 @@ async def zone_patch(request: web.Request) -> web.Response:
         await hub.submit(ZoneExclude(zone=zone_id, how="inhibit", by=actor(principal)))
     elif body.bypassed is False and z.excluded is not None:
         await hub.submit(ZoneInclude(zone=zone_id, by=actor(principal)))
-    return web.json_response(hub.zone_json(zone_id))
+    return web.json_response(_shown(principal, hub.zone_json(zone_id)))
 
 
 class IsolateBody(msgspec.Struct, forbid_unknown_fields=True):
