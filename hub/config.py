@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from alarms.model import BEHAVIOURS, ZONE_KINDS, AlarmSettings
+from hub.bounds import too_long
 
 __all__ = [
     "BUILTIN_DRIVERS",
@@ -176,6 +177,14 @@ class TlsFiles:
 class WebConfig:
     listen: str = "0.0.0.0:8443"
     tls: TlsMode | TlsFiles = "auto"
+    # Limits (hub/web/limits.py): a LAN client never holds the room the alarm path needs.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    max_connections: int = 256
+    max_connections_per_address: int = 32
+    max_websockets_per_user: int = 10
+    fd_reserve: int = 64
 
     @property
     def host(self) -> str:
@@ -339,6 +348,14 @@ class BackupConfig:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """`[storage]`: room kept for the journal (hub/disk_reserve.py) and how much of it is kept."""
+
+    reserve_mb: int = 32  # preallocated, released when the disk fills so the journal goes on; 0: none
+    max_events: int = 100_000  # the event log is pruned beyond this (never below 10,000 nor 400 days)
+
+
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
@@ -371,6 +388,7 @@ class Config:
     led: LedConfig | None = None
     backup: BackupConfig | None = None
     log: LogConfig = field(default_factory=LogConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
 
 # --------------------------------------------------------------------------- results and errors
@@ -593,7 +611,16 @@ class _Table:
         if isinstance(value, str) and nonempty and not value.strip():
             self.error(name, "must not be empty")
             return _INVALID
+        if isinstance(value, str) and not self.fits(name, value):
+            return _INVALID
         return value  # type: ignore[no-any-return]
+
+    def fits(self, name: str, value: str) -> bool:
+        """Names and rooms are at most 64 characters, as everywhere they enter (hub/bounds.py)."""
+        reason = too_long(value) if name in ("name", "room") else None
+        if reason is not None:
+            self.error(name, reason)
+        return reason is None
 
     def string(self, name: str, default: str) -> str:
         value = self.opt_string(name)
@@ -757,7 +784,7 @@ def _hub(ctx: _Context, raw: Mapping[str, Any]) -> HubConfig:
 
 
 def _web(ctx: _Context, raw: Mapping[str, Any]) -> WebConfig:
-    t = _Table(ctx, raw, "web", ("listen", "tls"))
+    t = _Table(ctx, raw, "web", ("listen", "tls", *_WEB_LIMITS))
     listen = t.string("listen", "0.0.0.0:8443")
     host: str | None = None
     if t.has("listen") and isinstance(raw["listen"], str):
@@ -789,7 +816,31 @@ def _web(ctx: _Context, raw: Mapping[str, Any]) -> WebConfig:
         t.error("tls", f'expected "auto", "off" or a table {{cert, key}}, got {_describe(value)}')
     if tls == "off" and host is not None and not _is_loopback(host):
         t.warn("tls", "TLS is off on a non-loopback address: passwords cross the network in clear")
-    return WebConfig(listen=listen, tls=tls)
+    limits: dict[str, Any] = {}
+    for name in ("header_timeout", "body_timeout", "idle_timeout"):
+        low, high = _WEB_LIMITS[name]
+        value = t.duration(name, float(getattr(WebConfig(), name)), positive=True)
+        if not low <= value <= high:
+            t.error(name, f"must be between {low:g} and {high:g} seconds, got {value:g}")
+        limits[name] = value
+    for name in ("max_connections", "max_connections_per_address", "max_websockets_per_user", "fd_reserve"):
+        low, high = _WEB_LIMITS[name]
+        limits[name] = t.integer(name, int(getattr(WebConfig(), name)), minimum=int(low), maximum=int(high))
+    if limits["max_connections_per_address"] > limits["max_connections"]:
+        t.error("max_connections_per_address", "cannot be more than max_connections")
+    return WebConfig(listen=listen, tls=tls, **limits)
+
+
+# [web] limits: (lowest, highest) accepted.
+_WEB_LIMITS: dict[str, tuple[float, float]] = {
+    "header_timeout": (1, 300),
+    "body_timeout": (1, 600),
+    "idle_timeout": (1, 3600),
+    "max_connections": (8, 10000),
+    "max_connections_per_address": (1, 10000),
+    "max_websockets_per_user": (1, 100),
+    "fd_reserve": (16, 10000),
+}
 
 
 def _is_loopback(host: str) -> bool:
@@ -1110,6 +1161,14 @@ def _led(ctx: _Context, raw: Mapping[str, Any]) -> LedConfig:
     return LedConfig(path=path, line=line, chip=t.string("chip", "/dev/gpiochip0"))
 
 
+def _storage(ctx: _Context, raw: Mapping[str, Any]) -> StorageConfig:
+    t = _Table(ctx, raw, "storage", ("reserve_mb", "max_events"))
+    return StorageConfig(
+        reserve_mb=t.integer("reserve_mb", 32, minimum=0, maximum=4096),
+        max_events=t.integer("max_events", 100_000, minimum=10_000, maximum=100_000_000),
+    )
+
+
 _BACKUP_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 
 
@@ -1312,6 +1371,8 @@ def _check_driver_options(
             value = t.typed(name, (str,), "a string", sensitive=kind == "secret")
             if isinstance(value, str) and not value.strip():
                 t.error(name, "must not be empty")
+            elif isinstance(value, str):
+                t.fits(name, value)
         elif kind == "host":
             t.host(name, required=False)
         elif kind == "url":
@@ -1411,6 +1472,7 @@ _TABLE_SECTIONS = (
     "led",
     "backup",
     "log",
+    "storage",
 )
 _ARRAY_SECTIONS = ("contacts", "drivers")
 SECTIONS: tuple[str, ...] = (*_TABLE_SECTIONS, *_ARRAY_SECTIONS)
@@ -1468,6 +1530,7 @@ def _build(ctx: _Context, data: Mapping[str, Any]) -> Config:
         led=None if led is None else _led(ctx, led),
         backup=None if sections["backup"] is None else _backup(ctx, sections["backup"]),
         log=_log(ctx, table("log")),
+        storage=_storage(ctx, table("storage")),
     )
     _unreachable_contacts(ctx, config.contacts, sms=sms is not None, email=email is not None, gsm=gsm is not None)
     return config

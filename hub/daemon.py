@@ -1,8 +1,12 @@
 """`casahub serve`: assembles storage, the hub core, drivers, the dispatcher and the web server.
 
-Start-up order matters: the web server answers first (health says 503 "starting"),
-then the alarm state is recovered from the journal, then drivers start feeding readings,
-so no reading is applied to a state that is not yet the recovered one.
+Start-up order matters: the listen address is bound and the data dir checked before anything
+else (a busy address or an unwritable database ends the start in one line), then the web server
+answers (health says 503 "starting"), then the alarm state is recovered from the journal, then
+drivers start feeding readings, so no reading is applied to a state that is not yet the recovered one.
+
+Exit statuses (deploy/casahub.service relies on them): 0 stopped, 2 invalid configuration or
+unusable listen address (restarting cannot help), 3 the data dir or database cannot be written.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import ssl
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -31,18 +37,20 @@ from hub.backup_schedule import BackupSchedule
 from hub.clock import SteadyClock
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
 from hub.discovery import HubAdvertiser, tls_fingerprint
+from hub.disk_reserve import DiskReserve
 from hub.led_state import record_led_state
 from hub.logs import setup_logging
 from hub.metrics import LoopLagMonitor, metrics_handler
 from hub.outbox import OutboxDispatcher
 from hub.push_store import PushStore
 from hub.runtime import Hub
-from hub.storage import Database, open_sync
+from hub.storage import Database, StorageError, open_sync
 from hub.throttle import hub_code_throttle
 from hub.transports import build as build_transports
 from hub.transports import enter_all as enter_transports
 from hub.web.app import make_app
 from hub.web.context import WebContext
+from hub.web.limits import ConnectionGate, Listener, ListenError, WebLimits, bind, fd_limit, open_fds, raise_fd_limit
 from hub.web.push import PushWeb, add_push_routes
 
 log = logging.getLogger("casahub")
@@ -54,6 +62,52 @@ DEMO_DELAY = 10.0
 DEMO_CONTACT = ContactConfig(
     name="Famiglia Demo", phone="+390000000000", email="famiglia@example.invalid", language="it", push=True
 )
+
+EXIT_CONFIG = 2  # invalid configuration, or a listen address that cannot be used
+EXIT_STORAGE = 3  # the data dir or the database cannot be written
+
+
+class DataDirError(Exception):
+    """The hub cannot write its data dir or database; the message is one line saying what to do."""
+
+
+def _owner(path: Path) -> str:
+    import pwd
+
+    try:
+        uid = path.stat().st_uid
+        return pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError):
+        return "another user"
+
+
+def _me() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def check_writable(data_dir: Path) -> None:
+    """DataDirError unless the data dir and the database files in it can be written by this process."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirError(f"cannot create the data dir {data_dir}: {exc.strerror or exc}") from None
+    db = data_dir / "casahub.db"
+    for path, mode in (
+        (data_dir, os.W_OK | os.X_OK),
+        (db, os.R_OK | os.W_OK),
+        (db.with_name(db.name + "-wal"), os.R_OK | os.W_OK),
+        (db.with_name(db.name + "-shm"), os.R_OK | os.W_OK),
+    ):
+        if path.exists() and not os.access(path, mode):
+            raise DataDirError(
+                f"cannot write {path}: it belongs to {_owner(path)} and the hub runs as {_me()};"
+                f" fix it with: sudo chown -R {_me()}: {data_dir}"
+            )
 
 
 def casahub_version() -> str:
@@ -129,7 +183,13 @@ def plan(options: ServeOptions) -> tuple[Plan, list[str]]:
     if tls_mode == "auto":
         from hub.certs import ensure_self_signed
 
-        cert, key, fingerprint = ensure_self_signed(data_dir / "certs", config.hub.name)
+        try:
+            cert, key, fingerprint = ensure_self_signed(Path(data_dir) / "certs", config.hub.name)
+        except OSError as exc:
+            raise DataDirError(
+                f"cannot write the TLS certificate in {Path(data_dir) / 'certs'}: {exc.strerror or exc};"
+                f" fix it with: sudo chown -R {_me()}: {data_dir}"
+            ) from None
         tls = _ssl_context(cert, key)
         notes.append(f"TLS certificate SHA-256 fingerprint: {fingerprint}")
     elif tls_mode != "off":
@@ -176,9 +236,20 @@ class Daemon:
     async def run(self, ready: Callable[[Daemon], None] | None = None) -> None:
         p = self.plan
         cfg = p.config
-        p.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(p.data_dir / "casahub.db")
-        await db.open()
+        # Before anything holds a thread or a file: these two end the start in one line.
+        sockets = bind(p.host, p.port)
+        try:
+            check_writable(p.data_dir)
+            db = Database(p.data_dir / "casahub.db")
+            try:
+                await db.open()
+            except StorageError as exc:
+                await db.close()
+                raise DataDirError(f"{exc}; the data dir is {p.data_dir}") from None
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
         accounts = accounts_mod.Accounts(open_sync(p.data_dir / "casahub.db"))
         push_store = PushStore(open_sync(p.data_dir / "casahub.db"))
         hub_ref: list[Hub] = []
@@ -220,6 +291,7 @@ class Daemon:
             clock=self.clock,
             demo=p.demo,
             has_app=has_app,
+            reserve=DiskReserve(db.path.parent, cfg.storage.reserve_mb << 20),
         )
         self.hub = hub
 
@@ -247,7 +319,8 @@ class Daemon:
             config=cfg,
             data_dir=p.data_dir,
         )
-        app = make_app(ctx)
+        limits = WebLimits.of(cfg.web)
+        app = make_app(ctx, limits)
         self.app = app
         lag = LoopLagMonitor()
         backups = self._backup_schedule(hub)
@@ -262,10 +335,20 @@ class Daemon:
             ),
         )
         add_push_routes(app, PushWeb(store=push_store, public_key=transports.vapid_public_key or ""))
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, p.host, p.port, ssl_context=p.tls)
-        await site.start()
+        assert runner.server is not None
+        # Our own accept loop (hub/web/limits.py): connection caps and the fd reserve of the alarm path.
+        gate = ConnectionGate(limits, fd_limit=fd_limit(), fds_in_use=open_fds())
+        listener = Listener(sockets, runner.server, gate, tls=p.tls)
+        listener.start()
+        log.info(
+            "web: at most %d connections, %d per address; %d of %d open files kept for alarm deliveries",
+            gate.max_total,
+            limits.max_connections_per_address,
+            limits.fd_reserve,
+            gate.fd_limit,
+        )
         scheme = "https" if p.tls else "http"
         self.url = f"{scheme}://{p.host if ':' not in p.host else f'[{p.host}]'}:{p.port}"
         # systemd (deploy/casahub.service): READY=1 once serving, WATCHDOG=1 from the loop, STOPPING=1.
@@ -321,6 +404,7 @@ class Daemon:
                         scheme=scheme,
                     )
                 )
+                await hub.keep_reserve()  # room for the journal if the disk fills (hub/disk_reserve.py)
                 tasks.create_task(hub.run_timers(), name="timers")
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
@@ -392,6 +476,7 @@ class Daemon:
                         await task
             with contextlib.suppress(Exception):
                 await hub.flush_telemetry()
+            await listener.close()
             await runner.cleanup()
             accounts.conn.close()
             push_store.conn.close()
@@ -531,7 +616,11 @@ def serve(options: ServeOptions) -> int:
         the_plan, notes = plan(options)
     except ConfigError as exc:
         print(f"casahub: invalid configuration, not starting:\n{exc}", flush=True)
-        return 2
+        return EXIT_CONFIG
+    except DataDirError as exc:
+        print(f"casahub: {exc}", file=sys.stderr, flush=True)
+        return EXIT_STORAGE
+    raise_fd_limit()  # the web server's share is bounded below it (hub/web/limits.py)
     setup_logging(the_plan.config.log, level=options.log_level)
     for note in notes:
         log.warning("%s", note) if note.startswith("warning") else log.info("%s", note)
@@ -549,5 +638,12 @@ def serve(options: ServeOptions) -> int:
             loop.add_signal_handler(sig, daemon.stop)
         await daemon.run(announce)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ListenError as exc:
+        print(f"casahub: {exc}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
+    except DataDirError as exc:
+        print(f"casahub: {exc}", file=sys.stderr, flush=True)
+        return EXIT_STORAGE
     return 0

@@ -1,6 +1,7 @@
 """Keeping the alarm working while the database cannot be written (full, read-only, failing).
 
-An alarm matters more than its record. When a step cannot be committed, the hub keeps
+An alarm matters more than its record (a change a person asks for is the exception: see
+`DURABLE_REQUIRED`). When a step cannot be committed, the hub keeps
 the new state in memory, remembers the inputs it could not journal, and sends the
 step's messages from an in-memory outbox through the same dispatcher and channels. A
 `storage_error` anomaly tells the household. A probe retries the disk; once a write
@@ -13,6 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 import sqlite3
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,17 @@ log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 5.0
 STORAGE_ERRORS = (sqlite3.Error, OSError)
+
+# Set while a person's change is being made (an API request that changes something, an MQTT arm
+# command): the step must be committed, or it is not made at all and `NotDurable` is raised, so
+# that nobody is told "done" for a change that a power cut would undo. Everything else (sensors,
+# timers, faults, and disarming: people first) goes on in memory as described above.
+DURABLE_REQUIRED: ContextVar[bool] = ContextVar("casahub_durable_required", default=False)
+
+
+class NotDurable(Exception):
+    """The change could not be written, so it was not made (the API answers 503 storage_error)."""
+
 
 _ids = itertools.count(-1, -1)  # in-memory rows get negative ids: never confused with table rows
 

@@ -54,6 +54,7 @@ from alarms import engine
 from alarms.model import ArmRefused, ArmRequest, DisarmRequest, Mode, Zone, ZoneKind
 from hub.accounts import Accounts
 from hub.config import MqttExportConfig, Secret
+from hub.degraded import DURABLE_REQUIRED, NotDurable
 from hub.runtime import DeviceRecord, Hub
 from hub.throttle import CodeThrottle, hub_code_throttle
 
@@ -93,7 +94,9 @@ HIDDEN_INCIDENT_KINDS = frozenset({"duress"})
 # Signal units by driver: zigbee2mqtt reports link quality (LQI 0-255), radio drivers RSSI in dBm.
 LQI_DRIVERS = frozenset({"zigbee2mqtt"})
 
-Outcome = Literal["ignored", "locked", "bad_code", "armed", "disarmed", "not_ready", "refused", "error"]
+Outcome = Literal[
+    "ignored", "locked", "bad_code", "armed", "disarmed", "not_ready", "refused", "storage_error", "error"
+]
 
 
 class CommandError(ValueError):
@@ -427,7 +430,14 @@ class MqttExport:
             await self.hub.submit(DisarmRequest(by=who, duress=match.duress))
             log.info("mqtt export: disarmed by %s", who)
             return "disarmed", command.action
-        step = await self.hub.submit(ArmRequest(mode=mode, by=who))
+        token = DURABLE_REQUIRED.set(True)  # as through the API: armed only once it is written
+        try:
+            step = await self.hub.submit(ArmRequest(mode=mode, by=who))
+        except NotDurable as exc:
+            log.error("mqtt export: arming %s by %s not made: %s", mode, who, exc)
+            return "storage_error", command.action
+        finally:
+            DURABLE_REQUIRED.reset(token)
         refused = next((e for e in step.effects if isinstance(e, ArmRefused)), None)
         if refused is not None:
             log.warning("mqtt export: arming %s by %s refused: %s", mode, who, refused.reason)

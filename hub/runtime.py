@@ -60,7 +60,8 @@ from alarms.model import (
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, Reading, SensorReading
 from hub import journal, outbox
-from hub.degraded import PROBE_INTERVAL, STORAGE_ERRORS, Degraded, Unsaved
+from hub.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
+from hub.disk_reserve import DiskReserve, is_disk_full
 from hub.fanout import Fanout
 from hub.storage import Database
 from hub.supervision import Supervision
@@ -122,8 +123,11 @@ class Hub:
         clock: Callable[[], float] = time.time,
         demo: bool = False,
         has_app: Callable[[str], bool] = lambda contact: False,
+        reserve: DiskReserve | None = None,
     ) -> None:
         self.db = db
+        # Room for the journal when the disk fills (none unless the daemon asks for one).
+        self.reserve = reserve if reserve is not None else DiskReserve(db.path.parent, 0)
         self.settings = settings  # what recover() applies: the config's [alarm] plus the dashboard's overrides
         self.config_settings = settings  # the config's [alarm] alone ("installer values")
         self.settings_overrides: dict[str, float] = {}  # field -> value set from the dashboard (settings_api)
@@ -203,6 +207,9 @@ class Hub:
 
     # ------------------------------------------------------------------ the engine step
     async def submit(self, event: AnyEvent, *, actor: str | None = None) -> Step:
+        """Run one engine step and commit it. A person's change (`DURABLE_REQUIRED`) that cannot
+        be committed is not made: `NotDurable`. Anything else goes on in memory (hub/degraded.py)."""
+        released = refused = False
         async with self._lock:
             now = self.clock()
             step = engine.handle(self.state, event, now)
@@ -210,30 +217,65 @@ class Hub:
                 return step
             notifications: list[dict[str, Any]] = []
             steps = [step]
+            durable = DURABLE_REQUIRED.get()
+            failure: Exception | None = None
             if not self.degraded.active:
                 try:
-                    async with self.db.transaction() as conn:
-                        event_id = await journal.append_input(conn, event, now, actor)
-                        for effect in step.effects:
-                            await self._persist(conn, effect, step.state, now, actor, notifications)
-                        self._photos.clear()
-                        await journal.save_state(conn, step.state, event_id)
+                    notifications = await self._commit(event, step, now, actor)
                 except STORAGE_ERRORS as exc:
-                    self.degraded.enter(exc)
-                    self._apply_in_memory(event, step, now, actor)
+                    failure = exc
+                if failure is not None and is_disk_full(failure) and self.reserve.release():
+                    released = True
+                    try:
+                        notifications = await self._commit(event, step, now, actor)
+                        failure = None
+                    except STORAGE_ERRORS as exc:
+                        failure = exc
+                if failure is not None:
+                    self.degraded.enter(failure)
+                    if durable:
+                        steps = []  # not written, not made: the caller answers 503
+                    else:
+                        self._apply_in_memory(event, step, now, actor)
                     # The household must hear that the hub cannot record: raise storage_error now.
                     fault = SystemFault(kind="storage_error", active=True, subject="database")
-                    fault_step = engine.handle(step.state, fault, now)
+                    fault_step = engine.handle(steps[-1].state if steps else self.state, fault, now)
                     self._apply_in_memory(fault, fault_step, now, "hub")
                     steps.append(fault_step)
                     notifications.append({})
+            elif durable:
+                refused = True
             else:
                 self._apply_in_memory(event, step, now, actor)
                 notifications.append({})
-            self.state = steps[-1].state
+            if steps:
+                self.state = steps[-1].state
         for done in steps:
             self._after_commit(done, notifications)
+        if released:
+            # The reserve gave the journal room for a while: the household must free some.
+            await self.submit(SystemFault(kind="storage_error", active=True, subject="disk"), actor="hub")
+        if refused or (durable and failure is not None):
+            raise NotDurable(f"the change could not be written ({failure or 'storage is failing'}): it was not made")
         return step
+
+    async def _commit(self, event: AnyEvent, step: Step, now: float, actor: str | None) -> list[dict[str, Any]]:
+        """Journal `event` and write what its step caused, in one transaction."""
+        notifications: list[dict[str, Any]] = []
+        async with self.db.transaction() as conn:
+            event_id = await journal.append_input(conn, event, now, actor)
+            for effect in step.effects:
+                await self._persist(conn, effect, step.state, now, actor, notifications)
+            self._photos.clear()
+            await journal.save_state(conn, step.state, event_id)
+        return notifications
+
+    async def keep_reserve(self) -> None:
+        """Make the disk reserve again once there is room, and then clear "disk almost full"."""
+        if self.degraded.active or not await asyncio.to_thread(self.reserve.ensure):
+            return
+        if any(a.kind == "storage_error" and a.subject == "disk" for a in self.state.anomalies.values()):
+            await self.submit(SystemFault(kind="storage_error", active=False, subject="disk"), actor="hub")
 
     def _apply_in_memory(self, event: AnyEvent, step: Step, now: float, actor: str | None) -> None:
         """The database failed: keep the step and send its messages from memory."""
@@ -262,14 +304,16 @@ class Hub:
                     pass
 
     async def run_storage_probe(self, interval: float = PROBE_INTERVAL) -> None:
-        """While storage fails, retry it; on success write everything kept in memory, in order."""
+        """While storage fails, retry it; on success write everything kept in memory, in order.
+        Keep the disk reserve too (hub/disk_reserve.py)."""
         while True:
             await asyncio.sleep(interval)
-            if self.degraded.active:
-                try:
+            try:
+                if self.degraded.active:
                     await self.flush_degraded()
-                except Exception:
-                    log.exception("writing the in-memory backlog failed")
+                await self.keep_reserve()
+            except Exception:
+                log.exception("writing the in-memory backlog failed")
 
     async def flush_degraded(self) -> bool:
         async with self._lock:
@@ -291,6 +335,7 @@ class Hub:
             self.degraded = Degraded()
             log.warning("storage works again: %d steps and %d messages written", len(kept.steps), len(kept.outbox))
         await self.submit(SystemFault(kind="storage_error", active=False, subject="database"), actor="hub")
+        await self.keep_reserve()
         if self.dispatcher is not None:
             self.dispatcher.wake()
         return True

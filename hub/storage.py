@@ -9,6 +9,7 @@ WAL with synchronous=FULL: a committed alarm survives a power cut, not only a cr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -307,10 +308,14 @@ class Database:
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Also when COMMIT itself failed (SQLITE_FULL leaves the transaction open): the
+                # next BEGIN must not find one, and nothing half-written may stay.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
 
     @property
     def reader(self) -> aiosqlite.Connection:
