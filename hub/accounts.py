@@ -20,6 +20,8 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hub.bounds import TEXT_MAX, too_long
+
 Role = Literal["owner", "member", "installer"]
 ROLES: tuple[Role, ...] = ("owner", "member", "installer")
 
@@ -203,8 +205,7 @@ class Accounts:
             )
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
-            # A new password logs out every session of that user.
-            self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            self._end_credentials(username)
 
     def set_codes(self, username: str, *, code: str | None = None, duress_code: str | None = None) -> None:
         updates = []
@@ -230,8 +231,14 @@ class Accounts:
             cur = self.conn.execute("DELETE FROM users WHERE username = ?", (username,))
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
-            self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
-            self.conn.execute("UPDATE tokens SET revoked = 1 WHERE username = ?", (username,))
+            self._end_credentials(username)
+
+    def _end_credentials(self, username: str) -> None:
+        """A removed user, or a new password (an account thought compromised), ends every session
+        and token of that user at once; open WebSockets and camera streams re-check theirs within
+        CREDENTIAL_RECHECK (hub/web/api.py) and close. Called with the lock held."""
+        self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        self.conn.execute("UPDATE tokens SET revoked = 1 WHERE username = ? AND revoked = 0", (username,))
 
     def update_user(
         self,
@@ -248,7 +255,7 @@ class Accounts:
         None leaves a setting alone; "" removes a code. The last owner cannot be demoted
         (LastOwnerError), and a duress code may not equal anybody's alarm code, nor an alarm
         code anybody's duress code (CodeClashError): a keypad could not tell them apart.
-        A new password ends the user's sessions.
+        A new password ends the user's sessions and tokens.
         """
         if role is not None and role not in ROLES:
             raise AccountError(f"role: must be one of {', '.join(ROLES)}")
@@ -287,7 +294,7 @@ class Accounts:
             if updates:
                 self.conn.execute(f"UPDATE users SET {', '.join(updates)} WHERE username = ?", (*params, username))
             if password is not None:
-                self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+                self._end_credentials(username)
         user = self.get_user(username)
         if user is None:
             raise AccountError(f"no user {username!r}")
@@ -384,6 +391,8 @@ class Accounts:
             raise AccountError(f"role: must be one of {', '.join(ROLES)}")
         if ttl is not None and ttl <= 0:
             raise AccountError("ttl: must be positive")
+        if label is not None and (reason := too_long(label, TEXT_MAX)) is not None:
+            raise AccountError(f"label: {reason}")
         if role == "installer":
             if not username:
                 raise AccountError("an installer token is granted by an owner: name them (--by USER)")

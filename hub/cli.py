@@ -109,19 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     user = sub.add_parser("user", help="manage users (local)")
     user_sub = user.add_subparsers(dest="action", required=True)
-    add = user_sub.add_parser("add", help="add a user")
+    # No secret in argv (`ps` and shell history show it): asked on the terminal without echo, or
+    # read from stdin with --codes-from-stdin (STDIN_SECRETS_HELP says the format).
+    add = user_sub.add_parser(
+        "add",
+        help="add a user (password and codes asked without echo, or --codes-from-stdin)",
+        epilog=STDIN_SECRETS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add.add_argument("username")
     add.add_argument("--role", choices=("owner", "member", "installer"), default="member")
-    add.add_argument("--password", help="the password (default: prompt, or one line on stdin)")
-    add.add_argument("--code", help="alarm code (digits)")
-    add.add_argument("--duress-code", help="duress code: disarms and silently alerts the centre")
+    add.add_argument("--codes-from-stdin", action="store_true", help="read password and codes from stdin (see below)")
     add.add_argument("--language", choices=("it", "en"), default="it")
     _add_local(add)
-    passwd = user_sub.add_parser("passwd", help="change a password or codes")
+    passwd = user_sub.add_parser(
+        "passwd",
+        help="change a password or codes (asked without echo, or --codes-from-stdin)",
+        epilog=STDIN_SECRETS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     passwd.add_argument("username")
-    passwd.add_argument("--password")
-    passwd.add_argument("--code")
-    passwd.add_argument("--duress-code")
+    passwd.add_argument("--codes-from-stdin", action="store_true", help="read what changes from stdin (see below)")
     _add_local(passwd)
     lst = user_sub.add_parser("list", help="list users")
     _add_local(lst)
@@ -248,6 +256,67 @@ def _secret(value: str | None, prompt: str, *, required: bool = True) -> str | N
     return line
 
 
+STDIN_SECRETS = ("password", "code", "duress_code")
+STDIN_SECRETS_HELP = """\
+secrets never go on the command line. On a terminal they are asked without echo
+(an empty answer: no code, or unchanged). With --codes-from-stdin, standard input
+holds one `key=value` per line, keys password, code and duress_code; each at most
+once, blank lines and lines starting with # are skipped, e.g.:
+
+  printf 'password=%s\\ncode=%s\\n' "$PW" "$CODE" | casahub user add anna --role owner --codes-from-stdin
+
+`user add` needs password; `user passwd` changes the keys given. Without a
+terminal and without --codes-from-stdin, the first line of stdin is the password."""
+
+
+def _stdin_secrets() -> dict[str, str]:
+    """The `key=value` lines of stdin (STDIN_SECRETS_HELP); SystemExit naming a bad line, never its value."""
+    found: dict[str, str] = {}
+    for number, raw in enumerate(sys.stdin.read().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in STDIN_SECRETS:
+            raise SystemExit(f"casahub: stdin line {number}: expected password=..., code=... or duress_code=...")
+        if key in found:
+            raise SystemExit(f"casahub: stdin line {number}: {key} given twice")
+        found[key] = value
+    return found
+
+
+def _user_secrets(args: argparse.Namespace, *, adding: bool) -> dict[str, str]:
+    """password / code / duress_code for `user add|passwd`: from stdin, the terminal, or one stdin line."""
+    if args.codes_from_stdin:
+        found = _stdin_secrets()
+        if adding and "password" not in found:
+            raise SystemExit("casahub: no password=... line on stdin")
+        if not found:
+            raise SystemExit("casahub: nothing to change on stdin (password=..., code=..., duress_code=...)")
+        return found
+    if not sys.stdin.isatty():
+        password = _secret(None, "Password" if adding else "New password")
+        assert password is not None
+        return {"password": password}
+    found = {}
+    prompts: tuple[tuple[str, str], ...]
+    if adding:
+        found["password"] = _secret(None, "Password") or ""
+        prompts = (("code", "Alarm code (digits; empty: none)"), ("duress_code", "Duress code (empty: none)"))
+    else:
+        prompts = (
+            ("password", "New password (empty: unchanged)"),
+            ("code", "New alarm code (empty: unchanged)"),
+            ("duress_code", "New duress code (empty: unchanged)"),
+        )
+    for key, prompt in prompts:
+        value = _secret(None, prompt)
+        if value:
+            found[key] = value
+    return found
+
+
 def _out(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2) if args.json else text)
 
@@ -259,25 +328,31 @@ def cmd_user(args: argparse.Namespace) -> int:
     accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
     try:
         if args.action == "add":
-            password = _secret(args.password, "Password")
-            assert password is not None
+            given = _user_secrets(args, adding=True)
             user = accounts.add_user(
                 args.username,
-                password,
+                given["password"],
                 args.role,
-                code=args.code,
-                duress_code=args.duress_code,
+                code=given.get("code") or None,
+                duress_code=given.get("duress_code") or None,
                 language=args.language,
             )
             _out(args, {"user": user.username, "role": user.role}, f"user {user.username} ({user.role}) added")
         elif args.action == "passwd":
-            if args.code is not None or args.duress_code is not None:
-                accounts.set_codes(args.username, code=args.code, duress_code=args.duress_code)
-            if args.password is not None or (args.code is None and args.duress_code is None):
-                password = _secret(args.password, "New password")
-                assert password is not None
-                accounts.set_password(args.username, password)
-            _out(args, {"user": args.username, "changed": True}, f"user {args.username} updated")
+            given = _user_secrets(args, adding=False)
+            if not given:
+                print("casahub: nothing changed", file=sys.stderr)
+                return 1
+            # All checked before anything is written; a new password ends the user's sessions and
+            # tokens at once (hub/accounts.py).
+            accounts.update_user(
+                args.username,
+                password=given.get("password"),
+                code=given.get("code"),
+                duress_code=given.get("duress_code"),
+            )
+            what = sorted(given)
+            _out(args, {"user": args.username, "changed": True, "what": what}, f"user {args.username} updated")
         elif args.action == "list":
             users = accounts.list_users()
             data = [

@@ -14,7 +14,9 @@ unit; nothing here writes files, so logging never wears the SD card.
 
 Secrets: values the code logs are `Secret`s (printed "***") or never logged at all; as a last
 line of defence both formats mask the password of URLs (`https://user:***@host`), which a
-library's exception text may quote.
+library's exception text may quote. No level prints SQL parameters, bind keys, codes, passwords,
+tokens or message bodies: the libraries that would at DEBUG (aiosqlite logs every statement with
+its parameters) are held at INFO or above, whatever `level` and `levels` say (`QUIET`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)[^/
 
 # The loggers whose level setup_logging set, to put them back when it is called again.
 _configured: list[str] = []
+
+# Libraries whose DEBUG output carries secrets: aiosqlite every SQL statement with its parameters
+# (password and code hashes, token digests, BTHome bind keys, message bodies in the outbox).
+QUIET: tuple[str, ...] = ("aiosqlite",)
 
 
 def _mask(text: str) -> str:
@@ -130,3 +136,9 @@ def _set_levels(levels: Iterable[tuple[str, str]]) -> None:
     for name, value in levels:
         logging.getLogger(name).setLevel(parse_level(value))
         _configured.append(name)
+    for name in QUIET:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+            if name not in _configured:
+                _configured.append(name)

@@ -89,6 +89,10 @@ class LoginBody(msgspec.Struct, forbid_unknown_fields=True):
 
 async def login(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
+    # JSON only: a form or text/plain body is what another site's page can post without a CORS
+    # preflight (login CSRF: the victim's browser logged in as the attacker).
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the login as application/json")
     body = await read_body(request, LoginBody)
     now = ctx.clock()
     address = request.remote or "?"

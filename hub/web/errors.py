@@ -38,6 +38,7 @@ def error_response(status: int, error: str, message: str, **extra: Any) -> web.R
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD = re.compile(r"field `(?P<name>[^`]+)`")
+_TOO_LONG = re.compile(r"^Expected `str` of length <= (?P<limit>\d+)")
 
 
 def _field_of(message: str) -> str:
@@ -70,6 +71,12 @@ async def read_body(request: web.Request, schema: type[T]) -> T:
     except msgspec.ValidationError as exc:
         text = str(exc)
         field = _field_of(text)
+        longest = _TOO_LONG.search(text)
+        if longest:
+            # A name, room, reason or label over its bound (hub/bounds.py), in people's words.
+            limit = longest.group("limit")
+            message = f"{field}: at most {limit} characters"
+            raise ApiError(400, f"invalid_field:{field}", message, field=field, reason="too_long") from None
         raise ApiError(400, f"invalid_field:{field}", f"{field}: {text.split(' - at ')[0]}", field=field) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None

@@ -19,11 +19,12 @@ def casahub(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 def test_user_commands_on_the_data_dir(tmp_path: Path) -> None:
     d = str(tmp_path / "data")
-    r = casahub("user", "add", "anna", "--role", "owner", "--code", "24680", "--data-dir", d, stdin="s3cret-pw\n")
+    secrets = "# anna\npassword=s3cret-pw\ncode=24680\n"
+    r = casahub("user", "add", "anna", "--role", "owner", "--codes-from-stdin", "--data-dir", d, stdin=secrets)
     assert r.returncode == 0, r.stderr
     r = casahub("user", "add", "anna", "--data-dir", d, stdin="other-pw\n")
     assert r.returncode == 1 and "already exists" in r.stderr
-    r = casahub("user", "add", "bob", "--code", "12", "--data-dir", d, stdin="pw-bob1\n")
+    r = casahub("user", "add", "bob", "--codes-from-stdin", "--data-dir", d, stdin="password=pw-bob1\ncode=12\n")
     assert r.returncode == 1 and "code" in r.stderr
     r = casahub("user", "list", "--json", "--data-dir", d)
     assert json.loads(r.stdout) == [
@@ -44,6 +45,47 @@ def test_user_commands_on_the_data_dir(tmp_path: Path) -> None:
     assert r.returncode == 0
     r = casahub("user", "remove", "anna", "--data-dir", d)
     assert r.returncode == 1 and "no user" in r.stderr
+
+
+def test_user_secrets_never_in_argv(tmp_path: Path) -> None:
+    """No --password, --code or --duress-code: `ps` and shell history would show them. Codes come
+    from stdin (`key=value` lines) or from a terminal prompt without echo."""
+    d = str(tmp_path / "data")
+    for verb in ("add", "passwd"):
+        for flag in ("--password", "--code", "--duress-code"):
+            r = casahub("user", verb, "anna", flag, "24680", "--data-dir", d, stdin="password=s3cret-pw\n")
+            assert r.returncode == 2 and "unrecognized arguments" in r.stderr, (verb, flag, r.stderr)
+        assert "--codes-from-stdin" in casahub("user", verb, "--help").stdout
+    stdin = "password=s3cret-pw\ncode=24680\nduress_code=86420\n"
+    r = casahub("user", "add", "anna", "--role", "owner", "--codes-from-stdin", "--data-dir", d, stdin=stdin)
+    assert r.returncode == 0, r.stderr
+    from hub.accounts import Accounts
+    from hub.storage import open_sync
+
+    accounts = Accounts(open_sync(Path(d) / "casahub.db"))
+    try:
+        assert accounts.check_password("anna", "s3cret-pw") is not None
+        assert (m := accounts.match_code("24680")) is not None and not m.duress
+        assert (m := accounts.match_code("86420")) is not None and m.duress
+        # A bad line names its number, never its value; a missing password is refused.
+        r = casahub("user", "add", "bob", "--codes-from-stdin", "--data-dir", d, stdin="pin=99999\n")
+        assert r.returncode != 0 and "line 1" in r.stderr and "99999" not in r.stderr
+        r = casahub("user", "add", "bob", "--codes-from-stdin", "--data-dir", d, stdin="code=99999\n")
+        assert r.returncode != 0 and "password" in r.stderr
+        # passwd changes only what stdin gives; a new password ends the user's sessions and tokens.
+        token_id, secret = accounts.create_token("owner", username="anna")
+        r = casahub("user", "passwd", "anna", "--codes-from-stdin", "--data-dir", d, stdin="code=13579\n")
+        assert r.returncode == 0, r.stderr
+        assert accounts.match_code("13579") is not None and accounts.match_code("24680") is None
+        assert accounts.check_password("anna", "s3cret-pw") is not None
+        assert accounts.check_token(secret, 0) is not None
+        r = casahub("user", "passwd", "anna", "--codes-from-stdin", "--data-dir", d, stdin="password=another-pw\n")
+        assert r.returncode == 0, r.stderr
+        assert accounts.check_password("anna", "another-pw") is not None
+        assert accounts.check_token(secret, 0) is None, "a new password revokes the user's tokens"
+        assert (m := accounts.match_code("86420")) is not None and m.duress, "codes not given stay"
+    finally:
+        accounts.conn.close()
 
 
 def test_token_create_json(tmp_path: Path) -> None:

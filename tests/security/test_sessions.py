@@ -156,7 +156,7 @@ async def test_logout_ends_the_session_on_the_server(api: Api) -> None:
     assert status == 401 and body["error"] == "unauthorized"  # replaying the old cookie
 
 
-async def test_password_change_logs_out_every_session(running_hub: RunningHub, api: Api) -> None:
+async def test_password_change_logs_out_every_session_and_token(running_hub: RunningHub, api: Api) -> None:
     accounts = accounts_of(running_hub)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         other = Api(running_hub.base, session)
@@ -171,7 +171,8 @@ async def test_password_change_logs_out_every_session(running_hub: RunningHub, a
         await other.login("demo", "a-new-password")
         assert (await other.get("/api/v1/session"))["user"] == "demo"
         status, _ = await other.request("GET", "/api/v1/system", headers={"Authorization": f"Bearer {token}"})
-        assert status == 200  # tokens are separate credentials, revoked on their own
+        # A new password (an account thought compromised) revokes the user's tokens too (issue 14).
+        assert status == 401
 
 
 # --------------------------------------------------------------------------- login throttling
