@@ -31,7 +31,7 @@ from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
 from drivers.registry import load_driver
 from hub import accounts as accounts_mod
-from hub import host_health, sdnotify
+from hub import host_health, journal, sdnotify
 from hub import led as status_led
 from hub.backup_schedule import BackupSchedule
 from hub.clock import SteadyClock
@@ -409,6 +409,9 @@ class Daemon:
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
                 tasks.create_task(hub.run_storage_probe(), name="storage-probe")
+                # Event log retention (hub/journal.py): small batches, never an open incident's events.
+                retention = journal.run_retention(db, max_events=cfg.storage.max_events, clock=self.clock)
+                tasks.create_task(retention, name="retention")
                 tasks.create_task(hub.supervision.run(), name="supervision")
                 tasks.create_task(hub.run_channel_watch(), name="channel-watch")
                 tasks.create_task(lag.run(), name="loop-lag")

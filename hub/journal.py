@@ -8,14 +8,20 @@ event and everything it causes commit together.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
 import msgspec
 
 from alarms.model import EVENT_DECODER, EVENT_ENCODER, STATE_DECODER, Anomaly, AnyEvent, Incident, State
+from hub.storage import Database, StorageError
+
+log = logging.getLogger(__name__)
 
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 
@@ -135,3 +141,65 @@ async def load_inputs(conn: aiosqlite.Connection) -> list[tuple[AnyEvent, float]
 
 def incident_from_row(row: sqlite3.Row) -> Incident:
     return _INCIDENT_DECODER.decode(row["data"])
+
+
+# ------------------------------------------------------------------ retention
+
+KEEP_EVENTS = 10_000  # never fewer events than this (the `[storage] max_events` minimum)
+KEEP_DAYS = 400  # never an event younger than this (EN 50131 asks for far less)
+PRUNE_BATCH = 500  # events deleted per transaction: the write lock is held for a few ms at most
+
+_OPEN_INCIDENTS = "SELECT id FROM incidents WHERE state IN ('active', 'acknowledged')"
+_OPEN_ANOMALIES = "SELECT id FROM anomalies WHERE state = 'active'"
+
+
+async def prune_events(
+    db: Database, *, now: float, max_events: int, batch: int = PRUNE_BATCH, keep_days: float = KEEP_DAYS
+) -> int:
+    """Delete up to `batch` of the oldest events beyond the newest `max_events` (at least
+    KEEP_EVENTS) that are older than `keep_days`, in one short transaction; never an event of an
+    open incident or anomaly. Returns how many went: call again while it returns `batch`.
+
+    The journal stays replayable: recovery starts from the engine snapshot, which is written in the
+    transaction of the newest input (hub/runtime.py), never from old rows.
+    """
+    keep = max(KEEP_EVENTS, max_events)
+    before = now - keep_days * 86400
+    async with db.transaction() as conn:
+        async with conn.execute("SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return 0  # not more than `keep` events
+        cur = await conn.execute(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? AND at < ?"
+            f" AND (incident IS NULL OR incident NOT IN ({_OPEN_INCIDENTS}))"
+            f" AND (anomaly IS NULL OR anomaly NOT IN ({_OPEN_ANOMALIES}))"
+            " ORDER BY id LIMIT ?)",
+            (int(row[0]), before, batch),
+        )
+        return max(cur.rowcount, 0)
+
+
+RETENTION_INTERVAL = 3600.0  # seconds between retention passes
+_BATCH_PAUSE = 0.05  # seconds between batches of one pass: the alarm path gets the write lock in between
+
+
+async def run_retention(
+    db: Database, *, max_events: int, clock: Callable[[], float], interval: float = RETENTION_INTERVAL
+) -> None:
+    """The daemon's retention task: every `interval`, prune (prune_events) in small batches until
+    nothing is left to prune. A failure (a full disk, a locked database) is logged and tried again
+    at the next pass: retention never stops the hub."""
+    while True:
+        pruned = 0
+        try:
+            while (count := await prune_events(db, now=clock(), max_events=max_events)) > 0:
+                pruned += count
+                if count < PRUNE_BATCH:
+                    break
+                await asyncio.sleep(_BATCH_PAUSE)
+        except (sqlite3.Error, OSError, StorageError) as exc:
+            log.warning("event log retention: pruning failed, tried again in %d s: %s", interval, exc)
+        if pruned:
+            log.info("event log retention: %d events older than %d days pruned", pruned, KEEP_DAYS)
+        await asyncio.sleep(interval)

@@ -73,7 +73,7 @@ def test_user_secrets_never_in_argv(tmp_path: Path) -> None:
         r = casahub("user", "add", "bob", "--codes-from-stdin", "--data-dir", d, stdin="code=99999\n")
         assert r.returncode != 0 and "password" in r.stderr
         # passwd changes only what stdin gives; a new password ends the user's sessions and tokens.
-        token_id, secret = accounts.create_token("owner", username="anna")
+        _, secret = accounts.create_token("owner", username="anna")
         r = casahub("user", "passwd", "anna", "--codes-from-stdin", "--data-dir", d, stdin="code=13579\n")
         assert r.returncode == 0, r.stderr
         assert accounts.match_code("13579") is not None and accounts.match_code("24680") is None
