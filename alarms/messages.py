@@ -55,6 +55,7 @@ GSM7_BASIC = frozenset(
 )
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 SMS_LIMIT = 160
+SMS_CUT = "..."  # ends an SMS cut to fit (fit_sms)
 
 # What we write instead of the characters outside GSM-7 that Italian and English text meets most.
 _GSM7_SUBSTITUTES = {
@@ -102,6 +103,26 @@ def gsm7_ok(text: str) -> bool:
 def gsm7_length(text: str) -> int:
     """Septets `text` takes in an SMS (an extension character takes two); the text must be GSM-7."""
     return sum(2 if char in GSM7_EXTENSION else 1 for char in text)
+
+
+def fit_sms(text: str, limit: int = SMS_LIMIT) -> str:
+    """`text` cut to at most `limit` septets on a word boundary, "..." added; never refused for
+    length (a 60 KB zone name from an old database still gives a sendable SMS). GSM-7 text."""
+    if gsm7_length(text) <= limit:
+        return text
+    room = limit - len(SMS_CUT)
+    cut, used = [], 0
+    for char in text:
+        used += 2 if char in GSM7_EXTENSION else 1
+        if used > room:
+            break
+        cut.append(char)
+    head = "".join(cut)
+    words = head.rsplit(" ", 1)[0] if " " in head else head
+    # A word boundary, unless that throws away most of the room (one long word: cut it).
+    if len(words) >= room // 2:
+        head = words
+    return head.rstrip(" ,.;:-") + SMS_CUT
 
 
 def to_gsm7(text: str) -> str:

@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, Self
 import serial_asyncio_fast
 
 from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
-from alarms.messages import SMS_LIMIT, to_gsm7
+from alarms.messages import SMS_LIMIT, fit_sms, to_gsm7
 
 if TYPE_CHECKING:
     from hub.config import GsmConfig
@@ -120,7 +120,6 @@ _TYPEABLE: Final[Mapping[str, str]] = {
     "\n": " ",
     "Ξ": "?",
 }
-ELLIPSIS: Final = "..."
 
 PERMANENT_CMS_ERRORS: Final = frozenset(
     {1, 28, 30, 95, 96, 97, 99, 128, 129, 143, 144, 145, 159, 176, 195, 196, 303, 304, 305}
@@ -208,8 +207,8 @@ def encode_sms_text(text: str, charset: str = "GSM") -> bytes:
             char if char.isascii() else (unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "?")
             for char in text
         )
-    if len(text) > SMS_LIMIT:
-        text = text[: SMS_LIMIT - len(ELLIPSIS)].rstrip() + ELLIPSIS
+    # Cut on a word boundary, never refused for length (alarms/messages.py fit_sms).
+    text = fit_sms(text, SMS_LIMIT)
     if charset == "IRA":
         return text.encode("ascii", "replace")
     return bytes(_GSM7_BYTE.get(char, 0x3F) for char in text)

@@ -58,6 +58,7 @@ from twilio.rest import Client  # type: ignore[import-untyped]
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
 from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from alarms.messages import fit_sms
 
 if TYPE_CHECKING:
     from hub.config import SmsConfig
@@ -74,6 +75,10 @@ VOICES: Final[Mapping[str, tuple[str, str]]] = {
     "en": ("en-US", "Polly.Joanna"),
 }
 SAY_TIMES: Final = 2  # the text is said twice, with a pause between, so a sleepy listener gets it
+# Bodies are cut to fit, never refused for length (Twilio refuses over 1600 characters, and its
+# TwiML over 4000): three concatenated GSM-7 segments for an SMS, a minute of speech for a call.
+SMS_MAX: Final = 3 * 153
+SPOKEN_MAX: Final = 1000
 
 # 4xx statuses that are worth retrying; every other 4xx is permanent.
 _TRANSIENT_4XX: Final = frozenset({408, 429})
@@ -132,6 +137,11 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         if record is not None:
             record.headers = dict(response.headers or {})
         return response
+
+
+def _spoken(text: str) -> str:
+    """A call's text cut to SPOKEN_MAX characters on a word boundary (a 60 KB zone name still calls)."""
+    return fit_sms(text, SPOKEN_MAX)
 
 
 def twiml_for(text: str, language: str) -> str:
@@ -205,14 +215,14 @@ class TwilioChannel:
         if message.channel == "sms":
             what = "SMS"
             call = client.api.v2010.account.messages.create_async(
-                to=message.address, from_=self.config.from_, body=message.short
+                to=message.address, from_=self.config.from_, body=fit_sms(message.short, SMS_MAX)
             )
         else:
             what = "call"
             call = client.api.v2010.account.calls.create_async(
                 to=message.address,
                 from_=self.config.from_,
-                twiml=twiml_for(message.body or message.short, message.language),
+                twiml=twiml_for(_spoken(message.body or message.short), message.language),
             )
         answer = await self._call(call)
         if isinstance(answer, Transient | Permanent):

@@ -309,7 +309,17 @@ async def test_long_text_is_cut_to_one_sms(make_modem: ModemFactory) -> None:
     async with channel_for(modem) as channel:
         assert isinstance(await channel.send(message(text)), Delivered)
     (sent,) = modem.sent
-    assert len(sent[1]) == 160 and sent[1].endswith("...") and text.startswith(sent[1][:-3])
+    assert 140 <= len(sent[1]) <= 160 and sent[1].endswith("...") and text.startswith(sent[1][:-3])
+    assert text[len(sent[1]) - 3] in " ,", sent[1]  # cut on a word boundary
+
+
+async def test_a_60_kb_zone_name_still_gives_one_sms(make_modem: ModemFactory) -> None:
+    """An old database may hold a huge name (before names were bounded): never refused for length."""
+    text = "casahub: ALLARME allagamento in " + "Cucina" * 10_000 + " alle 03:12."
+    async with channel_for(modem := make_modem()) as channel:
+        assert isinstance(await channel.send(message(text)), Delivered)
+    (sent,) = modem.sent
+    assert len(sent[1]) <= 160 and sent[1].startswith("casahub: ALLARME allagamento in ") and sent[1].endswith("...")
 
 
 async def test_modem_without_gsm_charset_gets_ascii(make_modem: ModemFactory) -> None:

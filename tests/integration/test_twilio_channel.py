@@ -13,10 +13,11 @@ import socket
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
 from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
-from alarms.channels.twilio import TwilioChannel, TwilioCheckError, TwilioSms, twiml_for
+from alarms.channels.twilio import SMS_MAX, TwilioChannel, TwilioCheckError, TwilioSms, twiml_for
 from hub.config import Secret, SmsConfig
 from tests.peers.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, TwilioDouble
 
@@ -177,6 +178,22 @@ async def test_message_without_number_or_for_another_channel_is_permanent(
 async def test_send_outside_the_context_is_a_programming_error(double: TwilioDouble) -> None:
     with pytest.raises(RuntimeError):
         await TwilioChannel(sms_config(double)).send(message())
+
+
+async def test_a_long_sms_is_cut_on_a_word_boundary_never_refused(channel: TwilioChannel, double: TwilioDouble) -> None:
+    """Twilio refuses bodies over 1600 characters (the double too): a 60 KB zone name from an old
+    database must still give a sendable SMS, cut to three segments on a word boundary."""
+    huge = "casahub: ALLARME allagamento in " + "Cucina " * 9_000 + "alle 03:12."
+    outcome = await channel.send(message(short=huge))
+    assert isinstance(outcome, Delivered), outcome
+    body = double.requests[0].form["Body"]
+    assert len(body) <= SMS_MAX and body.endswith("...") and huge.startswith(body[:-3])
+    assert huge[len(body) - 3] == " ", body[-20:]  # the last word is whole
+    one_word = "casahub: " + "x" * 60_000
+    assert isinstance(await channel.send(message(short=one_word)), Delivered)
+    assert len(double.requests[1].form["Body"]) <= SMS_MAX
+    call = msgspec.structs.replace(message(channel="voice"), body="Allarme in " + "cucina " * 9_000)
+    assert isinstance(await channel.send(call), Delivered)  # the double refuses TwiML over 4000
 
 
 # --------------------------------------------------------------------------- voice

@@ -261,3 +261,21 @@ def test_manual_steps_are_practical() -> None:
     assert "hub" in manual_text("sensor_offline", "en").lower()
     assert "router" in manual_text("centre_unreachable", "it")
     assert "installatore" in manual_text("storage_error", "it")
+
+
+def test_fit_sms_cuts_on_a_word_boundary_and_never_refuses() -> None:
+    from alarms.messages import fit_sms
+
+    short = "casahub: ALLARME allagamento in cucina."
+    assert fit_sms(short) == short
+    long = "casahub: ALLARME allagamento in " + "Cucina grande " * 30
+    cut = fit_sms(long)
+    assert gsm7_length(cut) <= SMS_LIMIT and cut.endswith("...")
+    assert long.startswith(cut[:-3]) and long[len(cut) - 3] == " "
+    # One endless word (a 60 KB name): cut inside it rather than lose the whole text.
+    word = fit_sms("casahub: " + "x" * 60_000)
+    assert gsm7_length(word) <= SMS_LIMIT and word.startswith("casahub: xxx")
+    # Extension characters take two septets each.
+    euros = fit_sms("€ " * 200)
+    assert gsm7_length(euros) <= SMS_LIMIT
+    assert gsm7_length(fit_sms("a " * 1000, 459)) <= 459
