@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -28,15 +29,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class HubProcess:
-    """One demo hub on 127.0.0.1:`port` over `data_dir`; start() after kill_9() reuses both."""
+    """One demo hub on 127.0.0.1:`port` over `data_dir`; start() after kill_9() reuses both.
 
-    def __init__(self, data_dir: Path, config: Path, env: dict[str, str], log: Path) -> None:
+    `scheme` "https" when the config sets `[web] tls = "auto"` (the client then skips certificate
+    checks); `nofile` lowers the hub's open-file limit, soft and hard, as a small machine would have.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        config: Path,
+        env: dict[str, str],
+        log: Path,
+        *,
+        scheme: str = "http",
+        nofile: int | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.config = config
         self.env = env
         self.log = log
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
+        self.nofile = nofile
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -64,18 +79,28 @@ class HubProcess:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=ROOT,
+                preexec_fn=self._limits if self.nofile is not None else None,
             )
+
+    def _limits(self) -> None:
+        # In the child, before exec: the hub starts with this limit and cannot raise it.
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     async def wait_healthy(self, timeout: float) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(
+            # force_close: no kept-alive connection of ours stays counted against 127.0.0.1's limit
+            connector=aiohttp.TCPConnector(ssl=False, force_close=True),
+            timeout=aiohttp.ClientTimeout(total=5),
+        ) as session:
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
                     async with session.get(self.base + "/api/v1/health") as resp:
                         if resp.status == 200:
                             return
-                except aiohttp.ClientError:
+                except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.02)
         raise AssertionError(f"hub did not become healthy (exit status {self.proc.poll()}):\n{self.tail()}")
