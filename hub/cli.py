@@ -505,16 +505,19 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restore_data_dir(args: argparse.Namespace) -> Path:
+    if args.data_dir is None and args.config is not None and not Path(args.config).exists():
+        from hub.daemon import default_data_dir
+
+        return default_data_dir()  # the config is what we are restoring: it cannot name the data dir yet
+    return _data_dir(args)
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from hub.backup import BackupError, RestorePlan, is_encrypted, restore_backup
 
     passphrase = _passphrase(args, wanted=is_encrypted(args.file), confirm=False, why=f"{args.file} is encrypted: ")
-    if args.data_dir is None and args.config is not None and not Path(args.config).exists():
-        from hub.daemon import default_data_dir
-
-        data_dir = default_data_dir()  # the config is what we are restoring: it cannot name the data dir yet
-    else:
-        data_dir = _data_dir(args)
+    data_dir = _restore_data_dir(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.json
     shown = False
 
@@ -563,8 +566,85 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+# Local commands that open the database: run as the data dir's owner (the daemon's user), so that a
+# `sudo casahub token create` never leaves a root-owned casahub.db the service cannot write.
+AS_OWNER = ("user", "token", "doctor")
+# backup and restore also read or write files only root may (a backup in /root, the config in
+# /etc/casahub): they run as root, then give what they left in the data dir back to its owner.
+GIVE_BACK = ("backup", "restore")
+
+
+def _data_dir_owner(data_dir: Path) -> tuple[int, int, str] | None:
+    """(uid, gid, name) of the data dir's owner when we are root and it is someone else, else None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        uid = data_dir.stat().st_uid
+    except OSError:
+        return None  # not there yet: nobody to write as but us
+    if uid == 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
+        return uid, data_dir.stat().st_gid, str(uid)
+    return uid, entry.pw_gid, entry.pw_name
+
+
+def _become_owner(args: argparse.Namespace, *, reexec: bool) -> str | None:
+    """Run as the data dir's owner when root; None when done (or not needed), else the line to print.
+
+    With `reexec` the command then starts again as that user (same arguments, same stdin), as
+    `sudo -u casahub casahub ...` would: nothing it imports later depends on root's files."""
+    data_dir = _data_dir(args)
+    owner = _data_dir_owner(data_dir)
+    if owner is None:
+        return None
+    uid, gid, name = owner
+    try:
+        # Opened while root: the interpreter may live where its new user cannot look (fexecve).
+        interpreter = os.open(os.path.realpath(sys.executable), os.O_RDONLY) if reexec else -1
+        if name != str(uid):
+            os.initgroups(name, gid)
+        else:
+            os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        if reexec:
+            sys.stdout.flush()
+            os.execve(interpreter, [sys.executable, *sys.orig_argv[1:]], os.environ)
+    except OSError:
+        return (
+            f"casahub: {data_dir} belongs to {name}: run this as that user: sudo -u {name} casahub {args.command} ..."
+        )
+    return None
+
+
+def _give_back(data_dir: Path) -> None:
+    """Files root left in the data dir (restored, or SQLite's -wal/-shm) go to the dir's owner."""
+    owner = _data_dir_owner(data_dir)
+    if owner is None:
+        return
+    uid, gid, _ = owner
+    for folder, dirs, files in os.walk(data_dir):
+        for name in (*dirs, *files):
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_uid == 0:
+                    os.lchown(path, uid, gid)
+            except OSError:
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in AS_OWNER:
+        refused = _become_owner(args, reexec=argv is None)
+        if refused is not None:
+            print(refused, file=sys.stderr)
+            return 1
     from hub.logs import setup_logging
 
     try:
@@ -593,10 +673,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_user(args)
     if args.command == "token":
         return cmd_token(args)
-    if args.command == "backup":
-        return cmd_backup(args)
-    if args.command == "restore":
-        return cmd_restore(args)
+    if args.command in GIVE_BACK:
+        data_dir = _restore_data_dir(args) if args.command == "restore" else _data_dir(args)
+        try:
+            return cmd_backup(args) if args.command == "backup" else cmd_restore(args)
+        finally:
+            _give_back(data_dir)
     if args.command == "doctor":
         from hub.doctor import doctor_main
 

@@ -157,6 +157,10 @@ def test_the_unit_has_the_contracted_settings() -> None:
     assert one["DevicePolicy"] == "closed"
     assert {v.split()[0] for v in s["DeviceAllow"]} >= {"char-gpiochip", "char-ttyUSB"}
     assert one["RestartPreventExitStatus"] == "2"  # an invalid config does not loop
+    assert one["LimitNOFILE"] == "8192"  # room for the web server's cap and the alarm path's reserve
+    # 5 quick failures (an unwritable database: status 3) and systemd stops retrying.
+    assert one["StartLimitBurst"] == "5"
+    assert 0 < int(one["StartLimitIntervalSec"]) <= 600
 
 
 # --------------------------------------------------------------------------- install.sh
@@ -471,3 +475,126 @@ def test_the_daemon_notifies_systemd(tmp_path: Path, notify_dir: Path) -> None:
         _, err = stop_process(proc)
         receiver.sock.close()
     assert proc.returncode == 0, err[-3000:]
+
+
+# --------------------------------------------------------------------------- ops: exits and ownership
+
+
+def serve_command(data_dir: Path, port: int, *extra: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "hub.cli", "serve", "--demo", "--data-dir", str(data_dir)),
+        *("--listen", f"127.0.0.1:{port}", *extra),
+    ]
+
+
+def test_a_busy_listen_address_exits_2_at_once_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = subprocess.run(
+            serve_command(tmp_path / "data", port), cwd=ROOT, capture_output=True, text=True, timeout=30
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert elapsed < 5, elapsed
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0], result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def require_root_and_setpriv() -> str:
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        message = "needs root and setpriv (util-linux) to run the hub as another user"
+        if IN_CI and os.geteuid() == 0:
+            pytest.fail(message)
+        pytest.skip(message)
+    return setpriv
+
+
+@pytest.fixture
+def nobodys_dir() -> Iterator[Path]:
+    """A data dir owned by `nobody` (as /var/lib/casahub is the casahub user's), in a place it can reach."""
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    with tempfile.TemporaryDirectory(prefix="casahub-owner", dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)
+        data = Path(tmp) / "data"
+        data.mkdir()
+        os.chown(data, nobody.pw_uid, nobody.pw_gid)
+        yield data
+
+
+def test_a_daemon_that_cannot_write_its_database_exits_3_in_one_line(nobodys_dir: Path) -> None:
+    """`sudo casahub ...` of an older casahub left a root-owned casahub.db: the service says so and stops."""
+    setpriv = require_root_and_setpriv()
+    from hub.storage import open_sync
+
+    open_sync(nobodys_dir / "casahub.db").close()  # root's, 0644: nobody can read, not write
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            setpriv,
+            "--reuid",
+            "nobody",
+            "--regid",
+            "nogroup",
+            "--clear-groups",
+            *serve_command(nobodys_dir, free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert time.monotonic() - started < 15
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(nobodys_dir / "casahub.db") in lines[0] and "root" in lines[0] and "chown" in lines[0], lines
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_local_commands_run_as_root_write_as_the_data_dirs_owner(nobodys_dir: Path, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    owner = nobodys_dir.stat().st_uid
+
+    def casahub(*args: str, stdin: str = "") -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli", *args],
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    casahub("token", "create", "--role", "owner", "--data-dir", str(nobodys_dir))
+    casahub("user", "add", "anna", "--role", "owner", "--data-dir", str(nobodys_dir), stdin="a long password\n")
+    assert "anna" in casahub("user", "list", "--data-dir", str(nobodys_dir))
+    made = sorted(nobodys_dir.rglob("*"))
+    assert made and {p.stat().st_uid for p in made} == {owner}, [(p, p.stat().st_uid) for p in made]
+
+    backup = tmp_path / "hub.chb"
+    casahub("backup", str(backup), "--data-dir", str(nobodys_dir))
+    assert backup.stat().st_uid == 0  # where root asked for it, as root
+    fresh = nobodys_dir.parent / "fresh"
+    fresh.mkdir()
+    os.chown(fresh, owner, nobodys_dir.stat().st_gid)
+    casahub("restore", str(backup), "--data-dir", str(fresh), "--yes")
+    restored = sorted(fresh.rglob("*"))
+    assert restored and {p.stat().st_uid for p in restored} == {owner}, [(p, p.stat().st_uid) for p in restored]
+    # The service, running as that user, can open what the CLI wrote.
+    from hub.storage import open_sync
+
+    assert os.access(fresh / "casahub.db", os.R_OK)
+    open_sync(fresh / "casahub.db").close()
