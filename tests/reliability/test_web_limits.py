@@ -30,6 +30,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hub.config import ConfigError, load_config
+from hub.web.limits import ConnectionGate, Ticket, WebLimits
 from tests.conftest import Api
 from tests.peers.household import Household, household, subscribe_app
 from tests.peers.sia import require_pysiaalarm
@@ -429,3 +431,59 @@ async def test_the_11th_websocket_of_one_user_is_refused_with_429(short_hub: Hub
         finally:
             for ws in sockets:
                 await ws.close()
+
+
+# --------------------------------------------------------------------------- the gate and the keys
+
+
+def test_the_gate_counts_per_address_and_in_all_and_keeps_the_fd_reserve() -> None:
+    limits = WebLimits(max_connections=40, max_connections_per_address=3, fd_reserve=64)
+    in_use = [20]
+    # 128 open files, 20 in use at start: 44 left beyond the reserve; max_connections (40) is lower.
+    gate = ConnectionGate(limits, fd_limit=128, fds_in_use=20, count_fds=lambda: in_use[0])
+    assert gate.max_total == 40
+    tickets = [gate.admit("10.0.0.1") for _ in range(3)]
+    assert all(isinstance(t, Ticket) for t in tickets)
+    assert gate.admit("10.0.0.1") == "address"
+    assert isinstance(gate.admit("10.0.0.2"), Ticket)
+    first = tickets[0]
+    assert isinstance(first, Ticket)
+    first.release()
+    first.release()  # once only
+    assert gate.total == 3 and gate.per_address["10.0.0.1"] == 2
+    assert isinstance(gate.admit("10.0.0.1"), Ticket)
+    # The hub opened files since (drivers, deliveries): fewer than the reserve left -> refused.
+    in_use[0] = 128 - 63
+    assert gate.admit("10.0.0.3") == "descriptors"
+    # A small machine: the cap is what the limit leaves after the reserve.
+    small = ConnectionGate(WebLimits(), fd_limit=128, fds_in_use=30, count_fds=lambda: None)
+    assert small.max_total == 128 - 64 - 30
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("header_timeout = 0.5", "web.header_timeout: must be between 1 and 300 seconds"),
+        ("body_timeout = -1", "web.body_timeout: a duration cannot be negative"),
+        ("max_connections = 4", "web.max_connections: must be at least 8"),
+        ("max_connections_per_address = 0", "web.max_connections_per_address: must be at least 1"),
+        ("max_connections = 16\nmax_connections_per_address = 32", "cannot be more than max_connections"),
+        ("max_websockets_per_user = 1000", "web.max_websockets_per_user: must be at most 100"),
+        ("fd_reserve = 8", "web.fd_reserve: must be at least 16"),
+        ("idle_timeout = true", "web.idle_timeout: expected a number of seconds"),
+    ],
+)
+def test_web_limit_keys_are_checked(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "casahub.toml"
+    path.write_text(f"[web]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value), str(error.value)
+
+
+def test_web_limit_keys_reach_the_limits(tmp_path: Path) -> None:
+    path = tmp_path / "casahub.toml"
+    path.write_text("[web]\nheader_timeout = 3\nmax_connections = 100\nfd_reserve = 200\n", encoding="utf-8")
+    limits = WebLimits.of(load_config(path).config.web)
+    assert (limits.header_timeout, limits.max_connections, limits.fd_reserve) == (3.0, 100, 200)
+    assert limits.body_timeout == 30 and limits.max_connections_per_address == 32
