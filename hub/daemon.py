@@ -646,7 +646,8 @@ def serve(options: ServeOptions) -> int:
     except ListenError as exc:
         print(f"casahub: {exc}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
-    except DataDirError as exc:
+    except (DataDirError, StorageError) as exc:
+        # StorageError: the database opened but recovering from it failed (read-only file system).
         print(f"casahub: {exc}", file=sys.stderr, flush=True)
         return EXIT_STORAGE
     return 0
