@@ -442,8 +442,13 @@ class Listener:
             if self.tls is None:
                 await loop.connect_accepted_socket(protocol, conn)
             else:
+                # A TLS close waits for the client's close_notify no longer than a request head.
                 await loop.connect_accepted_socket(
-                    protocol, conn, ssl=self.tls, ssl_handshake_timeout=self.limits.header_timeout
+                    protocol,
+                    conn,
+                    ssl=self.tls,
+                    ssl_handshake_timeout=self.limits.header_timeout,
+                    ssl_shutdown_timeout=self.limits.header_timeout,
                 )
         except asyncio.CancelledError:
             ticket.release()
