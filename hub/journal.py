@@ -165,11 +165,12 @@ async def prune_events(
     """
     keep = max(KEEP_EVENTS, max_events)
     before = now - keep_days * 86400
+    # Looked up on the reader: a pass with nothing to prune never takes the write lock. Ids only
+    # grow, so the cut-off can only be too low by what was written since: never too high.
+    row = await db.fetchone("SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,))
+    if row is None:
+        return 0  # not more than `keep` events
     async with db.transaction() as conn:
-        async with conn.execute("SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return 0  # not more than `keep` events
         cur = await conn.execute(
             "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? AND at < ?"
             f" AND (incident IS NULL OR incident NOT IN ({_OPEN_INCIDENTS}))"
@@ -181,15 +182,23 @@ async def prune_events(
 
 
 RETENTION_INTERVAL = 3600.0  # seconds between retention passes
+RETENTION_FIRST = 120.0  # seconds after the start before the first pass
 _BATCH_PAUSE = 0.05  # seconds between batches of one pass: the alarm path gets the write lock in between
 
 
 async def run_retention(
-    db: Database, *, max_events: int, clock: Callable[[], float], interval: float = RETENTION_INTERVAL
+    db: Database,
+    *,
+    max_events: int,
+    clock: Callable[[], float],
+    interval: float = RETENTION_INTERVAL,
+    first_after: float = RETENTION_FIRST,
 ) -> None:
-    """The daemon's retention task: every `interval`, prune (prune_events) in small batches until
-    nothing is left to prune. A failure (a full disk, a locked database) is logged and tried again
-    at the next pass: retention never stops the hub."""
+    """The daemon's retention task: `first_after` the start (recovery and drivers first), then
+    every `interval`, prune (prune_events) in small batches until nothing is left to prune. A
+    failure (a full disk, a locked database) is logged and tried again at the next pass:
+    retention never stops the hub."""
+    await asyncio.sleep(first_after)
     while True:
         pruned = 0
         try:

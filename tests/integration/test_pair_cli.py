@@ -269,3 +269,18 @@ async def test_patch_device_is_strict(api: Api) -> None:
     status, body = await api.request("PATCH", f"/api/v1/devices/{device}", {"name": "Sensore cucina"})
     assert status == 200 and body["name"] == "Sensore cucina"
     assert (await api.get(f"/api/v1/zones/{device}"))["name"] == "Acqua sotto il lavello"
+
+
+async def test_names_and_rooms_over_64_characters_are_refused_naming_the_field(cli: Cli, api: Api) -> None:
+    long = "N" * 100
+    line = await cli.error("pair", "add", "simulated:sim-motion-2", "--name", long, "--room", "Garage")
+    assert "name: at most 64 characters" in line, line
+    line = await cli.error("pair", "add", "simulated:sim-motion-2", "--name", "Garage", "--room", long)
+    assert "room: at most 64 characters" in line, line
+    assert "simulated:sim-motion-2" in {c["id"] for c in await cli.json("pair", "scan", "--seconds", "1")}
+    device = await cli.json("pair", "add", "simulated:sim-motion-2", "--name", "G" * 64, "--room", "Garage")
+    line = await cli.error("pair", "rename", device["id"], "--name", long)
+    assert "name: at most 64 characters" in line, line
+    line = await cli.error("pair", "rename", device["id"], "--room", long)
+    assert "room: at most 64 characters" in line, line
+    assert (await api.get("/api/v1/devices"))["items"] and long not in json.dumps(await api.get("/api/v1/devices"))

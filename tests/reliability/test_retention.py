@@ -99,7 +99,8 @@ async def test_never_fewer_than_10000_events_nor_any_younger_than_400_days(db: D
 async def test_retention_runs_beside_the_alarm_path(db: Database) -> None:
     """The retention task prunes in batches and lets other writers in between."""
     await _fill(db, 12_000, OLD)
-    task = asyncio.create_task(journal.run_retention(db, max_events=10_000, clock=lambda: NOW, interval=3600))
+    retention = journal.run_retention(db, max_events=10_000, clock=lambda: NOW, interval=3600, first_after=0)
+    task = asyncio.create_task(retention)
     try:
         deadline = time.monotonic() + 20
         writes: list[float] = []
