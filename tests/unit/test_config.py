@@ -787,3 +787,29 @@ def test_check_main_uses_os_environ_by_default(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("CASAHUB_SMS_AUTH_TOKEN", "t")
     assert check_main(path) == 0
     assert os.environ["CASAHUB_SMS_AUTH_TOKEN"] == "t"
+
+
+def test_names_and_rooms_are_at_most_64_characters(tmp_path: Path) -> None:
+    long = "x" * 100
+    text = f"""
+[hub]
+name = "{long}"
+
+[[contacts]]
+name = "{long}"
+push = true
+
+[[drivers]]
+type = "camera"
+name = "{long}"
+snapshot_url = "http://192.168.1.5/snap.jpg"
+
+[[drivers]]
+type = "gpio"
+lines = [{{ line = 1, name = "{long}", kind = "contact", room = "{long}" }}]
+"""
+    found = {issue.key: issue.reason for issue in errors(tmp_path, text)}
+    keys = {"hub.name", "contacts[0].name", "drivers[0].name", "drivers[1].lines[0].name", "drivers[1].lines[0].room"}
+    assert set(found) == keys, found
+    assert all(reason == "at most 64 characters, got 100" for reason in found.values()), found
+    assert load(tmp_path, text.replace(long, "y" * 64)).config.hub.name == "y" * 64
