@@ -230,7 +230,7 @@ do_install() {
     install_unit
     say "installed: $VENV/bin/casahub, config $CONFIG, data $DATA_DIR, unit $UNIT"
     if [[ $SYSTEM -eq 1 ]]; then
-        say "next: sudo -u $USER_NAME $VENV/bin/casahub user add NAME --role owner --code CODE --data-dir $DATA_DIR"
+        say "next: sudo -u $USER_NAME $VENV/bin/casahub user add NAME --role owner --data-dir $DATA_DIR  (asks the password and codes)"
         say "logs: journalctl -u casahub -f"
     fi
 }
