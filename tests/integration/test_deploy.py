@@ -598,3 +598,27 @@ def test_local_commands_run_as_root_write_as_the_data_dirs_owner(nobodys_dir: Pa
 
     assert os.access(fresh / "casahub.db", os.R_OK)
     open_sync(fresh / "casahub.db").close()
+
+
+def test_a_hub_started_by_hand_as_root_runs_as_the_data_dirs_owner(nobodys_dir: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    port = free_port()
+    proc = subprocess.Popen(
+        serve_command(nobodys_dir, port, "--config", str(ROOT / "config" / "casahub.toml")),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_health(f"https://127.0.0.1:{port}", proc)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
+    finally:
+        _, err = stop_process(proc)
+    assert proc.returncode == 0, err[-3000:]
+    assert int(uid) == nobodys_dir.stat().st_uid
+    made = sorted(nobodys_dir.rglob("*"))
+    assert any(p.name == "casahub.db" for p in made) and any(p.name == "hub.crt" for p in made), made
+    assert {p.stat().st_uid for p in made} == {nobodys_dir.stat().st_uid}, [(p, p.stat().st_uid) for p in made]
