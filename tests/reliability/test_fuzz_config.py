@@ -132,6 +132,8 @@ ANY_VALUE = st.recursive(
     max_leaves=6,
 )
 TEXT = st.text(max_size=30) | st.sampled_from(["", " ", "\x00", "é🔔", "a" * 300])
+# Names and rooms: at most 64 characters (hub/bounds.py), so around the bound.
+NAME = TEXT | st.sampled_from(["a" * 63, "a" * 64, "a" * 65, "é" * 64, "🔔" * 65, "Cucina"])
 DURATION = st.integers(0, 900) | st.floats(0, 900) | st.sampled_from([0, 0.5, 45, 46, 119, 901, -1, -0.5, 10**400])
 PORT = st.integers(1, 65535) | st.sampled_from([0, -1, 65536, 8443])
 HOST = st.sampled_from(["127.0.0.1", "::1", "localhost", "example.org", "bad host", "-x-", "a" * 300, ""]) | TEXT
@@ -181,7 +183,7 @@ FILE = st.sampled_from(FILE_NAMES) | st.sampled_from(FILE_NAMES).map(lambda n: f
 def section_keys() -> dict[str, dict[str, st.SearchStrategy[Any]]]:
     return {
         "hub": {
-            "name": TEXT,
+            "name": NAME,
             "data_dir": FILE,
             "language": LANGUAGE,
             "timezone": st.sampled_from(["Europe/Rome", "UTC", "Nowhere/City", "../etc", "", "Europe"]) | TEXT,
@@ -255,11 +257,13 @@ def section_keys() -> dict[str, dict[str, st.SearchStrategy[Any]]]:
         "led": {"path": FILE, "line": st.integers(-1, 64), "chip": TEXT},
         "backup": {
             "dir": FILE,
-            "time": st.sampled_from(["03:30", "3:05", "23:59", "24:00", "03:60", "0330", ""])
-            | st.times()
-            | TEXT,
+            "time": st.sampled_from(["03:30", "3:05", "23:59", "24:00", "03:60", "0330", ""]) | st.times() | TEXT,
             "keep": st.integers(-1, 400),
             "passphrase_file": FILE,
+        },
+        "storage": {
+            "reserve_mb": st.integers(-1, 5000) | ANY_VALUE,
+            "max_events": st.sampled_from([9_999, 10_000, 100_000, 100_000_001]) | st.integers() | ANY_VALUE,
         },
         "log": {
             "format": choice("text", "json"),
@@ -275,7 +279,7 @@ def section_keys() -> dict[str, dict[str, st.SearchStrategy[Any]]]:
 
 
 CONTACT = {
-    "name": st.sampled_from(["Anna", "Bruno", "Anna"]) | TEXT,
+    "name": st.sampled_from(["Anna", "Bruno", "Anna"]) | NAME,
     "phone": st.sampled_from(["+393331234567", "+39 333 123 4567", "333", "+0123"]) | TEXT,
     "email": st.sampled_from(["anna@example.org", "anna", "a@b"]) | TEXT,
     "language": LANGUAGE,
@@ -287,11 +291,11 @@ GPIO_LINE = st.fixed_dictionaries(
     {},
     optional={
         "line": st.integers(-1, 40),
-        "name": TEXT,
+        "name": NAME,
         "kind": choice("water", "smoke", "motion", "contact", "power", "panic", "camera"),
         "behaviour": choice("24h", "instant", "entry", "follower"),
         "home": st.booleans(),
-        "room": TEXT,
+        "room": NAME,
         "contact": choice("no", "nc"),
         "pull": TEXT,
     },
@@ -310,7 +314,7 @@ DRIVER_KEYS: dict[str, st.SearchStrategy[Any]] = {
     "path": FILE,
     "chip": TEXT,
     "lines": st.lists(GPIO_LINE, max_size=3) | ANY_VALUE,
-    "name": TEXT,
+    "name": NAME,
     "mjpeg_url": URL,
     "snapshot_url": URL,
     "rtsp_url": TEXT,
@@ -416,6 +420,13 @@ def _check_loaded(loaded: Any) -> None:
         config.centre.aes_key()
     shown = repr(config) + "".join(str(w) for w in loaded.warnings)
     assert MARK not in shown, shown
+    # What loaded holds no name over its bound, and keeps at least 10,000 events.
+    assert len(config.hub.name) <= 64 and all(len(c.name) <= 64 for c in config.contacts)
+    for driver in config.drivers:
+        assert not isinstance(driver.options.get("name"), str) or len(driver.options["name"]) <= 64
+        for line in driver.options.get("lines") or [] if driver.type == "gpio" else []:
+            assert all(len(line.get(key) or "") <= 64 for key in ("name", "room")), line
+    assert 10_000 <= config.storage.max_events
 
 
 def test_fuzz_load_config(
