@@ -193,3 +193,33 @@ async def test_hub_stop_ends_open_streams(tmp_path: Path, camera: MjpegCamera) -
             await running.stop()  # within its 10 s: an open live view does not hold the hub up
             rest = await asyncio.wait_for(response.content.read(), 10)
             assert isinstance(rest, bytes)
+
+
+@pytest.mark.parametrize("change", ["remove", "password"])
+async def test_removing_a_user_or_a_new_password_ends_their_live_views(
+    hub_with_camera: RunningHub, change: str
+) -> None:
+    """Sessions and tokens of that user end at once (hub/accounts.py); so do their camera views,
+    within CREDENTIAL_RECHECK (2 s), by session and by token alike."""
+    accounts = hub_with_camera.daemon.app[CONTEXT].accounts
+    await asyncio.to_thread(accounts.add_user, "mia", "mia-password", "member")
+    _, token = await asyncio.to_thread(accounts.create_token, "member", username="mia")
+    url = f"{hub_with_camera.base}/api/v1/cameras/{CAMERA}/stream"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        await Api(hub_with_camera.base, session).login("mia", "mia-password")
+        async with (
+            session.get(url) as by_session,
+            session.get(url, headers={"Authorization": f"Bearer {token}"}) as by_token,
+        ):
+            assert by_session.status == 200 and by_token.status == 200
+            await by_session.content.readexactly(64)
+            await by_token.content.readexactly(64)
+            if change == "remove":
+                await asyncio.to_thread(accounts.remove_user, "mia")
+            else:
+                await asyncio.to_thread(accounts.update_user, "mia", password="a-new-password")
+            started = asyncio.get_running_loop().time()
+            await asyncio.wait_for(asyncio.gather(by_session.content.read(), by_token.content.read()), 10)
+            assert asyncio.get_running_loop().time() - started < 5
+    feed = camera_driver(hub_with_camera).feed
+    await wait_until(lambda: feed.needs == [], what="the viewers' needs to be released")
