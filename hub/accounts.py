@@ -153,6 +153,8 @@ class Accounts:
     ) -> User:
         if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
             raise AccountError("username: use letters, digits, '.', '-' or '_'")
+        if (reason := too_long(username)) is not None:
+            raise AccountError(f"username: {reason}")
         if role not in ROLES:
             raise AccountError(f"role: must be one of {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:

@@ -72,6 +72,10 @@ def test_user_secrets_never_in_argv(tmp_path: Path) -> None:
         assert r.returncode != 0 and "line 1" in r.stderr and "99999" not in r.stderr
         r = casahub("user", "add", "bob", "--codes-from-stdin", "--data-dir", d, stdin="code=99999\n")
         assert r.returncode != 0 and "password" in r.stderr
+        r = casahub("user", "add", "u" * 65, "--codes-from-stdin", "--data-dir", d, stdin="password=long-enough\n")
+        assert r.returncode == 1 and "username: at most 64 characters" in r.stderr, r.stderr
+        r = casahub("token", "create", "--role", "member", "--label", "l" * 201, "--data-dir", d)
+        assert r.returncode == 1 and "label: at most 200 characters" in r.stderr, r.stderr
         # passwd changes only what stdin gives; a new password ends the user's sessions and tokens.
         _, secret = accounts.create_token("owner", username="anna")
         r = casahub("user", "passwd", "anna", "--codes-from-stdin", "--data-dir", d, stdin="code=13579\n")
