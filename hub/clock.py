@@ -9,6 +9,7 @@ moves its deadlines along (ClockStep) and timestamps sent out (DC-09) are right 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -35,3 +36,12 @@ class SteadyClock:
             return None
         self._offset += delta
         return delta
+
+
+async def wait_set(event: asyncio.Event, timeout: float | None) -> None:
+    """Wait until `event` is set, at most `timeout` seconds (TimeoutError), like
+    `asyncio.wait_for(event.wait(), timeout)`, but without its Python 3.11 flaw: a cancellation
+    that arrives while the event is being set is lost there, the task never stops and the
+    daemon's TaskGroup waits for it forever at shutdown. `asyncio.timeout` keeps it."""
+    async with asyncio.timeout(timeout):
+        await event.wait()

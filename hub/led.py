@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from hub.clock import wait_set
+
 __all__ = [
     "ALARM",
     "ARMED",
@@ -287,7 +289,7 @@ class LedDriver:
                 for on, duration in _cycle(pattern):
                     self._set(on)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), duration)
+                        await wait_set(self._changed, duration)
                     if self._changed.is_set():
                         break
         finally:

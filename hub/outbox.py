@@ -28,6 +28,7 @@ import aiosqlite
 from alarms.channels.base import Channel, Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import render
 from alarms.policy import PlannedMessage
+from hub.clock import wait_set
 from hub.degraded import STORAGE_ERRORS
 from hub.storage import Database
 from hub.transports import NOT_CONFIGURED, NOT_CONFIGURED_ERROR
@@ -228,7 +229,7 @@ class OutboxDispatcher:
                 delay = 5.0
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await wait_set(self._wake, delay)
             except TimeoutError:
                 pass
 

@@ -60,6 +60,7 @@ from alarms.model import (
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, Reading, SensorReading
 from hub import journal, outbox
+from hub.clock import wait_set
 from hub.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
 from hub.disk_reserve import DiskReserve, is_disk_full
 from hub.fanout import Fanout
@@ -545,7 +546,7 @@ class Hub:
             timeout = None if deadline is None else max(0.0, deadline - self.clock())
             if timeout is None or timeout > 0:
                 try:
-                    await asyncio.wait_for(self._timer_wake.wait(), timeout=timeout)
+                    await wait_set(self._timer_wake, timeout)
                     continue  # state changed: recompute the deadline
                 except TimeoutError:
                     pass
@@ -921,7 +922,7 @@ class Hub:
     async def run_channel_watch(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._channels_changed.wait(), CHANNEL_RECHECK)
+                await wait_set(self._channels_changed, CHANNEL_RECHECK)
             except TimeoutError:
                 pass
             self._channels_changed.clear()
@@ -1036,7 +1037,7 @@ class Hub:
         """Wait until the readings a driver just produced have gone through the engine (demo API)."""
         self._ingested.clear()
         try:
-            await asyncio.wait_for(self._ingested.wait(), timeout)
+            await wait_set(self._ingested, timeout)
         except TimeoutError:
             pass
 

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from hub.cameras.source import FrameSource, SourceError, redact
+from hub.clock import wait_set
 
 __all__ = ["CameraFeed", "Frame", "Need"]
 
@@ -148,7 +149,7 @@ class CameraFeed:
                     if wait > 0:
                         self._demand.clear()
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._demand.wait(), wait)
+                            await wait_set(self._demand, wait)
                         continue
                     probe = True
                     self._last_probe_mono = loop.time()
@@ -185,7 +186,7 @@ class CameraFeed:
                     # Nobody left: linger a moment (a page reload comes back at once), then close.
                     self._demand.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._demand.wait(), self.linger)
+                        await wait_set(self._demand, self.linger)
                     if not self._needs:
                         break
                     continue
