@@ -187,10 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     arm = sub.add_parser("arm", help="arm the system")
     arm.add_argument("mode", choices=("home", "away"))
     arm.add_argument("--force", action="store_true", help="bypass open zones")
-    arm.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
     _add_remote(arm)
     disarm = sub.add_parser("disarm", help="disarm the system")
-    disarm.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
     _add_remote(disarm)
     _add_zone(sub)
     _add_pair(sub)
@@ -212,8 +210,6 @@ def _add_zone(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for verb in (exclude, include, isolate, restore):
         verb.add_argument("zone", help="the zone's id or name")
         _add_remote(verb)
-    for verb in (isolate, restore):
-        verb.add_argument("--code", help="alarm code (default: prompt, or CASAHUB_CODE)")
 
 
 def parse_ttl(text: str) -> float:

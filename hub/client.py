@@ -351,13 +351,16 @@ async def _call(args: argparse.Namespace, method: str, path: str, body: dict[str
 
 # ---------------------------------------------------------------------------- status | arm | disarm
 def _code(args: argparse.Namespace) -> str:
-    if args.code:
-        return str(args.code)
+    """The alarm code: typed at a prompt (no echo), the first line of standard input, or
+    CASAHUB_CODE; never an argument, which `ps` and the shell's history would show."""
     if os.environ.get("CASAHUB_CODE"):
         return os.environ["CASAHUB_CODE"]
     if sys.stdin.isatty():
         return getpass.getpass("Alarm code: ")
-    raise RemoteError("no code: pass --code or set CASAHUB_CODE")
+    code = sys.stdin.readline().strip()
+    if not code:
+        raise RemoteError("no code: type it when asked, give it on standard input or set CASAHUB_CODE")
+    return code
 
 
 def _describe(system: dict[str, Any]) -> str:

@@ -127,8 +127,8 @@ async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> No
     accounts.conn.close()
     common = ["--hub", running_hub.base, "--token", token]
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return casahub(*args, *common)
+    def run(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+        return casahub(*args, *common, stdin=code)
 
     r = await asyncio.to_thread(run, "status", "--json")
     assert r.returncode == 0, r.stderr
@@ -136,11 +136,15 @@ async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> No
     door = await api.zone_id("contact")
     await api.trigger(door)
     r = await asyncio.to_thread(run, "arm", "away", "--code", "12345")
+    assert r.returncode == 2 and "--code" in r.stderr  # a code is never an argument: ps would show it
+    r = await asyncio.to_thread(run, "arm", "away")
+    assert r.returncode == 1 and "no code" in r.stderr, r.stderr
+    r = await asyncio.to_thread(run, "arm", "away", code="12345\n")
     assert r.returncode == 1 and "Porta ingresso" in r.stderr
-    r = await asyncio.to_thread(run, "arm", "away", "--code", "12345", "--force", "--json")
+    r = await asyncio.to_thread(run, "arm", "away", "--force", "--json", code="12345\n")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["mode"] == "arming_away"
-    r = await asyncio.to_thread(run, "disarm", "--code", "12345")
+    r = await asyncio.to_thread(run, "disarm", code="12345\n")
     assert r.returncode == 0 and "mode: disarmed" in r.stdout
     r = casahub("status", "--hub", "http://127.0.0.1:9", "--token", token)
     assert r.returncode == 1 and "cannot reach" in r.stderr
@@ -181,8 +185,8 @@ async def test_remote_zone_exclusions(running_hub: RunningHub, api: Api) -> None
     _, owner = await asyncio.to_thread(accounts.create_token, "owner")
     accounts.conn.close()
 
-    def run(token: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return casahub("zone", *args, "--hub", running_hub.base, "--token", token)
+    def run(token: str, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+        return casahub("zone", *args, "--hub", running_hub.base, "--token", token, stdin=code)
 
     r = await asyncio.to_thread(run, member, "exclude", "Rilevatore fumo")
     assert r.returncode == 1 and "isolate" in r.stderr, r.stderr
@@ -193,10 +197,10 @@ async def test_remote_zone_exclusions(running_hub: RunningHub, api: Api) -> None
     assert list(excluded) == ["Sensore movimento"], excluded
     r = await asyncio.to_thread(run, member, "include", "Sensore movimento")
     assert r.returncode == 0 and "protecting" in r.stdout
-    args = ("isolate", "Rilevatore fumo", "--reason", "Lavori in cucina", "--hours", "3", "--code", "12345")
-    r = await asyncio.to_thread(run, owner, *args)
+    args = ("isolate", "Rilevatore fumo", "--reason", "Lavori in cucina", "--hours", "3")
+    r = await asyncio.to_thread(run, owner, *args, code="12345\n")
     assert r.returncode == 0 and "isolated until" in r.stdout and "Lavori in cucina" in r.stdout, r.stderr
-    r = await asyncio.to_thread(run, owner, "restore", "Rilevatore fumo", "--code", "12345")
+    r = await asyncio.to_thread(run, owner, "restore", "Rilevatore fumo", code="12345\n")
     assert r.returncode == 0 and "protecting" in r.stdout, r.stderr
     r = await asyncio.to_thread(run, member, "exclude", "nessuna")
     assert r.returncode == 1 and "no zone named" in r.stderr

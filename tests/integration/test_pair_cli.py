@@ -186,9 +186,10 @@ async def test_tokens_roles_and_unreachable_hub(running_hub: RunningHub, tmp_pat
     installer = Cli(running_hub, _token(running_hub, ttl=8 * 3600), home)
     assert (await installer.json("pair", "list"))[0]["id"]
     # an installer may pair, never disarm (nor arm)
-    line = await installer.error("disarm", "--code", "12345")
+    installer.env["CASAHUB_CODE"] = "12345"
+    line = await installer.error("disarm")
     assert "the installer role may not do this (HTTP 403)" in line
-    line = await installer.error("arm", "away", "--code", "12345")
+    line = await installer.error("arm", "away")
     assert "installer role may not" in line
     # the installer's 8 hours are over
     token_id = installer.common[-1].split("_")[1]

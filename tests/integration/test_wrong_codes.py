@@ -181,14 +181,10 @@ async def _wait_sent(api: Api, template: str, channels: set[str], timeout: float
 # --------------------------------------------------------------------------- dashboard, API and CLI together
 
 
-def casahub(*args: str) -> subprocess.CompletedProcess[str]:
+def casahub(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The CLI; the alarm code goes on standard input (never an argument)."""
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "hub.cli", *args], input=stdin, capture_output=True, text=True, timeout=120, cwd=ROOT
     )
 
 
@@ -211,7 +207,7 @@ async def test_wrong_codes_from_the_dashboard_the_api_and_the_cli_count_together
             # The CLI (a member token): the same three, in its words.
             for _ in range(3):
                 r = await asyncio.to_thread(
-                    casahub, "disarm", "--code", "11111", "--hub", running.base, "--token", tokens[0]
+                    casahub, "disarm", "--hub", running.base, "--token", tokens[0], stdin="11111\n"
                 )
                 assert r.returncode != 0
             assert "too many wrong codes" in r.stderr, r.stderr
