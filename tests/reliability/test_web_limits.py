@@ -106,7 +106,8 @@ class Attacker:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        _, pending = await asyncio.wait(self._tasks, timeout=15)
+        assert not pending, f"{len(pending)} attacker connections did not stop"
 
     async def _hold(self, address: str, *, slow: bool) -> None:
         head = (
@@ -128,7 +129,10 @@ class Attacker:
                         writer.write(head[sent : sent + 1] if sent < len(head) else b"a")
                         sent += 1
                     try:
-                        data = await asyncio.wait_for(reader.read(1), 0.3 if not counted else 1.0)
+                        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                        # cancel of stop() when a byte arrives at that moment, and stop() hangs.
+                        async with asyncio.timeout(0.3 if not counted else 1.0):
+                            data = await reader.read(1)
                     except TimeoutError:
                         data = None
                     if data == b"":
