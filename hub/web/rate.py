@@ -108,7 +108,9 @@ def write_rate(limiter: WriteRate | None = None) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         principal = request.get(PRINCIPAL)
-        if principal is None or request.method in SAFE_METHODS or (request.method, _route(request)) in PEOPLE_FIRST:
+        unrouted = request.match_info.http_exception is not None  # a 404/405 changes nothing
+        people_first = (request.method, _route(request)) in PEOPLE_FIRST
+        if principal is None or unrouted or request.method in SAFE_METHODS or people_first:
             return await handler(request)
         key = principal.name
         wait = limiter.take(key)
