@@ -133,7 +133,7 @@ async def child(folder: Path, hours: int) -> dict[str, Any]:
     await db.close()
 
     # The DC-09 sequence file, rewritten (atomic replace + 2 fsyncs) once per block of numbers.
-    from alarms.channels.dc09 import SEQUENCE_BLOCK, _write_sequence
+    from hub.transports.dc09 import SEQUENCE_BLOCK, _write_sequence
 
     seq_path = folder / "centre.seq"
     io2 = proc_io()

@@ -14,7 +14,7 @@ Theory of operation:
 - `send_test_messages()` sends one test message per channel in use straight through the
   channel's transport (not the outbox: a test must neither wait behind queued alarms nor be
   retried for a day), waits for each result up to a timeout and records it.
-- Only real transports count (hub/transports.py `is_real`): a channel a contact needs but
+- Only real transports count (hub/transports/registry.py `is_real`): a channel a contact needs but
   the config lacks is `not_configured` (nothing is sent), and the demo's `log` proves nothing,
   so "test message delivered on every channel" fails for both, and for a contact whom no
   working channel reaches.
@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from alarms.channels.base import Channel, Delivered, OutgoingMessage, Permanent
 from alarms.messages import render
 from alarms.model import State
 from alarms.policy import Contact
 from hub.config import CentreConfig
-from hub.transports import DEMO, NOT_CONFIGURED, is_real
+from hub.transports.base import Channel, Delivered, OutgoingMessage, Permanent
+from hub.transports.registry import DEMO, NOT_CONFIGURED, is_real
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ STANDBY_POWER_DRIVERS = ("nut", "power_supply")
 CHANNEL_ORDER = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
 
 DEFAULT_TEST_TIMEOUT = 20.0
-# What the webpush transport answers when the contact has no subscribed app (alarms/channels/webpush.py).
+# What the webpush transport answers when the contact has no subscribed app (hub/transports/webpush.py).
 TEST_TIMEOUT_RANGE = (1.0, 120.0)
 
 

@@ -943,7 +943,7 @@ def _unreachable_contacts(
     ctx: _Context, contacts: Iterable[ContactConfig], *, sms: bool, email: bool, gsm: bool
 ) -> None:
     """Warn, per contact, of a way to reach them that no section carries: outside the demo nothing
-    stands in for a missing channel (hub/transports.py), so that message would never be sent."""
+    stands in for a missing channel (hub/transports/registry.py), so that message would never be sent."""
     for index, c in enumerate(contacts):
         path = f"contacts[{index}]"
         if c.phone and not sms and not gsm:

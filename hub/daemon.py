@@ -46,8 +46,8 @@ from hub.push_store import PushStore
 from hub.runtime import Hub
 from hub.storage import Database, StorageError, open_sync
 from hub.throttle import hub_code_throttle
-from hub.transports import build as build_transports
-from hub.transports import enter_all as enter_transports
+from hub.transports.registry import build as build_transports
+from hub.transports.registry import enter_all as enter_transports
 from hub.web.app import make_app
 from hub.web.context import WebContext
 from hub.web.limits import ConnectionGate, Listener, ListenError, WebLimits, bind, fd_limit, open_fds, raise_fd_limit

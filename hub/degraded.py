@@ -18,9 +18,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from alarms.channels.base import OutgoingMessage
 from alarms.messages import render
 from alarms.model import AnyEvent, Step
+from hub.transports.base import OutgoingMessage
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ CHANNEL` sends the "test" message to the first contact (or `--to`) through that 
 so an installer can prove SMS, email, push or the centre link work end to end.
 
 A channel without its section is "not configured", never "ok": outside the demo nothing
-carries its messages (hub/transports.py). It is a failure (exit status 1) when a contact
+carries its messages (hub/transports/registry.py). It is a failure (exit status 1) when a contact
 would need it (a phone and no [sms]); a channel nobody needs (voice, gsm, the centre of a
 self-monitored home) is only listed.
 
@@ -26,10 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alarms.channels.base import Delivered, OutgoingMessage
 from alarms.messages import render
 from hub.config import Config, ConfigError, ContactConfig, load_config
-from hub.transports import NOT_CONFIGURED, Transports, build, enter_all
+from hub.transports.base import Delivered, OutgoingMessage
+from hub.transports.registry import NOT_CONFIGURED, Transports, build, enter_all
 
 CHECK_TIMEOUT = 20.0
 

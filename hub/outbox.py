@@ -7,7 +7,7 @@ acknowledgement made unnecessary). A row leaves `pending` only after its channel
 so, so a crash mid-send means the message is sent again: at least once.
 
 A message for a channel that has no transport (no `[sms]` for a contact's phone; transport
-`none`, hub/transports.py) is written `dead` at once with `last_error` "not_configured": it
+`none`, hub/transports/registry.py) is written `dead` at once with `last_error` "not_configured": it
 is never `sent`, and it raises no `channel_failure` (nothing failed: there is nothing to
 send with; `config check`, `doctor` and `no_notification_channel` say so). A row whose
 transport went away from the config since it was written ends the same way.
@@ -25,13 +25,13 @@ from typing import Any
 
 import aiosqlite
 
-from alarms.channels.base import Channel, Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import render
 from alarms.policy import PlannedMessage
 from hub.clock import wait_set
 from hub.degraded import STORAGE_ERRORS
 from hub.storage import Database
-from hub.transports import NOT_CONFIGURED, NOT_CONFIGURED_ERROR
+from hub.transports.base import Channel, Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient
+from hub.transports.registry import NOT_CONFIGURED, NOT_CONFIGURED_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ class OutboxDispatcher:
             log.warning("message %s on %s gave up: %s", row["id"], row["channel"], outcome.reason)
             if outcome.reason == NOT_CONFIGURED_ERROR or isinstance(outcome, NoRecipient):
                 await self._announce(row["id"])
-                return False  # nothing failed: no transport (hub/transports.py), or nobody on it
+                return False  # nothing failed: no transport (hub/transports/registry.py), or nobody on it
             if self.on_dead is not None and self.on_trouble is None:
                 await self.on_dead(row["channel"], outcome.reason)
         else:

@@ -66,7 +66,7 @@ from hub.disk_reserve import DiskReserve, is_disk_full
 from hub.fanout import Fanout
 from hub.storage import Database
 from hub.supervision import Supervision
-from hub.transports import NOT_CONFIGURED, household_channels, is_real
+from hub.transports.registry import NOT_CONFIGURED, household_channels, is_real
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Hub:
         self.contacts = list(contacts)
         self.config_contacts = tuple(contacts)  # [[contacts]]; the dashboard's are added by use_contacts
         self.escalation = escalation
-        # channel -> transport name: "none" when not configured ("log" in the demo), hub/transports.py
+        # channel -> transport name: "none" when not configured ("log" in the demo), hub/transports/registry.py
         self.transports = dict(transports)
         self.demo = demo
         self.has_app = has_app  # contact name -> a dashboard app subscribed for push (blocking store read)
@@ -903,7 +903,7 @@ class Hub:
 
     async def check_notification_channels(self) -> None:
         """Raise `no_notification_channel` while no household channel reaches anybody, clear it
-        once one does (hub/transports.py household_channels). The demo's log is said to be a demo
+        once one does (hub/transports/registry.py household_channels). The demo's log is said to be a demo
         everywhere and raises nothing."""
         if self.demo:  # (a data dir that ran without --demo may carry one: it clears)
             reachable = ["log"]

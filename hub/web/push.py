@@ -28,10 +28,10 @@ import msgspec
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alarms.channels.webpush import PRIVATE_HINT, is_public_address
 from hub.accounts import Principal, Role
 from hub.push_store import PushStore
-from hub.vapid import b64url_decode
+from hub.transports.vapid import b64url_decode
+from hub.transports.webpush import PRIVATE_HINT, is_public_address
 from hub.web.auth import require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
@@ -89,7 +89,7 @@ def check_endpoint(endpoint: str, *, allow_private: bool = False) -> str:
     if parts.username is not None or parts.password is not None:
         raise _invalid("endpoint", "must not carry credentials")
     if not allow_private and (host == "localhost" or host.endswith(".localhost") or _private_literal(host)):
-        # The transport checks resolved names too (alarms/channels/webpush.py); this is the early answer.
+        # The transport checks resolved names too (hub/transports/webpush.py); this is the early answer.
         raise _invalid("endpoint", f"a private address: {PRIVATE_HINT}")
     return endpoint
 

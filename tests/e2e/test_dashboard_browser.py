@@ -528,7 +528,7 @@ async def test_settings_users_contacts_language_history_and_push(tmp_path: Path,
             # ---- push: a message delivered to the service worker shows the incident's notification
             await api.trigger(WATER)
             incident = await wait_until(lambda: _water_incident(api), "the water leak's incident")
-            payload = {  # what alarms/channels/webpush.py sends
+            payload = {  # what hub/transports/webpush.py sends
                 "title": "Perdita d'acqua",
                 "body": "Acqua rilevata: Cucina",
                 "incident": incident,

@@ -22,7 +22,7 @@ from hub.accounts import Accounts
 from hub.backup import BackupError, create_backup, restore_backup
 from hub.certs import ensure_self_signed
 from hub.storage import MIGRATIONS, open_sync
-from hub.vapid import load_or_create
+from hub.transports.vapid import load_or_create
 from tests.conftest import Api, start_hub
 
 FAST = 14  # scrypt cost for in-process round trips; the CLI uses the real default

@@ -25,14 +25,14 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from alarms.channels.base import Delivered, OutgoingMessage
-from alarms.channels.email import SmtpEmail
 from alarms.model import Incident
 from alarms.policy import Contact, plan_photos
 from hub.backup import create_backup, restore_backup
 from hub.cameras.feed import CameraFeed
 from hub.cameras.snapshots import AFTER, BEFORE
 from hub.config import EmailConfig, Secret
+from hub.transports.base import Delivered, OutgoingMessage
+from hub.transports.email import SmtpEmail
 from hub.web.context import CONTEXT
 from tests.conftest import Api, RunningHub, start_hub
 from tests.integration.test_camera_live import CAMERA as CONFIG_CAMERA

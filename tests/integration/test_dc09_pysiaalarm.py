@@ -25,10 +25,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from alarms.channels import dc09 as dc09_channel
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
-from alarms.channels.dc09 import DC09Channel, DC09LinkError
-from alarms.channels.webhook import WebhookCentre
 from alarms.dc09 import (
     CONTACT_ID,
     EVENT_ONLY,
@@ -40,6 +36,10 @@ from alarms.dc09 import (
     encode_frame,
 )
 from hub.config import CentreConfig, Secret
+from hub.transports import dc09 as dc09_channel
+from hub.transports.base import Delivered, OutgoingMessage, Permanent, Transient
+from hub.transports.dc09 import DC09Channel, DC09LinkError
+from hub.transports.webhook import WebhookCentre
 from tests.peers import free_port
 from tests.peers.sia import (
     AES128_ACCOUNT,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
-from alarms.channels.email import EmailCheckError, SmtpEmail
 from hub.config import EmailConfig, Secret
+from hub.transports.base import Delivered, OutgoingMessage, Permanent, Transient
+from hub.transports.email import EmailCheckError, SmtpEmail
 from tests.peers import free_port
 from tests.peers.smtp import PASSWORD, USER, Server, serve_smtp
 from tests.peers.tls import Cert, self_signed_cert

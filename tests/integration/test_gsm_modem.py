@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
-from alarms.channels.gsm import GSM7_CODES, GsmCheckError, GsmModem, encode_sms_text
 from hub.config import GsmConfig
+from hub.transports.base import Delivered, OutgoingMessage, Permanent, Transient
+from hub.transports.gsm import GSM7_CODES, GsmCheckError, GsmModem, encode_sms_text
 
 NUMBER = "+393331234567"
 SESSION = b"AT\rATE0\rAT+CMEE=1\r"

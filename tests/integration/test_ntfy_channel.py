@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
-from alarms.channels.ntfy import NtfyChannel, NtfyCheckError
 from hub.config import NtfyConfig, Secret
+from hub.transports.base import Delivered, OutgoingMessage, Permanent, Transient
+from hub.transports.ntfy import NtfyChannel, NtfyCheckError
 from tests.conftest import free_port
 
 TOKEN = "tk_" + "a" * 29

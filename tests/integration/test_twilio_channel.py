@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent, Transient
-from alarms.channels.twilio import SMS_MAX, TwilioChannel, TwilioCheckError, TwilioSms, twiml_for
 from hub.config import Secret, SmsConfig
+from hub.transports.base import Delivered, OutgoingMessage, Permanent, Transient
+from hub.transports.twilio import SMS_MAX, TwilioChannel, TwilioCheckError, TwilioSms, twiml_for
 from tests.peers.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, TwilioDouble
 
 ITALIAN = "casahub: ALLARME allagamento in cucina (piano terra) alle 03:12. È già scattata la sirena: perché? àèéìòù €"

@@ -19,13 +19,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alarms.channels.base import Delivered, NoRecipient, OutgoingMessage, Permanent, Transient
-from alarms.channels.webpush import WebPushChannel
 from hub.accounts import Principal
 from hub.config import PushConfig, Secret
 from hub.push_store import PushStore
 from hub.storage import open_sync
-from hub.vapid import VAPID_FILE_NAME, VapidKeyError, application_server_key, load_or_create
+from hub.transports.base import Delivered, NoRecipient, OutgoingMessage, Permanent, Transient
+from hub.transports.vapid import VAPID_FILE_NAME, VapidKeyError, application_server_key, load_or_create
+from hub.transports.webpush import WebPushChannel
 from hub.web.app import error_middleware
 from hub.web.auth import PRINCIPAL, Handler
 from hub.web.push import PushWeb, add_push_routes
@@ -453,7 +453,7 @@ async def test_unsubscribe_removes_only_your_own(api: Call, store: PushStore) ->
 
 
 def test_public_addresses() -> None:
-    from alarms.channels.webpush import is_public_address
+    from hub.transports.webpush import is_public_address
 
     for address in ("142.250.180.10", "2a00:1450:4002:402::200a", "::ffff:142.250.180.10"):
         assert is_public_address(address), address

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from multidict import CIMultiDict
 
-from hub.vapid import application_server_key
+from hub.transports.vapid import application_server_key
 from tests.peers import free_port
 
 __all__ = ["SUBJECT", "Browser", "Delivery", "PushService", "b64url", "unb64url"]

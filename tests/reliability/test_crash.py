@@ -429,7 +429,7 @@ def check_replay(db: Path) -> None:
 
 
 def _clip(text: str, limit: int) -> str:
-    """What alarms/channels/webpush.py does to a text that is too long for a push."""
+    """What hub/transports/webpush.py does to a text that is too long for a push."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

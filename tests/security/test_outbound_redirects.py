@@ -30,12 +30,12 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from alarms.channels.base import Delivered, OutgoingMessage, Permanent
-from alarms.channels.webpush import WebPushChannel, public_only_socket
 from hub.cameras.source import MjpegHttpSource, SnapshotSource, SourceError
 from hub.push_store import MAX_PER_USER, PushStore
 from hub.storage import open_sync
-from hub.vapid import application_server_key
+from hub.transports.base import Delivered, OutgoingMessage, Permanent
+from hub.transports.vapid import application_server_key
+from hub.transports.webpush import WebPushChannel, public_only_socket
 from tests.conftest import Api, start_hub
 from tests.peers import free_port
 from tests.peers.household import logged_in

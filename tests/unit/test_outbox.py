@@ -7,10 +7,10 @@ from pathlib import Path
 
 import msgspec
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.policy import PlannedMessage
 from hub import outbox
 from hub.storage import Database
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 
 
 class ScriptedChannel:

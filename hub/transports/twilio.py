@@ -57,8 +57,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[
 from twilio.rest import Client  # type: ignore[import-untyped]
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import fit_sms
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 
 if TYPE_CHECKING:
     from hub.config import SmsConfig

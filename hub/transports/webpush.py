@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPusher  # type: ignore[import-untyped]
 
-from alarms.channels.base import Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient, retry_after
+from hub.transports.base import Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient, retry_after
 
 __all__ = ["ALARM_TTL", "DEFAULT_TTL", "SubscriptionStore", "WebPushChannel", "WebPushSubscription"]
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from alarms.channels.base import (
+from hub.transports.base import (
     Delivered,
     Outcome,
     OutgoingMessage,
@@ -54,7 +54,7 @@ from alarms.channels.base import (
     redirect_refused,
     retry_after,
 )
-from alarms.channels.email import Photo, read_photos
+from hub.transports.email import Photo, read_photos
 
 if TYPE_CHECKING:
     from hub.config import CentreConfig

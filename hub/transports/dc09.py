@@ -35,7 +35,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, cast, get_args
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.dc09 import (
     REPORT_KINDS,
     DC09DecodeError,
@@ -49,6 +48,7 @@ from alarms.dc09 import (
     random_pad,
 )
 from alarms.model import ReportCode
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 
 if TYPE_CHECKING:
     from hub.config import CentreConfig

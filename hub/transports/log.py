@@ -2,7 +2,7 @@
 
 Used by `casahub serve --demo` only, for every channel that is not configured: the demo's
 messages are visible and the notification list says `"transport": "log"`. Outside the demo a
-channel without its section has no transport at all (hub/transports.py): a log line is not
+channel without its section has no transport at all (hub/transports/registry.py): a log line is not
 a delivery.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage
+from hub.transports.base import Delivered, Outcome, OutgoingMessage
 
 log = logging.getLogger("casahub.notify")
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from alarms.channels.base import (
+from hub.transports.base import (
     Delivered,
     Outcome,
     OutgoingMessage,

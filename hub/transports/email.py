@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 
 if TYPE_CHECKING:
     from hub.config import EmailConfig

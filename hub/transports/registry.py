@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alarms.channels.base import Channel
-from alarms.channels.log import LogChannel
 from alarms.policy import Contact
 from hub.config import Config
+from hub.transports.base import Channel
+from hub.transports.log import LogChannel
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +66,24 @@ def build(
     if demo:
         by_name[DEMO] = LogChannel()
     if config.sms is not None:
-        from alarms.channels.twilio import TwilioChannel
+        from hub.transports.twilio import TwilioChannel
 
         by_name["twilio"] = TwilioChannel(config.sms)
     if config.gsm is not None:
-        from alarms.channels.gsm import GsmModem
+        from hub.transports.gsm import GsmModem
 
         by_name["gsm"] = GsmModem(config.gsm)
     if config.email is not None:
-        from alarms.channels.email import SmtpEmail
+        from hub.transports.email import SmtpEmail
 
         by_name["smtp"] = SmtpEmail(config.email)
     if config.ntfy is not None:
-        from alarms.channels.ntfy import NtfyChannel
+        from hub.transports.ntfy import NtfyChannel
 
         by_name["ntfy"] = NtfyChannel(config.ntfy)
     if push_store is not None:
-        from alarms.channels.webpush import WebPushChannel
-        from hub.vapid import load_or_create
+        from hub.transports.vapid import load_or_create
+        from hub.transports.webpush import WebPushChannel
 
         keys = load_or_create(config.push, data_dir)
         result.vapid_public_key = keys.public_key
@@ -107,14 +107,14 @@ def build(
         result.push_store = push_store
     if config.centre is not None:
         if config.centre.protocol == "dc09":
-            from alarms.channels.dc09 import DC09Channel
+            from hub.transports.dc09 import DC09Channel
 
             kwargs: dict[str, Any] = {"sequence_path": data_dir / "centre.seq", "on_link": on_centre_link}
             if clock is not None:
                 kwargs["clock"] = clock
             by_name["dc09"] = DC09Channel(config.centre, **kwargs)
         else:
-            from alarms.channels.webhook import WebhookCentre
+            from hub.transports.webhook import WebhookCentre
 
             by_name["webhook"] = WebhookCentre(config.centre)
     wanted = {

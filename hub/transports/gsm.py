@@ -76,8 +76,8 @@ from typing import TYPE_CHECKING, ClassVar, Final, Self
 
 import serial_asyncio_fast
 
-from alarms.channels.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 from alarms.messages import SMS_LIMIT, fit_sms, to_gsm7
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 
 if TYPE_CHECKING:
     from hub.config import GsmConfig
