@@ -1,4 +1,4 @@
-"""Camera motion detection: what one frame costs (hub/cameras/motion.py), to size it for a Pi.
+"""Camera motion detection: what one frame costs (drivers/camera/motion.py), to size it for a Pi.
 
 For camera-like JPEGs at 320x240, 640x480 and 1920x1080 (drawn with Pillow: a gradient with
 a moving box, quality 80): the time of `MotionDetector.observe` per frame (draft-mode
@@ -16,8 +16,8 @@ import time
 from PIL import Image, ImageDraw
 
 from bench.common import Report, Row, summary_ms
-from hub.cameras.mjpeg import MjpegParser
-from hub.cameras.motion import MotionDetector
+from drivers.camera.mjpeg import MjpegParser
+from drivers.camera.motion import MotionDetector
 
 SECTION = "8. camera"
 SIZES = ((320, 240), (640, 480), (1920, 1080))

@@ -43,7 +43,7 @@ from drivers.base import (
     SensorReading,
     stop_task,
 )
-from hub.cameras.feed import CameraFeed
+from drivers.camera.feed import CameraFeed
 
 __all__ = ["KIT", "SPARES", "KitDevice", "SimulatedDriver"]
 
@@ -200,7 +200,7 @@ class SimulatedDriver:
         return [FixedDevice(address=d.address, name=d.name, model=d.model, kinds=(d.kind,), room=d.room) for d in KIT]
 
     def cameras(self) -> list[CameraFeed]:
-        """The kit's camera feed (hub/cameras): its zone is still triggered through the demo API."""
+        """The kit's camera feed (drivers/camera/): its zone is still triggered through the demo API."""
         return [self._camera]
 
     def expected_interval(self, address: str) -> float | None:
@@ -261,7 +261,7 @@ class SimulatedDriver:
 
 
 def _demo_camera(context: DriverContext) -> CameraFeed:
-    from hub.cameras.source import DemoSource
+    from drivers.camera.source import DemoSource
 
     camera = next(d for d in KIT if d.kind == "camera")
     # Probed rarely: the simulated heartbeat, not the feed, says whether the demo camera is online.

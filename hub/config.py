@@ -1394,7 +1394,7 @@ def _check_driver_options(
 
 
 def _camera_options(t: _Table) -> None:
-    """The camera's keys beyond the generic types (drivers/camera.py reads the same ranges)."""
+    """The camera's keys beyond the generic types (drivers/camera/driver.py reads the same ranges)."""
     urls = [name for name in ("mjpeg_url", "snapshot_url", "rtsp_url") if t.has(name)]
     if not urls:
         t.error("mjpeg_url", "the camera needs one of mjpeg_url, snapshot_url or rtsp_url")

@@ -1,2 +1,4 @@
-"""Cameras: frame sources (MJPEG, snapshot polling, RTSP through ffmpeg, the demo generator),
-one shared upstream per camera (`feed`), motion detection, and the snapshots of an intrusion."""
+"""Photo verification: the frames of the seconds around an intrusion (`snapshots`), sent to
+the household and the centre (`delivery`); the camera list the web API shows (`catalog`),
+the owner's privacy choices (`settings`) and live-view tokens (`tokens`). The frames come
+from the camera driver's feed (drivers/camera/)."""

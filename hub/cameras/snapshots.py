@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from alarms.model import Incident
+from drivers.camera.feed import CameraFeed, Frame
 from hub.cameras.delivery import send_photos
-from hub.cameras.feed import CameraFeed, Frame
 from hub.cameras.settings import load_record_when_disarmed
 
 __all__ = [

@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from hub.cameras.feed import CameraFeed
+from drivers.camera.feed import CameraFeed
 from tests.conftest import start_hub
 from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, login  # noqa: F401 (fixture)
 from tests.peers import wait_until

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.cameras.mjpeg import MjpegParser, boundary_from_content_type
+from drivers.camera.mjpeg import MjpegParser, boundary_from_content_type
 from hub.web.context import CONTEXT
 from tests.conftest import Api, RunningHub, start_hub
 from tests.peers import wait_until

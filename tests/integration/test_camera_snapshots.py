@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.cameras.feed import CameraFeed
+from drivers.camera.feed import CameraFeed
 from tests.conftest import Api, RunningHub, start_hub
 from tests.peers import wait_until
 

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from hub.cameras.feed import CameraFeed
-from hub.cameras.source import MjpegHttpSource, RtspSource, SnapshotSource, SourceError
+from drivers.camera.feed import CameraFeed
+from drivers.camera.source import MjpegHttpSource, RtspSource, SnapshotSource, SourceError
 from tests.peers import free_port
 from tests.peers.ffmpeg import require_ffmpeg
 

@@ -1,4 +1,4 @@
-"""Fuzz the MJPEG parser (hub/cameras/mjpeg.py): whatever a camera sends, in whatever chunks,
+"""Fuzz the MJPEG parser (drivers/camera/mjpeg.py): whatever a camera sends, in whatever chunks,
 the parser never raises, never returns anything but a bounded JPEG, never buffers without
 bound, and still finds every well-formed frame among garbage.
 
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.cameras.mjpeg import MAX_HEADERS, MjpegParser, boundary_from_content_type
+from drivers.camera.mjpeg import MAX_HEADERS, MjpegParser, boundary_from_content_type
 from tests.reliability.fuzz_helpers import fuzz_settings, report
 
 RANDOM_CASES = 800

@@ -30,7 +30,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hub.cameras.source import MjpegHttpSource, SnapshotSource, SourceError
+from drivers.camera.source import MjpegHttpSource, SnapshotSource, SourceError
 from hub.push_store import MAX_PER_USER, PushStore
 from hub.storage import open_sync
 from hub.transports.base import Delivered, OutgoingMessage, Permanent

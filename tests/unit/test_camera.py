@@ -12,11 +12,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 from drivers.base import DriverContext, DriverError
-from drivers.camera import CameraDriver, camera_address
-from hub.cameras.mjpeg import MjpegParser, boundary_from_content_type
-from hub.cameras.motion import MotionDetector
+from drivers.camera.driver import CameraDriver, camera_address
+from drivers.camera.mjpeg import MjpegParser, boundary_from_content_type
+from drivers.camera.motion import MotionDetector
+from drivers.camera.source import redact, rtsp_url
 from hub.cameras.snapshots import list_snapshots, snapshot_path, sweep
-from hub.cameras.source import redact, rtsp_url
 from hub.config import ConfigError, load_config
 
 

@@ -5,7 +5,7 @@ Theory of operation. A `[[drivers]] type = "camera"` entry is one camera. Exactl
 (through an ffmpeg subprocess) says where its pictures come from; `username`/`password`
 are its credentials (never logged: URLs in messages are redacted). The driver declares one
 `FixedDevice` (address: the camera's name as a slug; kinds: ("camera",)) and owns the
-camera's `CameraFeed` (hub/cameras/feed.py), which the web API shows and the snapshot
+camera's `CameraFeed` (drivers/camera/feed.py), which the web API shows and the snapshot
 recorder samples. Its health goes through the normal path: the feed's `on_health` becomes
 `HealthReading(online=...)`, so a camera that sends no frame for `offline_after` seconds is
 offline, and supervision raises `sensor_offline` after the offline grace.
@@ -14,7 +14,7 @@ Motion, by `motion`:
 - "hub": while `set_armed(True)` (the hub's camera service calls it while intrusion
   protection is on: no cost and no pictures analysed while the household is at home and
   disarmed), frames are sampled at `MOTION_FPS` and differenced by
-  `hub.cameras.motion.MotionDetector` (`sensitivity`, `mask`); a change of state is a
+  `drivers.camera.motion.MotionDetector` (`sensitivity`, `mask`); a change of state is a
   `SensorReading(kind="camera")`. On disarm an active zone restores.
 - "camera": the camera calls `POST /api/v1/cameras/{id}/events`, which calls
   `camera_event()`; motion restores by itself `MOTION_HOLD` seconds after the last event
@@ -49,9 +49,9 @@ from drivers.base import (
     SensorReading,
     stop_task,
 )
-from hub.cameras.feed import CameraFeed
-from hub.cameras.motion import MotionDetector, Rect
-from hub.cameras.source import FrameSource, MjpegHttpSource, RtspSource, SnapshotSource
+from drivers.camera.feed import CameraFeed
+from drivers.camera.motion import MotionDetector, Rect
+from drivers.camera.source import FrameSource, MjpegHttpSource, RtspSource, SnapshotSource
 
 __all__ = ["MOTION_FPS", "MOTION_HOLD", "CameraDriver", "camera_address"]
 

@@ -3,7 +3,7 @@
 A `FrameSource.frames()` opens the upstream, yields whole JPEG frames as they arrive and
 ends (or raises `SourceError`) when the upstream does; closing the iterator (aclose, or
 cancelling the task that iterates it) closes the upstream: the HTTP connection, or the
-ffmpeg process. Sources never retry: `hub.cameras.feed.CameraFeed` decides when to connect.
+ffmpeg process. Sources never retry: `drivers.camera.feed.CameraFeed` decides when to connect.
 
 - `MjpegHttpSource`: a `multipart/x-mixed-replace` HTTP stream, parsed by `MjpegParser`.
 - `SnapshotSource`: a URL that answers one JPEG, polled at the frame rate.
@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
-from hub.cameras.mjpeg import DEFAULT_MAX_FRAME, SOI, MjpegParser, boundary_from_content_type
+from drivers.camera.mjpeg import DEFAULT_MAX_FRAME, SOI, MjpegParser, boundary_from_content_type
 
 __all__ = [
     "DemoSource",

@@ -30,8 +30,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from hub.cameras.source import FrameSource, SourceError, redact
-from hub.clock import wait_set
+from drivers.camera.source import FrameSource, SourceError, redact
 
 __all__ = ["CameraFeed", "Frame", "Need"]
 
@@ -148,8 +147,11 @@ class CameraFeed:
                     wait = self._last_probe_mono + self.probe_interval - loop.time()
                     if wait > 0:
                         self._demand.clear()
+                        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a
+                        # cancellation, and the daemon's TaskGroup would wait forever at shutdown.
                         with contextlib.suppress(TimeoutError):
-                            await wait_set(self._demand, wait)
+                            async with asyncio.timeout(wait):
+                                await self._demand.wait()
                         continue
                     probe = True
                     self._last_probe_mono = loop.time()
@@ -186,7 +188,8 @@ class CameraFeed:
                     # Nobody left: linger a moment (a page reload comes back at once), then close.
                     self._demand.clear()
                     with contextlib.suppress(TimeoutError):
-                        await wait_set(self._demand, self.linger)
+                        async with asyncio.timeout(self.linger):  # not wait_for: see run()
+                            await self._demand.wait()
                     if not self._needs:
                         break
                     continue
