@@ -51,7 +51,7 @@ from hub.transports.registry import enter_all as enter_transports
 from hub.web.app import make_app
 from hub.web.context import WebContext
 from hub.web.limits import ConnectionGate, Listener, ListenError, WebLimits, bind, fd_limit, open_fds, raise_fd_limit
-from hub.web.push import PushWeb, add_push_routes
+from hub.web.push import PushWeb
 
 log = logging.getLogger("casahub")
 
@@ -320,21 +320,20 @@ class Daemon:
             data_dir=p.data_dir,
         )
         limits = WebLimits.of(cfg.web)
-        app = make_app(ctx, limits)
-        self.app = app
         lag = LoopLagMonitor()
         backups = self._backup_schedule(hub)
-        # Prometheus: loopback is trusted, anything else needs a token or a dashboard session.
-        app.router.add_get(
-            "/metrics",
-            metrics_handler(
+        app = make_app(
+            ctx,
+            limits,
+            push=PushWeb(store=push_store, public_key=transports.vapid_public_key or ""),
+            metrics=metrics_handler(
                 lambda: self.hub,
                 lag=lag,
                 version=ctx.version,
                 backup=(lambda: backups.status) if backups is not None else None,
             ),
         )
-        add_push_routes(app, PushWeb(store=push_store, public_key=transports.vapid_public_key or ""))
+        self.app = app
         runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout)
         await runner.setup()
         assert runner.server is not None

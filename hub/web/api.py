@@ -37,17 +37,12 @@ from hub.accounts import Principal, Role
 from hub.bounds import Name, Text, clip
 from hub.degraded import DURABLE_REQUIRED
 from hub.web.auth import authenticate, login, logout, principal_of, require, whoami
-from hub.web.camera_api import add_camera_routes, incident_snapshots
-from hub.web.contacts_api import add_contacts_routes
+from hub.web.camera_api import incident_snapshots
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 from hub.web.guards import refuse_while_armed
 from hub.web.installer_view import INSTALLER_EVENTS, for_installer, installer_may_see_event, is_installer
-from hub.web.report_api import add_report_routes
-from hub.web.settings_api import add_settings_routes
-from hub.web.tokens_api import add_token_routes
-from hub.web.users_api import add_users_routes, saved_language
-from hub.web.walktest_api import add_walktest_routes
+from hub.web.users_api import saved_language
 
 log = logging.getLogger(__name__)
 
@@ -869,6 +864,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    """This module's routes; hub/web/app.py `make_app` registers the other modules' (one place)."""
     app[WEBSOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(_close_websockets)
     r = app.router
@@ -901,13 +897,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/pairing/scan", scan)
     r.add_post("/api/v1/demo/zones/{id}/trigger", demo_trigger)
     r.add_get("/api/v1/ws", websocket)
-    add_users_routes(app)
-    add_contacts_routes(app)
-    add_report_routes(app)
-    add_camera_routes(app)
-    add_walktest_routes(app)
-    add_settings_routes(app)
-    add_token_routes(app)
 
 
 __all__ = ["add_routes", "principal_of"]

@@ -1,5 +1,11 @@
 """The aiohttp application: error handling, auth, security headers and routes.
 
+`make_app` is the one place that assembles the routes: every hub/web module exposes an
+`add_*_routes(app)` and imports nothing from this module, nor from `api`'s callers, so the
+package has no import cycle (pyproject's import-linter contract keeps it so). The daemon
+passes in what only it can build (the push store's routes, the /metrics handler) and adds
+no route afterwards.
+
 The error middleware is the outermost layer: whatever goes wrong in a handler, the
 client gets JSON with an `error` code and the daemon keeps running.
 """
@@ -7,27 +13,31 @@ client gets JSON with an `error` code and the daemon keeps running.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hub.degraded import DURABLE_REQUIRED, STORAGE_ERRORS, NotDurable
 from hub.web.api import add_routes
 from hub.web.auth import Handler, auth_middleware
+from hub.web.camera_api import add_camera_routes
+from hub.web.contacts_api import add_contacts_routes
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import MAX_BODY, ApiError, error_response
+from hub.web.headers import SECURITY_HEADERS
 from hub.web.limits import WebLimits, request_clock, websocket_cap
 from hub.web.pages import add_page_routes
 from hub.web.rate import write_rate
+from hub.web.report_api import add_report_routes
+from hub.web.settings_api import add_settings_routes
+from hub.web.tokens_api import add_token_routes
+from hub.web.users_api import add_users_routes
+from hub.web.walktest_api import add_walktest_routes
+
+if TYPE_CHECKING:
+    from hub.web.push import PushWeb
 
 log = logging.getLogger(__name__)
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    "Cache-Control": "no-store",
-}
 
 
 @web.middleware
@@ -60,7 +70,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-def make_app(ctx: WebContext, limits: WebLimits | None = None) -> web.Application:
+def make_app(
+    ctx: WebContext,
+    limits: WebLimits | None = None,
+    *,
+    push: PushWeb | None = None,
+    metrics: Handler | None = None,
+) -> web.Application:
+    """The application with every route: the API, the pages, and, when given, /metrics and the
+    Web Push routes (hub/web/push.py, imported only then: it pulls in the push transport)."""
     limits = limits or WebLimits()
     # request_clock outermost (the request head is in: stop its clock); the WebSocket cap inside
     # auth, where the principal is known (hub/web/limits.py).
@@ -74,5 +92,19 @@ def make_app(ctx: WebContext, limits: WebLimits | None = None) -> web.Applicatio
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
     add_routes(app)
+    add_users_routes(app)
+    add_contacts_routes(app)
+    add_report_routes(app)
+    add_camera_routes(app)
+    add_walktest_routes(app)
+    add_settings_routes(app)
+    add_token_routes(app)
     add_page_routes(app)
+    if metrics is not None:
+        # Prometheus: loopback is trusted, anything else needs a token or a dashboard session.
+        app.router.add_get("/metrics", metrics)
+    if push is not None:
+        from hub.web.push import add_push_routes
+
+        add_push_routes(app, push)
     return app

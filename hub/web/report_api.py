@@ -21,6 +21,7 @@ from hub.accounts import Role
 from hub.web.auth import require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
+from hub.web.headers import SECURITY_HEADERS
 
 INSTALLERS: tuple[Role, ...] = ("owner", "installer")
 FORMATS = {"json": "application/json", "md": "text/markdown", "html": "text/html"}
@@ -62,8 +63,6 @@ async def report(request: web.Request) -> web.Response:
         return web.json_response(data, dumps=lambda v: json.dumps(v, ensure_ascii=False))
     if fmt == "md":
         return web.Response(text=commissioning.to_markdown(data), content_type=FORMATS[fmt], charset="utf-8")
-    from hub.web.app import SECURITY_HEADERS  # here: hub.web.app imports this module's caller
-
     # The dashboard's policy, plus the hash of the page's one <style> element (no 'unsafe-inline').
     csp = f"{SECURITY_HEADERS['Content-Security-Policy']}; style-src {commissioning.STYLE_SOURCE}"
     response = web.Response(text=commissioning.to_html(data), content_type=FORMATS[fmt], charset="utf-8")

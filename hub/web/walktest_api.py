@@ -27,7 +27,6 @@ from hub.web.installer_view import for_installer, is_installer
 if TYPE_CHECKING:
     from hub.runtime import Hub
 
-# Not imported from hub.web.api, which imports this module to register the routes.
 INSTALLERS: tuple[Role, ...] = ("owner", "installer")
 EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
 
