@@ -28,9 +28,11 @@ peers:
 test: $(STAMP) peers
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# lint-imports: the layers (pyproject's [tool.importlinter]: alarms pure, drivers below hub, no cycle).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check alarms hub drivers tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 # BENCH_HA=1 adds the Home Assistant reference (installs it into bench/.venv-ha once, ~2 min);
 # BENCH_ARGS="--only latency,storm" or "--quick" for a subset or a smoke run.
