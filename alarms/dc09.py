@@ -7,7 +7,7 @@ Pure, sans-I/O (the h11 model): no sockets, no asyncio, no clock. The caller han
 the sequence number, the timestamp and, for encryption, the pad source; it gets bytes
 back, and it feeds the bytes a receiver answered to ``decode_reply``.
 
-A DC-09 frame (DESIGN.md section 8) is::
+A DC-09 frame (docs/architecture.md section 5) is::
 
     LF  CRC  0LLL  "ID"  seq  Rrcvr  Lline  #acct  [data]  _HH:MM:SS,MM-DD-YYYY  CR
 

@@ -3,7 +3,7 @@
 The dashboard shows these entries and the anomaly messages (email, SMS, push) quote them, so
 the steps are written for a homeowner, not for an installer: one action per step, in the order
 to try them, ending with whom to call when the simple steps do not help.
-DESIGN.md section 3 requires an entry, in `it` and `en`, for every anomaly kind.
+Every anomaly kind has an entry, in `it` and `en` (docs/architecture.md section 7).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Everything here is an immutable msgspec Struct so that the engine stays pure and every
 value can be written to the journal as JSON and read back identically (replay).
 Times are POSIX seconds (float) handed in by the shell; this module never reads a clock.
-The names follow DESIGN.md section 3, which is a contract.
+The names are a contract (docs/architecture.md section 7): extend them, never rename one.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 
 class AlarmSettings(Struct, frozen=True):
-    """The `[alarm]` and `[escalation]` timings, in seconds (DESIGN.md section 7)."""
+    """The `[alarm]` and `[escalation]` timings, in seconds (config/casahub.toml, `[alarm]` and `[escalation]`)."""
 
     exit_delay: Seconds = 30
     entry_delay: Seconds = 30

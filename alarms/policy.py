@@ -1,7 +1,7 @@
 """Notification routing: which messages a Notify or Report effect becomes, on which channel, to whom, when.
 
 Theory of operation. The engine says *that* the household or the centre must be told
-(`Notify`, `Report`); this module decides *how*, following DESIGN.md section 4:
+(`Notify`, `Report`); this module decides *how*, following the README's "Notifications and the assistance centre":
 
     subject           step 0 (now)                                  later steps
     ----------------  --------------------------------------------  ------------------------------------

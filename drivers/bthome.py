@@ -57,7 +57,7 @@ Downgrade (plaintext from a keyed device): the frame is dropped, a warning is lo
 `HealthReading(tamper=True)` is emitted once for the device; the tamper is held (a later
 authentic "tamper 0" does not clear it) until `TAMPER_HOLD` seconds have passed without a
 plaintext frame, and the first authentic frame after that reports tamper=False. Reporting
-tamper rather than an intrusion keeps the driver out of alarm decisions (DESIGN.md 2)
+tamper rather than an intrusion keeps the driver out of alarm decisions (docs/architecture.md, the nevers)
 while still opening a `tamper` incident: someone nearby is forging this device's radio.
 
 Supervision (`expected_interval`): trigger-based devices (device-info bit 2, e.g. the

@@ -74,7 +74,7 @@ def _device(address: str, name: str, kind: ZoneKind, room: str, *, home: bool = 
     )
 
 
-# DESIGN.md section 5: the door is `entry` and the only zone with the `home` flag; motion is
+# The demo kit (README, What the demo kit is): the door is `entry` and the only zone with the `home` flag; motion is
 # `follower`, camera `instant`, the others `24h` (which is DEFAULT_BEHAVIOUR for each kind).
 KIT: tuple[KitDevice, ...] = (
     _device("sim-water-1", "Sensore acqua", "water", "Cucina"),

@@ -55,7 +55,7 @@ for a security hub; but some battery devices report only when something changes 
 their battery reporting interval (z2m configures it up to 62000 s), so a bridge of such
 devices needs a longer `expected_interval` to avoid false "offline" anomalies. The hub
 decides offline from the last report plus this interval, or at once from availability
-"offline", whichever comes first (DESIGN.md section 8).
+"offline", whichever comes first (docs/architecture.md section 5).
 
 Connection: the driver (re)connects forever with exponential backoff from 1 s, doubled on
 each failure up to 30 s, and reset once connected; on each connection it resubscribes, so
@@ -132,7 +132,7 @@ STATE_HEALTH: Mapping[str, str] = {
     "tamper": "tamper",
 }
 
-# Models recorded from real devices (DESIGN.md section 8), for when a definition has no exposes.
+# Models recorded from real devices (docs/architecture.md section 5), for when a definition has no exposes.
 MODEL_KINDS: Mapping[str, tuple[ZoneKind, ...]] = {
     "SJCGQ11LM": ("water",),  # Aqara water leak sensor
     "HS1SA": ("smoke",),  # Heiman smoke detector

@@ -1,4 +1,4 @@
-"""The `casahub` command line (DESIGN.md section 5).
+"""The `casahub` command line (its verbs are a contract: README).
 
 Local commands (`config check`, `user`, `token`, `backup`, `restore`) work on the data dir directly, also
 while the daemon runs (SQLite WAL). Commands that act on the alarm (`status`, `arm`,

@@ -6,7 +6,7 @@ Theory of operation:
   test-message results) into `Facts`, plain data. `build_report(facts, lang)` turns them into a
   plain dict (the JSON form, `GET /api/v1/pairing/report`), checklist included; it is pure, so
   the unit tests build `Facts` by hand. `to_markdown` / `to_html` render that dict.
-- The checklist follows EN 50131 grade 2 practice (DESIGN.md section 3 and 7): values outside
+- The checklist follows EN 50131 grade 2 practice (docs/architecture.md section 7): values outside
   it are accepted by the hub (installers shorten delays to test) and marked failed here.
 - The report is handed to third parties: phone numbers and email addresses are masked, the
   centre key and every other secret are left out, users' codes are judged by a flag written
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 Language = Literal["it", "en"]
 LANGUAGES: tuple[Language, ...] = ("it", "en")
 
-# EN 50131 grade 2 practice (DESIGN.md sections 3 and 7).
+# EN 50131 grade 2 practice (docs/architecture.md section 7).
 MAX_ENTRY_DELAY = 45.0
 SIREN_MIN, SIREN_MAX = 120.0, 900.0
 MIN_CODE_DIGITS = 5

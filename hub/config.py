@@ -1,4 +1,4 @@
-"""Load and check casahub.toml: every key of DESIGN.md section 7, typed, validated, secrets kept out of logs.
+"""Load and check casahub.toml: every key of config/casahub.toml, typed, validated, secrets kept out of logs.
 
 Theory of operation
 -------------------
@@ -11,7 +11,7 @@ the first problem: every issue is collected, with the file, the dotted key
 `ConfigError` carries them all. The daemon refuses to start on an error; `casahub config
 check` prints them.
 
-Two levels, as DESIGN.md section 7 asks:
+Two levels (docs/architecture.md, grade-2 practice):
 - errors: only impossible values — wrong type, negative duration, unknown kind or enum
   value, malformed address, bad key length, a required key missing, an unreadable
   secret file;
@@ -121,7 +121,7 @@ ENV_VARS: dict[tuple[str, str], str] = {
 }
 MQTT_PASSWORD_ENV = "CASAHUB_MQTT_PASSWORD"
 
-# EN 50131 grade-2 practice (DESIGN.md section 7): outside these, `config check` warns.
+# EN 50131 grade-2 practice (docs/architecture.md section 7): outside these, `config check` warns.
 MAX_ENTRY_DELAY = 45.0
 SIREN_TIME_RANGE = (120.0, 900.0)
 
@@ -1267,7 +1267,7 @@ def _log(ctx: _Context, raw: Mapping[str, Any]) -> LogConfig:
 
 
 # -- drivers: the built-in types' documented keys are type-checked; unknown keys only warn
-#    (a driver may accept more than DESIGN.md lists). Third-party types are not checked.
+#    (a driver may accept more than config/casahub.toml documents). Third-party types are not checked.
 
 _DRIVER_KEYS: dict[str, dict[str, str]] = {
     "simulated": {},

@@ -53,7 +53,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 INCIDENT_STATES = ("active", "acknowledged", "resolved", "cancelled")
 NOTIFICATION_STATES = ("scheduled", "pending", "sent", "dead", "cancelled")
 CHANNELS = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
-# Never shown: the duress incident is for the centre only (DESIGN.md section 3).
+# Never shown: the duress incident is for the centre only (docs/architecture.md section 7).
 HIDDEN_INCIDENT_KINDS = frozenset({"duress"})
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 # Attributes a centre transport may expose with the last round-trip time (seconds).

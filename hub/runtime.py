@@ -2,7 +2,7 @@
 
 One lock serialises every engine step. A step's journal row, engine snapshot, incident
 and anomaly records and outbox rows commit in one transaction *before* anything is sent
-or shown (DESIGN.md, durability rule). Then the dashboards hear about it, the dispatcher
+or shown (docs/architecture.md, the durability rule). Then the dashboards hear about it, the dispatcher
 is woken and the deadline timer is re-armed from `engine.next_deadline`.
 """
 

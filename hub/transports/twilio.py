@@ -8,7 +8,7 @@ One `TwilioChannel` carries both channels; the daemon registers it under the tra
     sms    -> POST /2010-04-01/Accounts/{sid}/Messages.json   To, From, Body = message.short
     voice  -> POST /2010-04-01/Accounts/{sid}/Calls.json      To, From, Twiml = <Say> message.body, twice
 
-It uses the real `twilio` SDK with its asyncio HTTP client (DESIGN.md section 8), built in
+It uses the real `twilio` SDK with its asyncio HTTP client (docs/architecture.md section 5), built in
 `__aenter__` because the aiohttp session must be created inside the running loop, and closed in
 `__aexit__`. Three SDK defaults are overridden on purpose:
 

@@ -1,1 +1,1 @@
-"""The HTTP API and WebSocket stream (DESIGN.md section 6)."""
+"""The HTTP API and WebSocket stream (README, HTTP API)."""

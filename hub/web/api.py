@@ -1,4 +1,4 @@
-"""The /api/v1 routes (DESIGN.md section 6): system, arming, zones, devices, events,
+"""The /api/v1 routes (README, HTTP API): system, arming, zones, devices, events,
 incidents, anomalies, notifications, pairing, the demo trigger and the WebSocket stream."""
 
 from __future__ import annotations

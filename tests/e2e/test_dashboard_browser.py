@@ -7,8 +7,8 @@ history paging and CSV export, an installer token with its QR code, English, the
 away and coming back (banner, offline page, reconnection), and a member kept out of Settings.
 
 Chromium missing: a failure under CI=true, a one-line skip ("apt-get install chromium") otherwise.
-Chromium runs with the flags of DESIGN.md section 9 and a fresh profile directory; Playwright
-never downloads a browser here (executable_path).
+Chromium runs with the flags below (headless, no network: docs/architecture.md section 6) and a
+fresh profile directory; Playwright never downloads a browser here (executable_path).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def require_chromium() -> None:
     if CHROMIUM.exists():
         return
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("chromium is required in CI (DESIGN.md section 9): apt-get install chromium")
+        pytest.fail("chromium is required in CI (docs/architecture.md section 6): apt-get install chromium")
     pytest.skip("apt-get install chromium")
 
 

@@ -2,7 +2,7 @@
 under the unit's restrictions (MemoryDenyWriteExecute's seccomp rule, sd_notify + watchdog).
 
 systemd-analyze comes with Debian's `systemd` (deploy/test-peers.txt): missing, these tests
-fail under CI=true and skip otherwise (DESIGN.md section 9).
+fail under CI=true and skip otherwise (docs/architecture.md section 6).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def require_systemd_analyze() -> str:
     if path is None:
         message = "systemd-analyze missing: apt-get install systemd"
         if IN_CI:
-            pytest.fail(f"{message} (required in CI, DESIGN.md section 9)")
+            pytest.fail(f"{message} (required in CI, docs/architecture.md section 6)")
         pytest.skip(message)
     return path
 

@@ -8,7 +8,7 @@ can tell how many upstream connections the hub opened and when it closed them. `
 takes the camera off the network (the hub must then see it offline). The source is
 `testsrc` (a moving pattern) or `color=c=blue` (a still picture) as `pattern` says.
 
-ffmpeg missing: `require_ffmpeg()` fails under CI=true and skips otherwise (DESIGN.md 9).
+ffmpeg missing: `require_ffmpeg()` fails under CI=true and skips otherwise (docs/architecture.md section 6).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def require_ffmpeg() -> str:
     import pytest
 
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("ffmpeg is required in CI (DESIGN.md section 9): apt-get install ffmpeg")
+        pytest.fail("ffmpeg is required in CI (docs/architecture.md section 6): apt-get install ffmpeg")
     pytest.skip("apt-get install ffmpeg")
 
 

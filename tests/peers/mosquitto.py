@@ -6,7 +6,7 @@ given `users`, a password file made with `mosquitto_passwd` (else `allow_anonymo
 bring it back on the same port, as a broker restart looks to its clients. The broker's log
 is `log_path`, shown by `log()` when a test needs it.
 
-mosquitto missing: `require_mosquitto()` fails under CI=true and skips otherwise (DESIGN.md 9).
+mosquitto missing: `require_mosquitto()` fails under CI=true and skips otherwise (docs/architecture.md section 6).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def require_mosquitto() -> str:
     import pytest
 
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("mosquitto is required in CI (DESIGN.md section 9): apt-get install mosquitto")
+        pytest.fail("mosquitto is required in CI (docs/architecture.md section 6): apt-get install mosquitto")
     pytest.skip("apt-get install mosquitto")
 
 

@@ -9,7 +9,7 @@ mtime changes (every `pollinterval` = 1 s here). `stop_driver()`/`start_driver()
 answer `ERR DRIVER-NOT-CONNECTED` and recover; `stop_upsd()`/`start_upsd()` drop and
 restore the TCP server on the same port.
 
-Binaries missing: `require_nut()` fails under CI=true and skips otherwise (DESIGN.md 9).
+Binaries missing: `require_nut()` fails under CI=true and skips otherwise (docs/architecture.md section 6).
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def require_nut() -> None:
     import pytest
 
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"NUT is required in CI (DESIGN.md section 9): no {DUMMY_UPS} / {UPSD}; apt-get install nut-server")
+        pytest.fail(
+            f"NUT is required in CI (docs/architecture.md section 6): no {DUMMY_UPS} / {UPSD}; "
+            "apt-get install nut-server"
+        )
     pytest.skip("apt-get install nut-server")
 
 

@@ -4,7 +4,7 @@ It knows one plain and two encrypted accounts (pysiaalarm uses the key string's 
 the AES key: `key_format = "ascii"`, or the hex of those bytes). pysiaalarm writes its ACK, then
 hands the event over: `Receiver.events` holds what it ACKed, `Receiver.times` when.
 
-pysiaalarm missing: `require_pysiaalarm()` fails under CI=true and skips otherwise (DESIGN.md 9).
+pysiaalarm missing: `require_pysiaalarm()` fails under CI=true and skips otherwise (docs/architecture.md section 6).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def require_pysiaalarm() -> None:
     import pytest
 
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("pysiaalarm is required in CI (DESIGN.md section 9): pip install pysiaalarm")
+        pytest.fail("pysiaalarm is required in CI (docs/architecture.md section 6): pip install pysiaalarm")
     pytest.skip("pip install pysiaalarm")
 
 

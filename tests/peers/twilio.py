@@ -1,4 +1,4 @@
-"""A double of Twilio's REST API on loopback, for the real `twilio` SDK (DESIGN.md section 8).
+"""A double of Twilio's REST API on loopback, for the real `twilio` SDK (docs/architecture.md section 5).
 
 There is no Twilio to run on loopback, so `TwilioDouble` implements the three endpoints casahub
 uses and checks what Twilio checks: HTTP Basic auth (account SID + auth token, the SID matching the

@@ -9,7 +9,7 @@ every kind, arming away/home and disarming with code 12345, acknowledging and re
 reading the system state after every change.
 
 Checked after each kill (the database as the crash left it) and after each restart (the API):
-- every input the API answered 200 for is in the journal, in order (DESIGN.md section 2);
+- every input the API answered 200 for is in the journal, in order (docs/architecture.md, the durability rule);
 - every incident the API showed is in the incidents table, not behind what the API said, with
   at most one open incident per kind; the restarted hub shows every incident open at the kill;
 - an entry delay that was running at the kill runs on with its original deadline.

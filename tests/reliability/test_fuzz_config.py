@@ -8,7 +8,7 @@ reprs), and no secret written in the file or the environment shows in the config
 errors or the warnings.
 
 Three kinds of files:
-- structured: the documented sections and keys (DESIGN.md section 7, hub/config.py) with
+- structured: the documented sections and keys (config/casahub.toml, hub/config.py) with
   right-typed values most of the time and any TOML value otherwise (huge integers, nan/inf,
   dates, arrays, inline tables, control characters), unknown sections and keys, secrets
   inline, in `*_file` files (present, empty, missing, a directory, not UTF-8) or in the

@@ -1,4 +1,4 @@
-"""Fuzz the HTTP API (DESIGN.md section 6): whatever a client sends, the hub answers with JSON,
+"""Fuzz the HTTP API (README, HTTP API): whatever a client sends, the hub answers with JSON,
 never a 500, and every error carries an `error` code.
 
 One demo hub serves the whole module (see fuzz_helpers.HubThread); hypothesis drives it from

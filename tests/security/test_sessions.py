@@ -220,7 +220,7 @@ async def test_concurrent_guesses_do_not_get_past_the_limit(running_hub: Running
 
 
 async def test_concurrent_alarm_code_guesses_do_not_get_past_the_limit(running_hub: RunningHub) -> None:
-    """3 wrong codes lock for 90 s (DESIGN.md section 6), also when the guesses come all at once:
+    """3 wrong codes lock for 90 s (README, HTTP API), also when the guesses come all at once:
     a guess still being checked counts, so the right code among later guesses is not even tried."""
     _, token = await asyncio.to_thread(accounts_of(running_hub).create_token, "member")
     guesses = [f"{i:05d}" for i in range(11)] + ["12345"]  # the demo code comes last
@@ -270,7 +270,7 @@ async def test_unknown_user_and_wrong_password_answer_alike(
 
 
 async def test_every_login_answers_within_one_second(running_hub: RunningHub, from_address: AddressedClient) -> None:
-    """The contract (DESIGN.md section 6): argon2 included, a login answers within 1 s."""
+    """The contract (README, HTTP API): argon2 included, a login answers within 1 s."""
     cases = [("demo", "demo", 200), ("demo", "wrong", 401), ("no-such-user", "wrong", 401), ("demo", "x" * 4000, 401)]
     for n, (username, password, expected) in enumerate(cases, start=20):
         client = from_address(running_hub.base, n)

@@ -1,4 +1,4 @@
-"""The alarm engine's rules, one test per rule (DESIGN.md section 3)."""
+"""The alarm engine's rules, one test per rule (alarms/engine.py's theory of operation)."""
 
 from __future__ import annotations
 
