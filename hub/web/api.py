@@ -33,10 +33,22 @@ from alarms.model import (
 )
 from drivers.base import DriverError
 from hub import journal
-from hub.accounts import Principal, Role
+from hub.accounts import Principal
 from hub.bounds import Name, Text, clip
 from hub.degraded import DURABLE_REQUIRED
-from hub.web.auth import authenticate, login, logout, principal_of, require, whoami
+from hub.web.auth import (
+    ARMERS,
+    EVERYONE,
+    HOUSEHOLD,
+    INSTALLERS,
+    OWNERS,
+    authenticate,
+    login,
+    logout,
+    principal_of,
+    require,
+    whoami,
+)
 from hub.web.camera_api import incident_snapshots
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
@@ -46,11 +58,6 @@ from hub.web.users_api import saved_language
 
 log = logging.getLogger(__name__)
 
-ARMERS: tuple[Role, ...] = ("owner", "member")
-OWNERS: tuple[Role, ...] = ("owner",)
-INSTALLERS: tuple[Role, ...] = ("owner", "installer")
-EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
-HOUSEHOLD: tuple[Role, ...] = ("owner", "member")
 INTRUSION_KINDS = {k for k, v in INCIDENT_FOR_ZONE.items() if v == "intrusion"}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from hub.accounts import Principal, Role
+from hub.accounts import ROLES, Principal, Role
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 
@@ -26,6 +26,13 @@ SETUP = ("POST", "/api/v1/setup")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+
+# Who may call a route: the role tuples every hub/web module passes to `require`, in one place.
+OWNERS: tuple[Role, ...] = ("owner",)
+ARMERS: tuple[Role, ...] = ("owner", "member")
+HOUSEHOLD: tuple[Role, ...] = ("owner", "member")
+INSTALLERS: tuple[Role, ...] = ("owner", "installer")
+EVERYONE: tuple[Role, ...] = ROLES
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -20,21 +20,18 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from hub.accounts import Principal, Role
+from hub.accounts import Principal
 from hub.cameras.catalog import camera_refs
 from hub.cameras.settings import load_record_when_disarmed, save_record_when_disarmed
 from hub.cameras.snapshots import CameraRef, list_snapshots, snapshot_path
 from hub.cameras.tokens import PREFIX, CameraTokens
-from hub.web.auth import PRINCIPAL, authenticate, require
+from hub.web.auth import EVERYONE, HOUSEHOLD, OWNERS, PRINCIPAL, authenticate, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 from hub.web.guards import refuse_while_armed
 
 __all__ = ["add_camera_routes", "incident_snapshots"]
 
-HOUSEHOLD: tuple[Role, ...] = ("owner", "member")
-EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
-OWNER: tuple[Role, ...] = ("owner",)
 BOUNDARY = "casahubframe"
 KEEPALIVE = 5.0  # seconds: the last frame is sent again, so a client that went away is noticed
 CREDENTIAL_RECHECK = 2.0  # seconds between credential checks of an open live view
@@ -142,7 +139,7 @@ def _tokens(ctx: WebContext) -> CameraTokens:
 
 
 async def issue_token(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     ref = _camera_or_404(request)
     ctx = _ctx(request)
     # A new token replaces the one the camera reports motion with: its zone would go quiet.
@@ -176,7 +173,7 @@ async def camera_event(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     principal: Principal | None = request.get(PRINCIPAL)
     if principal is not None:
-        require(request, OWNER)
+        require(request, OWNERS)
     ref = _camera_or_404(request) if principal is not None else None
     if principal is None:
         token = _camera_token(request)
@@ -235,7 +232,7 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 async def patch_settings(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     body = await read_body(request, SettingsBody)
     ctx = _ctx(request)
     await save_record_when_disarmed(ctx.hub.db, body.record_when_disarmed)

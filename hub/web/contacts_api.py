@@ -23,7 +23,6 @@ import msgspec
 from aiohttp import web
 
 from alarms.policy import Contact
-from hub.accounts import Role
 from hub.contacts_store import (
     ContactError,
     ContactsStore,
@@ -33,13 +32,12 @@ from hub.contacts_store import (
     normalise_email,
     normalise_phone,
 )
-from hub.web.auth import require
+from hub.web.auth import OWNERS, require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
 
 __all__ = ["add_contacts_routes", "channels_of"]
 
-OWNER: tuple[Role, ...] = ("owner",)
 CONTACTS = web.AppKey("casahub_contacts", ContactsStore)
 # Changes are serialised: two concurrent edits must not swap in lists that each miss the other.
 CHANGES = web.AppKey("casahub_contacts_lock", asyncio.Lock)
@@ -133,7 +131,7 @@ async def _stored_or_error(request: web.Request) -> StoredContact:
 
 # ---------------------------------------------------------------- routes
 async def contacts(request: web.Request) -> web.Response:
-    require(request, OWNER)
+    require(request, OWNERS)
     hub = request.app[CONTEXT].hub
     items = [contact_json(_config_id(i), c, "config") for i, c in enumerate(hub.config_contacts)]
     items += [contact_json(str(c.id), c.contact(), "dashboard") for c in await request.app[CONTACTS].all()]
@@ -141,7 +139,7 @@ async def contacts(request: web.Request) -> web.Response:
 
 
 async def contact_add(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     body = await read_body(request, NewContact)
     ctx = request.app[CONTEXT]
     try:
@@ -169,7 +167,7 @@ async def contact_add(request: web.Request) -> web.Response:
 
 
 async def contact_patch(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     old = await _stored_or_error(request)
     body = await read_body(request, ContactPatch)
     ctx = request.app[CONTEXT]
@@ -199,7 +197,7 @@ async def contact_patch(request: web.Request) -> web.Response:
 
 
 async def contact_delete(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     old = await _stored_or_error(request)
     async with request.app[CHANGES]:
         await request.app[CONTACTS].remove(old.id)

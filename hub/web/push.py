@@ -28,18 +28,16 @@ import msgspec
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hub.accounts import Principal, Role
+from hub.accounts import Principal
 from hub.push_store import PushStore
 from hub.transports.vapid import b64url_decode
 from hub.transports.webpush import PRIVATE_HINT, is_public_address
-from hub.web.auth import require
+from hub.web.auth import EVERYONE, HOUSEHOLD, require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
 
 __all__ = ["PUSH", "PushWeb", "add_push_routes"]
 
-EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
-HOUSEHOLD: tuple[Role, ...] = ("owner", "member")
 MAX_ENDPOINT = 2048
 MAX_USER_AGENT = 200
 

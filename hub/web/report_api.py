@@ -17,13 +17,11 @@ import msgspec
 from aiohttp import web
 
 from hub import commissioning
-from hub.accounts import Role
-from hub.web.auth import require
+from hub.web.auth import INSTALLERS, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 from hub.web.headers import SECURITY_HEADERS
 
-INSTALLERS: tuple[Role, ...] = ("owner", "installer")
 FORMATS = {"json": "application/json", "md": "text/markdown", "html": "text/html"}
 
 Timeout = Annotated[float, msgspec.Meta(ge=commissioning.TEST_TIMEOUT_RANGE[0], le=commissioning.TEST_TIMEOUT_RANGE[1])]

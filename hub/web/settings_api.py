@@ -31,11 +31,10 @@ from aiohttp import web
 
 from alarms.model import AlarmSettings, Configure, Seconds
 from hub import journal
-from hub.accounts import Role
 from hub.config import MAX_ENTRY_DELAY, SIREN_TIME_RANGE
 from hub.degraded import STORAGE_ERRORS
 from hub.runtime import Hub
-from hub.web.auth import require
+from hub.web.auth import EVERYONE, OWNERS, require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
 from hub.web.guards import refuse_while_armed
@@ -44,8 +43,6 @@ __all__ = ["add_settings_routes", "effective_settings", "grade2_warnings"]
 
 log = logging.getLogger(__name__)
 
-OWNER: tuple[Role, ...] = ("owner",)
-EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
 PATH = "/api/v1/system/settings"
 FIELDS: tuple[str, ...] = AlarmSettings.__struct_fields__
 # Two owners saving at once must not each write over the other's fields.
@@ -162,7 +159,7 @@ async def settings_get(request: web.Request) -> web.Response:
 
 
 async def settings_patch(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     hub = request.app[CONTEXT].hub
     refuse_while_armed(hub)
     body = await read_body(request, SettingsPatch)
@@ -185,7 +182,7 @@ async def settings_patch(request: web.Request) -> web.Response:
 
 
 async def settings_reset(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     hub = request.app[CONTEXT].hub
     refuse_while_armed(hub)
     async with request.app[CHANGES]:

@@ -20,14 +20,13 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
-from hub.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, Role, TokenInfo
-from hub.web.auth import require
+from hub.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, TokenInfo
+from hub.web.auth import OWNERS, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 
 __all__ = ["add_token_routes"]
 
-OWNER: tuple[Role, ...] = ("owner",)
 TTL_MIN = 300
 PATH = "/api/v1/tokens"
 
@@ -49,7 +48,7 @@ def token_json(ctx: WebContext, token: TokenInfo) -> dict[str, Any]:
 
 
 async def tokens_list(request: web.Request) -> web.Response:
-    require(request, OWNER)
+    require(request, OWNERS)
     ctx = request.app[CONTEXT]
     # Accounts stamps tokens with the wall clock (the CLI makes them too, without the hub's clock).
     tokens = await asyncio.to_thread(ctx.accounts.list_tokens, time.time())
@@ -58,7 +57,7 @@ async def tokens_list(request: web.Request) -> web.Response:
 
 async def token_create(request: web.Request) -> web.Response:
     """A time-limited installer token, for the owner to hand over (as text or QR code)."""
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     if principal.kind != "session":
         # The token carries the owner who granted it: a person logged in, not another token.
         raise ApiError(403, "forbidden", "installer access is granted by an owner logged in to the dashboard")
@@ -85,7 +84,7 @@ async def token_create(request: web.Request) -> web.Response:
 
 
 async def token_revoke(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     ctx = request.app[CONTEXT]
     token_id = request.match_info["id"]
     try:

@@ -29,14 +29,12 @@ import msgspec
 from aiohttp import web
 
 from hub.accounts import AccountError, CodeClashError, LastOwnerError, Role, User
-from hub.web.auth import require, session_payload
+from hub.web.auth import EVERYONE, OWNERS, require, session_payload
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 
 __all__ = ["add_users_routes", "saved_language"]
 
-OWNER: tuple[Role, ...] = ("owner",)
-EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
 USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIN_PASSWORD = 8
 MIN_CODE, GRADE2_CODE, MAX_CODE = 4, 5, 12
@@ -130,13 +128,13 @@ async def saved_language(ctx: WebContext, name: str) -> str | None:
 
 # ---------------------------------------------------------------- routes
 async def users(request: web.Request) -> web.Response:
-    require(request, OWNER)
+    require(request, OWNERS)
     found = await asyncio.to_thread(_ctx(request).accounts.list_users)
     return web.json_response({"items": [user_json(u) for u in found]})
 
 
 async def user_add(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     body = await read_body(request, NewUser)
     ctx = _ctx(request)
     if not USERNAME.fullmatch(body.username):
@@ -171,7 +169,7 @@ def _warnings(warnings: list[str]) -> dict[str, Any]:
 
 
 async def user_patch(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     ctx = _ctx(request)
     username = request.match_info["username"]
     await _user_or_404(ctx, username)
@@ -205,7 +203,7 @@ async def user_patch(request: web.Request) -> web.Response:
 
 
 async def user_delete(request: web.Request) -> web.Response:
-    principal = require(request, OWNER)
+    principal = require(request, OWNERS)
     ctx = _ctx(request)
     username = request.match_info["username"]
     await _user_or_404(ctx, username)

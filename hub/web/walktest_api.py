@@ -17,8 +17,8 @@ import msgspec
 from aiohttp import web
 
 from alarms.model import LogEvent, WalkTest, WalkTestStart, WalkTestStop, Zone
-from hub.accounts import Principal, Role
-from hub.web.auth import require
+from hub.accounts import Principal
+from hub.web.auth import EVERYONE, INSTALLERS, require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
 from hub.web.guards import refuse_while_armed
@@ -27,8 +27,6 @@ from hub.web.installer_view import for_installer, is_installer
 if TYPE_CHECKING:
     from hub.runtime import Hub
 
-INSTALLERS: tuple[Role, ...] = ("owner", "installer")
-EVERYONE: tuple[Role, ...] = ("owner", "member", "installer")
 
 PATH = "/api/v1/pairing/walktest"
 DEFAULT_MINUTES = 30
