@@ -39,8 +39,6 @@ from typing import Any, Literal, Protocol
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid  # type: ignore[import-untyped]
-from pywebpush import WebPusher  # type: ignore[import-untyped]
 
 from hub.transports.base import Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient, retry_after
 
@@ -85,6 +83,10 @@ class _Result:
 
 def _load_vapid(key: str | Path | ec.EllipticCurvePrivateKey) -> Any:
     """A py_vapid signer from a key object, a key text (PEM, base64url DER or raw scalar) or a key file."""
+    # Imported here, not at the top: pywebpush brings requests, urllib3 and charset_normalizer
+    # (about 40 ms and several MB), and a hub that never pushes never needs them.
+    from py_vapid import Vapid  # type: ignore[import-untyped]
+
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return Vapid(private_key=key)
     text = (key.read_text(encoding="ascii") if isinstance(key, Path) else key).strip()
@@ -266,6 +268,8 @@ class WebPushChannel:
 
     def _request(self, sub: WebPushSubscription, data: str, ttl: int, urgency: str) -> tuple[bytes, dict[str, str]]:
         """The encrypted body and the headers of one push request (RFC 8030, 8291, 8292)."""
+        from pywebpush import WebPusher  # type: ignore[import-untyped]  # lazily: see _load_vapid
+
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
         body = WebPusher(info).encode(data.encode("utf-8"), "aes128gcm")["body"]
         claims = {"sub": self.subject, "aud": _origin(sub.endpoint), "exp": int(time.time()) + VAPID_EXPIRY}
