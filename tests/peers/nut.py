@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,6 +107,14 @@ class NutServer:
         text += "ups.mfr: casahub tests\nups.model: dummy\n"
         tmp = self.dev.with_suffix(".tmp")
         tmp.write_text(text)
+        # dummy-ups reloads the file when its mtime changes, compared in whole seconds: a rewrite
+        # within the same second as the last one would go unseen, so each one is a second later.
+        try:
+            last = self.dev.stat().st_mtime
+        except FileNotFoundError:
+            last = 0.0
+        stamp = max(time.time(), math.floor(last) + 1.0)
+        os.utime(tmp, (stamp, stamp))
         tmp.replace(self.dev)  # atomic: dummy-ups never reads half a file
 
     def set_status(self, status: str, charge: int = 100) -> None:
