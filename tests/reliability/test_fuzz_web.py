@@ -185,6 +185,10 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "hours": mostly(st.sampled_from([1, 2.5, 24]), st.floats() | st.integers()),
     },
     "zone_restore": {"code": mostly(st.just(DEMO_CODE), TEXT)},
+    "token_create": {
+        "role": mostly(st.just("installer"), TEXT),
+        "ttl": optional(mostly(st.sampled_from([3600, 8 * 3600, 7 * 86400]), st.integers() | st.floats())),
+    },
     "scan": {"seconds": st.floats() | st.integers(-5, 700), "driver": optional(TEXT)},
     "trigger": {"active": BOOL},
     "ack": {},
@@ -224,6 +228,7 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     },
     "contact_patch": {"name": NAME, "phone": optional(TEXT), "email": optional(TEXT), "push": BOOL, "voice": BOOL},
     "zone_delete": {},
+    "token_revoke": {},
     "device_delete": {},
     # the alarm timings: short ones mostly, so that the fuzzer's armings and alarms stay quick
     "settings_patch": {
@@ -262,6 +267,8 @@ ROUTES = (
     Route("zone_patch", "PATCH", "/api/v1/zones/{id}"),
     Route("zone_isolate", "POST", "/api/v1/zones/{id}/isolate"),
     Route("zone_restore", "POST", "/api/v1/zones/{id}/restore"),
+    Route("token_create", "POST", "/api/v1/tokens"),
+    Route("token_revoke", "DELETE", "/api/v1/tokens/{id}", real_ids=False),
     Route("device_patch", "PATCH", "/api/v1/devices/{id}"),
     Route("device_add", "POST", "/api/v1/devices"),
     Route("scan", "POST", "/api/v1/pairing/scan"),
