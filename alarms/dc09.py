@@ -132,7 +132,7 @@ CONTACT_ID: dict[ReportKind, int] = {
     "trouble": 300,  # system trouble
     "periodic_test": 602,
     "walk_test": 607,  # 1607 walk-test mode entered, 3607 left
-    "wrong_code": 461,  # wrong code entry: 10 wrong alarm codes within an hour (hub/throttle.py)
+    "wrong_code": 461,  # wrong code entry: 10 wrong alarm codes within an hour (hub/core/throttle.py)
 }
 
 # ReportKind -> (SIA DCS code for the event, code for its restore or None).

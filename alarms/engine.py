@@ -967,7 +967,7 @@ class _Run:
     # ----------------------------------------------------------------- alarm codes
 
     def wrong_codes(self, event: WrongCodes) -> None:
-        """Someone keeps guessing the alarm code (the shell counts: hub/throttle.py). Logged, told to
+        """Someone keeps guessing the alarm code (the shell counts: hub/core/throttle.py). Logged, told to
         the household and to the centre, in every mode (a walk test holds back nothing here)."""
         detail = f"{event.count} wrong codes within an hour"
         self.emit(

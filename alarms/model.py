@@ -313,7 +313,7 @@ class WalkTestStop(Event, frozen=True, tag="walk_test_stop"):
 
 
 class WrongCodes(Event, frozen=True, tag="wrong_code_limit"):
-    """Too many wrong alarm codes hub-wide: the shell counts them (hub/throttle.py), the engine
+    """Too many wrong alarm codes hub-wide: the shell counts them (hub/core/throttle.py), the engine
     has the household and the centre told. Changes no state."""
 
     count: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]

@@ -41,7 +41,7 @@ Channel = Literal["sms", "email", "push", "ntfy", "voice", "gsm", "centre"]
 
 HOUSEHOLD = "household"  # the recipient of the one ntfy message per notification
 CENTRE = "centre"
-# Someone guessing the alarm code: every channel, like an anomaly (hub/throttle.py raises it).
+# Someone guessing the alarm code: every channel, like an anomaly (hub/core/throttle.py raises it).
 CODE_GUESSING_EVENTS = frozenset({"wrong_codes"})
 
 

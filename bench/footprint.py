@@ -51,9 +51,9 @@ async def prepare_data_dir(data_dir: Path) -> str:
     """200 paired devices and an owner token; returns the token."""
     from alarms.model import AlarmSettings
     from alarms.policy import Escalation
-    from hub.accounts import Accounts
-    from hub.runtime import Hub
-    from hub.storage import Database, open_sync
+    from hub.core.runtime import Hub
+    from hub.store.accounts import Accounts
+    from hub.store.db import Database, open_sync
 
     db = Database(data_dir / "casahub.db")
     await db.open()

@@ -77,8 +77,8 @@ async def storm(
     loadgen: subprocess.Popen[str] | None = None
     load_out = rig.folder / "loadgen.json"
     if dashboards or rps:
-        from hub.accounts import Accounts
-        from hub.storage import open_sync
+        from hub.store.accounts import Accounts
+        from hub.store.db import open_sync
 
         accounts = Accounts(open_sync(rig.running.data_dir / "casahub.db"))
         _, token = accounts.create_token("owner", label="bench")

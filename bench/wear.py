@@ -51,8 +51,8 @@ async def child(folder: Path, hours: int) -> dict[str, Any]:
     from alarms.model import AlarmSettings
     from alarms.policy import Contact, Escalation
     from drivers.base import HealthReading, SensorReading
-    from hub.runtime import Hub
-    from hub.storage import Database
+    from hub.core.runtime import Hub
+    from hub.store.db import Database
 
     clock = FakeClock(1_767_225_600.0)  # 2026-01-01 00:00 UTC
     db = Database(folder / "casahub.db")

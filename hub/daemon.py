@@ -30,22 +30,23 @@ from aiohttp import web
 from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
 from drivers.registry import load_driver
-from hub import accounts as accounts_mod
-from hub import host_health, journal, sdnotify
-from hub import led as status_led
-from hub.backup_schedule import BackupSchedule
-from hub.clock import SteadyClock
+from hub.backup.schedule import BackupSchedule
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
-from hub.discovery import HubAdvertiser, tls_fingerprint
-from hub.disk_reserve import DiskReserve
-from hub.led_state import record_led_state
-from hub.logs import setup_logging
-from hub.metrics import LoopLagMonitor, metrics_handler
-from hub.outbox import OutboxDispatcher
-from hub.push_store import PushStore
-from hub.runtime import Hub
-from hub.storage import Database, StorageError, open_sync
-from hub.throttle import hub_code_throttle
+from hub.core.clock import SteadyClock
+from hub.core.outbox import OutboxDispatcher
+from hub.core.runtime import Hub
+from hub.core.throttle import hub_code_throttle
+from hub.export.metrics import LoopLagMonitor, metrics_handler
+from hub.store import accounts as accounts_mod
+from hub.store import journal
+from hub.store.db import Database, StorageError, open_sync
+from hub.store.disk_reserve import DiskReserve
+from hub.store.push_subscriptions import PushStore
+from hub.system import host_health, sdnotify
+from hub.system import led as status_led
+from hub.system.discovery import HubAdvertiser, tls_fingerprint
+from hub.system.led_state import record_led_state
+from hub.system.logs import setup_logging
 from hub.transports.registry import build as build_transports
 from hub.transports.registry import enter_all as enter_transports
 from hub.web.app import make_app
@@ -181,7 +182,7 @@ def plan(options: ServeOptions) -> tuple[Plan, list[str]]:
     tls_mode = "off" if options.demo and "tls" not in raw.get("web", {}) else config.web.tls
     tls: ssl.SSLContext | None = None
     if tls_mode == "auto":
-        from hub.certs import ensure_self_signed
+        from hub.system.certs import ensure_self_signed
 
         try:
             cert, key, fingerprint = ensure_self_signed(Path(data_dir) / "certs", config.hub.name)
@@ -305,7 +306,7 @@ class Daemon:
 
         hub.expected_interval = expected_interval
         hub_ref.append(hub)
-        # One alarm-code throttle for the API and MQTT, kept in the database (hub/throttle.py).
+        # One alarm-code throttle for the API and MQTT, kept in the database (hub/core/throttle.py).
         codes = hub_code_throttle(hub)
         ctx = WebContext(
             hub=hub,
@@ -366,7 +367,7 @@ class Daemon:
 
         if cfg.led is not None:
             led_task = asyncio.create_task(status_led.run_led(cfg.led, led_pattern), name="led")
-        # For `casahub doctor`: the pattern, also without a [led]; "starting" from now (hub/led_state.py).
+        # For `casahub doctor`: the pattern, also without a [led]; "starting" from now (hub/system/led_state.py).
         led_state_task = asyncio.create_task(record_led_state(p.data_dir, led_pattern), name="led-state")
         try:
             if p.demo:
@@ -403,12 +404,12 @@ class Daemon:
                         scheme=scheme,
                     )
                 )
-                await hub.keep_reserve()  # room for the journal if the disk fills (hub/disk_reserve.py)
+                await hub.keep_reserve()  # room for the journal if the disk fills (hub/store/disk_reserve.py)
                 tasks.create_task(hub.run_timers(), name="timers")
                 tasks.create_task(dispatcher.run(), name="outbox")
                 tasks.create_task(hub.run_telemetry_flush(), name="telemetry")
                 tasks.create_task(hub.run_storage_probe(), name="storage-probe")
-                # Event log retention (hub/journal.py): small batches, never an open incident's events.
+                # Event log retention (hub/store/journal.py): small batches, never an open incident's events.
                 retention = journal.run_retention(db, max_events=cfg.storage.max_events, clock=self.clock)
                 tasks.create_task(retention, name="retention")
                 tasks.create_task(hub.supervision.run(), name="supervision")
@@ -418,8 +419,8 @@ class Daemon:
                 if backups is not None:
                     tasks.create_task(backups.run(), name="backup")
                 if cfg.mqtt_export is not None:
-                    from hub.discovery import hub_id
-                    from hub.mqtt_export import MqttExport
+                    from hub.export.mqtt import MqttExport
+                    from hub.system.discovery import hub_id
 
                     export = MqttExport(
                         hub,
@@ -518,7 +519,7 @@ class Daemon:
         tasks.create_task(_pump(hub, name, driver), name=f"driver:{name}")
 
     def _backup_schedule(self, hub: Hub) -> BackupSchedule | None:
-        """The nightly backup of `[backup]` (hub/backup_schedule.py), or None without one."""
+        """The nightly backup of `[backup]` (hub/backup/schedule.py), or None without one."""
         cfg = self.plan.config
         if cfg.backup is None:
             return None

@@ -16,7 +16,7 @@ from typing import Any
 
 from alarms.model import Incident
 from alarms.policy import plan_photos
-from hub import outbox
+from hub.core import outbox
 
 __all__ = ["send_photos"]
 

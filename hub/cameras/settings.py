@@ -7,7 +7,7 @@ nothing of the household at home is recorded.
 
 from __future__ import annotations
 
-from hub.storage import Database
+from hub.store.db import Database
 
 __all__ = ["RECORD_WHEN_DISARMED", "load_record_when_disarmed", "save_record_when_disarmed"]
 

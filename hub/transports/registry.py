@@ -118,7 +118,7 @@ def build(
 
             by_name["webhook"] = WebhookCentre(config.centre)
     wanted = {
-        # Without Twilio the GSM modem carries the SMS; with both it is Twilio's fallback (hub/outbox.py).
+        # Without Twilio the GSM modem carries the SMS; with both it is Twilio's fallback (hub/core/outbox.py).
         "sms": "twilio" if "twilio" in by_name else "gsm",
         "voice": "twilio",
         "email": "smtp",

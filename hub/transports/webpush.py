@@ -2,7 +2,7 @@
 
 A push message's recipient is a contact name; `users_for(contact)` says which dashboard
 users are that contact, and the message goes to every browser those users subscribed
-from (`hub.push_store`). Each request is encrypted for its subscription (aes128gcm, by
+from (`hub.store.push_subscriptions`). Each request is encrypted for its subscription (aes128gcm, by
 pywebpush's `WebPusher.encode`) and signed with the hub's VAPID key (py_vapid); the POST
 itself is made here, with an explicit TTL (pywebpush's default 0 drops the message when the
 phone is asleep) and a timeout.
@@ -67,7 +67,7 @@ class WebPushSubscription(Protocol):
 
 
 class SubscriptionStore(Protocol):
-    """What the channel needs of `hub.push_store.PushStore` (blocking calls: run in a thread)."""
+    """What the channel needs of `hub.store.push_subscriptions.PushStore` (blocking calls: run in a thread)."""
 
     def for_users(self, usernames: Sequence[str], /) -> Sequence[WebPushSubscription]: ...
     def all(self) -> Sequence[WebPushSubscription]: ...

@@ -32,10 +32,10 @@ from alarms.model import (
     ZoneUpsert,
 )
 from drivers.base import DriverError
-from hub import journal
-from hub.accounts import Principal
 from hub.bounds import Name, Text, clip
-from hub.degraded import DURABLE_REQUIRED
+from hub.core.degraded import DURABLE_REQUIRED
+from hub.store import journal
+from hub.store.accounts import Principal
 from hub.web.auth import (
     ARMERS,
     EVERYONE,
@@ -116,7 +116,7 @@ class DisarmBody(msgspec.Struct, forbid_unknown_fields=True):
 async def _check_code(request: web.Request, principal: Principal, code: str) -> tuple[str, bool]:
     """Returns (who, duress) for a valid code; raises 403 bad_code or 429 locked.
 
-    The throttle (hub/throttle.py) is the one MQTT commands share, kept in the database: 3 wrong
+    The throttle (hub/core/throttle.py) is the one MQTT commands share, kept in the database: 3 wrong
     codes lock this caller for 90 s, each further run twice as long (at most 1 h), and 10 wrong
     codes within an hour from anyone alert the household and the centre.
     """
@@ -837,7 +837,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             nonlocal checked_at
             while True:
                 # A quiet house sends nothing for hours: wake up anyway, so a removed user's
-                # stream ends within CREDENTIAL_RECHECK (hub/accounts.py _end_credentials).
+                # stream ends within CREDENTIAL_RECHECK (hub/store/accounts.py _end_credentials).
                 try:
                     message: dict[str, Any] | None = await asyncio.wait_for(queue.get(), CREDENTIAL_RECHECK)
                 except TimeoutError:

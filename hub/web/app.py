@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.degraded import DURABLE_REQUIRED, STORAGE_ERRORS, NotDurable
+from hub.core.degraded import DURABLE_REQUIRED, STORAGE_ERRORS, NotDurable
 from hub.web.api import add_routes
 from hub.web.auth import Handler, auth_middleware
 from hub.web.camera_api import add_camera_routes
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        # A change answers 2xx only once it is written (hub/degraded.py); disarm opts out.
+        # A change answers 2xx only once it is written (hub/core/degraded.py); disarm opts out.
         DURABLE_REQUIRED.set(True)
     try:
         response = await handler(request)

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from hub.accounts import ROLES, Principal, Role
+from hub.store.accounts import ROLES, Principal, Role
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
 

@@ -20,11 +20,11 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from hub.accounts import Principal
 from hub.cameras.catalog import camera_refs
 from hub.cameras.settings import load_record_when_disarmed, save_record_when_disarmed
 from hub.cameras.snapshots import CameraRef, list_snapshots, snapshot_path
 from hub.cameras.tokens import PREFIX, CameraTokens
+from hub.store.accounts import Principal
 from hub.web.auth import EVERYONE, HOUSEHOLD, OWNERS, PRINCIPAL, authenticate, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body

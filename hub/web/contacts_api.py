@@ -23,7 +23,7 @@ import msgspec
 from aiohttp import web
 
 from alarms.policy import Contact
-from hub.contacts_store import (
+from hub.store.contacts import (
     ContactError,
     ContactsStore,
     NameTaken,

@@ -10,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.accounts import Accounts
 from hub.config import Config
-from hub.runtime import Hub
-from hub.throttle import CodeThrottle, FailureThrottle
+from hub.core.runtime import Hub
+from hub.core.throttle import CodeThrottle, FailureThrottle
+from hub.store.accounts import Accounts
 
 
 @dataclass
@@ -33,7 +33,7 @@ class WebContext:
     login_throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(5, 900))
     # Alarm codes: 3 wrong -> that caller locked for 90 s, doubling up to 1 h; 10 wrong in an hour
     # from anyone -> an alert. The daemon passes the one it shares with MQTT, kept in the database
-    # (hub/throttle.py); this default, in memory, is for contexts that tests build by hand.
+    # (hub/core/throttle.py); this default, in memory, is for contexts that tests build by hand.
     code_throttle: CodeThrottle = field(default_factory=CodeThrottle)
 
 

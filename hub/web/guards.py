@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from hub.web.errors import ApiError
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 __all__ = ["refuse_while_armed"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.accounts import Principal
+from hub.store.accounts import Principal
 
 __all__ = ["INSTALLER_EVENTS", "for_installer", "installer_may_see_event", "is_installer"]
 

@@ -36,7 +36,7 @@ from typing import Literal
 import msgspec
 from aiohttp import web
 
-from hub.accounts import AccountError, Principal, User
+from hub.store.accounts import AccountError, Principal, User
 from hub.web.auth import COOKIE, authenticate
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body

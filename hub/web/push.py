@@ -13,7 +13,7 @@ not fit would make every later push to that browser fail.
 
 A subscription belongs to a logged-in user (session), since the push channel finds a
 contact's browsers through the contact's dashboard users; a bearer token has no user.
-A user keeps at most `hub.push_store.MAX_PER_USER` (10) subscriptions: the 11th replaces
+A user keeps at most `hub.store.push_subscriptions.MAX_PER_USER` (10) subscriptions: the 11th replaces
 the oldest (every alarm is pushed to all of them).
 """
 
@@ -28,8 +28,8 @@ import msgspec
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hub.accounts import Principal
-from hub.push_store import PushStore
+from hub.store.accounts import Principal
+from hub.store.push_subscriptions import PushStore
 from hub.transports.vapid import b64url_decode
 from hub.transports.webpush import PRIVATE_HINT, is_public_address
 from hub.web.auth import EVERYONE, HOUSEHOLD, require

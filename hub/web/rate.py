@@ -6,7 +6,7 @@ token) renaming a zone in a loop would fill the SD card. What it never does:
 
 - it never limits disarm, arm, acknowledging or resolving an incident, or putting a zone back
   into protection (`PEOPLE_FIRST`): a homeowner must always be able to stop an alarm; those
-  routes have their own wrong-code throttle (hub/throttle.py);
+  routes have their own wrong-code throttle (hub/core/throttle.py);
 - it never counts a request that changed nothing: the token taken before the handler runs is
   given back when the answer is a 4xx (a refused body, a 404, a 409), so concurrent requests
   cannot slip past the bucket, and a client that only gets its input wrong is told why, not 429;

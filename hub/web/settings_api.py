@@ -30,10 +30,10 @@ import msgspec
 from aiohttp import web
 
 from alarms.model import AlarmSettings, Configure, Seconds
-from hub import journal
 from hub.config import MAX_ENTRY_DELAY, SIREN_TIME_RANGE
-from hub.degraded import STORAGE_ERRORS
-from hub.runtime import Hub
+from hub.core.degraded import STORAGE_ERRORS
+from hub.core.runtime import Hub
+from hub.store import journal
 from hub.web.auth import EVERYONE, OWNERS, require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body

@@ -7,7 +7,7 @@
 
 An installer token (EN 50131 access level 3) is granted by an owner: it carries that owner's
 name, lasts 8 h unless `ttl` says otherwise (5 min to 7 days), and dies when that user is removed
-or is no longer an owner (hub/accounts.py). The secret is in the POST answer only: it is never
+or is no longer an owner (hub/store/accounts.py). The secret is in the POST answer only: it is never
 listed, logged or journaled (the audit row names the token's id).
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
-from hub.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, TokenInfo
+from hub.store.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, TokenInfo
 from hub.web.auth import OWNERS, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
-from hub.accounts import AccountError, CodeClashError, LastOwnerError, Role, User
+from hub.store.accounts import AccountError, CodeClashError, LastOwnerError, Role, User
 from hub.web.auth import EVERYONE, OWNERS, require, session_payload
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body

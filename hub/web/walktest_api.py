@@ -17,7 +17,7 @@ import msgspec
 from aiohttp import web
 
 from alarms.model import LogEvent, WalkTest, WalkTestStart, WalkTestStop, Zone
-from hub.accounts import Principal
+from hub.store.accounts import Principal
 from hub.web.auth import EVERYONE, INSTALLERS, require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
@@ -25,7 +25,7 @@ from hub.web.guards import refuse_while_armed
 from hub.web.installer_view import for_installer, is_installer
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 
 PATH = "/api/v1/pairing/walktest"

@@ -53,7 +53,7 @@ async def logged_in(running: RunningHub, session: aiohttp.ClientSession) -> Api:
 async def test_zigbee2mqtt_water_leak_and_availability(
     tmp_path: Path, broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hub.supervision.GROUP_WINDOW", 0.0)
+    monkeypatch.setattr("hub.core.supervision.GROUP_WINDOW", 0.0)
     cfg = tmp_path / "casahub.toml"
     cfg.write_text(
         f'[alarm]\noffline_grace = 1\n\n[[drivers]]\ntype = "zigbee2mqtt"\nhost = "127.0.0.1"\nport = {broker.port}\n'

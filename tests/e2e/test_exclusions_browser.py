@@ -293,7 +293,7 @@ def event_kinds() -> set[str]:
         kinds |= set(re.findall(r'audit\(\s*"([a-z_0-9]+)"', text))
         kinds |= set(re.findall(r'append_event\(\s*\w+,\s*[\w.()]+,\s*"([a-z_0-9]+)"', text))
         kinds |= set(re.findall(r'_save\(\s*\w+,\s*[^,]+,\s*"([a-z_0-9]+)"', text))
-    # computed in hub/runtime.py (_persist): from the effect's type or the incident's state
+    # computed in hub/core/runtime.py (_persist): from the effect's type or the incident's state
     kinds |= {"incident_opened", "activation_added", "incident_acknowledged", "incident_resolved"}
     kinds |= {"incident_cancelled", "anomaly_raised", "anomaly_cleared", "siren_on", "siren_off"}
     return kinds

@@ -134,8 +134,8 @@ async def test_login_lockout_after_five_failures(anon: Api) -> None:
 
 
 async def test_bearer_token_roles(running_hub: RunningHub) -> None:
-    from hub.accounts import Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
     # In worker threads: a blocked event loop could not finish a write the hub has begun.

@@ -18,10 +18,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.accounts import Accounts
-from hub.backup import BackupError, create_backup, restore_backup
-from hub.certs import ensure_self_signed
-from hub.storage import MIGRATIONS, open_sync
+from hub.backup.archive import BackupError, create_backup, restore_backup
+from hub.store.accounts import Accounts
+from hub.store.db import MIGRATIONS, open_sync
+from hub.system.certs import ensure_self_signed
 from hub.transports.vapid import load_or_create
 from tests.conftest import Api, start_hub
 

@@ -1,4 +1,4 @@
-"""The nightly backup (`[backup]`, hub/backup_schedule.py): when it runs (with a clock the test
+"""The nightly backup (`[backup]`, hub/backup/schedule.py): when it runs (with a clock the test
 drives), what rotation deletes and what it never touches, that a backup taken while the hub
 writes an alarm storm restores cleanly, and that a failure raises `backup_failed` without
 stopping the hub and a later success clears it."""
@@ -18,10 +18,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub import backup_schedule
-from hub.accounts import Accounts
-from hub.backup import restore_backup
-from hub.backup_schedule import (
+from hub.backup import schedule as backup_schedule
+from hub.backup.archive import restore_backup
+from hub.backup.schedule import (
     BackupSchedule,
     backup_name,
     backup_time,
@@ -32,7 +31,8 @@ from hub.backup_schedule import (
     rotate,
 )
 from hub.config import BackupConfig, ConfigError, LoadedConfig, Secret, load_config
-from hub.storage import open_sync
+from hub.store.accounts import Accounts
+from hub.store.db import open_sync
 from tests.conftest import Api, RunningHub, start_hub
 
 ROME = zoneinfo.ZoneInfo("Europe/Rome")

@@ -199,7 +199,7 @@ async def test_hub_stop_ends_open_streams(tmp_path: Path, camera: MjpegCamera) -
 async def test_removing_a_user_or_a_new_password_ends_their_live_views(
     hub_with_camera: RunningHub, change: str
 ) -> None:
-    """Sessions and tokens of that user end at once (hub/accounts.py); so do their camera views,
+    """Sessions and tokens of that user end at once (hub/store/accounts.py); so do their camera views,
     within CREDENTIAL_RECHECK (2 s), by session and by token alike."""
     accounts = hub_with_camera.daemon.app[CONTEXT].accounts
     await asyncio.to_thread(accounts.add_user, "mia", "mia-password", "member")

@@ -32,8 +32,8 @@ def test_user_commands_on_the_data_dir(tmp_path: Path) -> None:
     ]
     r = casahub("user", "passwd", "anna", "--data-dir", d, stdin="new-pass\n")
     assert r.returncode == 0, r.stderr
-    from hub.accounts import Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(Path(d) / "casahub.db"))
     assert accounts.check_password("anna", "new-pass") is not None
@@ -59,8 +59,8 @@ def test_user_secrets_never_in_argv(tmp_path: Path) -> None:
     stdin = "password=s3cret-pw\ncode=24680\nduress_code=86420\n"
     r = casahub("user", "add", "anna", "--role", "owner", "--codes-from-stdin", "--data-dir", d, stdin=stdin)
     assert r.returncode == 0, r.stderr
-    from hub.accounts import Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(Path(d) / "casahub.db"))
     try:
@@ -119,8 +119,8 @@ def test_invalid_config_stops_serve_naming_the_key(tmp_path: Path) -> None:
 
 
 async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> None:
-    from hub.accounts import Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
     _, token = await asyncio.to_thread(accounts.create_token, "member")
@@ -177,8 +177,8 @@ def test_doctor_reports_each_channel(tmp_path: Path) -> None:
 
 async def test_remote_zone_exclusions(running_hub: RunningHub, api: Api) -> None:
     """`casahub zone`: a member excludes and includes, the owner isolates and restores with the code."""
-    from hub.accounts import Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
     _, member = await asyncio.to_thread(accounts.create_token, "member")

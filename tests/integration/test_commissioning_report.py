@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.accounts import Role
+from hub.store.accounts import Role
 from tests.conftest import Api, RunningHub, start_hub
 from tests.integration.test_pair_cli import ROOT, Cli, _env, _token, one_line_error
 from tests.peers import wait_until
@@ -288,7 +288,7 @@ async def test_standby_power_passes_with_an_online_ups_from_nut(tmp_path: Path) 
 
 
 async def test_the_report_names_the_hub_and_its_tls_certificate(tmp_path: Path) -> None:
-    from hub.certs import fingerprint
+    from hub.system.certs import fingerprint
 
     config = tmp_path / "casahub.toml"
     config.write_text('[hub]\nname = "Casa Rossi"\nlanguage = "en"\n\n[web]\ntls = "auto"\n')

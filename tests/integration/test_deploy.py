@@ -324,12 +324,12 @@ print("mdwe: active", file=sys.stderr, flush=True)
 # Everything the hub loads on a Pi: compiled cffi/pyo3 modules, the drivers, ctypes (adjtimex).
 import argon2, cryptography.hazmat.primitives.asymmetric.ec as ec, gpiod, msgspec, aiohttp  # noqa
 import drivers.bthome, drivers.gpio, drivers.nut, drivers.power_supply, drivers.zigbee2mqtt  # noqa
-from hub.host_health import clock_synced_adjtimex
+from hub.system.host_health import clock_synced_adjtimex
 ec.generate_private_key(ec.SECP256R1())
 argon2.PasswordHasher().verify(argon2.PasswordHasher().hash("x"), "x")
 clock_synced_adjtimex()
 ctypes.CFUNCTYPE(ctypes.c_int)(lambda: 0)()
-from hub.cli import main
+from hub.cli.main import main
 sys.argv = ["casahub", *sys.argv[1:]]
 sys.exit(main())
 """
@@ -542,7 +542,7 @@ def nobodys_dir() -> Iterator[Path]:
 def test_a_daemon_that_cannot_write_its_database_exits_3_in_one_line(nobodys_dir: Path) -> None:
     """`sudo casahub ...` of an older casahub left a root-owned casahub.db: the service says so and stops."""
     setpriv = require_root_and_setpriv()
-    from hub.storage import open_sync
+    from hub.store.db import open_sync
 
     open_sync(nobodys_dir / "casahub.db").close()  # root's, 0644: nobody can read, not write
     started = time.monotonic()
@@ -602,7 +602,7 @@ def test_local_commands_run_as_root_write_as_the_data_dirs_owner(nobodys_dir: Pa
     restored = sorted(fresh.rglob("*"))
     assert restored and {p.stat().st_uid for p in restored} == {owner}, [(p, p.stat().st_uid) for p in restored]
     # The service, running as that user, can open what the CLI wrote.
-    from hub.storage import open_sync
+    from hub.store.db import open_sync
 
     assert os.access(fresh / "casahub.db", os.R_OK)
     open_sync(fresh / "casahub.db").close()

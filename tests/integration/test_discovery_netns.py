@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from hub.certs import ensure_self_signed
-from hub.client import HubSession, HubTarget, RemoteError, format_fingerprint, load_known_hubs, pin_fingerprint
-from hub.discovery import HubAdvertiser, advertised_addresses, hub_id
+from hub.cli.client import HubSession, HubTarget, RemoteError, format_fingerprint, load_known_hubs, pin_fingerprint
+from hub.system.certs import ensure_self_signed
+from hub.system.discovery import HubAdvertiser, advertised_addresses, hub_id
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,7 @@ HUB_SCRIPT = """
 import asyncio, signal, sys
 from pathlib import Path
 from hub.daemon import Daemon, ServeOptions, casahub_version, plan
-from hub.discovery import HubAdvertiser, tls_fingerprint
+from hub.system.discovery import HubAdvertiser, tls_fingerprint
 
 async def main() -> None:
     config, data_dir, listen = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -148,7 +148,7 @@ asyncio.run(main())
 ADVERTISER_SCRIPT = """
 import asyncio, signal, sys
 from pathlib import Path
-from hub.discovery import HubAdvertiser
+from hub.system.discovery import HubAdvertiser
 
 async def main() -> None:
     stop = asyncio.Event()
@@ -202,8 +202,8 @@ def test_cli_finds_pins_and_uses_the_hub_advertised_in_the_namespace(netns: Netn
         }
     ]
 
-    from hub.accounts import Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(data / "casahub.db"))
     _, token = accounts.create_token("installer", username="demo")

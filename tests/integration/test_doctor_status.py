@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hub import backup_schedule
-from hub.led_state import read_led_state
+from hub.backup import schedule as backup_schedule
+from hub.system.led_state import read_led_state
 from tests.conftest import Api, start_hub
 
 
@@ -98,8 +98,8 @@ async def test_doctor_shows_a_failed_nightly_backup_and_the_fault_led(
 
 
 def test_a_daemon_that_died_without_a_word_shows_as_off(tmp_path: Path) -> None:
-    from hub.led import ALARM
-    from hub.led_state import write_led_state
+    from hub.system.led import ALARM
+    from hub.system.led_state import write_led_state
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     write_led_state(tmp_path, ALARM, 1_700_000_000.0, pid=int(gone.stdout))  # killed -9 mid-alarm

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from hub.accounts import Accounts
-from hub.storage import open_sync
+from hub.store.accounts import Accounts
+from hub.store.db import open_sync
 from tests.conftest import Api, RunningHub, start_hub
 from tests.peers import wait_until
 from tests.peers.household import Household, household, logged_in, subscribe_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alarms import engine
-from hub import journal
+from hub.store import journal
 from tests.conftest import Api, RunningHub
 
 
@@ -53,8 +53,8 @@ async def test_event_pagination(api: Api) -> None:
 
 
 async def test_duress_code_disarms_quietly_and_reports_to_centre(api: Api, running_hub: RunningHub) -> None:
-    from hub.accounts import Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(running_hub.data_dir / "casahub.db"))
     await asyncio.to_thread(accounts.set_codes, "demo", duress_code="54321")

@@ -1,4 +1,4 @@
-"""`GET /metrics` (hub/metrics.py): Prometheus text that the official parser reads, values that
+"""`GET /metrics` (hub/export/metrics.py): Prometheus text that the official parser reads, values that
 follow the hub (an alarm, arming, a fault, a device going offline), and who may read it.
 
 The route is mounted here on an app of its own that shares the running hub's WebContext (the
@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.metrics import CONTENT_TYPE, LoopLagMonitor, is_loopback, metrics_handler, render_metrics
+from hub.export.metrics import CONTENT_TYPE, LoopLagMonitor, is_loopback, metrics_handler, render_metrics
 from hub.web.context import CONTEXT, WebContext
 from tests.conftest import Api, RunningHub
 from tests.peers import free_port, wait_until

@@ -1,4 +1,4 @@
-"""The Home Assistant export (hub/mqtt_export.py) against a real Mosquitto broker on loopback.
+"""The Home Assistant export (hub/export/mqtt.py) against a real Mosquitto broker on loopback.
 
 The test plays Home Assistant with the real aiomqtt client: it reads the retained discovery
 configs (and checks them against the keys HA's MQTT platforms require and accept), follows
@@ -25,9 +25,9 @@ import aiomqtt
 import pytest
 
 from alarms.model import ArmRequest, DisarmRequest
-from hub.accounts import Accounts
-from hub.mqtt_export import COMMAND_TEMPLATE, HA_STATE, MqttExport
-from hub.storage import open_sync
+from hub.export.mqtt import COMMAND_TEMPLATE, HA_STATE, MqttExport
+from hub.store.accounts import Accounts
+from hub.store.db import open_sync
 from tests.conftest import Api, RunningHub, start_hub
 from tests.peers import wait_until
 from tests.peers.mosquitto import Mosquitto

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from hub.accounts import Accounts, Role
-from hub.storage import open_sync
+from hub.store.accounts import Accounts, Role
+from hub.store.db import open_sync
 from tests.conftest import Api, RunningHub, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.accounts import Accounts
-from hub.backup import BackupError, RestorePlan, create_backup, restore_backup
-from hub.backup_schedule import BackupSchedule
+from hub.backup.archive import BackupError, RestorePlan, create_backup, restore_backup
+from hub.backup.schedule import BackupSchedule
 from hub.config import BackupConfig, Secret
+from hub.store.accounts import Accounts
 from tests.integration.test_backup import FAST, PASSPHRASE, casahub, make_hub_dir, tree_digest
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from tests.conftest import Api, RunningHub
 
 @pytest.fixture(autouse=True)
 def short_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("hub.supervision.GROUP_WINDOW", 0.0)
+    monkeypatch.setattr("hub.core.supervision.GROUP_WINDOW", 0.0)
 
 
 async def test_offline_door_is_a_fault_and_its_return_starts_the_entry_delay(api: Api, running_hub: RunningHub) -> None:

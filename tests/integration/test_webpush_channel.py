@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hub.accounts import Principal
 from hub.config import PushConfig, Secret
-from hub.push_store import PushStore
-from hub.storage import open_sync
+from hub.store.accounts import Principal
+from hub.store.db import open_sync
+from hub.store.push_subscriptions import PushStore
 from hub.transports.base import Delivered, NoRecipient, OutgoingMessage, Permanent, Transient
 from hub.transports.vapid import VAPID_FILE_NAME, VapidKeyError, application_server_key, load_or_create
 from hub.transports.webpush import WebPushChannel

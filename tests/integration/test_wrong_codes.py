@@ -31,9 +31,9 @@ import aiohttp
 import aiomqtt
 import pytest
 
-from hub.accounts import Accounts
-from hub.discovery import hub_id
-from hub.storage import open_sync
+from hub.store.accounts import Accounts
+from hub.store.db import open_sync
+from hub.system.discovery import hub_id
 from tests.conftest import Api, RunningHub, start_hub
 from tests.peers import wait_until
 from tests.peers.household import Household, household, logged_in, subscribe_app

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from hub.clock import SteadyClock
+from hub.core.clock import SteadyClock
 from tests.conftest import Api, start_hub
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.disk_reserve import RESERVE_NAME
+from hub.store.disk_reserve import RESERVE_NAME
 from tests.integration.test_backup_schedule import mount_tmpfs
 from tests.reliability.hub_process import HubProcess
 from tests.reliability.test_crash import client

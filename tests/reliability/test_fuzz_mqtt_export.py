@@ -1,4 +1,4 @@
-"""Fuzz the Home Assistant export's command handler (hub/mqtt_export.py): whatever arrives on the
+"""Fuzz the Home Assistant export's command handler (hub/export/mqtt.py): whatever arrives on the
 command topic, it never raises, and only the right code arms or disarms.
 
 - `test_fuzz_parse_command`: arbitrary bytes, text and JSON (objects with `action` and `code` of
@@ -22,10 +22,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.accounts import Accounts
-from hub.mqtt_export import ACTIONS, Command, CommandError, MqttExport, Outcome, parse_command
-from hub.storage import open_sync
-from hub.throttle import CodeThrottle
+from hub.core.throttle import CodeThrottle
+from hub.export.mqtt import ACTIONS, Command, CommandError, MqttExport, Outcome, parse_command
+from hub.store.accounts import Accounts
+from hub.store.db import open_sync
 from tests.reliability.fuzz_helpers import HubThread, fuzz_settings, report
 
 PARSE_CASES = 600

@@ -47,7 +47,7 @@ MAX_BODY = 64 * 1024
 KNOWN_BUGS: tuple[KnownBug, ...] = ()
 
 
-# Not an exception, so not a KnownBug: hub/runtime.py pair_device names a device's zones
+# Not an exception, so not a KnownBug: hub/core/runtime.py pair_device names a device's zones
 # "<device id>-<kind>-<n>" and a one-zone device's zone "<device id>"; an address whose slug is
 # "<other device id>-<kind>-<n>" (simulated "q" with two zones, then "q water 1") gets a zone id
 # that exists, and its ZoneUpsert silently moves that zone to the new device. Tolerated (and

@@ -1,4 +1,4 @@
-"""Event log retention (hub/journal.py): the oldest events beyond `[storage] max_events` go, in
+"""Event log retention (hub/store/journal.py): the oldest events beyond `[storage] max_events` go, in
 small batches, but never fewer than 10,000 events, never one younger than 400 days and never an
 event of an open incident or anomaly; a running daemon prunes on its own and keeps serving."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hub import journal
-from hub.storage import Database
+from hub.store import journal
+from hub.store.db import Database
 
 DAY = 86400.0
 NOW = 1_800_000_000.0

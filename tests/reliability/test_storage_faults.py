@@ -73,7 +73,7 @@ async def test_alarm_is_notified_while_storage_fails_and_recorded_after(tmp_path
             integrity = await hub.db.fetchone("PRAGMA integrity_check")
             assert integrity is not None and integrity[0] == "ok"
             from alarms import engine
-            from hub import journal
+            from hub.store import journal
 
             assert engine.replay(await journal.load_inputs(hub.db.conn)) == hub.state
     finally:

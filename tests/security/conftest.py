@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.accounts import Accounts
+from hub.store.accounts import Accounts
 from hub.web.context import CONTEXT
 from tests.conftest import Api, RunningHub
 

@@ -64,7 +64,7 @@ async def test_a_100_character_name_is_refused_naming_the_field(api: Api) -> Non
 
 
 async def test_a_token_label_is_at_most_200_characters(running_hub: RunningHub) -> None:
-    from hub.accounts import AccountError
+    from hub.store.accounts import AccountError
 
     accounts = accounts_of(running_hub)
     with pytest.raises(AccountError, match="label: at most 200"):

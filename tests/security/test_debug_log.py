@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from hub.config import load_config
-from hub.logs import setup_logging
+from hub.system.logs import setup_logging
 from tests.conftest import Api, start_hub
 from tests.peers import wait_until
 from tests.peers.household import Household, household, logged_in, subscribe_app
@@ -66,7 +66,7 @@ async def peers(tmp_path: Path) -> AsyncIterator[Household]:
 
 @pytest.fixture
 def debug_log() -> Iterator[io.StringIO]:
-    """The daemon's own logging set-up (hub/logs.py), into a buffer; put back afterwards."""
+    """The daemon's own logging set-up (hub/system/logs.py), into a buffer; put back afterwards."""
     root = logging.getLogger()
     level = root.level
     buffer = io.StringIO()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import aiohttp
 
-from hub.accounts import Accounts
-from hub.storage import open_sync
+from hub.store.accounts import Accounts
+from hub.store.db import open_sync
 from tests.conftest import Api, RunningHub
 from tests.security.conftest import accounts_of
 from tests.security.test_armed_access import bearer, grant_installer, session_of

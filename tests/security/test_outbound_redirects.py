@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from drivers.camera.source import MjpegHttpSource, SnapshotSource, SourceError
-from hub.push_store import MAX_PER_USER, PushStore
-from hub.storage import open_sync
+from hub.store.db import open_sync
+from hub.store.push_subscriptions import MAX_PER_USER, PushStore
 from hub.transports.base import Delivered, OutgoingMessage, Permanent
 from hub.transports.vapid import application_server_key
 from hub.transports.webpush import WebPushChannel, public_only_socket

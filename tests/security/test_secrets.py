@@ -18,8 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from hub.cli.doctor import run_doctor
 from hub.config import ConfigError, check_main, load_config
-from hub.doctor import run_doctor
 from tests.conftest import Api, free_port, start_hub
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2

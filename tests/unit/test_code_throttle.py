@@ -1,4 +1,4 @@
-"""The alarm-code throttle (hub/throttle.py), with the time handed in (an injected clock).
+"""The alarm-code throttle (hub/core/throttle.py), with the time handed in (an injected clock).
 
 Per caller: 3 wrong codes lock for 90 s, each further run of 3 twice as long, at most 1 h; a right
 code forgets it all. Hub-wide: 10 wrong codes within an hour raise one alert, at most one an
@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.storage import Database
-from hub.throttle import (
+from hub.core.throttle import (
     ALERT_WINDOW,
     FIRST_LOCK,
     FORGET_AFTER,
@@ -21,6 +20,7 @@ from hub.throttle import (
     CodeThrottle,
     lock_duration,
 )
+from hub.store.db import Database
 
 T0 = 1_000_000.0
 

@@ -29,9 +29,9 @@ from alarms.model import (
 )
 from alarms.policy import Contact
 from hub import commissioning
-from hub.accounts import code_grade2
 from hub.commissioning import ChannelTestResult, DeviceFacts, Facts, UserFacts
 from hub.config import CentreConfig, Secret
+from hub.store.accounts import code_grade2
 
 NOW = 1_780_000_000.0
 ANNA = Contact(name="Anna", phone="+393331234567", email="anna.rossi@example.com", language="it", push=True)

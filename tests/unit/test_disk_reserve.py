@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.disk_reserve import RESERVE_NAME, DiskReserve, is_disk_full
+from hub.store.disk_reserve import RESERVE_NAME, DiskReserve, is_disk_full
 
 
 def test_the_reserve_is_made_released_and_made_again(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The engine's `WrongCodes` input: someone keeps guessing the alarm code (hub/throttle.py counts).
+"""The engine's `WrongCodes` input: someone keeps guessing the alarm code (hub/core/throttle.py counts).
 
 The engine only has it logged, notified and reported; it changes no state, in any mode, and a
 walk test holds nothing back. The DC-09 encoding of the report is a contract with centres.

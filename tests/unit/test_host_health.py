@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hub import host_health
-from hub.host_health import (
+from hub.system import host_health
+from hub.system.host_health import (
     CLOCK,
     DISK_SPACE,
     READ_ONLY,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from alarms.model import Anomaly, Incident
-from hub.led import (
+from hub.system.led import (
     ALARM,
     ARMED,
     FAULT,
@@ -280,7 +280,7 @@ async def test_run_led_without_a_usable_led_returns(tmp_path: Path, caplog: pyte
 
 
 async def test_a_failing_source_keeps_the_last_pattern() -> None:
-    from hub.led import follow
+    from hub.system.led import follow
 
     backend = Recorder([])
     driver = LedDriver(backend, STARTING)

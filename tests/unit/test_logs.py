@@ -1,4 +1,4 @@
-"""hub/logs.py and `[log]`: JSON lines that parse, per-module levels, tracebacks kept in one
+"""hub/system/logs.py and `[log]`: JSON lines that parse, per-module levels, tracebacks kept in one
 record, the text format unchanged, the CLI's --log-level over the config, secrets masked."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from hub import logs
 from hub.config import ConfigError, LogConfig, LogFormat, Secret, load_config
-from hub.logs import setup_logging
+from hub.system import logs
+from hub.system.logs import setup_logging
 
 
 @pytest.fixture(autouse=True)

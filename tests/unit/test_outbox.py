@@ -8,8 +8,8 @@ from pathlib import Path
 import msgspec
 
 from alarms.policy import PlannedMessage
-from hub import outbox
-from hub.storage import Database
+from hub.core import outbox
+from hub.store.db import Database
 from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
 
 

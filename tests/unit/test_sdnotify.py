@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.sdnotify import Notifier, run_watchdog, watchdog_interval
+from hub.system.sdnotify import Notifier, run_watchdog, watchdog_interval
 
 
 class NotifySocket:

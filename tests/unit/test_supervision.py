@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alarms.model import DeviceHealth, SystemFault
-from hub.supervision import GROUP_WINDOW, Supervision
+from hub.core.supervision import GROUP_WINDOW, Supervision
 
 
 class Rig:

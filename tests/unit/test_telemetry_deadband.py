@@ -3,7 +3,7 @@ the signal only when it moved by SIGNAL_DEADBAND or more."""
 
 from __future__ import annotations
 
-from hub.runtime import SIGNAL_DEADBAND, _telemetry_moved
+from hub.core.runtime import SIGNAL_DEADBAND, _telemetry_moved
 
 
 def test_first_write_always() -> None:

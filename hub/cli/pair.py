@@ -1,6 +1,6 @@
 """`casahub pair hubs | scan | add | list | rename | remove | walktest | report`: the installer's commands.
 
-They talk to the hub through hub/client.py (hub discovery, token, certificate pinning, one-line
+They talk to the hub through hub/cli/client.py (hub discovery, token, certificate pinning, one-line
 errors). A terminal gets tables (rich) and prompts for what is missing; `--json` gives the
 machine form and nothing ever prompts without a terminal.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hub.client import TIMEOUT, HubSession, RemoteError, connect, interactive
+from hub.cli.client import TIMEOUT, HubSession, RemoteError, connect, interactive
 
 CANDIDATE_FIELDS = ("id", "driver", "address", "model", "kinds", "signal", "battery", "paired")
 MAX_SCAN = 600.0
@@ -120,7 +120,7 @@ def _ask(question: str, default: str | None = None) -> str:
 
 # ---------------------------------------------------------------------------- pair hubs
 async def cmd_hubs(args: argparse.Namespace) -> int:
-    from hub.discovery import browse_hubs
+    from hub.system.discovery import browse_hubs
 
     hubs = await browse_hubs(args.timeout)
     data = [h.as_json() for h in hubs]
@@ -382,7 +382,7 @@ def _tests_table(items: Sequence[dict[str, Any]]) -> Any:
 
 async def cmd_report(args: argparse.Namespace) -> int:
     from hub import commissioning
-    from hub.client import TIMEOUT, HubSession, resolve_target, resolve_token
+    from hub.cli.client import TIMEOUT, HubSession, resolve_target, resolve_token
 
     fmt = _report_format(args)
     low, high = commissioning.TEST_TIMEOUT_RANGE

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hub.clock import wait_set
+from hub.core.clock import wait_set
 
 __all__ = [
     "ALARM",

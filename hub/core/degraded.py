@@ -22,7 +22,7 @@ from alarms.messages import render
 from alarms.model import AnyEvent, Step
 from hub.transports.base import OutgoingMessage
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.degraded")  # the name users' [log] levels know (README)
 
 PROBE_INTERVAL = 5.0
 STORAGE_ERRORS = (sqlite3.Error, OSError)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from alarms.model import DeviceHealth, SystemFault
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.supervision")  # the name users' [log] levels know (README)
 
 GROUP_WINDOW = 5.0
 GROUP_MIN = 3  # fewer devices than this dropping together is not a bridge outage

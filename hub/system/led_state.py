@@ -1,7 +1,7 @@
 """The status-LED pattern the daemon shows, recorded in the data dir for `casahub doctor`.
 
 `casahub doctor` runs as its own process beside the daemon and reads files, it does not log
-in to the API. So the daemon writes the pattern `hub/led.py` computes (`pattern_for`) to
+in to the API. So the daemon writes the pattern `hub/system/led.py` computes (`pattern_for`) to
 `led-state.json` in the data dir whenever it changes (a few times a day: no SD wear), with
 its process id, and writes "off" when it stops. `read_led_state` gives it back, and tells a
 daemon that died without saying so (kill -9, power loss) by its process id.
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.led import OFF, PATTERNS, Pattern
+from hub.system.led import OFF, PATTERNS, Pattern
 
 __all__ = ["STATE_FILE", "LedState", "read_led_state", "record_led_state", "write_led_state"]
 

@@ -68,7 +68,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from hub.storage import MIGRATIONS
+from hub.store.db import MIGRATIONS
 
 MAGIC = b"CASAHUB-BACKUP-1"
 CONTAINER_VERSION = 1

@@ -2,7 +2,7 @@
 
 Shared by every remote command:
 - which hub: `--hub URL` (or CASAHUB_HUB); else the hubs that answer on the LAN over mDNS
-  (hub/discovery.py): exactly one is used, several are offered on a terminal and refused
+  (hub/system/discovery.py): exactly one is used, several are offered on a terminal and refused
   elsewhere, none falls back to http://127.0.0.1:8080;
 - the token: `--token`, CASAHUB_TOKEN, or a prompt when a terminal is attached;
 - TLS: hubs use self-signed certificates, so the CLI pins the certificate's SHA-256
@@ -143,7 +143,7 @@ async def resolve_target(args: argparse.Namespace) -> HubTarget:
         if "://" not in url:
             url = "http://" + url
         return HubTarget(url=url, advertised=advertised)
-    from hub.discovery import browse_hubs
+    from hub.system.discovery import browse_hubs
 
     try:
         timeout = float(os.environ.get("CASAHUB_DISCOVERY_TIMEOUT", DEFAULT_DISCOVERY_TIMEOUT))

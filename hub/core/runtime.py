@@ -59,16 +59,17 @@ from alarms.model import (
 )
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, Reading, SensorReading
-from hub import journal, outbox
-from hub.clock import wait_set
-from hub.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
-from hub.disk_reserve import DiskReserve, is_disk_full
-from hub.fanout import Fanout
-from hub.storage import Database
-from hub.supervision import Supervision
+from hub.core import outbox
+from hub.core.clock import wait_set
+from hub.core.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
+from hub.core.fanout import Fanout
+from hub.core.supervision import Supervision
+from hub.store import journal
+from hub.store.db import Database
+from hub.store.disk_reserve import DiskReserve, is_disk_full
 from hub.transports.registry import NOT_CONFIGURED, household_channels, is_real
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.runtime")  # the name users' [log] levels know (README)
 
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 LOW_BATTERY_PERCENT = 15.0
@@ -209,7 +210,7 @@ class Hub:
     # ------------------------------------------------------------------ the engine step
     async def submit(self, event: AnyEvent, *, actor: str | None = None) -> Step:
         """Run one engine step and commit it. A person's change (`DURABLE_REQUIRED`) that cannot
-        be committed is not made: `NotDurable`. Anything else goes on in memory (hub/degraded.py)."""
+        be committed is not made: `NotDurable`. Anything else goes on in memory (hub/core/degraded.py)."""
         released = refused = False
         async with self._lock:
             now = self.clock()
@@ -306,7 +307,7 @@ class Hub:
 
     async def run_storage_probe(self, interval: float = PROBE_INTERVAL) -> None:
         """While storage fails, retry it; on success write everything kept in memory, in order.
-        Keep the disk reserve too (hub/disk_reserve.py)."""
+        Keep the disk reserve too (hub/store/disk_reserve.py)."""
         while True:
             await asyncio.sleep(interval)
             try:
@@ -469,7 +470,7 @@ class Hub:
         transport = self._transport(message.channel)
         if transport == NOT_CONFIGURED and message.channel == "centre":
             return {"id": 0}  # a hub without [centre] reports to nobody; doctor and the report say so
-        # A household message with no transport is written `dead`, "not_configured" (hub/outbox.py).
+        # A household message with no transport is written `dead`, "not_configured" (hub/core/outbox.py).
         extra = {"time": self.format_time(now)}
         until = message.params.get("until_ts")
         if until is not None:  # an isolation's end, in the household's time zone

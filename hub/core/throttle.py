@@ -5,7 +5,7 @@ attacker a restart per few guesses, and it keeps the SD card free of a write per
 
 Alarm codes (`CodeThrottle`) are what stands between a guesser and a disarmed house, so their
 throttle is kept in the database (tables `code_lockouts`, `wrong_codes`, `wrong_code_alerts`,
-hub/storage.py): neither a restart nor `kill -9` gives fresh tries. One throttle serves every
+hub/store/db.py): neither a restart nor `kill -9` gives fresh tries. One throttle serves every
 way a code is typed (dashboard, API, CLI through the API, MQTT), keyed by the caller: a
 username, `token:<id>`, or `mqtt`.
 
@@ -36,12 +36,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hub.storage import Database, StorageError
+from hub.store.db import Database, StorageError
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.throttle")  # the name users' [log] levels know (README)
 
 CODE_RUN = 3  # wrong codes that lock a caller
 FIRST_LOCK = 90.0  # seconds, the first lock of a caller

@@ -3,7 +3,7 @@
 Local commands (`config check`, `user`, `token`, `backup`, `restore`) work on the data dir directly, also
 while the daemon runs (SQLite WAL). Commands that act on the alarm (`status`, `arm`,
 `disarm`) go through the HTTP API, so they pass the same code checks as the dashboard; so do the
-installer's `pair` commands (hub/pair.py).
+installer's `pair` commands (hub/cli/pair.py).
 """
 
 from __future__ import annotations
@@ -318,8 +318,8 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    from hub.accounts import AccountError, Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import AccountError, Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
     try:
@@ -340,7 +340,7 @@ def cmd_user(args: argparse.Namespace) -> int:
                 print("casahub: nothing changed", file=sys.stderr)
                 return 1
             # All checked before anything is written; a new password ends the user's sessions and
-            # tokens at once (hub/accounts.py).
+            # tokens at once (hub/store/accounts.py).
             accounts.update_user(
                 args.username,
                 password=given.get("password"),
@@ -393,8 +393,8 @@ def _token_json(token: Any) -> dict[str, Any]:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from hub.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, Accounts
-    from hub.storage import open_sync
+    from hub.store.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, Accounts
+    from hub.store.db import open_sync
 
     accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
     try:
@@ -477,7 +477,7 @@ def _ask(question: str) -> bool:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from hub.backup import UNENCRYPTED_WARNING, BackupError, create_backup
+    from hub.backup.archive import UNENCRYPTED_WARNING, BackupError, create_backup
 
     passphrase = _passphrase(args, wanted=args.encrypt, confirm=True, why="--encrypt: ")
     try:
@@ -510,7 +510,7 @@ def _restore_data_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from hub.backup import BackupError, RestorePlan, is_encrypted, restore_backup
+    from hub.backup.archive import BackupError, RestorePlan, is_encrypted, restore_backup
 
     passphrase = _passphrase(args, wanted=is_encrypted(args.file), confirm=False, why=f"{args.file} is encrypted: ")
     data_dir = _restore_data_dir(args)
@@ -664,10 +664,10 @@ def main(argv: list[str] | None = None) -> int:
         if refused is not None:
             print(refused, file=sys.stderr)
             return 1
-    from hub.logs import setup_logging
+    from hub.system.logs import setup_logging
 
     try:
-        # Defaults until a command reads its config: `serve` then applies [log] (hub/logs.py).
+        # Defaults until a command reads its config: `serve` then applies [log] (hub/system/logs.py).
         setup_logging(level=args.log_level)
     except ValueError as exc:
         print(f"casahub: --log-level: {exc}", file=sys.stderr)
@@ -699,14 +699,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             _give_back(data_dir)
     if args.command == "doctor":
-        from hub.doctor import doctor_main
+        from hub.cli.doctor import doctor_main
 
         return doctor_main(args.config, _data_dir(args), args.send_test, args.to, args.json)
     if args.command == "pair":
-        from hub.pair import run_pair
+        from hub.cli.pair import run_pair
 
         return run_pair(args)
-    from hub.client import run_remote
+    from hub.cli.client import run_remote
 
     return run_remote(args)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiosqlite
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.storage")  # the name users' [log] levels know (README)
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -126,7 +126,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_state_due ON outbox(state, due_at);
     CREATE INDEX outbox_incident ON outbox(incident);
     """,
-    # 2: Web Push subscriptions of the dashboard app (hub/push_store.py)
+    # 2: Web Push subscriptions of the dashboard app (hub/store/push_subscriptions.py)
     """
     CREATE TABLE push_subscriptions (
         id INTEGER PRIMARY KEY,
@@ -177,7 +177,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX test_messages_channel ON test_messages(channel, id);
     """,
-    # Contacts added from the dashboard (hub/contacts_store.py), used beside the config's
+    # Contacts added from the dashboard (hub/store/contacts.py), used beside the config's
     # [[contacts]]; and whether a user chose their language (else the dashboard follows the browser).
     """
     CREATE TABLE contacts (
@@ -209,7 +209,7 @@ MIGRATIONS: tuple[str, ...] = (
         actor TEXT
     );
     """,
-    # The alarm-code throttle (hub/throttle.py), kept so that neither a restart nor kill -9 gives a
+    # The alarm-code throttle (hub/core/throttle.py), kept so that neither a restart nor kill -9 gives a
     # guesser fresh tries: each caller's run of wrong codes and lock, every wrong code of the last
     # hour (the hub-wide count), and when the hub-wide alert was last raised.
     """

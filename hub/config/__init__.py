@@ -326,7 +326,7 @@ class LedConfig:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class BackupConfig:
-    """`[backup]`: the nightly backup (hub/backup_schedule.py). `passphrase` is the content of
+    """`[backup]`: the nightly backup (hub/backup/schedule.py). `passphrase` is the content of
     `passphrase_file`, read as `casahub restore --passphrase-file` reads it (one final newline
     dropped), so the same file restores what the hub wrote."""
 
@@ -350,7 +350,7 @@ class BackupConfig:
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    """`[storage]`: room kept for the journal (hub/disk_reserve.py) and how much of it is kept."""
+    """`[storage]`: room kept for the journal (hub/store/disk_reserve.py) and how much of it is kept."""
 
     reserve_mb: int = 32  # preallocated, released when the disk fills so the journal goes on; 0: none
     max_events: int = 100_000  # the event log is pruned beyond this (never below 10,000 nor 400 days)
@@ -363,7 +363,7 @@ LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
 
 @dataclass(frozen=True, slots=True)
 class LogConfig:
-    """`[log]`: how the daemon logs (hub/logs.py). `levels`: (logger name, level) pairs."""
+    """`[log]`: how the daemon logs (hub/system/logs.py). `levels`: (logger name, level) pairs."""
 
     format: LogFormat = "text"
     level: str = "info"

@@ -5,7 +5,7 @@ endpoint URL plus the browser's P-256 key (`p256dh`) and auth secret, both base6
 endpoint identifies one browser profile, so it is unique here: when another user logs in
 on the same browser and subscribes again, the subscription moves to that user.
 
-Synchronous and serialised by a lock, like `hub.accounts`: the web handlers and the Web
+Synchronous and serialised by a lock, like `hub.store.accounts`: the web handlers and the Web
 Push channel call it through `asyncio.to_thread` on the account connection.
 """
 

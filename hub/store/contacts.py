@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from alarms.policy import Contact
-from hub.storage import Database
+from hub.store.db import Database
 
 Language = Literal["it", "en"]
 

@@ -3,7 +3,7 @@
 The hub side (`HubAdvertiser`) registers one service whose TXT record carries what an installer's
 CLI needs before it sends a single request: the stable hub id (`<data_dir>/hub.id`, made once),
 the hub name, its version, the port, the URL scheme and the SHA-256 fingerprint of its TLS
-certificate (empty with TLS off), which the CLI pins on first use (hub/client.py).
+certificate (empty with TLS off), which the CLI pins on first use (hub/cli/client.py).
 
 A hub that listens only on a loopback address (the demo default, 127.0.0.1) cannot be reached
 from the LAN, so it does not advertise. Addresses change (DHCP, Wi-Fi coming up after the
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.discovery")  # the name users' [log] levels know (README)
 
 SERVICE_TYPE = "_casahub._tcp.local."
 HUB_ID_FILE = "hub.id"
@@ -257,7 +257,7 @@ def tls_fingerprint(config: Any, data_dir: Path, tls_on: bool) -> str:
     """The SHA-256 fingerprint of the certificate the daemon serves ("" with TLS off)."""
     if not tls_on:
         return ""
-    from hub.certs import fingerprint
+    from hub.system.certs import fingerprint
 
     tls = config.web.tls
     cert = Path(data_dir) / "certs" / "hub.crt" if isinstance(tls, str) else Path(tls.cert)
@@ -327,7 +327,7 @@ def _found(info: AsyncServiceInfo) -> FoundHub | None:
     )
 
 
-def _main() -> None:  # `python -m hub.discovery`: what the LAN shows, for a quick look
+def _main() -> None:  # `python -m hub.system.discovery`: what the LAN shows, for a quick look
     import json
 
     print(json.dumps([h.as_json() for h in asyncio.run(browse_hubs())], indent=2))

@@ -19,9 +19,9 @@ import aiosqlite
 import msgspec
 
 from alarms.model import EVENT_DECODER, EVENT_ENCODER, STATE_DECODER, Anomaly, AnyEvent, Incident, State
-from hub.storage import Database, StorageError
+from hub.store.db import Database, StorageError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.journal")  # the name users' [log] levels know (README)
 
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 
@@ -161,7 +161,7 @@ async def prune_events(
     open incident or anomaly. Returns how many went: call again while it returns `batch`.
 
     The journal stays replayable: recovery starts from the engine snapshot, which is written in the
-    transaction of the newest input (hub/runtime.py), never from old rows.
+    transaction of the newest input (hub/core/runtime.py), never from old rows.
     """
     keep = max(KEEP_EVENTS, max_events)
     before = now - keep_days * 86400

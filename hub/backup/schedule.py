@@ -53,7 +53,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.backup import DEFAULT_SCRYPT_LOG2_N, BackupError, BackupInfo, create_backup
+from hub.backup.archive import DEFAULT_SCRYPT_LOG2_N, BackupError, BackupInfo, create_backup
 from hub.config import BackupConfig
 
 __all__ = [

@@ -21,7 +21,7 @@ the database. Battery, signal and device availability change without an engine s
 in-memory view is compared again every `resync_interval` seconds and only changes are sent.
 
 Commands go through the same checks as the HTTP API: `Accounts.match_code`, and the hub's
-alarm-code throttle (hub/throttle.py, kept in the database and shared with the API) keyed
+alarm-code throttle (hub/core/throttle.py, kept in the database and shared with the API) keyed
 "mqtt": 3 wrong codes lock MQTT commands for 90 s, each further run twice as long up to 1 h,
 and they count towards the hub-wide 10 wrong codes an hour that alert the household and the
 centre. A wrong code is refused and recorded as `bad_code` in the audit trail; arming and disarming are engine inputs
@@ -52,13 +52,13 @@ import aiomqtt
 
 from alarms import engine
 from alarms.model import ArmRefused, ArmRequest, DisarmRequest, Mode, Zone, ZoneKind
-from hub.accounts import Accounts
 from hub.config import MqttExportConfig, Secret
-from hub.degraded import DURABLE_REQUIRED, NotDurable
-from hub.runtime import DeviceRecord, Hub
-from hub.throttle import CodeThrottle, hub_code_throttle
+from hub.core.degraded import DURABLE_REQUIRED, NotDurable
+from hub.core.runtime import DeviceRecord, Hub
+from hub.core.throttle import CodeThrottle, hub_code_throttle
+from hub.store.accounts import Accounts
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.mqtt_export")  # the name users' [log] levels know (README)
 
 THROTTLE_KEY = "mqtt"
 THROTTLE_NAME = "MQTT (Home Assistant)"  # who typed the codes, in the household's alert

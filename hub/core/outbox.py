@@ -27,13 +27,13 @@ import aiosqlite
 
 from alarms.messages import render
 from alarms.policy import PlannedMessage
-from hub.clock import wait_set
-from hub.degraded import STORAGE_ERRORS
-from hub.storage import Database
+from hub.core.clock import wait_set
+from hub.core.degraded import STORAGE_ERRORS
+from hub.store.db import Database
 from hub.transports.base import Channel, Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient
 from hub.transports.registry import NOT_CONFIGURED, NOT_CONFIGURED_ERROR
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.outbox")  # the name users' [log] levels know (README)
 
 MAX_BACKOFF = 300.0
 # About a day of retries with the backoff capped at 5 minutes: an alarm message is not

@@ -10,8 +10,8 @@ would need it (a phone and no [sms]); a channel nobody needs (voice, gsm, the ce
 self-monitored home) is only listed.
 
 It then says, in the hub's language, what the status LED is showing (the pattern the running
-daemon records in the data dir, hub/led_state.py) and how the last nightly backup went
-(hub/backup_schedule.py), so an installer standing by the Pi can read the blinking.
+daemon records in the data dir, hub/system/led_state.py) and how the last nightly backup went
+(hub/backup/schedule.py), so an installer standing by the Pi can read the blinking.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ async def run_doctor(config: Config, data_dir: Path, send_test: str | None, to: 
     async def on_link(up: bool) -> None:
         link_events.append(up)
 
-    from hub.push_store import PushStore
-    from hub.storage import open_sync
+    from hub.store.db import open_sync
+    from hub.store.push_subscriptions import PushStore
 
     # Same choice as `serve` (outside the demo): app push is always on.
     push_store = PushStore(open_sync(data_dir / "casahub.db"))
@@ -194,8 +194,8 @@ def _when(config: Config, ts: float) -> str:
 
 def led_line(config: Config, data_dir: Path) -> str:
     """What the status LED shows now and what it means, in the hub's language."""
-    from hub.led import describe
-    from hub.led_state import read_led_state
+    from hub.system.led import describe
+    from hub.system.led_state import read_led_state
 
     language = config.hub.language
     texts = _TEXTS.get(language, _TEXTS["en"])
@@ -212,7 +212,7 @@ def led_line(config: Config, data_dir: Path) -> str:
 
 def backup_check(config: Config, data_dir: Path) -> tuple[bool, str] | None:
     """(ok, what) of the nightly backup as the daemon recorded it; None without `[backup]`."""
-    from hub.backup_schedule import read_status
+    from hub.backup.schedule import read_status
 
     if config.backup is None:
         return None

@@ -41,7 +41,7 @@ from hub.config import CentreConfig
 from hub.transports.base import Channel, Delivered, OutgoingMessage, Permanent
 from hub.transports.registry import DEMO, NOT_CONFIGURED, is_real
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.commissioning")  # the name users' [log] levels know (README)
 
 Language = Literal["it", "en"]
 LANGUAGES: tuple[Language, ...] = ("it", "en")
@@ -311,7 +311,7 @@ def _wireless(driver: str) -> bool:
 
 
 def _signal_unit(driver: str) -> str:
-    """Zigbee reports link quality (LQI 0..255), the other radios dBm (as hub/runtime.py zone_signal)."""
+    """Zigbee reports link quality (LQI 0..255), the other radios dBm (as hub/core/runtime.py zone_signal)."""
     return "lqi" if driver.split("#")[0] == "zigbee2mqtt" else "dBm"
 
 
@@ -912,7 +912,7 @@ async def gather(
     tls: bool,
 ) -> Facts:
     """Read the running hub (`hub.runtime.Hub`) and the web context into Facts."""
-    from hub.discovery import hub_id, tls_fingerprint
+    from hub.system.discovery import hub_id, tls_fingerprint
 
     devices = [
         DeviceFacts(
@@ -961,7 +961,7 @@ async def gather(
         centre=config.centre if config is not None else None,
         wrong_codes=code_throttle.limit,
         lockout=code_throttle.lockout,
-        events_kept=None,  # hub/journal.py never prunes the event log: it is the audit trail
+        events_kept=None,  # hub/store/journal.py never prunes the event log: it is the audit trail
         events_stored=int(stored[0]) if stored else 0,
         standby_drivers=[k for k in drivers if k.split("#")[0] in STANDBY_POWER_DRIVERS],
         tests=await latest_tests(hub.db),

@@ -42,12 +42,12 @@ from aiohttp import web
 
 from alarms import engine
 from alarms.model import ANOMALY_KINDS, INCIDENT_KINDS, MODES
-from hub.degraded import STORAGE_ERRORS
-from hub.runtime import Hub
+from hub.core.degraded import STORAGE_ERRORS
+from hub.core.runtime import Hub
 from hub.web.auth import authenticate as web_authenticate
 from hub.web.context import CONTEXT
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.metrics")  # the name users' [log] levels know (README)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 INCIDENT_STATES = ("active", "acknowledged", "resolved", "cancelled")
@@ -208,7 +208,7 @@ async def render_metrics(
 ) -> str:
     """The metrics page. `drivers`: driver key -> running driver (WebContext.drivers);
     `dispatcher`: the OutboxDispatcher or None; `loop_lag`: LoopLagMonitor.value;
-    `backup`: the nightly backup's BackupStatus (hub/backup_schedule.py), None without `[backup]`."""
+    `backup`: the nightly backup's BackupStatus (hub/backup/schedule.py), None without `[backup]`."""
     out = _Writer()
     state = hub.state
     now = hub.clock()

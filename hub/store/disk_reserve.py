@@ -17,7 +17,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hub.disk_reserve")  # the name users' [log] levels know (README)
 
 RESERVE_NAME = "casahub.reserve"
 _CHUNK = 1 << 20

@@ -1,0 +1,1 @@
+"""Backups: the archive (create, verify, restore) and the nightly schedule."""

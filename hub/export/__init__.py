@@ -1,0 +1,1 @@
+"""Read-only exports of the hub's state: MQTT (Home Assistant discovery) and Prometheus metrics."""
