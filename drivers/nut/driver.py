@@ -74,7 +74,7 @@ __all__ = [
     "split_words",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("drivers.nut")  # one logger per driver, as [log] levels name it
 
 DEFAULT_PORT = 3493
 _OPTIONS = ("host", "port", "ups", "username", "password", "debounce", "poll", "timeout")

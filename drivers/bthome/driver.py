@@ -104,6 +104,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from alarms.model import ZONE_KINDS, ZoneKind
+from drivers import bthome
 from drivers.base import (
     Candidate,
     DriverContext,
@@ -137,7 +138,7 @@ __all__ = [
     "split_frame",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("drivers.bthome")  # one logger per driver, as [log] levels name it
 
 BTHOME_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"
 _UUID16_LE = b"\xd2\xfc"  # 0xFCD2 as it appears in the advert and in the nonce
@@ -414,7 +415,8 @@ class BTHomeDriver:
     ) -> None:
         self.adapter, self.passive = _parse_options(options)
         self._context = context
-        self._scanner_factory = scanner_factory or bleak_scanner_factory(self.adapter)
+        # Looked up on the package, drivers.bthome, where a test without Bluetooth replaces it.
+        self._scanner_factory = scanner_factory or bthome.bleak_scanner_factory(self.adapter)
         self._devices: dict[str, _Device] = {}
         self._stream = ReadingStream(self.type)
         self._scanner: Scanner | None = None

@@ -112,7 +112,7 @@ __all__ = [
     "state_readings",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("drivers.zigbee2mqtt")  # one logger per driver, as [log] levels name it
 
 # --------------------------------------------------------------------------- the mapping
 

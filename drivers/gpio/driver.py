@@ -50,6 +50,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, cast
 
 from alarms.model import BEHAVIOURS, ZONE_KINDS, Behaviour, ZoneKind
+from drivers import gpio
 from drivers.base import (
     DriverContext,
     DriverError,
@@ -70,7 +71,7 @@ __all__ = [
     "LineDebounce",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("drivers.gpio")  # one logger per driver, as [log] levels name it
 
 Contact = Literal["no", "nc"]
 Pull = Literal["up", "down", "none"]
@@ -90,6 +91,8 @@ _PULLS: dict[str, Pull] = {
 }
 _DEFAULT_CHIP = "/dev/gpiochip0"
 _DEFAULT_DEBOUNCE_MS = 50
+# Reopening backoff (s). `_run` reads both on the package, drivers.gpio, which re-exports them:
+# that is where tests shorten it.
 _BACKOFF_FIRST = 1.0
 _BACKOFF_MAX = 30.0
 _CLOCK_SLACK = 1.0  # s: an edge stamped further from our monotonic clock than this is stamped "now"
@@ -362,7 +365,7 @@ class GpioDriver(FixedTargetDriver):
     # ------------------------------------------------------------------ running
 
     async def _run(self, source: EdgeSource) -> None:
-        backoff = _BACKOFF_FIRST
+        backoff = gpio._BACKOFF_FIRST
         while True:
             try:
                 await self._watch(source)
@@ -374,14 +377,14 @@ class GpioDriver(FixedTargetDriver):
             self._set_online(False)
             while True:
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                backoff = min(backoff * 2, gpio._BACKOFF_MAX)
                 source = self._factory(self.chip, self.lines, self.debounce)
                 try:
                     await source.__aenter__()
                 except Exception as exc:
                     log.warning("gpio: reopening %s failed: %s", self.chip, exc)
                     continue
-                backoff = _BACKOFF_FIRST
+                backoff = gpio._BACKOFF_FIRST
                 break
 
     async def _watch(self, source: EdgeSource) -> None:
