@@ -1,17 +1,53 @@
-"""Wired dry contacts (door contacts, PIRs with relay outputs, panic buttons, leak probes) on GPIO lines."""
+"""Wired dry contacts (door contacts, PIRs with relay outputs, panic buttons, leak probes) on GPIO lines.
+
+Theory of operation. Each configured line is one device (address `line<N>@<chip>`, the
+kind from the config) whose zone is active or not according to the line's level. The
+levels come from an `EdgeSource`: `LibgpiodEdgeSource` requests the lines through
+libgpiod v2 as inputs with edge detection on both edges, the configured bias and the
+kernel's debounce; tests use a fake one. The driver reads every line's level at start and
+reports it (`online=True` and the zone's state), then reports each debounced change.
+
+How a level maps to a zone (the wiring the `pull` option assumes):
+
+    pull    wiring                                contact closed   contact open
+    "up"    contact between the line and GND      low (0)          high (1, pulled up)
+    "down"  contact between the line and 3V3      high (1)         low (0, pulled down)
+    "none"  external pull-up, contact to GND      low (0)          high (1)
+
+    contact = "no" (normally open)   -> the zone is active while the contact is CLOSED
+    contact = "nc" (normally closed) -> the zone is active while the contact is OPEN
+                                        (a cut wire then reads as an alarm, which is why
+                                        door contacts and tamper loops are wired NC)
+
+Debounce. A mechanical contact bounces for a few milliseconds. The kernel debounces when
+the line request accepts a `debounce_period` (gpiolib's cdev does it in software for
+chips without hardware debounce); when it does not, the driver does: a new level is
+accepted once no other edge has come for `debounce_ms` (default 50) after the last edge;
+a burst that ends at the old level reports nothing.
+
+The event source failing (the chip went away) is a fault: every line reports
+`online=False`, and the driver reopens the source with backoff. Opening it at start is
+not retried: a wrong chip or a line in use is an installer's mistake, and `__aenter__`
+raises DriverError saying so. Wired lines send no heartbeat: `expected_interval` is None.
+
+Options: `chip` (default "/dev/gpiochip0"), `lines` = [{line, name, kind, contact = "no",
+pull = "up", room, behaviour, home}], `debounce_ms` (default 50). `behaviour` and `home`
+are kept on `GpioDriver.lines` for the hub to seed the zones. A `type` key equal to
+"gpio" is tolerated, so the hub may pass a whole `[[drivers]]` table.
+
+Modules: `options` checks the `[[drivers]]` table into `GpioLine`s; `source` is the edge
+source seam and its libgpiod implementation; `debounce` is the software debounce (pure);
+`driver` is `GpioDriver`, which reads the source and reports.
+"""
 
 from __future__ import annotations
 
+from drivers.gpio.debounce import LineDebounce
 from drivers.gpio.driver import _BACKOFF_FIRST as _BACKOFF_FIRST
 from drivers.gpio.driver import _BACKOFF_MAX as _BACKOFF_MAX
-from drivers.gpio.driver import (
-    EdgeSource,
-    EdgeSourceFactory,
-    GpioDriver,
-    GpioLine,
-    LibgpiodEdgeSource,
-    LineDebounce,
-)
+from drivers.gpio.driver import GpioDriver
+from drivers.gpio.options import GpioLine
+from drivers.gpio.source import EdgeSource, EdgeSourceFactory, LibgpiodEdgeSource
 
 __all__ = [
     "EdgeSource",

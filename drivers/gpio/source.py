@@ -1,0 +1,141 @@
+"""Where line levels come from: the `EdgeSource` seam, and `LibgpiodEdgeSource` (libgpiod v2)."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from drivers.base import DriverError
+from drivers.gpio.options import GpioLine
+
+__all__ = ["EdgeSource", "EdgeSourceFactory", "LibgpiodEdgeSource"]
+
+log = logging.getLogger("drivers.gpio")  # one logger per driver, as [log] levels name it
+
+
+class EdgeSource(Protocol):
+    """Where levels come from. Used as `async with source:`; `debounced` True when the kernel debounces."""
+
+    debounced: bool
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def initial_levels(self) -> Mapping[int, bool]:
+        """The current level of every requested line (True = high)."""
+        ...
+
+    def events(self) -> AsyncIterator[tuple[int, bool, float]]:
+        """Edges as (line, level after the edge, time.monotonic() seconds); raises OSError if the source fails."""
+        ...
+
+
+# (chip, lines, kernel debounce in seconds) -> an unopened EdgeSource
+EdgeSourceFactory = Callable[[str, Sequence[GpioLine], float], EdgeSource]
+
+
+class LibgpiodEdgeSource:
+    """The lines requested through libgpiod v2 (`gpiod` >= 2.0), read on the event loop via the request's fd."""
+
+    def __init__(self, chip: str, lines: Sequence[GpioLine], debounce: float, consumer: str = "casahub") -> None:
+        self.chip = chip
+        self.lines = tuple(lines)
+        self.debounce = debounce
+        self.consumer = consumer
+        self.debounced = False
+        self._request: Any = None
+        self._queue: asyncio.Queue[tuple[int, bool, float] | BaseException] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            import gpiod
+        except ImportError as exc:
+            raise DriverError("gpio driver: the gpiod package is missing; pip install 'gpiod>=2.2'") from exc
+        self._request = self._open(gpiod, with_debounce=self.debounce > 0)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._request.fd, self._readable)
+        return self
+
+    def _open(self, gpiod: Any, *, with_debounce: bool) -> Any:
+        from datetime import timedelta
+
+        from gpiod.line import Bias, Clock, Direction, Edge
+
+        bias = {"up": Bias.PULL_UP, "down": Bias.PULL_DOWN, "none": Bias.DISABLED}
+        config: dict[Any, Any] = {
+            line.line: gpiod.LineSettings(
+                direction=Direction.INPUT,
+                edge_detection=Edge.BOTH,
+                bias=bias[line.pull],
+                debounce_period=timedelta(seconds=self.debounce if with_debounce else 0),
+                event_clock=Clock.MONOTONIC,
+            )
+            for line in self.lines
+        }
+        try:
+            request = gpiod.request_lines(self.chip, config=config, consumer=self.consumer)
+        except OSError as exc:
+            if with_debounce and not isinstance(exc, FileNotFoundError | PermissionError):
+                log.info("gpio: %s refused a debounce period (%s); debouncing in the driver", self.chip, exc)
+                return self._open(gpiod, with_debounce=False)
+            raise DriverError(
+                f"gpio driver: cannot request lines {[line.line for line in self.lines]} on {self.chip}: {exc}; "
+                "check the chip path (`gpiodetect`), that no other program holds the lines (`gpioinfo`), "
+                "and that the user is in the `gpio` group"
+            ) from exc
+        self.debounced = with_debounce
+        return request
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        request, self._request = self._request, None
+        if request is None:
+            return
+        if self._loop is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(request.fd)
+        with contextlib.suppress(Exception):
+            request.release()
+
+    def initial_levels(self) -> Mapping[int, bool]:
+        from gpiod.line import Value
+
+        offsets = [line.line for line in self.lines]
+        values = self._request.get_values(offsets)
+        return {offset: value == Value.ACTIVE for offset, value in zip(offsets, values, strict=True)}
+
+    def _readable(self) -> None:
+        from gpiod.edge_event import EdgeEvent
+
+        try:
+            for event in self._request.read_edge_events():
+                level = event.event_type == EdgeEvent.Type.RISING_EDGE
+                self._queue.put_nowait((event.line_offset, level, event.timestamp_ns / 1e9))
+        except Exception as exc:  # the chip went away: hand the error to events() and stop reading
+            if self._loop is not None and self._request is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(self._request.fd)
+            self._queue.put_nowait(exc if isinstance(exc, OSError) else OSError(str(exc)))
+
+    async def events(self) -> AsyncIterator[tuple[int, bool, float]]:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
