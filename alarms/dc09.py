@@ -45,6 +45,7 @@ from typing import Literal, get_args
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from alarms.errors import AlarmsError
 from alarms.model import ReportCode
 
 __all__ = [
@@ -98,7 +99,7 @@ _PAD_ALPHABET = string.ascii_letters + string.digits  # a subset of "anything bu
 _FORBIDDEN_PAD = frozenset("[]|")
 
 
-class DC09Error(Exception):
+class DC09Error(AlarmsError):
     """Base of the codec's errors."""
 
 

@@ -102,6 +102,7 @@ from typing import Literal
 
 import msgspec
 
+from alarms.errors import AlarmsError
 from alarms.model import (
     INCIDENT_FOR_ZONE,
     ISOLATE_MAX_HOURS,
@@ -166,7 +167,7 @@ __all__ = [
 ]
 
 
-class EngineError(Exception):
+class EngineError(AlarmsError):
     """A bug in the engine: a transition the rules never make. Bad input never raises this."""
 
 

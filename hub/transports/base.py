@@ -11,6 +11,11 @@ from typing import Protocol
 import msgspec
 
 
+class TransportError(Exception):
+    """Base of the errors a transport raises (a failed check, a refused address, a broken link):
+    one root per package (docs/architecture.md)."""
+
+
 class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     """One outbox row as a channel sees it."""
 

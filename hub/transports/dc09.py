@@ -48,7 +48,7 @@ from alarms.dc09 import (
     random_pad,
 )
 from alarms.model import ReportCode
-from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
 
 if TYPE_CHECKING:
     from hub.config import CentreConfig
@@ -64,15 +64,15 @@ SEQUENCE_BLOCK = 32
 _ReportFields = tuple[ReportKind, bool, int | None, int | None]
 
 
-class DC09LinkError(ConnectionError):
+class DC09LinkError(TransportError, ConnectionError):
     """The centre did not ACK (unreachable, NAK twice, DUH, garbled reply); the message says which."""
 
 
-class _Failed(Exception):
+class _Failed(TransportError):
     """One target failed at the transport level (no connection, no reply, garbage): try the next."""
 
 
-class _StorageError(Exception):
+class _StorageError(TransportError):
     """The sequence file cannot be written: sending would risk reusing a number."""
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
-from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
 
 if TYPE_CHECKING:
     from hub.config import EmailConfig
@@ -54,7 +54,7 @@ _PHOTO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}-[0-9]{10,16}\.jpg$")
 AUTH_FAILED = "authentication failed; check [email] username/password"
 
 
-class EmailCheckError(Exception):
+class EmailCheckError(TransportError):
     """`SmtpEmail.check()` failed; the message says what to fix."""
 
 

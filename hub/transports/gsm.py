@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, Self
 import serial_asyncio_fast
 
 from alarms.messages import SMS_LIMIT, fit_sms, to_gsm7
-from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
 
 if TYPE_CHECKING:
     from hub.config import GsmConfig
@@ -171,15 +171,15 @@ DEFAULT_SEND_TIMEOUT: Final = 20.0  # +CMGS can take seconds on a weak network; 
 RESYNC_FLUSH: Final = 0.3
 
 
-class GsmCheckError(RuntimeError):
+class GsmCheckError(TransportError, RuntimeError):
     """`check()` found the modem unusable: the message says why (no port, no answer, not registered)."""
 
 
-class _ModemFault(Exception):
+class _ModemFault(TransportError):
     """The session is unusable (no answer, I/O error): close it and say why."""
 
 
-class _CommandError(Exception):
+class _CommandError(TransportError):
     """The modem answered a command with a final error result."""
 
     def __init__(self, command: str, kind: str | None, code: int | None, text: str) -> None:

@@ -28,6 +28,7 @@ from hub.transports.base import (
     OutgoingMessage,
     Permanent,
     Transient,
+    TransportError,
     redirect_refused,
     retry_after,
 )
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 15.0
 
 
-class NtfyCheckError(Exception):
+class NtfyCheckError(TransportError):
     """`NtfyChannel.check()` failed; the message says what to fix."""
 
 

@@ -58,7 +58,7 @@ from twilio.rest import Client  # type: ignore[import-untyped]
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
 from alarms.messages import fit_sms
-from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
 
 if TYPE_CHECKING:
     from hub.config import SmsConfig
@@ -84,7 +84,7 @@ SPOKEN_MAX: Final = 1000
 _TRANSIENT_4XX: Final = frozenset({408, 429})
 
 
-class TwilioCheckError(RuntimeError):
+class TwilioCheckError(TransportError, RuntimeError):
     """`check()` failed: the message says why (bad credentials, unreachable API...), never the token."""
 
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hub.config import PushConfig
+from hub.transports.base import TransportError
 
 __all__ = [
     "VAPID_FILE_NAME",
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 VAPID_FILE_NAME = "vapid_private.pem"
 
 
-class VapidKeyError(ValueError):
+class VapidKeyError(TransportError, ValueError):
     """The VAPID private key cannot be read or is not a P-256 key; the message says where it came from."""
 
 

@@ -40,7 +40,16 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hub.transports.base import Delivered, NoRecipient, Outcome, OutgoingMessage, Permanent, Transient, retry_after
+from hub.transports.base import (
+    Delivered,
+    NoRecipient,
+    Outcome,
+    OutgoingMessage,
+    Permanent,
+    Transient,
+    TransportError,
+    retry_after,
+)
 
 __all__ = ["ALARM_TTL", "DEFAULT_TTL", "SubscriptionStore", "WebPushChannel", "WebPushSubscription"]
 
@@ -113,7 +122,7 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-class PrivateAddressRefused(OSError):
+class PrivateAddressRefused(TransportError, OSError):
     """A connection to a private address was refused before it was made."""
 
 
