@@ -10,6 +10,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from alarms.model import ZoneKind
+from drivers.base import DriverError
 
 __all__ = [
     "BTHOME_UUID",
@@ -74,7 +75,7 @@ _PRESSES = frozenset((0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x80))
 _NOT_PRESSES = frozenset((0x00, 0x81))  # no event; hold released
 
 
-class FrameError(ValueError):
+class FrameError(DriverError, ValueError):
     """Service data that is not a usable BTHome v2 frame; the message says why."""
 
 

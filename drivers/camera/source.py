@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
+from drivers.base import DriverError
 from drivers.camera.mjpeg import DEFAULT_MAX_FRAME, SOI, MjpegParser, boundary_from_content_type
 
 __all__ = [
@@ -51,7 +52,7 @@ READ_CHUNK = 64 * 1024
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 
 
-class SourceError(Exception):
+class SourceError(DriverError):
     """The upstream cannot be reached or sent something unusable; the message never holds a password."""
 
 

@@ -35,7 +35,7 @@ _BACKOFF_MAX = 30.0
 _CLOCK_SLACK = 1.0  # s: an edge stamped further from our monotonic clock than this is stamped "now"
 
 
-class _SourceEnded(Exception):
+class _SourceEnded(DriverError):
     """The edge source's event stream ended while the driver was running."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from drivers.base import DriverError
 from drivers.nut.protocol import Reply, parse_reply, split_words
 
 __all__ = ["NutClient", "NutConnectionError", "NutError", "NutProtocolError", "NutReplyError"]
@@ -13,7 +14,7 @@ _LINE_LIMIT = 64 * 1024  # a reply line longer than this is garbage, not a UPS v
 _LIST_LIMIT = 4096  # lines in one LIST block
 
 
-class NutError(Exception):
+class NutError(DriverError):
     """Something went wrong talking to upsd; the driver turns every one into `online=False`."""
 
 
