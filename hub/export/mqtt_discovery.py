@@ -1,0 +1,286 @@
+"""Home Assistant MQTT discovery: the retained topics the hub publishes (hub/export/mqtt.py).
+
+What Home Assistant gets (discovery configs retained under `<discovery_prefix>/<component>/<hub_id>/...`):
+- `alarm_control_panel`: the intrusion mode as HA's states (disarmed, arming, armed_home,
+  armed_away, pending, triggered); arm home/away and disarm from HA. The code is checked by the
+  hub (hub/export/mqtt_commands.py), not by HA (`code: REMOTE_CODE`), and HA sends it with the action as JSON through
+  `command_template`: `{"action": "ARM_AWAY", "code": "12345"}`.
+- a `binary_sensor` per zone (water -> moisture, smoke, motion, contact -> door, power, panic ->
+  safety, camera -> occupancy), unavailable while the zone or its device is offline. A power
+  zone is ON while mains power is present (HA's `power` class), OFF when it is lost.
+- a `binary_sensor` "Trouble" (class `problem`): ON while any anomaly is active, the anomalies
+  as attributes.
+- battery and signal `sensor`s per device that reports them.
+- an `event` entity for incidents: `event_type` is the incident kind when one opens, then
+  `acknowledged`, `resolved` or `cancelled`. A duress incident never appears (centre only).
+- availability: `<discovery_prefix>/casahub/<hub_id>/status` `online`/`offline`, retained,
+  `offline` also as the MQTT last will, so HA greys everything out when the hub dies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Any
+
+from alarms import engine
+from alarms.model import Mode, Zone, ZoneKind
+from hub.core.runtime import DeviceRecord, Hub
+from hub.export.mqtt_commands import COMMAND_TEMPLATE
+
+# casahub mode -> Home Assistant alarm_control_panel state
+HA_STATE: dict[Mode, str] = {
+    "disarmed": "disarmed",
+    "arming_home": "arming",
+    "arming_away": "arming",
+    "armed_home": "armed_home",
+    "armed_away": "armed_away",
+    "pending": "pending",
+    "triggered": "triggered",
+}
+DEVICE_CLASS: dict[ZoneKind, str] = {
+    "water": "moisture",
+    "smoke": "smoke",
+    "motion": "motion",
+    "contact": "door",
+    "power": "power",
+    "panic": "safety",
+    "camera": "occupancy",
+}
+INCIDENT_OPEN_TYPES = ("fire", "water", "intrusion", "power", "panic", "tamper")
+INCIDENT_CHANGE_TYPES = ("acknowledged", "resolved", "cancelled")
+# Signal units by driver: zigbee2mqtt reports link quality (LQI 0-255), radio drivers RSSI in dBm.
+LQI_DRIVERS = frozenset({"zigbee2mqtt"})
+
+
+def object_id(text: str) -> str:
+    """An id usable in MQTT topics and HA object ids ([A-Za-z0-9_-]); distinct ids stay distinct."""
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:64] or "_"
+    if clean != text:
+        clean += "_" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return clean
+
+
+class HaDiscovery:
+    """The hub as Home Assistant sees it: every retained topic (discovery configs and states) and its payload.
+
+    MqttExport publishes these; the topics are named after `discovery_prefix` and `hub_id`.
+    """
+
+    def __init__(self, hub: Hub, *, discovery_prefix: str, hub_id: str, hub_name: str, version: str | None) -> None:
+        self.hub = hub
+        self.prefix = discovery_prefix.strip("/") or "homeassistant"
+        self.hub_id = object_id(hub_id)
+        self.hub_name = hub_name
+        self.version = version
+        self.base = f"{self.prefix}/casahub/{self.hub_id}"
+        self.status_topic = f"{self.base}/status"
+        self.state_topic = f"{self.base}/alarm/state"
+        self.command_topic = f"{self.base}/alarm/set"
+        self.incident_topic = f"{self.base}/incident"
+
+    def retained_topics(self) -> dict[str, str]:
+        """Every retained topic and its payload, discovery configs first (dicts keep order)."""
+        hub = self.hub
+        configs: dict[str, str] = {}
+        states: dict[str, str] = {}
+        dump = _dump
+
+        configs[self._config_topic("alarm_control_panel", "alarm")] = dump(self.panel_config())
+        states[self.state_topic] = HA_STATE.get(hub.state.mode, "disarmed")
+        states[f"{self.base}/alarm/attributes"] = dump(self._panel_attributes())
+
+        configs[self._config_topic("event", "incident")] = dump(self.incident_config())
+
+        configs[self._config_topic("binary_sensor", "trouble")] = dump(self.trouble_config())
+        anomalies = list(hub.state.anomalies.values())
+        states[f"{self.base}/trouble/state"] = "ON" if anomalies else "OFF"
+        states[f"{self.base}/trouble/attributes"] = dump(
+            {"anomalies": [{"kind": a.kind, "device": a.device, "subject": a.subject} for a in anomalies]}
+        )
+
+        for zone in hub.state.zones.values():
+            oid = object_id(zone.id)
+            device = hub.devices.get(zone.device) if zone.device else None
+            configs[self._config_topic("binary_sensor", f"zone_{oid}")] = dump(self.zone_config(zone, device))
+            on = zone.active if zone.kind != "power" else not zone.active
+            states[f"{self.base}/zone/{oid}/state"] = "ON" if on else "OFF"
+            online = zone.online and (device is None or device.online)
+            states[f"{self.base}/zone/{oid}/availability"] = "online" if online else "offline"
+            states[f"{self.base}/zone/{oid}/attributes"] = dump(
+                {
+                    "zone": zone.id,
+                    "kind": zone.kind,
+                    "behaviour": zone.behaviour,
+                    "room": zone.room,
+                    "bypassed": zone.excluded is not None,
+                    "tamper": zone.tamper,
+                    "battery_low": zone.battery_low,
+                }
+            )
+
+        for device in hub.devices.values():
+            oid = object_id(device.id)
+            has_battery = device.battery is not None and math.isfinite(device.battery)
+            has_signal = device.signal is not None
+            if not (has_battery or has_signal):
+                continue
+            states[f"{self.base}/device/{oid}/availability"] = "online" if device.online else "offline"
+            if has_battery and device.battery is not None:
+                configs[self._config_topic("sensor", f"device_{oid}_battery")] = dump(self.battery_config(device))
+                states[f"{self.base}/device/{oid}/battery"] = str(round(device.battery))
+            if has_signal:
+                configs[self._config_topic("sensor", f"device_{oid}_signal")] = dump(self.signal_config(device))
+                states[f"{self.base}/device/{oid}/signal"] = str(device.signal)
+        return {**configs, **states}
+
+    def _config_topic(self, component: str, oid: str) -> str:
+        return f"{self.prefix}/{component}/{self.hub_id}/{oid}/config"
+
+    def _unique_id(self, oid: str) -> str:
+        return f"casahub_{self.hub_id}_{oid}"
+
+    def _hub_device(self) -> dict[str, Any]:
+        device: dict[str, Any] = {
+            "identifiers": [f"casahub_{self.hub_id}"],
+            "name": self.hub_name,
+            "manufacturer": "casahub",
+            "model": "casahub security hub",
+        }
+        if self.version:
+            device["sw_version"] = self.version
+        return device
+
+    def _device_block(self, device: DeviceRecord | None) -> dict[str, Any]:
+        if device is None:
+            return self._hub_device()
+        block: dict[str, Any] = {
+            "identifiers": [self._unique_id(f"device_{object_id(device.id)}")],
+            "name": device.name,
+            "manufacturer": device.driver,
+            "model": device.model or device.driver,
+            "via_device": f"casahub_{self.hub_id}",
+        }
+        if device.room:
+            block["suggested_area"] = device.room
+        return block
+
+    def _origin(self) -> dict[str, Any]:
+        origin: dict[str, Any] = {"name": "casahub"}
+        if self.version:
+            origin["sw_version"] = self.version
+        return origin
+
+    def _common(self, oid: str, name: str | None, device: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "unique_id": self._unique_id(oid),
+            "device": device,
+            "origin": self._origin(),
+            "availability": [{"topic": self.status_topic}],
+            "qos": 1,
+        }
+
+    def panel_config(self) -> dict[str, Any]:
+        return {
+            **self._common("alarm", "Alarm", self._hub_device()),
+            "state_topic": self.state_topic,
+            "command_topic": self.command_topic,
+            "command_template": COMMAND_TEMPLATE,
+            "code": "REMOTE_CODE",
+            "code_arm_required": True,
+            "code_disarm_required": True,
+            "payload_arm_home": "ARM_HOME",
+            "payload_arm_away": "ARM_AWAY",
+            "payload_disarm": "DISARM",
+            "supported_features": ["arm_home", "arm_away"],
+            "json_attributes_topic": f"{self.base}/alarm/attributes",
+        }
+
+    def incident_config(self) -> dict[str, Any]:
+        return {
+            **self._common("incident", "Incident", self._hub_device()),
+            "state_topic": self.incident_topic,
+            "event_types": [*INCIDENT_OPEN_TYPES, *INCIDENT_CHANGE_TYPES],
+            "icon": "mdi:alarm-light",
+        }
+
+    def trouble_config(self) -> dict[str, Any]:
+        return {
+            **self._common("trouble", "Trouble", self._hub_device()),
+            "state_topic": f"{self.base}/trouble/state",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+            "device_class": "problem",
+            "entity_category": "diagnostic",
+            "json_attributes_topic": f"{self.base}/trouble/attributes",
+        }
+
+    def zone_config(self, zone: Zone, device: DeviceRecord | None) -> dict[str, Any]:
+        oid = object_id(zone.id)
+        # The device's main entity takes the device's name (HA's convention: name null).
+        name = None if device is not None and zone.name == device.name else zone.name
+        config = {
+            **self._common(f"zone_{oid}", name, self._device_block(device)),
+            "state_topic": f"{self.base}/zone/{oid}/state",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+            "device_class": DEVICE_CLASS[zone.kind],
+            "json_attributes_topic": f"{self.base}/zone/{oid}/attributes",
+            "availability_mode": "all",
+        }
+        config["availability"] = [
+            {"topic": self.status_topic},
+            {"topic": f"{self.base}/zone/{oid}/availability"},
+        ]
+        return config
+
+    def _device_sensor(self, device: DeviceRecord, what: str) -> dict[str, Any]:
+        oid = object_id(device.id)
+        config = {
+            **self._common(f"device_{oid}_{what}", what.capitalize(), self._device_block(device)),
+            "state_topic": f"{self.base}/device/{oid}/{what}",
+            "state_class": "measurement",
+            "entity_category": "diagnostic",
+            "availability_mode": "all",
+        }
+        config["availability"] = [
+            {"topic": self.status_topic},
+            {"topic": f"{self.base}/device/{oid}/availability"},
+        ]
+        return config
+
+    def battery_config(self, device: DeviceRecord) -> dict[str, Any]:
+        return {**self._device_sensor(device, "battery"), "device_class": "battery", "unit_of_measurement": "%"}
+
+    def signal_config(self, device: DeviceRecord) -> dict[str, Any]:
+        config = self._device_sensor(device, "signal")
+        if device.driver in LQI_DRIVERS:
+            config["unit_of_measurement"] = "lqi"
+            config["icon"] = "mdi:signal"
+        else:
+            config["device_class"] = "signal_strength"
+            config["unit_of_measurement"] = "dBm"
+        return config
+
+    def _panel_attributes(self) -> dict[str, Any]:
+        state = self.hub.state
+        return {
+            "mode": state.mode,
+            "target": state.target,
+            "ready": not not_ready(self.hub),
+            "not_ready": [
+                {"zone": z, "name": state.zones[z].name if z in state.zones else z, "reason": r}
+                for z, r in not_ready(self.hub)
+            ],
+        }
+
+
+def not_ready(hub: Hub) -> list[tuple[str, str]]:
+    return list(engine.readiness(hub.state, "away"))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
