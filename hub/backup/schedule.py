@@ -53,7 +53,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.backup.archive import DEFAULT_SCRYPT_LOG2_N, BackupError, BackupInfo, create_backup
+from hub.backup.archive import BackupInfo, create_backup
+from hub.backup.encryption import DEFAULT_SCRYPT_LOG2_N
+from hub.backup.layout import BackupError
 from hub.config import BackupConfig
 
 __all__ = [

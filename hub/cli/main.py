@@ -4,21 +4,24 @@ Local commands (`config check`, `user`, `token`, `backup`, `restore`) work on th
 while the daemon runs (SQLite WAL). Commands that act on the alarm (`status`, `arm`,
 `disarm`) go through the HTTP API, so they pass the same code checks as the dashboard; so do the
 installer's `pair` commands (hub/cli/pair.py).
+
+This module is the parser and the dispatch; the verbs live beside it: admin.py (`user`,
+`token`), backup_cmd.py (`backup`, `restore`), client.py (`status`, `arm`, `disarm`, `zone`),
+pair.py, doctor.py; data_owner.py decides which user a local command runs as.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
-import re
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from hub.cli.admin import STDIN_SECRETS_HELP, cmd_token, cmd_user
+from hub.cli.backup_cmd import cmd_backup, cmd_restore, restore_data_dir
+from hub.cli.data_owner import AS_OWNER, GIVE_BACK, become_owner, give_back
+from hub.cli.local import EXIT_USAGE, resolve_data_dir
 
 
 def _add_local(parser: argparse.ArgumentParser) -> None:
@@ -212,455 +215,10 @@ def _add_zone(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_remote(verb)
 
 
-def parse_ttl(text: str) -> float:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text.strip())
-    if not match:
-        raise ValueError(f"--ttl: expected a number with s, m, h or d (e.g. 8h), got {text!r}")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-
-
-def _data_dir(args: argparse.Namespace) -> Path:
-    if args.data_dir:
-        return Path(args.data_dir)
-    if args.config:
-        from hub.config import ConfigError, load_config
-
-        try:
-            loaded = load_config(args.config)
-        except ConfigError as exc:
-            raise SystemExit(f"casahub: invalid configuration:\n{exc}") from None
-        if loaded.config.hub.data_dir:
-            return loaded.config.hub.data_dir
-    from hub.daemon import default_data_dir
-
-    return default_data_dir()
-
-
-def _secret(value: str | None, prompt: str, *, required: bool = True) -> str | None:
-    if value is not None:
-        return value
-    if sys.stdin.isatty():
-        first = getpass.getpass(f"{prompt}: ")
-        if getpass.getpass(f"{prompt} (again): ") != first:
-            raise SystemExit("casahub: the two entries differ")
-        return first
-    if not required:
-        return None
-    line = sys.stdin.readline().rstrip("\n")
-    if not line:
-        raise SystemExit(f"casahub: {prompt.lower()}: give it with an option or on stdin")
-    return line
-
-
-STDIN_SECRETS = ("password", "code", "duress_code")
-STDIN_SECRETS_HELP = """\
-secrets never go on the command line. On a terminal they are asked without echo
-(an empty answer: no code, or unchanged). With --codes-from-stdin, standard input
-holds one `key=value` per line, keys password, code and duress_code; each at most
-once, blank lines and lines starting with # are skipped, e.g.:
-
-  printf 'password=%s\\ncode=%s\\n' "$PW" "$CODE" | casahub user add anna --role owner --codes-from-stdin
-
-`user add` needs password; `user passwd` changes the keys given. Without a
-terminal and without --codes-from-stdin, the first line of stdin is the password."""
-
-
-def _stdin_secrets() -> dict[str, str]:
-    """The `key=value` lines of stdin (STDIN_SECRETS_HELP); SystemExit naming a bad line, never its value."""
-    found: dict[str, str] = {}
-    for number, raw in enumerate(sys.stdin.read().splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in STDIN_SECRETS:
-            raise SystemExit(f"casahub: stdin line {number}: expected password=..., code=... or duress_code=...")
-        if key in found:
-            raise SystemExit(f"casahub: stdin line {number}: {key} given twice")
-        found[key] = value
-    return found
-
-
-def _user_secrets(args: argparse.Namespace, *, adding: bool) -> dict[str, str]:
-    """password / code / duress_code for `user add|passwd`: from stdin, the terminal, or one stdin line."""
-    if args.codes_from_stdin:
-        found = _stdin_secrets()
-        if adding and "password" not in found:
-            raise SystemExit("casahub: no password=... line on stdin")
-        if not found:
-            raise SystemExit("casahub: nothing to change on stdin (password=..., code=..., duress_code=...)")
-        return found
-    if not sys.stdin.isatty():
-        password = _secret(None, "Password" if adding else "New password")
-        assert password is not None
-        return {"password": password}
-    found = {}
-    prompts: tuple[tuple[str, str], ...]
-    if adding:
-        found["password"] = _secret(None, "Password") or ""
-        prompts = (("code", "Alarm code (digits; empty: none)"), ("duress_code", "Duress code (empty: none)"))
-    else:
-        prompts = (
-            ("password", "New password (empty: unchanged)"),
-            ("code", "New alarm code (empty: unchanged)"),
-            ("duress_code", "New duress code (empty: unchanged)"),
-        )
-    for key, prompt in prompts:
-        value = _secret(None, prompt)
-        if value:
-            found[key] = value
-    return found
-
-
-def _out(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2) if args.json else text)
-
-
-def cmd_user(args: argparse.Namespace) -> int:
-    from hub.store.accounts import AccountError, Accounts
-    from hub.store.db import open_sync
-
-    accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
-    try:
-        if args.action == "add":
-            given = _user_secrets(args, adding=True)
-            user = accounts.add_user(
-                args.username,
-                given["password"],
-                args.role,
-                code=given.get("code") or None,
-                duress_code=given.get("duress_code") or None,
-                language=args.language,
-            )
-            _out(args, {"user": user.username, "role": user.role}, f"user {user.username} ({user.role}) added")
-        elif args.action == "passwd":
-            given = _user_secrets(args, adding=False)
-            if not given:
-                print("casahub: nothing changed", file=sys.stderr)
-                return 1
-            # All checked before anything is written; a new password ends the user's sessions and
-            # tokens at once (hub/store/accounts.py).
-            accounts.update_user(
-                args.username,
-                password=given.get("password"),
-                code=given.get("code"),
-                duress_code=given.get("duress_code"),
-            )
-            what = sorted(given)
-            _out(args, {"user": args.username, "changed": True, "what": what}, f"user {args.username} updated")
-        elif args.action == "list":
-            users = accounts.list_users()
-            data = [
-                {
-                    "user": u.username,
-                    "role": u.role,
-                    "language": u.language,
-                    "code": u.has_code,
-                    "duress_code": u.has_duress,
-                }
-                for u in users
-            ]
-            lines = [f"{u.username:<20} {u.role:<10} {u.language}  code:{'yes' if u.has_code else 'no'}" for u in users]
-            _out(args, data, "\n".join(lines) or "no users")
-        elif args.action == "remove":
-            accounts.remove_user(args.username)
-            _out(args, {"user": args.username, "removed": True}, f"user {args.username} removed")
-    except AccountError as exc:
-        print(f"casahub: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        accounts.conn.close()
-    return 0
-
-
-def _until(expires_at: float | None) -> str:
-    if expires_at is None:
-        return "no expiry".ljust(16)
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at))
-
-
-def _token_json(token: Any) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "role": token.role,
-        "user": token.user,
-        "label": token.label,
-        "created_at": token.created_at,
-        "expires_at": token.expires_at,
-        "state": token.state,
-    }
-
-
-def cmd_token(args: argparse.Namespace) -> int:
-    from hub.store.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, Accounts
-    from hub.store.db import open_sync
-
-    accounts = Accounts(open_sync(_data_dir(args) / "casahub.db"))
-    try:
-        if args.action == "create":
-            try:
-                ttl = parse_ttl(args.ttl) if args.ttl else None
-            except ValueError as exc:
-                print(f"casahub: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-            if args.role == "installer":
-                if not args.by:
-                    print(
-                        "casahub: an installer token is granted by an owner: add --by OWNER (an existing owner's"
-                        " username)",
-                        file=sys.stderr,
-                    )
-                    return EXIT_USAGE
-                if ttl is not None and ttl > INSTALLER_TTL_MAX:
-                    print(f"casahub: --ttl: an installer token lasts at most 7d, got {args.ttl}", file=sys.stderr)
-                    return EXIT_USAGE
-                ttl = INSTALLER_TTL if ttl is None else ttl
-            token_id, secret = accounts.create_token(args.role, ttl=ttl, username=args.by, label=args.label)
-            data = {"token": secret, "id": token_id, "role": args.role, "user": args.by, "ttl": ttl}
-            _out(args, data, secret)
-        elif args.action == "list":
-            now = time.time()
-            tokens = accounts.list_tokens(now, include_ended=args.all)
-            rows = [_token_json(t) for t in tokens]
-            lines = [
-                f"{t.id}  {t.role:<10} {t.user or '-':<16} {_until(t.expires_at)}  {t.state:<8} {t.label or ''}"
-                for t in tokens
-            ]
-            _out(args, rows, "\n".join(line.rstrip() for line in lines) or "no tokens")
-        else:
-            accounts.revoke_token(args.id)
-            _out(args, {"id": args.id, "revoked": True}, f"token {args.id} revoked")
-    except AccountError as exc:
-        print(f"casahub: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        accounts.conn.close()
-    return 0
-
-
-def _passphrase(args: argparse.Namespace, *, wanted: bool, confirm: bool, why: str = "") -> str | None:
-    """--passphrase-file, else CASAHUB_BACKUP_PASSPHRASE, else a prompt when `wanted` and a terminal is attached."""
-    if args.passphrase_file is not None:
-        try:
-            text = Path(args.passphrase_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SystemExit(f"casahub: --passphrase-file: cannot read {args.passphrase_file}: {exc}") from None
-        text = text.removesuffix("\n").removesuffix("\r")
-        if not text:
-            raise SystemExit(f"casahub: --passphrase-file: {args.passphrase_file} is empty")
-        return text
-    env = os.environ.get("CASAHUB_BACKUP_PASSPHRASE")
-    if env:
-        return env
-    if not wanted:
-        return None
-    if not sys.stdin.isatty():
-        raise SystemExit(f"casahub: {why}give the passphrase with --passphrase-file FILE or CASAHUB_BACKUP_PASSPHRASE")
-    try:
-        first = getpass.getpass("Backup passphrase: ")
-        if not first:
-            raise SystemExit("casahub: the passphrase is empty")
-        if confirm and getpass.getpass("Backup passphrase (again): ") != first:
-            raise SystemExit("casahub: the two entries differ")
-    except (EOFError, KeyboardInterrupt):
-        raise SystemExit("\ncasahub: no passphrase given") from None
-    return first
-
-
-def _ask(question: str) -> bool:
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
-
-
-def cmd_backup(args: argparse.Namespace) -> int:
-    from hub.backup.archive import UNENCRYPTED_WARNING, BackupError, create_backup
-
-    passphrase = _passphrase(args, wanted=args.encrypt, confirm=True, why="--encrypt: ")
-    try:
-        info = create_backup(_data_dir(args), args.file, config_path=args.config, passphrase=passphrase)
-    except BackupError as exc:
-        print(f"casahub: {exc}", file=sys.stderr)
-        return 1
-    if passphrase is None:
-        print(f"casahub: {UNENCRYPTED_WARNING.format(file=info.path)}", file=sys.stderr)
-    if info.external_files:
-        print(
-            f"casahub: note: the config refers to files the backup does not hold: {', '.join(info.external_files)}",
-            file=sys.stderr,
-        )
-    data = {"file": str(info.path), "bytes": info.bytes, "encrypted": info.encrypted, "members": info.members}
-    text = (
-        f"backup written to {info.path} ({info.bytes} bytes, {'encrypted' if info.encrypted else 'NOT encrypted'}): "
-        + ", ".join(info.members)
-    )
-    _out(args, data, text)
-    return 0
-
-
-def _restore_data_dir(args: argparse.Namespace) -> Path:
-    if args.data_dir is None and args.config is not None and not Path(args.config).exists():
-        from hub.daemon import default_data_dir
-
-        return default_data_dir()  # the config is what we are restoring: it cannot name the data dir yet
-    return _data_dir(args)
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    from hub.backup.archive import BackupError, RestorePlan, is_encrypted, restore_backup
-
-    passphrase = _passphrase(args, wanted=is_encrypted(args.file), confirm=False, why=f"{args.file} is encrypted: ")
-    data_dir = _restore_data_dir(args)
-    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.json
-    shown = False
-
-    def review(plan: RestorePlan) -> bool:
-        # An unencrypted backup proves it is intact, not who made it: a person checks who it lets in.
-        nonlocal shown
-        if plan.authenticated or args.yes:
-            return True
-        if not interactive:
-            raise BackupError(
-                f"{args.file} is not encrypted, so nothing proves who made it: run restore on a terminal to see"
-                " the users, tokens, contacts and centre it would install, or give --yes"
-            )
-        print("\n".join(plan.lines()))
-        shown = _ask("install these users, tokens, contacts and centre, replacing what is listed?")
-        return shown
-
-    try:
-        info = restore_backup(
-            args.file,
-            data_dir,
-            config_dest=args.config,
-            passphrase=passphrase,
-            force=args.force or args.yes,
-            confirm=(lambda question: shown or _ask(question)) if interactive else None,
-            review=review,
-        )
-    except BackupError as exc:
-        print(f"casahub: {exc}", file=sys.stderr)
-        return 1
-    manifest = info.manifest
-    plan = info.plan
-    lines = [] if plan is None or shown else plan.lines()
-    lines += [
-        f"restored the backup of {manifest.get('created_at')} (casahub {manifest.get('casahub_version')}"
-        + (f", hub {manifest['hub_name']}" if manifest.get("hub_name") else "")
-        + "):",
-        *(f"  {path}" for path in info.restored),
-    ]
-    if info.kept:
-        lines.append("the files it replaced are kept as: " + ", ".join(str(p) for p in info.kept))
-    data: dict[str, object] = {"restored": [str(p) for p in info.restored]}
-    if plan is not None:
-        data |= plan.as_json()
-    _out(args, data, "\n".join(lines))
-    return 0
-
-
-# Local commands that open the database: run as the data dir's owner (the daemon's user), so that a
-# `sudo casahub token create` never leaves a root-owned casahub.db the service cannot write.
-# `serve` too: a hub started by hand with sudo on the service's data dir must not leave it files
-# (the WAL, certificates) the service then cannot write.
-AS_OWNER = ("user", "token", "doctor", "serve")
-# backup and restore also read or write files only root may (a backup in /root, the config in
-# /etc/casahub): they run as root, then give what they left in the data dir back to its owner.
-GIVE_BACK = ("backup", "restore")
-
-
-def _data_dir_owner(data_dir: Path) -> tuple[int, int, str] | None:
-    """(uid, gid, name) of the data dir's owner when we are root and it is someone else, else None."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        uid = data_dir.stat().st_uid
-    except OSError:
-        return None  # not there yet: nobody to write as but us
-    if uid == 0:
-        return None
-    import pwd
-
-    try:
-        entry = pwd.getpwuid(uid)
-    except KeyError:
-        return uid, data_dir.stat().st_gid, str(uid)
-    return uid, entry.pw_gid, entry.pw_name
-
-
-def _become_owner(args: argparse.Namespace, *, reexec: bool) -> str | None:
-    """As root on another user's data dir: start again as that user; else None. The line to print if not.
-
-    The command starts again (same arguments, same stdin) as `sudo -u casahub casahub ...` would:
-    nothing it imports later depends on root's files. Called in-process (`reexec` false, a test
-    or a script calling main(argv)) it refuses instead of changing the caller's user."""
-    try:
-        data_dir = _serve_data_dir(args) if args.command == "serve" else _data_dir(args)
-    except SystemExit:
-        return None  # an invalid config: the command itself says so
-    owner = _data_dir_owner(data_dir)
-    if owner is None:
-        return None
-    uid, gid, name = owner
-    refusal = f"casahub: {data_dir} belongs to {name}: run this as that user: sudo -u {name} casahub {args.command} ..."
-    if not reexec:
-        return refusal
-    try:
-        # Opened while root: the interpreter may live where its new user cannot look (fexecve).
-        interpreter = os.open(os.path.realpath(sys.executable), os.O_RDONLY)
-        if name != str(uid):
-            os.initgroups(name, gid)
-        else:
-            os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-        sys.stdout.flush()
-        os.execve(interpreter, [sys.executable, *sys.orig_argv[1:]], os.environ)
-    except OSError:
-        return refusal
-
-
-def _serve_data_dir(args: argparse.Namespace) -> Path:
-    """The data dir `serve` will use (hub/daemon.py plan()): --data-dir, [hub] data_dir, the demo's or the default."""
-    if args.data_dir:
-        return Path(args.data_dir)
-    if args.config:
-        from hub.config import ConfigError, load_config
-
-        try:
-            configured = load_config(args.config).config.hub.data_dir
-        except ConfigError:
-            raise SystemExit(2) from None
-        if configured:
-            return configured
-    from hub.daemon import DEMO_DATA_DIR, default_data_dir
-
-    return DEMO_DATA_DIR if args.demo else default_data_dir()
-
-
-def _give_back(data_dir: Path) -> None:
-    """Files root left in the data dir (restored, or SQLite's -wal/-shm) go to the dir's owner."""
-    owner = _data_dir_owner(data_dir)
-    if owner is None:
-        return
-    uid, gid, _ = owner
-    for folder, dirs, files in os.walk(data_dir):
-        for name in (*dirs, *files):
-            path = os.path.join(folder, name)
-            try:
-                if os.lstat(path).st_uid == 0:
-                    os.lchown(path, uid, gid)
-            except OSError:
-                pass
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in AS_OWNER:
-        refused = _become_owner(args, reexec=argv is None)
+        refused = become_owner(args, reexec=argv is None)
         if refused is not None:
             print(refused, file=sys.stderr)
             return 1
@@ -693,15 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         return cmd_token(args)
     if args.command in GIVE_BACK:
-        data_dir = _restore_data_dir(args) if args.command == "restore" else _data_dir(args)
+        data_dir = restore_data_dir(args) if args.command == "restore" else resolve_data_dir(args)
         try:
             return cmd_backup(args) if args.command == "backup" else cmd_restore(args)
         finally:
-            _give_back(data_dir)
+            give_back(data_dir)
     if args.command == "doctor":
         from hub.cli.doctor import doctor_main
 
-        return doctor_main(args.config, _data_dir(args), args.send_test, args.to, args.json)
+        return doctor_main(args.config, resolve_data_dir(args), args.send_test, args.to, args.json)
     if args.command == "pair":
         from hub.cli.pair import run_pair
 

@@ -18,7 +18,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.backup.archive import BackupError, create_backup, restore_backup
+from hub.backup.archive import create_backup
+from hub.backup.layout import BackupError
+from hub.backup.restore import restore_backup
 from hub.store.accounts import Accounts
 from hub.store.db import MIGRATIONS, open_sync
 from hub.system.certs import ensure_self_signed

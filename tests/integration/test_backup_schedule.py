@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from hub.backup import schedule as backup_schedule
-from hub.backup.archive import restore_backup
+from hub.backup.restore import restore_backup
 from hub.backup.schedule import (
     BackupSchedule,
     backup_name,

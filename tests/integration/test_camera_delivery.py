@@ -28,7 +28,8 @@ from PIL import Image
 from alarms.model import Incident
 from alarms.policy import Contact, plan_photos
 from drivers.camera.feed import CameraFeed
-from hub.backup.archive import create_backup, restore_backup
+from hub.backup.archive import create_backup
+from hub.backup.restore import restore_backup
 from hub.cameras.snapshots import AFTER, BEFORE
 from hub.config import EmailConfig, Secret
 from hub.transports.base import Delivered, OutgoingMessage

@@ -25,7 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.backup.archive import BackupError, RestorePlan, create_backup, restore_backup
+from hub.backup.archive import create_backup
+from hub.backup.layout import BackupError
+from hub.backup.restore import restore_backup
+from hub.backup.restore_plan import RestorePlan
 from hub.backup.schedule import BackupSchedule
 from hub.config import BackupConfig, Secret
 from hub.store.accounts import Accounts

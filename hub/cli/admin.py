@@ -1,0 +1,219 @@
+"""`casahub user` and `casahub token`: accounts and API tokens, straight in the data dir's database
+(also while the daemon runs: SQLite WAL). No secret ever goes on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import sys
+import time
+from typing import Any
+
+from hub.cli.local import EXIT_USAGE, resolve_data_dir, show
+
+
+def parse_ttl(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text.strip())
+    if not match:
+        raise ValueError(f"--ttl: expected a number with s, m, h or d (e.g. 8h), got {text!r}")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _secret(value: str | None, prompt: str, *, required: bool = True) -> str | None:
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"{prompt}: ")
+        if getpass.getpass(f"{prompt} (again): ") != first:
+            raise SystemExit("casahub: the two entries differ")
+        return first
+    if not required:
+        return None
+    line = sys.stdin.readline().rstrip("\n")
+    if not line:
+        raise SystemExit(f"casahub: {prompt.lower()}: give it with an option or on stdin")
+    return line
+
+
+STDIN_SECRETS = ("password", "code", "duress_code")
+STDIN_SECRETS_HELP = """\
+secrets never go on the command line. On a terminal they are asked without echo
+(an empty answer: no code, or unchanged). With --codes-from-stdin, standard input
+holds one `key=value` per line, keys password, code and duress_code; each at most
+once, blank lines and lines starting with # are skipped, e.g.:
+
+  printf 'password=%s\\ncode=%s\\n' "$PW" "$CODE" | casahub user add anna --role owner --codes-from-stdin
+
+`user add` needs password; `user passwd` changes the keys given. Without a
+terminal and without --codes-from-stdin, the first line of stdin is the password."""
+
+
+def _stdin_secrets() -> dict[str, str]:
+    """The `key=value` lines of stdin (STDIN_SECRETS_HELP); SystemExit naming a bad line, never its value."""
+    found: dict[str, str] = {}
+    for number, raw in enumerate(sys.stdin.read().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in STDIN_SECRETS:
+            raise SystemExit(f"casahub: stdin line {number}: expected password=..., code=... or duress_code=...")
+        if key in found:
+            raise SystemExit(f"casahub: stdin line {number}: {key} given twice")
+        found[key] = value
+    return found
+
+
+def _user_secrets(args: argparse.Namespace, *, adding: bool) -> dict[str, str]:
+    """password / code / duress_code for `user add|passwd`: from stdin, the terminal, or one stdin line."""
+    if args.codes_from_stdin:
+        found = _stdin_secrets()
+        if adding and "password" not in found:
+            raise SystemExit("casahub: no password=... line on stdin")
+        if not found:
+            raise SystemExit("casahub: nothing to change on stdin (password=..., code=..., duress_code=...)")
+        return found
+    if not sys.stdin.isatty():
+        password = _secret(None, "Password" if adding else "New password")
+        assert password is not None
+        return {"password": password}
+    found = {}
+    prompts: tuple[tuple[str, str], ...]
+    if adding:
+        found["password"] = _secret(None, "Password") or ""
+        prompts = (("code", "Alarm code (digits; empty: none)"), ("duress_code", "Duress code (empty: none)"))
+    else:
+        prompts = (
+            ("password", "New password (empty: unchanged)"),
+            ("code", "New alarm code (empty: unchanged)"),
+            ("duress_code", "New duress code (empty: unchanged)"),
+        )
+    for key, prompt in prompts:
+        value = _secret(None, prompt)
+        if value:
+            found[key] = value
+    return found
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from hub.store.accounts import AccountError, Accounts
+    from hub.store.db import open_sync
+
+    accounts = Accounts(open_sync(resolve_data_dir(args) / "casahub.db"))
+    try:
+        if args.action == "add":
+            given = _user_secrets(args, adding=True)
+            user = accounts.add_user(
+                args.username,
+                given["password"],
+                args.role,
+                code=given.get("code") or None,
+                duress_code=given.get("duress_code") or None,
+                language=args.language,
+            )
+            show(args, {"user": user.username, "role": user.role}, f"user {user.username} ({user.role}) added")
+        elif args.action == "passwd":
+            given = _user_secrets(args, adding=False)
+            if not given:
+                print("casahub: nothing changed", file=sys.stderr)
+                return 1
+            # All checked before anything is written; a new password ends the user's sessions and
+            # tokens at once (hub/store/accounts.py).
+            accounts.update_user(
+                args.username,
+                password=given.get("password"),
+                code=given.get("code"),
+                duress_code=given.get("duress_code"),
+            )
+            what = sorted(given)
+            show(args, {"user": args.username, "changed": True, "what": what}, f"user {args.username} updated")
+        elif args.action == "list":
+            users = accounts.list_users()
+            data = [
+                {
+                    "user": u.username,
+                    "role": u.role,
+                    "language": u.language,
+                    "code": u.has_code,
+                    "duress_code": u.has_duress,
+                }
+                for u in users
+            ]
+            lines = [f"{u.username:<20} {u.role:<10} {u.language}  code:{'yes' if u.has_code else 'no'}" for u in users]
+            show(args, data, "\n".join(lines) or "no users")
+        elif args.action == "remove":
+            accounts.remove_user(args.username)
+            show(args, {"user": args.username, "removed": True}, f"user {args.username} removed")
+    except AccountError as exc:
+        print(f"casahub: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        accounts.conn.close()
+    return 0
+
+
+def _until(expires_at: float | None) -> str:
+    if expires_at is None:
+        return "no expiry".ljust(16)
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at))
+
+
+def _token_json(token: Any) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "role": token.role,
+        "user": token.user,
+        "label": token.label,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "state": token.state,
+    }
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from hub.store.accounts import INSTALLER_TTL, INSTALLER_TTL_MAX, AccountError, Accounts
+    from hub.store.db import open_sync
+
+    accounts = Accounts(open_sync(resolve_data_dir(args) / "casahub.db"))
+    try:
+        if args.action == "create":
+            try:
+                ttl = parse_ttl(args.ttl) if args.ttl else None
+            except ValueError as exc:
+                print(f"casahub: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            if args.role == "installer":
+                if not args.by:
+                    print(
+                        "casahub: an installer token is granted by an owner: add --by OWNER (an existing owner's"
+                        " username)",
+                        file=sys.stderr,
+                    )
+                    return EXIT_USAGE
+                if ttl is not None and ttl > INSTALLER_TTL_MAX:
+                    print(f"casahub: --ttl: an installer token lasts at most 7d, got {args.ttl}", file=sys.stderr)
+                    return EXIT_USAGE
+                ttl = INSTALLER_TTL if ttl is None else ttl
+            token_id, secret = accounts.create_token(args.role, ttl=ttl, username=args.by, label=args.label)
+            data = {"token": secret, "id": token_id, "role": args.role, "user": args.by, "ttl": ttl}
+            show(args, data, secret)
+        elif args.action == "list":
+            now = time.time()
+            tokens = accounts.list_tokens(now, include_ended=args.all)
+            rows = [_token_json(t) for t in tokens]
+            lines = [
+                f"{t.id}  {t.role:<10} {t.user or '-':<16} {_until(t.expires_at)}  {t.state:<8} {t.label or ''}"
+                for t in tokens
+            ]
+            show(args, rows, "\n".join(line.rstrip() for line in lines) or "no tokens")
+        else:
+            accounts.revoke_token(args.id)
+            show(args, {"id": args.id, "revoked": True}, f"token {args.id} revoked")
+    except AccountError as exc:
+        print(f"casahub: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        accounts.conn.close()
+    return 0
