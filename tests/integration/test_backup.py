@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import zlib
 from pathlib import Path
 
 import aiohttp
@@ -278,6 +279,13 @@ def test_wrong_or_missing_passphrase_writes_nothing(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- damaged and foreign files
 
 
+def _inflates_to_the_same(content: bytes, original: bytes) -> bool:
+    try:
+        return gzip.decompress(content) == gzip.decompress(original)
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
 def test_damaged_or_truncated_backup_is_refused_and_nothing_touched(tmp_path: Path, encrypted: bool) -> None:
     data, config, _ = make_hub_dir(tmp_path)
@@ -302,6 +310,15 @@ def test_damaged_or_truncated_backup_is_refused_and_nothing_touched(tmp_path: Pa
     for label, content in variants.items():
         bad = tmp_path / "bad"
         bad.write_bytes(content)
+        if not encrypted and label.startswith("flip@") and _inflates_to_the_same(content, raw):
+            # The flipped bit sat in an unused entry of a deflate block's Huffman table: gzip's
+            # CRC and the manifest see the very same archive. Nothing is damaged, so the restore
+            # must succeed and give the same files (1 run in ~12 hit this and wrongly failed).
+            same = tmp_path / f"same-{label}"
+            restore_backup(bad, same, passphrase=None)
+            fresh_digest = {k.removeprefix(str(victims)): v for k, v in before.items()}
+            assert {k.removeprefix(str(same)): v for k, v in tree_digest(same).items()} == fresh_digest, label
+            continue
         with pytest.raises(BackupError) as excinfo:
             restore_backup(bad, victims, passphrase=passphrase, force=True)
         message = str(excinfo.value)
