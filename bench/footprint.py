@@ -1,7 +1,7 @@
 """Footprint: resident memory and start-up time of `casahub serve`, and a Home Assistant reference.
 
 casahub. A data dir is prepared with 200 paired devices (zigbee2mqtt radio sensors: contact,
-motion, water, smoke, in turn, paired through `hub.pair_device`) and a bearer token. The config
+motion, water, smoke, in turn, paired through `pair_device`) and a bearer token. The config
 is a full production one: every channel against the loopback peers of tests.peers.household
 (Twilio double, SMTP, push service, pysiaalarm DC-09), the zigbee2mqtt driver against a
 Debian mosquitto when one is installed, HTTPS with the self-signed certificate (tls = "auto").
@@ -51,6 +51,7 @@ async def prepare_data_dir(data_dir: Path) -> str:
     """200 paired devices and an owner token; returns the token."""
     from alarms.model import AlarmSettings
     from alarms.policy import Escalation
+    from hub.core.pairing import pair_device
     from hub.core.runtime import Hub
     from hub.store.accounts import Accounts
     from hub.store.db import Database, open_sync
@@ -62,7 +63,8 @@ async def prepare_data_dir(data_dir: Path) -> str:
     kinds = ("contact", "motion", "water", "smoke")
     for i in range(DEVICES):
         kind = kinds[i % len(kinds)]
-        await hub.pair_device(
+        await pair_device(
+            hub,
             driver="zigbee2mqtt",
             address=f"0x00158d0001{i:06x}",
             name=f"{kind} {i}",

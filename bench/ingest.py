@@ -1,7 +1,7 @@
 """Ingest: 1,000 paired devices reporting at once, and what an alarm costs under that load.
 
 The hub of bench/rig.py (demo hub, every peer) gets 1,000 devices paired through
-`hub.pair_device` on a driver of its own (`FeedDriver` "bench", known to the daemon so that
+`pair_device` (hub/core/pairing.py) on a driver of its own (`FeedDriver` "bench", known to the daemon so that
 supervision asks it for intervals): 984 motion sensors and 4 each of water, smoke, panic and
 power. The system stays disarmed. Readings go in at the driver boundary (the driver's queue;
 a pump feeds `hub.ingest` as the daemon's does), all through the one driver, in order:
@@ -32,6 +32,7 @@ from alarms.model import IncidentOpened, Resolve, SensorChanged
 from bench.common import Report, Row, fmt_rate, latency_row, now_iso, say
 from bench.rig import Rig, bench_hub
 from drivers.base import HealthReading, SensorReading
+from hub.core.pairing import pair_device
 from tests.peers import wait_until
 
 SECTION = "3. ingest (1,000 devices, 99 % telemetry / 1 % state changes)"
@@ -83,7 +84,8 @@ async def pair(rig: Rig, devices: int) -> tuple[list[str], list[str], dict[str, 
         kind = ALARM_KINDS[i // ALARM_DEVICES_PER_KIND] if i < len(ALARM_KINDS) * ALARM_DEVICES_PER_KIND else "motion"
         address = f"b{i:04d}"
         # by="config": declared devices are not news to the household (no push per device)
-        await hub.pair_device(
+        await pair_device(
+            hub,
             driver="bench",
             address=address,
             name=f"Bench {kind} {i}",
@@ -227,7 +229,7 @@ async def measure(
     wait_row, wait_entry = latency_row(SECTION, "    of which waiting in the driver queue", alarm_queue_wait, floor)
     return {
         "rows": [
-            Row(SECTION, f"pairing {devices} devices (hub.pair_device)", value=f"{pairing_s:.1f} s"),
+            Row(SECTION, f"pairing {devices} devices (pair_device)", value=f"{pairing_s:.1f} s"),
             Row(
                 SECTION,
                 f"readings/s sustained, {rate:,.0f}/s offered {seconds:g} s",

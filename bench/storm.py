@@ -35,6 +35,7 @@ from alarms.model import ActivationAdded, ArmRequest, Configure, IncidentOpened,
 from bench.common import ROOT, Report, Row, latency_row, now_iso, say
 from bench.rig import Rig, bench_hub
 from drivers.base import SensorReading
+from hub.core.pairing import pair_device
 from tests.peers import wait_until
 
 SECTION_STORM = "6. alarm storm (100 zones in 1 s, every peer)"
@@ -54,7 +55,8 @@ async def storm(
     address_of: dict[str, str] = {}
     for i in range(PER_KIND * len(KINDS)):
         kind = KINDS[i % len(KINDS)]
-        device = await hub.pair_device(
+        device = await pair_device(
+            hub,
             driver="storm",
             address=f"s{i:03d}",
             name=f"Storm {kind} {i}",

@@ -51,6 +51,7 @@ async def child(folder: Path, hours: int) -> dict[str, Any]:
     from alarms.model import AlarmSettings
     from alarms.policy import Contact, Escalation
     from drivers.base import HealthReading, SensorReading
+    from hub.core.pairing import pair_device
     from hub.core.runtime import Hub
     from hub.store.db import Database
 
@@ -70,7 +71,8 @@ async def child(folder: Path, hours: int) -> dict[str, Any]:
     for kind, count in SENSORS:
         for i in range(count):
             address = f"0x00158d00{len(addresses):08x}"
-            await hub.pair_device(
+            await pair_device(
+                hub,
                 driver="zigbee2mqtt",
                 address=address,
                 name=f"{kind} {i}",

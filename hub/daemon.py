@@ -32,8 +32,10 @@ from drivers.base import DriverContext
 from drivers.registry import load_driver
 from hub.backup.schedule import BackupSchedule
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
+from hub.core.channel_watch import check_notification_channels, run_channel_watch
 from hub.core.clock import SteadyClock
 from hub.core.outbox import OutboxDispatcher
+from hub.core.pairing import pair_device
 from hub.core.runtime import Hub
 from hub.core.throttle import hub_code_throttle
 from hub.export.metrics import LoopLagMonitor, metrics_handler
@@ -390,7 +392,7 @@ class Daemon:
                 for driver_cfg in cfg.drivers:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
                 await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
-                await hub.check_notification_channels()  # no_notification_channel from the first second
+                await check_notification_channels(hub)  # no_notification_channel from the first second
                 hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
                 # Announced on the LAN for `casahub pair` (not on loopback: the demo stays private).
                 await stack.enter_async_context(
@@ -413,7 +415,7 @@ class Daemon:
                 retention = journal.run_retention(db, max_events=cfg.storage.max_events, clock=self.clock)
                 tasks.create_task(retention, name="retention")
                 tasks.create_task(hub.supervision.run(), name="supervision")
-                tasks.create_task(hub.run_channel_watch(), name="channel-watch")
+                tasks.create_task(run_channel_watch(hub), name="channel-watch")
                 tasks.create_task(lag.run(), name="loop-lag")
                 tasks.create_task(self._camera_snapshots(hub).run(), name="camera-snapshots")
                 if backups is not None:
@@ -597,7 +599,8 @@ async def _pair_fixed_devices(hub: Hub, name: str, driver: Any) -> None:
             )
             for kind in fixed.kinds
         ]
-        await hub.pair_device(
+        await pair_device(
+            hub,
             driver=name,
             address=fixed.address,
             name=fixed.name,

@@ -2,18 +2,16 @@
 
 One lock serialises every engine step. A step's journal row, engine snapshot, incident
 and anomaly records and outbox rows commit in one transaction *before* anything is sent
-or shown (docs/architecture.md, the durability rule). Then the dashboards hear about it, the dispatcher
-is woken and the deadline timer is re-armed from `engine.next_deadline`.
+or shown (docs/architecture.md, the durability rule). Then the dashboards hear about it (hub/core/live.py),
+the dispatcher is woken and the deadline timer is re-armed from `engine.next_deadline`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,16 +21,13 @@ import msgspec
 
 from alarms import engine
 from alarms.model import (
-    DEFAULT_BEHAVIOUR,
     ActivationAdded,
     AlarmSettings,
-    Anomaly,
     AnomalyCleared,
     AnomalyRaised,
     AnyEffect,
     AnyEvent,
     ArmRefused,
-    Behaviour,
     CancelEscalation,
     ClockStep,
     Configure,
@@ -53,27 +48,26 @@ from alarms.model import (
     Tick,
     WalkTestActivation,
     Zone,
-    ZoneKind,
-    ZoneRemove,
-    ZoneUpsert,
 )
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, Reading, SensorReading
-from hub.core import outbox
+from hub.core import outbox, views
 from hub.core.clock import wait_set
 from hub.core.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
+from hub.core.devices import DeviceRecord as DeviceRecord  # its old import path (hub/export)
+from hub.core.devices import device_from_row
 from hub.core.fanout import Fanout
+from hub.core.live import LiveMessages
+from hub.core.report_payload import report_payload, unsaved_report_payload
 from hub.core.supervision import Supervision
 from hub.store import journal
 from hub.store.db import Database
 from hub.store.disk_reserve import DiskReserve, is_disk_full
-from hub.transports.registry import NOT_CONFIGURED, household_channels, is_real
+from hub.transports.registry import NOT_CONFIGURED, is_real
 
 log = logging.getLogger("hub.runtime")  # the name users' [log] levels know (README)
 
-_INCIDENT_DECODER = msgspec.json.Decoder(Incident)
 LOW_BATTERY_PERCENT = 15.0
-CHANNEL_RECHECK = 60.0  # seconds: push subscriptions also end without telling (a 410 from the push service)
 HUB_SUPPLY_DRIVERS = ("nut", "power_supply")
 LAST_SEEN_EVERY = 900.0  # seconds; supervision reads last_seen from memory, this is for restarts
 SILENT_REPORTS = 2  # a device is silent after missing this many expected reports
@@ -81,22 +75,6 @@ TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_
 # A received signal strength wobbles by a few dB from one report to the next; the stored value
 # only serves restarts (the API shows the live one), so it is rewritten when it moves this much.
 SIGNAL_DEADBAND = 6.0  # dB
-
-
-@dataclass
-class DeviceRecord:
-    id: str
-    driver: str
-    address: str
-    name: str
-    room: str
-    model: str
-    battery: float | None = None
-    signal: int | None = None
-    last_seen: float | None = None
-    online: bool = True
-    created_at: float = 0.0
-    bindkey: str | None = field(default=None, repr=False)
 
 
 def _telemetry_moved(stored: tuple[object, ...] | None, values: tuple[object, ...]) -> bool:
@@ -140,7 +118,7 @@ class Hub:
         self.transports = dict(transports)
         self.demo = demo
         self.has_app = has_app  # contact name -> a dashboard app subscribed for push (blocking store read)
-        self._channels_changed = asyncio.Event()
+        self.channels_dirty = asyncio.Event()  # set by channels_changed, awaited by hub/core/channel_watch.py
         self.tz = ZoneInfo(timezone)
         self.language = language
         self.clock = clock
@@ -149,6 +127,7 @@ class Hub:
         self.state: State = engine.initial_state()
         self.devices: dict[str, DeviceRecord] = {}
         self.fanout = Fanout()
+        self.live = LiveMessages(self)  # what the dashboards hear of each step
         self.ready = False
         self.dispatcher: outbox.OutboxDispatcher | None = None
         # Photo verification (hub/cameras/snapshots.py), when the daemon runs it: stores a new
@@ -162,9 +141,6 @@ class Hub:
         self._by_address: dict[tuple[str, str], DeviceRecord] = {}
         self._zones_index: dict[str, list[Zone]] = {}
         self._zones_index_state: State | None = None
-        # `zone` live messages: the zones dict last compared, and the zone JSON last sent per zone.
-        self._zones_compared: Mapping[str, Zone] = {}
-        self._zones_sent: dict[str, dict[str, Any]] = {}
         self.degraded = Degraded()
         self._zone_numbers: dict[str, int] = {}
         self._hub_battery_low: set[str] = set()
@@ -188,20 +164,7 @@ class Hub:
         if state is not None:
             self.state = state
         for row in await self.db.fetchall("SELECT * FROM devices"):
-            self.devices[row["id"]] = DeviceRecord(
-                id=row["id"],
-                driver=row["driver"],
-                address=row["address"],
-                name=row["name"],
-                room=row["room"],
-                model=row["model"],
-                battery=row["battery"],
-                signal=row["signal"],
-                last_seen=row["last_seen"],
-                online=bool(row["online"]),
-                created_at=row["created_at"],
-                bindkey=row["bindkey"],
-            )
+            self.devices[row["id"]] = device_from_row(row)
         if self.state.settings != self.settings:
             await self.submit(Configure(settings=self.settings), actor="config")
         # Deadlines that passed while the hub was down fire now, at their original times.
@@ -293,12 +256,9 @@ class Hub:
                         self.degraded.queue(message, transport=transport, now=now, params=extra, payload=None)
                 case Report():
                     message = plan_report(effect, step.state, self.language)
-                    payload: dict[str, Any] = msgspec.to_builtins(effect)
-                    payload.pop("type", None)
-                    payload["zone_number"] = self._zone_numbers.get(effect.zone or "", 0) if effect.zone else None
-                    payload["user_number"] = None
+                    payload = unsaved_report_payload(effect, self._zone_numbers)
                     transport = self._transport("centre")
-                    if transport != NOT_CONFIGURED:  # no centre, no report (as _enqueue)
+                    if transport != NOT_CONFIGURED:  # no centre, no report (as enqueue)
                         self.degraded.queue(message, transport=transport, now=now, params=extra, payload=payload)
                 case CancelEscalation(incident=incident_id):
                     self.degraded.cancel_escalation(incident_id)
@@ -384,11 +344,11 @@ class Hub:
                 for message in plan_notify(effect, state, self.contacts, self.escalation, ntfy=self._has("ntfy")):
                     # The e-mail names the frame files; the channel reads them when it sends.
                     payload = {"photos": photos} if photos and message.channel == "email" else None
-                    notifications.append(await self._enqueue(conn, message, now, payload=payload))
+                    notifications.append(await self.enqueue(conn, message, now, payload=payload))
             case Report():
                 message = plan_report(effect, state, self.language)
-                payload = await self._report_payload(conn, effect)
-                notifications.append(await self._enqueue(conn, message, now, payload=payload))
+                payload = await report_payload(conn, effect, self._zone_numbers)
+                notifications.append(await self.enqueue(conn, message, now, payload=payload))
             case CancelEscalation(incident=incident_id):
                 await outbox.cancel_escalation(conn, incident_id)
             case ModeChanged():
@@ -419,8 +379,9 @@ class Hub:
             case Siren(on=on):
                 await journal.append_event(conn, now, "siren_on" if on else "siren_off")
             case WalkTestActivation():
+                signal = views.walk_test_signal(self, effect)
                 await journal.append_event(
-                    conn, now, "walk_test_activation", actor=actor, zone=effect.zone, data=self.walk_test_signal(effect)
+                    conn, now, "walk_test_activation", actor=actor, zone=effect.zone, data=signal
                 )
             case Led():
                 pass  # the LED driver (production issue) follows the state; nothing to store
@@ -435,38 +396,16 @@ class Hub:
             log.exception("incident %s: no photos for the alarm e-mail", incident.id)
             return []
 
-    async def _report_payload(self, conn: aiosqlite.Connection, report: Report) -> dict[str, Any]:
-        payload: dict[str, Any] = msgspec.to_builtins(report)
-        payload.pop("type", None)
-        payload["zone_number"] = None
-        payload["user_number"] = None
-        if report.zone:
-            await conn.execute(
-                "INSERT OR IGNORE INTO zone_numbers (zone, number)"
-                " SELECT ?, COALESCE(MAX(number), 0) + 1 FROM zone_numbers",
-                (report.zone,),
-            )
-            async with conn.execute("SELECT number FROM zone_numbers WHERE zone = ?", (report.zone,)) as cur:
-                row = await cur.fetchone()
-            payload["zone_number"] = int(row[0]) % 1000 if row else None
-            if row:
-                self._zone_numbers[report.zone] = payload["zone_number"]
-        if report.user:
-            # "anna" or "anna (token:ab12)": the person is the first word.
-            async with conn.execute("SELECT rowid FROM users WHERE username = ?", (report.user.split(" ")[0],)) as cur:
-                row = await cur.fetchone()
-            payload["user_number"] = int(row[0]) % 1000 if row else 0
-        return payload
-
     def _has(self, channel: str) -> bool:
         return is_real(self.transports.get(channel))
 
     def _transport(self, channel: str) -> str:
         return self.transports.get(channel, NOT_CONFIGURED)
 
-    async def _enqueue(
+    async def enqueue(
         self, conn: aiosqlite.Connection, message: Any, now: float, payload: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        """Write a planned message into the outbox, in the caller's transaction (pairing too)."""
         transport = self._transport(message.channel)
         if transport == NOT_CONFIGURED and message.channel == "centre":
             return {"id": 0}  # a hub without [centre] reports to nobody; doctor and the report say so
@@ -479,11 +418,8 @@ class Hub:
         return {"id": row_id}
 
     def publish_notification(self, row: dict[str, Any]) -> None:
-        """A delivery result for live dashboards; the centre's duress reports never go there."""
-        incident = self.state.incidents.get(row.get("incident") or "")
-        if row.get("template") == "centre.duress" or (incident is not None and incident.kind == "duress"):
-            return
-        self.fanout.publish({"type": "notification", "notification": self.notification_json(row)})
+        """A delivery result for live dashboards (the outbox dispatcher's `on_change`)."""
+        self.live.notification(row)
 
     def format_time(self, ts: float) -> str:
         return datetime.fromtimestamp(ts, self.tz).strftime("%d/%m/%Y %H:%M:%S")
@@ -495,48 +431,7 @@ class Hub:
         self._timer_wake.set()
         if notifications and self.dispatcher is not None:
             self.dispatcher.wake()
-        for effect in step.effects:
-            match effect:
-                case ModeChanged():
-                    pass
-                case IncidentOpened(incident=inc) | ActivationAdded(incident=inc) | IncidentChanged(incident=inc):
-                    if inc.kind == "duress":
-                        continue  # for the centre only
-                    self.fanout.publish({"type": "incident", "incident": self.incident_json(inc)})
-                case AnomalyRaised(anomaly=ano) | AnomalyCleared(anomaly=ano):
-                    self.fanout.publish({"type": "anomaly", "anomaly": self.anomaly_json(ano)})
-                case LogEvent():
-                    self.fanout.publish({"type": "event", "kind": effect.kind, "zone": effect.zone, "by": effect.by})
-                case WalkTestActivation():
-                    self.fanout.publish(self.walk_test_activation_json(effect))
-        self._publish_zones(step.state.zones)
-        if self.fanout.count:  # the snapshot is only worth building for someone watching
-            self.fanout.publish({"type": "system", "system": self.system_json()})
-
-    def _publish_zones(self, zones: Mapping[str, Zone], only: Sequence[str] | None = None) -> None:
-        """A `zone` message for each zone whose JSON changed since the last one sent.
-
-        The engine copies the zones dict but keeps the Zone objects it did not touch, so a step
-        that changed no zone (a tick, an arming) costs one identity check per zone. Removed zones
-        are told by their `zone_removed` event. With nobody watching nothing is built, and the
-        record of what was sent is dropped: a dashboard reads the zones when it connects.
-        """
-        if not self.fanout.count:
-            self._zones_compared, self._zones_sent = zones, {}
-            return
-        before = self._zones_compared
-        for zone_id in only if only is not None else list(zones):
-            zone = zones.get(zone_id)
-            if zone is None or zone_id not in self.state.zones or (only is None and before.get(zone_id) is zone):
-                continue
-            shown = self.zone_json(zone_id)
-            if self._zones_sent.get(zone_id) != shown:
-                self._zones_sent[zone_id] = shown
-                self.fanout.publish({"type": "zone", "zone": shown})
-        if only is None:
-            for gone in set(self._zones_sent) - set(zones):
-                del self._zones_sent[gone]
-            self._zones_compared = zones  # never changed in place: each engine step makes a new dict
+        self.live.step(step)
 
     # ------------------------------------------------------------------ timers
     async def run_timers(self) -> None:
@@ -586,7 +481,7 @@ class Hub:
                 await self.submit(DeviceHealth(device=device.id, online=True), actor=actor)
                 zones = self.zones_of(device.id)
         if device.online != was_online:  # a zone's `online` follows its device's before any engine step
-            self._publish_zones(self.state.zones, only=[z.id for z in zones])
+            self.live.zones(self.state.zones, only=[z.id for z in zones])
         if isinstance(reading, SensorReading):
             for zone in zones:
                 if zone.kind == reading.kind and zone.active != reading.active:
@@ -703,194 +598,7 @@ class Hub:
     async def raise_fault(self, kind: str, subject: str | None, active: bool = True) -> None:
         await self.submit(SystemFault(kind=kind, active=active, subject=subject), actor="hub")  # type: ignore[arg-type]
 
-    # ------------------------------------------------------------------ JSON views
-    def system_json(self) -> dict[str, Any]:
-        s = self.state
-        not_ready = engine.readiness(s, "away")
-        delays: dict[str, Any] = {}
-        if s.deadline is not None:
-            name = {"arming_home": "exit", "arming_away": "exit", "pending": "entry", "triggered": "siren"}.get(s.mode)
-            if name:
-                delays[name] = {
-                    "until": self.iso(s.deadline),
-                    "remaining": max(0.0, round(s.deadline - self.clock(), 1)),
-                }
-        return {
-            "mode": s.mode,
-            "target": s.target,
-            "ready": not not_ready,
-            "ready_home": not engine.readiness(s, "home"),
-            "not_ready": [
-                {"zone": z, "name": s.zones[z].name if z in s.zones else z, "reason": r} for z, r in not_ready
-            ],
-            # A duress incident is for the centre only: whoever holds the screen must not see it.
-            "incidents": [self.incident_json(i) for i in s.incidents.values() if i.kind != "duress"],
-            "anomalies": [self.anomaly_json(a) for a in s.anomalies.values()],
-            "delays": delays,
-            "settings": msgspec.to_builtins(s.settings),
-            "settings_source": {
-                name: "dashboard" if name in self.settings_overrides else "config"
-                for name in AlarmSettings.__struct_fields__
-            },
-            "walk_test": self.walk_test_json(),
-            # Every zone that does not protect right now, and until when: the home screen lists them.
-            "excluded": [
-                {"zone": z.id, "name": z.name, "how": z.excluded.how, "until": self.iso(z.excluded.until)}
-                for z in sorted(s.zones.values(), key=lambda z: z.id)
-                if z.excluded is not None
-            ],
-        }
-
-    def walk_test_json(self) -> dict[str, Any] | None:
-        walk = self.state.walk_test
-        if walk is None:
-            return None
-        return {
-            "active": True,
-            "started_at": self.iso(walk.started_at),
-            "ends_at": self.iso(walk.ends_at),
-            "remaining": max(0.0, round(walk.ends_at - self.clock(), 1)),
-            "by": walk.by,
-            "tested": list(walk.tested),
-        }
-
-    def zone_signal(self, zone_id: str) -> tuple[int | None, str | None]:
-        """The last signal strength heard from a zone's device and its unit: dBm from radios
-        that give it, LQI (0-255, higher is better) from Zigbee."""
-        zone = self.state.zones.get(zone_id)
-        device = self.devices.get(zone.device or "") if zone is not None else None
-        if device is None or device.signal is None:
-            return None, None
-        return device.signal, "lqi" if device.driver.split("#")[0] == "zigbee2mqtt" else "dBm"
-
-    def walk_test_signal(self, effect: WalkTestActivation) -> dict[str, Any]:
-        signal, unit = self.zone_signal(effect.zone)
-        return {"what": effect.what, "signal": signal, "signal_unit": unit}
-
-    def walk_test_activation_json(self, effect: WalkTestActivation) -> dict[str, Any]:
-        """The live message of a walk-test activation: enough for a dashboard or the CLI to show
-        the row without asking the API again."""
-        zone = self.state.zones.get(effect.zone)
-        return {
-            "type": "event",
-            "kind": "walk_test_activation",
-            "zone": effect.zone,
-            "by": None,
-            "at": self.iso(self.clock()),
-            "name": zone.name if zone is not None else effect.zone,
-            "room": zone.room if zone is not None else "",
-            "zone_kind": zone.kind if zone is not None else None,
-            **self.walk_test_signal(effect),
-        }
-
-    def incident_json(self, inc: Any) -> dict[str, Any]:
-        zones = self.state.zones
-        return {
-            "id": inc.id,
-            "kind": inc.kind,
-            "state": inc.state,
-            "opened_at": self.iso(inc.opened_at),
-            "closed_at": self.iso(inc.closed_at),
-            "confirmed": inc.confirmed,
-            "by": inc.by,
-            "activations": [
-                {"zone": a.zone, "name": zones[a.zone].name if a.zone in zones else a.zone, "at": self.iso(a.at)}
-                for a in inc.activations
-            ],
-        }
-
-    def anomaly_json(self, ano: Any, language: str | None = None) -> dict[str, Any]:
-        from alarms.manual import manual_entry
-
-        entry = manual_entry(ano.kind, language or self.language)
-        return {
-            "id": ano.id,
-            "kind": ano.kind,
-            "state": ano.state,
-            "device": ano.device,
-            "subject": ano.subject,
-            "opened_at": self.iso(ano.opened_at),
-            "closed_at": self.iso(ano.closed_at),
-            "manual": {"title": entry.title, "meaning": entry.meaning, "steps": list(entry.steps)},
-        }
-
-    def zone_json(self, zone_id: str) -> dict[str, Any]:
-        z = self.state.zones[zone_id]
-        device = self.devices.get(z.device) if z.device else None
-        return {
-            "id": z.id,
-            "name": z.name,
-            "kind": z.kind,
-            "behaviour": z.behaviour,
-            "home": z.home,
-            "room": z.room,
-            "device": z.device,
-            "active": z.active,
-            "bypassed": z.excluded is not None,
-            "excluded": self.exclusion_json(z),
-            "online": z.online if device is None else (z.online and device.online),
-            "tamper": z.tamper,
-            "battery_low": z.battery_low,
-        }
-
-    def exclusion_json(self, z: Zone) -> dict[str, Any] | None:
-        e = z.excluded
-        if e is None:
-            return None
-        return {"how": e.how, "by": e.by, "reason": e.reason, "until": self.iso(e.until)}
-
-    def device_json(self, d: DeviceRecord) -> dict[str, Any]:
-        return {
-            "id": d.id,
-            "driver": d.driver,
-            "address": d.address,
-            "name": d.name,
-            "room": d.room,
-            "model": d.model,
-            "battery": d.battery,
-            "signal": d.signal,
-            "last_seen": self.iso(d.last_seen),
-            "online": d.online,
-            "zones": [z.id for z in self.state.zones.values() if z.device == d.id],
-        }
-
-    # ------------------------------------------------------------------ records for the API
-    def incident_from_json(self, data: str) -> Incident:
-        return _INCIDENT_DECODER.decode(data)
-
-    def anomaly_from_row(self, row: Any) -> Anomaly:
-        return Anomaly(
-            id=row["id"],
-            kind=row["kind"],
-            state=row["state"],
-            opened_at=row["opened_at"],
-            device=row["device"],
-            subject=row["subject"],
-            closed_at=row["closed_at"],
-        )
-
-    def notification_json(self, row: Any) -> dict[str, Any]:
-        return {
-            "id": str(row["id"]),
-            "incident": row["incident"],
-            "anomaly": row["anomaly"],
-            "channel": row["channel"],
-            "transport": row["transport"],
-            "recipient": row["recipient"],
-            "address": row["address"],
-            "language": row["language"],
-            "template": row["template"],
-            "subject": row["subject"],
-            "text": row["short"],
-            "step": row["step"],
-            "state": row["state"],
-            "attempts": row["attempts"],
-            "last_error": row["last_error"],
-            "created_at": self.iso(row["created_at"]),
-            "due_at": self.iso(row["due_at"]),
-            "sent_at": self.iso(row["sent_at"]),
-        }
-
+    # ------------------------------------------------------------------ contacts
     def use_contacts(self, dashboard: Sequence[Contact]) -> None:
         """The config's contacts plus the dashboard's. The list is changed in place: whatever
         holds it sees the change, and the next alarm is planned with these contacts."""
@@ -899,38 +607,9 @@ class Hub:
 
     # ------------------------------------------------------------------ can anybody be told?
     def channels_changed(self) -> None:
-        """Contacts or push subscriptions changed: look again at once whether anybody can be told."""
-        self._channels_changed.set()
-
-    async def check_notification_channels(self) -> None:
-        """Raise `no_notification_channel` while no household channel reaches anybody, clear it
-        once one does (hub/transports/registry.py household_channels). The demo's log is said to be a demo
-        everywhere and raises nothing."""
-        if self.demo:  # (a data dir that ran without --demo may carry one: it clears)
-            reachable = ["log"]
-        else:
-            contacts = list(self.contacts)
-            reachable = await asyncio.to_thread(household_channels, contacts, self.transports, self.has_app)
-        raised = any(a.kind == "no_notification_channel" for a in self.state.anomalies.values())
-        if raised == (not reachable):
-            return
-        if reachable:
-            log.info("the household can be told again, by %s", ", ".join(reachable))
-        else:
-            log.warning("no notification channel reaches anybody: an alarm would reach nobody in the household")
-        await self.raise_fault("no_notification_channel", "household", active=not reachable)
-
-    async def run_channel_watch(self) -> None:
-        while True:
-            try:
-                await wait_set(self._channels_changed, CHANNEL_RECHECK)
-            except TimeoutError:
-                pass
-            self._channels_changed.clear()
-            try:
-                await self.check_notification_channels()
-            except Exception:
-                log.exception("could not check the notification channels")
+        """Contacts or push subscriptions changed: look again at once whether anybody can be told
+        (hub/core/channel_watch.py)."""
+        self.channels_dirty.set()
 
     async def audit(
         self, kind: str, *, actor: str | None = None, data: dict[str, Any] | None = None, notify: bool = False
@@ -951,86 +630,14 @@ class Hub:
                 event = Notify(subject="event", event=kind, by=actor)
                 for message in plan_notify(event, self.state, self.contacts, self.escalation, ntfy=self._has("ntfy")):
                     params = {**message.params, **{k: str(v) for k, v in (data or {}).items()}}
-                    await self._enqueue(conn, msgspec.structs.replace(message, params=params), now)
+                    await self.enqueue(conn, msgspec.structs.replace(message, params=params), now)
                     queued = True
         if queued and self.dispatcher is not None:
             self.dispatcher.wake()
         self.fanout.publish({"type": "event", "kind": kind, "by": actor})
 
-    # ------------------------------------------------------------------ pairing
-    async def pair_device(
-        self,
-        *,
-        driver: str,
-        address: str,
-        name: str,
-        room: str,
-        model: str,
-        bindkey: str | None,
-        zones: Sequence[tuple[ZoneKind, str | None, Behaviour | None, bool | None]],
-        by: str,
-    ) -> DeviceRecord:
-        """Store a device and create its zones (one ZoneUpsert each, so they are journaled)."""
-        if self.device_by_address(driver, address) is not None:
-            raise ValueError(f"{driver} device {address} is already paired")
-        device_id = base_id = _slug(f"{driver}-{address}")
-        suffix = 1
-        zone_ids = set(self.state.zones)
-        while device_id in self.devices or device_id in zone_ids:  # two addresses can make one slug
-            suffix += 1
-            device_id = f"{base_id}-{suffix}"
-        now = self.clock()
-        device = DeviceRecord(
-            id=device_id,
-            driver=driver,
-            address=address,
-            name=name,
-            room=room,
-            model=model,
-            created_at=now,
-            bindkey=bindkey,
-            last_seen=None,
-        )
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO devices (id, driver, address, name, room, model, bindkey, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (device_id, driver, address, name, room, model, bindkey, now),
-            )
-            await journal.append_event(conn, now, "device_paired", actor=by, data={"device": device_id, "name": name})
-            event = Notify(subject="event", event="device_paired", by=by)
-            # Devices that the config file declares are not news to the household.
-            plans = [] if by == "config" else plan_notify(event, self.state, self.contacts, self.escalation)
-            for message in plans:
-                params = {**message.params, "device": name, "room": room}
-                await self._enqueue(conn, msgspec.structs.replace(message, params=params), now)
-        self.devices[device_id] = device
-        if plans and self.dispatcher is not None:
-            self.dispatcher.wake()
-        for index, (kind, zone_name, behaviour, home) in enumerate(zones):
-            zone_id = device_id if len(zones) == 1 else f"{device_id}-{kind}-{index + 1}"
-            while zone_id in self.state.zones:  # never take over another device's zone
-                zone_id += "-x"
-            await self.submit(
-                ZoneUpsert(
-                    id=zone_id,
-                    name=zone_name or (name if len(zones) == 1 else f"{name} ({kind})"),
-                    kind=kind,
-                    behaviour=behaviour or DEFAULT_BEHAVIOUR[kind],
-                    home=bool(home),
-                    device=device_id,
-                    room=room,
-                    by=by,
-                )
-            )
-        return device
-
-    async def unpair_device(self, device_id: str, *, by: str) -> None:
-        for zone in [z for z in self.state.zones.values() if z.device == device_id]:
-            await self.submit(ZoneRemove(id=zone.id, by=by))
-        async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM devices WHERE id = ?", (device_id,))
-            await journal.append_event(conn, self.clock(), "device_removed", actor=by, data={"device": device_id})
+    def forget_device(self, device_id: str) -> None:
+        """An unpaired device (hub/core/pairing.py): no telemetry of it is written any more."""
         self.devices.pop(device_id, None)
         self._dirty_devices.discard(device_id)
 
@@ -1041,7 +648,3 @@ class Hub:
             await wait_set(self._ingested, timeout)
         except TimeoutError:
             pass
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "device"

@@ -1,10 +1,9 @@
 """The aiohttp application: error handling, auth, security headers and routes.
 
 `make_app` is the one place that assembles the routes: every hub/web module exposes an
-`add_*_routes(app)` and imports nothing from this module, nor from `api`'s callers, so the
-package has no import cycle (pyproject's import-linter contract keeps it so). The daemon
-passes in what only it can build (the push store's routes, the /metrics handler) and adds
-no route afterwards.
+`add_*_routes(app)` and imports nothing from this module, so the package has no import cycle
+(pyproject's import-linter contract keeps it so). The daemon passes in what only it can build
+(the push store's routes, the /metrics handler) and adds no route afterwards.
 
 The error middleware is the outermost layer: whatever goes wrong in a handler, the
 client gets JSON with an `error` code and the daemon keeps running.
@@ -18,21 +17,25 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.core.degraded import DURABLE_REQUIRED, STORAGE_ERRORS, NotDurable
-from hub.web.api import add_routes
 from hub.web.auth import Handler, auth_middleware
 from hub.web.camera_api import add_camera_routes
 from hub.web.contacts_api import add_contacts_routes
 from hub.web.context import CONTEXT, WebContext
+from hub.web.devices_api import add_devices_routes
 from hub.web.errors import MAX_BODY, ApiError, error_response
+from hub.web.events_api import add_events_routes
 from hub.web.headers import SECURITY_HEADERS
 from hub.web.limits import WebLimits, request_clock, websocket_cap
 from hub.web.pages import add_page_routes
 from hub.web.rate import write_rate
 from hub.web.report_api import add_report_routes
 from hub.web.settings_api import add_settings_routes
+from hub.web.system_api import add_system_routes
 from hub.web.tokens_api import add_token_routes
 from hub.web.users_api import add_users_routes
 from hub.web.walktest_api import add_walktest_routes
+from hub.web.ws import add_ws_routes
+from hub.web.zones_api import add_zones_routes
 
 if TYPE_CHECKING:
     from hub.web.push import PushWeb
@@ -91,7 +94,11 @@ def make_app(
     ]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
-    add_routes(app)
+    add_system_routes(app)
+    add_zones_routes(app)
+    add_devices_routes(app)
+    add_events_routes(app)
+    add_ws_routes(app)
     add_users_routes(app)
     add_contacts_routes(app)
     add_report_routes(app)

@@ -17,6 +17,7 @@ import msgspec
 from aiohttp import web
 
 from alarms.model import LogEvent, WalkTest, WalkTestStart, WalkTestStop, Zone
+from hub.core.views import zone_signal
 from hub.store.accounts import Principal
 from hub.web.auth import EVERYONE, INSTALLERS, require
 from hub.web.context import CONTEXT
@@ -78,7 +79,7 @@ def walk_test_object(
 
 
 def _tested(hub: Hub, zone: Zone) -> dict[str, Any]:
-    signal, unit = hub.zone_signal(zone.id)  # the unit (dBm, or lqi for Zigbee) is an extension
+    signal, unit = zone_signal(hub, zone.id)  # the unit (dBm, or lqi for Zigbee) is an extension
     return {
         "zone": zone.id,
         "name": zone.name,

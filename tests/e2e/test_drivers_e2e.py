@@ -145,6 +145,7 @@ async def test_bthome_smoke_advert_is_a_fire_incident(tmp_path: Path) -> None:
 
     from drivers.base import DriverContext
     from drivers.bthome import BTHOME_UUID, BTHomeDriver
+    from hub.core.pairing import pair_device
     from hub.daemon import _pump
 
     class QuietScanner:
@@ -158,7 +159,8 @@ async def test_bthome_smoke_advert_is_a_fire_incident(tmp_path: Path) -> None:
     hub = running.hub
     mac = "3C:2E:F5:AA:BB:CC"
     try:
-        await hub.pair_device(
+        await pair_device(
+            hub,
             driver="bthome",
             address=mac,
             name="Fumo cucina",

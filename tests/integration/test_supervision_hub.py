@@ -9,6 +9,7 @@ import pytest
 
 from alarms.model import AlarmSettings, ArmRequest, Configure
 from drivers.base import HealthReading, SensorReading
+from hub.core.pairing import pair_device
 from tests.conftest import Api, RunningHub
 
 
@@ -63,7 +64,8 @@ async def test_many_devices_offline_together_make_one_bridge_anomaly(api: Api, r
 
 async def test_ups_low_battery_is_the_hubs(api: Api, running_hub: RunningHub) -> None:
     hub = running_hub.hub
-    await hub.pair_device(
+    await pair_device(
+        hub,
         driver="nut",
         address="ups1@127.0.0.1:3493",
         name="UPS",

@@ -164,7 +164,7 @@ async def test_an_open_websocket_ends_when_its_credential_does(
 ) -> None:
     """Revoking a token, logging out or changing the password also stops a stream already open
     (within CREDENTIAL_RECHECK seconds; here every message is checked)."""
-    monkeypatch.setattr("hub.web.api.CREDENTIAL_RECHECK", 0.0)
+    monkeypatch.setattr("hub.web.ws.CREDENTIAL_RECHECK", 0.0)
     accounts = accounts_of(running_hub)
     token_id, token = await asyncio.to_thread(accounts.create_token, "owner")
     url = running_hub.base + "/api/v1/ws"

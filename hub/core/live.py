@@ -1,0 +1,91 @@
+"""What the dashboards hear of each engine step: the live stream's messages (hub/core/fanout.py).
+
+The hub (hub/core/runtime.py) hands every step here once it is committed (or kept in memory
+while storage fails): the messages carry the JSON the API shows (hub/core/views.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from alarms.model import (
+    ActivationAdded,
+    AnomalyCleared,
+    AnomalyRaised,
+    IncidentChanged,
+    IncidentOpened,
+    LogEvent,
+    ModeChanged,
+    Step,
+    WalkTestActivation,
+    Zone,
+)
+from hub.core import views
+from hub.core.fanout import Fanout
+
+
+class LiveHub(views.HubView, Protocol):
+    @property
+    def fanout(self) -> Fanout: ...
+
+
+class LiveMessages:
+    def __init__(self, hub: LiveHub) -> None:
+        self._hub = hub
+        # `zone` messages: the zones dict last compared, and the zone JSON last sent per zone.
+        self._zones_compared: Mapping[str, Zone] = {}
+        self._zones_sent: dict[str, dict[str, Any]] = {}
+
+    def step(self, step: Step) -> None:
+        hub, fanout = self._hub, self._hub.fanout
+        for effect in step.effects:
+            match effect:
+                case ModeChanged():
+                    pass
+                case IncidentOpened(incident=inc) | ActivationAdded(incident=inc) | IncidentChanged(incident=inc):
+                    if inc.kind == "duress":
+                        continue  # for the centre only
+                    fanout.publish({"type": "incident", "incident": views.incident_json(hub, inc)})
+                case AnomalyRaised(anomaly=ano) | AnomalyCleared(anomaly=ano):
+                    fanout.publish({"type": "anomaly", "anomaly": views.anomaly_json(hub, ano)})
+                case LogEvent():
+                    fanout.publish({"type": "event", "kind": effect.kind, "zone": effect.zone, "by": effect.by})
+                case WalkTestActivation():
+                    fanout.publish(views.walk_test_activation_json(hub, effect))
+        self.zones(step.state.zones)
+        if fanout.count:  # the snapshot is only worth building for someone watching
+            fanout.publish({"type": "system", "system": views.system_json(hub)})
+
+    def zones(self, zones: Mapping[str, Zone], only: Sequence[str] | None = None) -> None:
+        """A `zone` message for each zone whose JSON changed since the last one sent.
+
+        The engine copies the zones dict but keeps the Zone objects it did not touch, so a step
+        that changed no zone (a tick, an arming) costs one identity check per zone. Removed zones
+        are told by their `zone_removed` event. With nobody watching nothing is built, and the
+        record of what was sent is dropped: a dashboard reads the zones when it connects.
+        """
+        hub, fanout = self._hub, self._hub.fanout
+        if not fanout.count:
+            self._zones_compared, self._zones_sent = zones, {}
+            return
+        before = self._zones_compared
+        for zone_id in only if only is not None else list(zones):
+            zone = zones.get(zone_id)
+            if zone is None or zone_id not in hub.state.zones or (only is None and before.get(zone_id) is zone):
+                continue
+            shown = views.zone_json(hub, zone_id)
+            if self._zones_sent.get(zone_id) != shown:
+                self._zones_sent[zone_id] = shown
+                fanout.publish({"type": "zone", "zone": shown})
+        if only is None:
+            for gone in set(self._zones_sent) - set(zones):
+                del self._zones_sent[gone]
+            self._zones_compared = zones  # never changed in place: each engine step makes a new dict
+
+    def notification(self, row: dict[str, Any]) -> None:
+        """A delivery result; the centre's duress reports never go there."""
+        incident = self._hub.state.incidents.get(row.get("incident") or "")
+        if row.get("template") == "centre.duress" or (incident is not None and incident.kind == "duress"):
+            return
+        self._hub.fanout.publish({"type": "notification", "notification": views.notification_json(self._hub, row)})

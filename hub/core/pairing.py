@@ -1,0 +1,100 @@
+"""Pairing and unpairing a device: its `devices` row, its zones (engine inputs, so journaled)
+and the household's "device paired" message.
+
+Called by the API (hub/web/devices_api.py), the daemon for the devices the config declares,
+the tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import msgspec
+
+from alarms.model import DEFAULT_BEHAVIOUR, Behaviour, Notify, ZoneKind, ZoneRemove, ZoneUpsert
+from alarms.policy import plan_notify
+from hub.core.devices import DeviceRecord
+from hub.core.runtime import Hub
+from hub.store import journal
+
+
+async def pair_device(
+    hub: Hub,
+    *,
+    driver: str,
+    address: str,
+    name: str,
+    room: str,
+    model: str,
+    bindkey: str | None,
+    zones: Sequence[tuple[ZoneKind, str | None, Behaviour | None, bool | None]],
+    by: str,
+) -> DeviceRecord:
+    """Store a device and create its zones (one ZoneUpsert each, so they are journaled)."""
+    if hub.device_by_address(driver, address) is not None:
+        raise ValueError(f"{driver} device {address} is already paired")
+    device_id = base_id = _slug(f"{driver}-{address}")
+    suffix = 1
+    zone_ids = set(hub.state.zones)
+    while device_id in hub.devices or device_id in zone_ids:  # two addresses can make one slug
+        suffix += 1
+        device_id = f"{base_id}-{suffix}"
+    now = hub.clock()
+    device = DeviceRecord(
+        id=device_id,
+        driver=driver,
+        address=address,
+        name=name,
+        room=room,
+        model=model,
+        created_at=now,
+        bindkey=bindkey,
+        last_seen=None,
+    )
+    async with hub.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO devices (id, driver, address, name, room, model, bindkey, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (device_id, driver, address, name, room, model, bindkey, now),
+        )
+        await journal.append_event(conn, now, "device_paired", actor=by, data={"device": device_id, "name": name})
+        event = Notify(subject="event", event="device_paired", by=by)
+        # Devices that the config file declares are not news to the household.
+        plans = [] if by == "config" else plan_notify(event, hub.state, hub.contacts, hub.escalation)
+        for message in plans:
+            params = {**message.params, "device": name, "room": room}
+            await hub.enqueue(conn, msgspec.structs.replace(message, params=params), now)
+    hub.devices[device_id] = device
+    if plans and hub.dispatcher is not None:
+        hub.dispatcher.wake()
+    for index, (kind, zone_name, behaviour, home) in enumerate(zones):
+        zone_id = device_id if len(zones) == 1 else f"{device_id}-{kind}-{index + 1}"
+        while zone_id in hub.state.zones:  # never take over another device's zone
+            zone_id += "-x"
+        await hub.submit(
+            ZoneUpsert(
+                id=zone_id,
+                name=zone_name or (name if len(zones) == 1 else f"{name} ({kind})"),
+                kind=kind,
+                behaviour=behaviour or DEFAULT_BEHAVIOUR[kind],
+                home=bool(home),
+                device=device_id,
+                room=room,
+                by=by,
+            )
+        )
+    return device
+
+
+async def unpair_device(hub: Hub, device_id: str, *, by: str) -> None:
+    for zone in [z for z in hub.state.zones.values() if z.device == device_id]:
+        await hub.submit(ZoneRemove(id=zone.id, by=by))
+    async with hub.db.transaction() as conn:
+        await conn.execute("DELETE FROM devices WHERE id = ?", (device_id,))
+        await journal.append_event(conn, hub.clock(), "device_removed", actor=by, data={"device": device_id})
+    hub.forget_device(device_id)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "device"

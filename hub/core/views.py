@@ -1,0 +1,236 @@
+"""The JSON the API and the live stream show of the hub: system, zones, devices, incidents,
+anomalies, notifications and walk-test activations.
+
+Plain functions of the hub's state, so that a view can be read, tested and changed without
+the engine step around it. They take the hub as `HubView`, the part of it they read: the hub
+(hub/core/runtime.py) publishes these views itself, so this module cannot import it back
+(pyproject's `hub-acyclic` contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import msgspec
+
+from alarms import engine
+from alarms.model import AlarmSettings, Anomaly, Incident, State, WalkTestActivation, Zone
+from hub.core.devices import DeviceRecord
+
+_INCIDENT_DECODER = msgspec.json.Decoder(Incident)
+
+
+class HubView(Protocol):
+    """What the views read of the hub (hub/core/runtime.py Hub)."""
+
+    @property
+    def state(self) -> State: ...
+    @property
+    def devices(self) -> Mapping[str, DeviceRecord]: ...
+    @property
+    def settings_overrides(self) -> Mapping[str, float]: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    def iso(self, ts: float | None) -> str | None: ...
+
+
+def system_json(hub: HubView) -> dict[str, Any]:
+    s = hub.state
+    not_ready = engine.readiness(s, "away")
+    delays: dict[str, Any] = {}
+    if s.deadline is not None:
+        name = {"arming_home": "exit", "arming_away": "exit", "pending": "entry", "triggered": "siren"}.get(s.mode)
+        if name:
+            delays[name] = {
+                "until": hub.iso(s.deadline),
+                "remaining": max(0.0, round(s.deadline - hub.clock(), 1)),
+            }
+    return {
+        "mode": s.mode,
+        "target": s.target,
+        "ready": not not_ready,
+        "ready_home": not engine.readiness(s, "home"),
+        "not_ready": [{"zone": z, "name": s.zones[z].name if z in s.zones else z, "reason": r} for z, r in not_ready],
+        # A duress incident is for the centre only: whoever holds the screen must not see it.
+        "incidents": [incident_json(hub, i) for i in s.incidents.values() if i.kind != "duress"],
+        "anomalies": [anomaly_json(hub, a) for a in s.anomalies.values()],
+        "delays": delays,
+        "settings": msgspec.to_builtins(s.settings),
+        "settings_source": {
+            name: "dashboard" if name in hub.settings_overrides else "config"
+            for name in AlarmSettings.__struct_fields__
+        },
+        "walk_test": walk_test_json(hub),
+        # Every zone that does not protect right now, and until when: the home screen lists them.
+        "excluded": [
+            {"zone": z.id, "name": z.name, "how": z.excluded.how, "until": hub.iso(z.excluded.until)}
+            for z in sorted(s.zones.values(), key=lambda z: z.id)
+            if z.excluded is not None
+        ],
+    }
+
+
+def walk_test_json(hub: HubView) -> dict[str, Any] | None:
+    walk = hub.state.walk_test
+    if walk is None:
+        return None
+    return {
+        "active": True,
+        "started_at": hub.iso(walk.started_at),
+        "ends_at": hub.iso(walk.ends_at),
+        "remaining": max(0.0, round(walk.ends_at - hub.clock(), 1)),
+        "by": walk.by,
+        "tested": list(walk.tested),
+    }
+
+
+def zone_signal(hub: HubView, zone_id: str) -> tuple[int | None, str | None]:
+    """The last signal strength heard from a zone's device and its unit: dBm from radios
+    that give it, LQI (0-255, higher is better) from Zigbee."""
+    zone = hub.state.zones.get(zone_id)
+    device = hub.devices.get(zone.device or "") if zone is not None else None
+    if device is None or device.signal is None:
+        return None, None
+    return device.signal, "lqi" if device.driver.split("#")[0] == "zigbee2mqtt" else "dBm"
+
+
+def walk_test_signal(hub: HubView, effect: WalkTestActivation) -> dict[str, Any]:
+    signal, unit = zone_signal(hub, effect.zone)
+    return {"what": effect.what, "signal": signal, "signal_unit": unit}
+
+
+def walk_test_activation_json(hub: HubView, effect: WalkTestActivation) -> dict[str, Any]:
+    """The live message of a walk-test activation: enough for a dashboard or the CLI to show
+    the row without asking the API again."""
+    zone = hub.state.zones.get(effect.zone)
+    return {
+        "type": "event",
+        "kind": "walk_test_activation",
+        "zone": effect.zone,
+        "by": None,
+        "at": hub.iso(hub.clock()),
+        "name": zone.name if zone is not None else effect.zone,
+        "room": zone.room if zone is not None else "",
+        "zone_kind": zone.kind if zone is not None else None,
+        **walk_test_signal(hub, effect),
+    }
+
+
+def incident_json(hub: HubView, inc: Incident) -> dict[str, Any]:
+    zones = hub.state.zones
+    return {
+        "id": inc.id,
+        "kind": inc.kind,
+        "state": inc.state,
+        "opened_at": hub.iso(inc.opened_at),
+        "closed_at": hub.iso(inc.closed_at),
+        "confirmed": inc.confirmed,
+        "by": inc.by,
+        "activations": [
+            {"zone": a.zone, "name": zones[a.zone].name if a.zone in zones else a.zone, "at": hub.iso(a.at)}
+            for a in inc.activations
+        ],
+    }
+
+
+def anomaly_json(hub: HubView, ano: Anomaly, language: str | None = None) -> dict[str, Any]:
+    from alarms.manual import manual_entry
+
+    entry = manual_entry(ano.kind, language or hub.language)
+    return {
+        "id": ano.id,
+        "kind": ano.kind,
+        "state": ano.state,
+        "device": ano.device,
+        "subject": ano.subject,
+        "opened_at": hub.iso(ano.opened_at),
+        "closed_at": hub.iso(ano.closed_at),
+        "manual": {"title": entry.title, "meaning": entry.meaning, "steps": list(entry.steps)},
+    }
+
+
+def zone_json(hub: HubView, zone_id: str) -> dict[str, Any]:
+    z = hub.state.zones[zone_id]
+    device = hub.devices.get(z.device) if z.device else None
+    return {
+        "id": z.id,
+        "name": z.name,
+        "kind": z.kind,
+        "behaviour": z.behaviour,
+        "home": z.home,
+        "room": z.room,
+        "device": z.device,
+        "active": z.active,
+        "bypassed": z.excluded is not None,
+        "excluded": exclusion_json(hub, z),
+        "online": z.online if device is None else (z.online and device.online),
+        "tamper": z.tamper,
+        "battery_low": z.battery_low,
+    }
+
+
+def exclusion_json(hub: HubView, z: Zone) -> dict[str, Any] | None:
+    e = z.excluded
+    if e is None:
+        return None
+    return {"how": e.how, "by": e.by, "reason": e.reason, "until": hub.iso(e.until)}
+
+
+def device_json(hub: HubView, d: DeviceRecord) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "driver": d.driver,
+        "address": d.address,
+        "name": d.name,
+        "room": d.room,
+        "model": d.model,
+        "battery": d.battery,
+        "signal": d.signal,
+        "last_seen": hub.iso(d.last_seen),
+        "online": d.online,
+        "zones": [z.id for z in hub.state.zones.values() if z.device == d.id],
+    }
+
+
+def notification_json(hub: HubView, row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "incident": row["incident"],
+        "anomaly": row["anomaly"],
+        "channel": row["channel"],
+        "transport": row["transport"],
+        "recipient": row["recipient"],
+        "address": row["address"],
+        "language": row["language"],
+        "template": row["template"],
+        "subject": row["subject"],
+        "text": row["short"],
+        "step": row["step"],
+        "state": row["state"],
+        "attempts": row["attempts"],
+        "last_error": row["last_error"],
+        "created_at": hub.iso(row["created_at"]),
+        "due_at": hub.iso(row["due_at"]),
+        "sent_at": hub.iso(row["sent_at"]),
+    }
+
+
+# ------------------------------------------------------------------ records for the API
+def incident_from_json(data: str) -> Incident:
+    """An `incidents` row's `data` column as the engine's Incident."""
+    return _INCIDENT_DECODER.decode(data)
+
+
+def anomaly_from_row(row: Any) -> Anomaly:
+    return Anomaly(
+        id=row["id"],
+        kind=row["kind"],
+        state=row["state"],
+        opened_at=row["opened_at"],
+        device=row["device"],
+        subject=row["subject"],
+        closed_at=row["closed_at"],
+    )

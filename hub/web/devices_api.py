@@ -1,0 +1,226 @@
+"""The devices and pairing (README, HTTP API): list, pair, rename, unpair; the drivers'
+pairing candidates and scans."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from alarms.model import Behaviour, ZoneKind, ZoneUpsert
+from drivers.base import DriverError
+from hub.bounds import Name, clip
+from hub.core.pairing import pair_device, unpair_device
+from hub.core.views import device_json
+from hub.store import journal
+from hub.web.api_common import actor, ctx_of
+from hub.web.auth import EVERYONE, INSTALLERS, require
+from hub.web.context import WebContext
+from hub.web.errors import ApiError, read_body
+from hub.web.guards import refuse_while_armed
+from hub.web.zones_api import check_behaviour
+
+log = logging.getLogger("hub.web.api")  # the name of the module it came from: users' [log] levels may name it
+
+
+class ZoneSpec(msgspec.Struct, forbid_unknown_fields=True):
+    kind: ZoneKind
+    name: Name | None = None
+    behaviour: Behaviour | None = None
+    home: bool | None = None
+
+
+class DeviceBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    room: Name = ""
+    driver: str | None = None
+    address: str | None = None
+    candidate: str | None = None
+    bindkey: str | None = None
+    model: Name | None = None
+    zones: list[ZoneSpec] | None = None
+
+
+async def devices(request: web.Request) -> web.Response:
+    require(request, EVERYONE)
+    hub = ctx_of(request).hub
+    return web.json_response({"items": [device_json(hub, d) for d in hub.devices.values()]})
+
+
+async def device_add(request: web.Request) -> web.Response:
+    principal = require(request, INSTALLERS)
+    refuse_while_armed(ctx_of(request).hub)
+    body = await read_body(request, DeviceBody)
+    ctx = ctx_of(request)
+    model = body.model or ""
+    kinds: tuple[ZoneKind, ...] = ()
+    if body.candidate is not None:
+        candidate = next((c for c in await _candidates(ctx) if c.id == body.candidate), None)
+        if candidate is None:
+            raise ApiError(404, "unknown_candidate", f"no pairing candidate {body.candidate!r}; run a scan first")
+        driver, address, model, kinds = candidate.driver, candidate.address, clip(candidate.model), candidate.kinds
+    elif body.driver and body.address:
+        driver, address = body.driver, body.address.strip()
+        if driver == "bthome":
+            address = address.upper()  # BLE MACs as the radio reports them
+        if driver not in ctx.drivers:
+            raise ApiError(400, "invalid_field:driver", f"driver: no running driver {driver!r}", field="driver")
+    else:
+        raise ApiError(
+            400, "invalid_field:candidate", "candidate: give a candidate id, or driver and address", field="candidate"
+        )
+    specs = body.zones or [ZoneSpec(kind=k) for k in kinds]
+    if not specs:
+        raise ApiError(400, "invalid_field:zones", "zones: name at least one zone kind", field="zones")
+    if not body.name.strip():
+        raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
+    for spec in specs:
+        if spec.behaviour is not None:
+            check_behaviour(spec.kind, spec.behaviour)
+    try:
+        device = await pair_device(
+            ctx.hub,
+            driver=driver,
+            address=address,
+            name=body.name.strip(),
+            room=body.room,
+            model=model,
+            bindkey=body.bindkey,
+            zones=[(s.kind, s.name, s.behaviour, s.home) for s in specs],
+            by=actor(principal),
+        )
+    except ValueError as exc:
+        raise ApiError(409, "already_paired", str(exc)) from None
+    return web.json_response(device_json(ctx.hub, device), status=201)
+
+
+async def device_delete(request: web.Request) -> web.Response:
+    principal = require(request, INSTALLERS)
+    hub = ctx_of(request).hub
+    refuse_while_armed(hub)
+    device_id = request.match_info["id"]
+    if device_id not in hub.devices:
+        raise ApiError(404, "unknown_device", f"no device {device_id!r}")
+    await unpair_device(hub, device_id, by=actor(principal))
+    return web.json_response({"ok": True})
+
+
+class DevicePatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    room: Name | msgspec.UnsetType = msgspec.UNSET
+
+
+async def device_patch(request: web.Request) -> web.Response:
+    """Rename a device or move it to another room. Its zones follow where they carry the device's
+    name or room (a zone renamed by hand keeps its own name)."""
+    principal = require(request, INSTALLERS)
+    hub = ctx_of(request).hub
+    refuse_while_armed(hub)
+    device_id = request.match_info["id"]
+    if device_id not in hub.devices:
+        raise ApiError(404, "unknown_device", f"no device {device_id!r}")
+    body = await read_body(request, DevicePatch)
+    device = hub.devices[device_id]
+    name = device.name if body.name is msgspec.UNSET else body.name.strip()
+    room = device.room if body.room is msgspec.UNSET else body.room.strip()
+    if not name:
+        raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
+    old_name, old_room = device.name, device.room
+    if (name, room) != (old_name, old_room):
+        async with hub.db.transaction() as conn:
+            await conn.execute("UPDATE devices SET name = ?, room = ? WHERE id = ?", (name, room, device_id))
+            await journal.append_event(
+                conn,
+                hub.clock(),
+                "device_renamed",
+                actor=actor(principal),
+                data={"device": device_id, "name": name, "room": room, "was": old_name},
+            )
+        device.name, device.room = name, room
+        hub.fanout.publish({"type": "event", "kind": "device_renamed", "by": actor(principal)})
+        for z in [z for z in hub.state.zones.values() if z.device == device_id]:
+            zone_name = {old_name: name, f"{old_name} ({z.kind})": f"{name} ({z.kind})"}.get(z.name, z.name)
+            zone_room = room if z.room == old_room else z.room
+            if (zone_name, zone_room) == (z.name, z.room):
+                continue
+            await hub.submit(
+                ZoneUpsert(
+                    id=z.id,
+                    name=zone_name,
+                    kind=z.kind,
+                    behaviour=z.behaviour,
+                    home=z.home,
+                    device=z.device,
+                    room=zone_room,
+                    by=actor(principal),
+                )
+            )
+    return web.json_response(device_json(hub, device))
+
+
+async def _candidates(ctx: WebContext) -> list[Any]:
+    found: list[Any] = []
+    for driver in ctx.drivers.values():
+        try:
+            found.extend(await driver.candidates())
+        except Exception:
+            log.exception("driver %s failed to list candidates", getattr(driver, "type", "?"))
+    return found
+
+
+def _link_warnings(ctx: WebContext) -> list[dict[str, str]]:
+    """Bridges whose link is down (a driver with `connected` False): their candidates are what they said last."""
+    return [
+        {
+            "driver": name,
+            "message": f"{name}: not connected to its bridge: the candidates it lists may be out of date and no"
+            " device can join until it reconnects; check the broker and the driver's host/port/credentials",
+        }
+        for name, driver in ctx.drivers.items()
+        if getattr(driver, "connected", None) is False
+    ]
+
+
+async def candidates(request: web.Request) -> web.Response:
+    require(request, INSTALLERS)
+    ctx = ctx_of(request)
+    items = [msgspec.to_builtins(c) | {"paired": False} for c in await _candidates(ctx)]
+    return web.json_response({"items": items, "warnings": _link_warnings(ctx)})
+
+
+class ScanBody(msgspec.Struct, forbid_unknown_fields=True):
+    seconds: float = 30
+    driver: str | None = None
+
+
+async def scan(request: web.Request) -> web.Response:
+    require(request, INSTALLERS)
+    # A scan opens the radio networks to new devices (Zigbee permit_join) for pairing, which is
+    # refused while armed anyway; reading the candidates found earlier stays allowed.
+    refuse_while_armed(ctx_of(request).hub)
+    body = await read_body(request, ScanBody)
+    if not 0 < body.seconds <= 600:
+        raise ApiError(400, "invalid_field:seconds", "seconds: between 1 and 600", field="seconds")
+    ctx = ctx_of(request)
+    chosen = [(name, d) for name, d in ctx.drivers.items() if body.driver in (None, name.split("#")[0])]
+    warnings: list[dict[str, str]] = []
+    for name, driver in chosen:
+        try:
+            await driver.scan(body.seconds)
+        except DriverError as exc:  # a bridge that is down (its broker gone) must not stop the others scanning
+            warnings.append({"driver": name, "message": str(exc)})
+    if chosen and len(warnings) == len(chosen):
+        raise ApiError(503, "driver_unavailable", "; ".join(w["message"] for w in warnings), warnings=warnings)
+    return web.json_response({"scanning": True, "seconds": body.seconds, "warnings": warnings})
+
+
+def add_devices_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/devices", devices)
+    r.add_post("/api/v1/devices", device_add)
+    r.add_patch("/api/v1/devices/{id}", device_patch)
+    r.add_delete("/api/v1/devices/{id}", device_delete)
+    r.add_get("/api/v1/pairing/candidates", candidates)
+    r.add_post("/api/v1/pairing/scan", scan)
