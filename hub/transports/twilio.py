@@ -8,9 +8,14 @@ One `TwilioChannel` carries both channels; the daemon registers it under the tra
     sms    -> POST /2010-04-01/Accounts/{sid}/Messages.json   To, From, Body = message.short
     voice  -> POST /2010-04-01/Accounts/{sid}/Calls.json      To, From, Twiml = <Say> message.body, twice
 
-It uses the real `twilio` SDK with its asyncio HTTP client (docs/architecture.md section 5), built in
-`__aenter__` because the aiohttp session must be created inside the running loop, and closed in
-`__aexit__`. Three SDK defaults are overridden on purpose:
+It uses the real `twilio` SDK with its asyncio HTTP client (docs/architecture.md section 5), closed
+in `__aexit__`. The SDK (hub/transports/twilio_sdk.py) is imported and the client built at the first
+send or check, not at import or start: it is 14 MB and 80 ms that a hub which never sends an SMS
+would pay at every start (issue 15). That first import runs in a worker thread, once (a lock), so
+the event loop keeps serving the other channels, the centre and the engine meanwhile: the first SMS
+waits for the import, nothing else does. The client itself is built on the loop's thread because
+the aiohttp session must be created inside the running loop. Three SDK defaults are overridden on
+purpose:
 
 - no SDK-level retries (`max_retries=None`: no aiohttp_retry wrapper): a retried POST can send
   the SMS twice, and retrying is the outbox dispatcher's job, once, for every channel;
@@ -40,28 +45,20 @@ which proves the credentials without sending anything.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextvars
 import logging
+import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 import aiohttp
-from twilio.base.exceptions import (  # type: ignore[import-untyped]
-    TwilioException,
-    TwilioRestException,
-    TwilioServiceException,
-)
-from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[import-untyped]
-from twilio.rest import Client  # type: ignore[import-untyped]
-from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
 from alarms.messages import fit_sms
 from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
 
 if TYPE_CHECKING:
     from hub.config import SmsConfig
+    from hub.transports.twilio_sdk import HttpClient
 
 __all__ = ["TwilioChannel", "TwilioCheckError", "TwilioSms", "TwilioVoice", "twiml_for"]
 
@@ -88,55 +85,16 @@ class TwilioCheckError(TransportError, RuntimeError):
     """`check()` failed: the message says why (bad credentials, unreachable API...), never the token."""
 
 
-class _RequestRecord:
-    """Response headers of the request made by one `send`, for Retry-After (the SDK's exceptions drop them)."""
-
-    __slots__ = ("headers",)
-
-    def __init__(self) -> None:
-        self.headers: Mapping[str, str] = {}
+# Set once hub.transports.twilio_sdk (the SDK) is fully imported; until then the module may be
+# half-initialised in sys.modules, so that is not the test.
+_SDK_READY = threading.Event()
 
 
-_current_record: contextvars.ContextVar[_RequestRecord | None] = contextvars.ContextVar(
-    "casahub_twilio_record", default=None
-)
+def _import_sdk() -> None:
+    """Import the SDK (in a worker thread: see the module docstring)."""
+    import hub.transports.twilio_sdk  # noqa: F401  (Python's import lock serialises two threads)
 
-
-class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """The SDK's aiohttp client with three fixes: the client timeout applies (the SDK passes None per
-    request, which aiohttp reads as "no timeout"), Basic auth goes in a header (aiohttp deprecates its
-    `auth` argument; the SDK's request log leaves Authorization headers out), and the response headers
-    are kept for the calling task (Retry-After: the SDK's exceptions drop them)."""
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Any:
-        headers = dict(headers or {})
-        if auth is not None:
-            credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
-            headers["Authorization"] = f"Basic {credentials}"
-        response = await super().request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            auth=None,
-            timeout=timeout if timeout is not None else self.timeout,
-            allow_redirects=allow_redirects,
-        )
-        record = _current_record.get()
-        if record is not None:
-            record.headers = dict(response.headers or {})
-        return response
+    _SDK_READY.set()
 
 
 def _spoken(text: str) -> str:
@@ -146,6 +104,10 @@ def _spoken(text: str) -> str:
 
 def twiml_for(text: str, language: str) -> str:
     """The TwiML of an alarm call: `text` said SAY_TIMES times in the recipient's language."""
+    # Only the TwiML builder (3 ms): a send has the whole SDK imported by now, a caller without one
+    # (a test) does not need it.
+    from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
+
     lang, voice = VOICES.get(language, VOICES["it"])
     response = VoiceResponse()
     for index in range(SAY_TIMES):
@@ -175,43 +137,58 @@ class TwilioChannel:
     def __init__(self, config: SmsConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.config = config
         self.timeout = timeout
-        self._http: _HttpClient | None = None
+        self._http: HttpClient | None = None
         self._client: Any = None
+        self._entered = False
+        # One client per channel: two first sends at once wait for the same import and build.
+        self._building = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Self:
-        # max_retries=None: no aiohttp_retry wrapper around the session, so one send is one POST.
-        http = _HttpClient(timeout=self.timeout, max_retries=None)
-        client = Client(self.config.account_sid, self.config.auth_token.reveal(), http_client=http)
-        # The SDK falls back to TWILIO_EDGE / TWILIO_REGION when these are None: clear that influence.
-        client.edge = None
-        client.region = None
-        if self.config.base_url:
-            client.api.base_url = self.config.base_url.rstrip("/")
-        self._http, self._client = http, client
+        self._entered = True
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        http, self._http, self._client = self._http, None, None
+        async with self._building:  # a client being built now is closed too, not leaked
+            self._entered = False
+            http, self._http, self._client = self._http, None, None
         if http is not None:
             await http.close()
 
-    def _require_client(self) -> Any:
-        if self._client is None:
+    def _require_context(self) -> None:
+        if not self._entered:
             raise RuntimeError("TwilioChannel used outside `async with`")
-        return self._client
+
+    async def _ensure_client(self) -> Any:
+        """The SDK client, importing the SDK (off the loop) and building the client the first time."""
+        self._require_context()
+        async with self._building:
+            self._require_context()
+            if self._client is None:
+                if not _SDK_READY.is_set():
+                    await asyncio.to_thread(_import_sdk)
+                from hub.transports import twilio_sdk  # imported by now: a dictionary lookup
+
+                self._http, self._client = twilio_sdk.make_client(
+                    self.config.account_sid,
+                    self.config.auth_token.reveal(),
+                    base_url=self.config.base_url,
+                    timeout=self.timeout,
+                )
+            return self._client
 
     # ------------------------------------------------------------------ sending
 
     async def send(self, message: OutgoingMessage) -> Outcome:
-        client = self._require_client()
+        self._require_context()
         if message.channel not in self.channels:
             return Permanent(f"the twilio transport does not carry the {message.channel} channel")
         if not message.address:
             return Permanent(f"no phone number for {message.recipient}")
+        client = await self._ensure_client()
         if message.channel == "sms":
             what = "SMS"
             call = client.api.v2010.account.messages.create_async(
@@ -239,24 +216,26 @@ class TwilioChannel:
 
     async def _call(self, call: Any) -> Any:
         """Await one SDK call: its resource instance, or the Transient/Permanent that explains the failure."""
-        record = _RequestRecord()
-        token = _current_record.set(record)
+        from hub.transports import twilio_sdk as sdk  # imported by _ensure_client, before any call
+
+        record = sdk.RequestRecord()
+        token = sdk.current_record.set(record)
         try:
             async with asyncio.timeout(self.timeout + 5):  # backstop; aiohttp's own timeout fires first
                 return await call
-        except TwilioRestException as exc:
+        except sdk.TwilioRestException as exc:
             return self._from_http_error(exc.status, exc.code, _twilio_message(exc.msg), record.headers)
-        except TwilioServiceException as exc:
+        except sdk.TwilioServiceException as exc:
             text = f"{exc.title}: {exc.detail}" if exc.detail else str(exc.title)
             return self._from_http_error(exc.status, exc.code, text, record.headers)
         except TimeoutError:
             return Transient(f"twilio did not answer within {self.timeout:g} s")
         except (aiohttp.ClientError, OSError) as exc:
             return Transient(self._scrub(f"twilio unreachable: {type(exc).__name__}: {exc}"))
-        except (TwilioException, ValueError) as exc:  # a 2xx that is not Twilio's JSON (a proxy page...)
+        except (sdk.TwilioException, ValueError) as exc:  # a 2xx that is not Twilio's JSON (a proxy page...)
             return Transient(self._scrub(f"unexpected answer from twilio: {type(exc).__name__}: {exc}"))
         finally:
-            _current_record.reset(token)
+            sdk.current_record.reset(token)
 
     def _from_http_error(
         self, status: int, code: int | None, text: str, headers: Mapping[str, str]
@@ -277,7 +256,7 @@ class TwilioChannel:
 
     async def check(self) -> str:
         """Fetch the account record (sends nothing); a one-line summary, or TwilioCheckError saying why not."""
-        client = self._require_client()
+        client = await self._ensure_client()
         sid = self.config.account_sid
         account = await self._call(client.api.v2010.accounts(sid).fetch_async())
         if isinstance(account, Transient | Permanent):
