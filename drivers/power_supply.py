@@ -40,6 +40,7 @@ Options: `path` (default "/sys/class/power_supply"), `supply`, `battery`, `debou
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import math
@@ -47,7 +48,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
+
+import msgspec
 
 from drivers.base import (
     DriverContext,
@@ -59,6 +62,7 @@ from drivers.base import (
     ReadingStream,
     SensorReading,
 )
+from drivers.options import NonEmpty, Seconds, SecondsOrZero, parse
 
 __all__ = [
     "HEARTBEAT",
@@ -73,7 +77,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HEARTBEAT = 60.0  # seconds: health is re-reported at least this often (the hub's supervision interval)
-_OPTIONS = ("path", "supply", "battery", "debounce", "poll")
 _DEFAULT_PATH = "/sys/class/power_supply"
 _LOW_LEVELS = frozenset({"critical", "low"})
 
@@ -227,24 +230,35 @@ def read_snapshot(root: Path, supply: str, battery: str | None) -> SupplySnapsho
 
 # --------------------------------------------------------------------------- the driver
 
+# A supply's name: a directory under `path`, so no "/" in it.
+SupplyName = Annotated[
+    str, msgspec.Meta(pattern=r"^[^/]*[^/\s][^/]*$", description="a supply's name under `path` (no /)")
+]
+
+
+class PowerSupplyOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `[[drivers]] type = "power_supply"` table (drivers/options.py)."""
+
+    path: NonEmpty = _DEFAULT_PATH
+    supply: SupplyName | None = None
+    battery: SupplyName | None = None
+    debounce: SecondsOrZero = 60.0
+    poll: Seconds = 2.0
+
 
 class PowerSupplyDriver(FixedTargetDriver):
     """Mains presence and the hub's own battery from the kernel's power-supply class."""
 
     type: ClassVar[str] = "power_supply"
+    Options: ClassVar[builtins.type[PowerSupplyOptions]] = PowerSupplyOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
-        self.root = Path(_string(options, "path") or _DEFAULT_PATH)
-        self.supply = _string(options, "supply")
-        self.battery = _string(options, "battery")
-        self.debounce = _seconds(options, "debounce", 60.0, zero_ok=True)
-        self.poll = _seconds(options, "poll", 2.0, zero_ok=False)
-        for key in options:
-            if key == "type":
-                if options[key] != self.type:
-                    raise DriverError(f"power_supply driver given option type = {options[key]!r}")
-            elif key not in _OPTIONS:
-                raise DriverError(f"power_supply driver: unknown option {key!r}; known options: {', '.join(_OPTIONS)}")
+        opts = parse(PowerSupplyOptions, self.type, options)
+        self.root = Path(opts.path.strip())
+        self.supply = opts.supply.strip() if opts.supply else None
+        self.battery = opts.battery.strip() if opts.battery else None
+        self.debounce = opts.debounce
+        self.poll = opts.poll
         self._context = context
         self._stream = ReadingStream(self.type)
         self._task: asyncio.Task[None] | None = None
@@ -298,23 +312,3 @@ class PowerSupplyDriver(FixedTargetDriver):
             for reading in out:
                 self._stream.put(reading)
             await asyncio.sleep(self.poll)
-
-
-def _string(options: Mapping[str, Any], key: str) -> str | None:
-    value = options.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise DriverError(f"power_supply driver: option {key!r} must be a non-empty string, got {value!r}")
-    if key != "path" and "/" in value:
-        raise DriverError(f"power_supply driver: option {key!r} is a supply's name under `path`, got {value!r}")
-    return value.strip()
-
-
-def _seconds(options: Mapping[str, Any], key: str, default: float, *, zero_ok: bool) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise DriverError(f"power_supply driver: option {key!r} must be a number of seconds, got {value!r}")
-    if value == 0 and not zero_ok:
-        raise DriverError(f"power_supply driver: option {key!r} must be more than 0 seconds")
-    return float(value)

@@ -7,6 +7,11 @@ A third party ships a driver as its own package by declaring, in its pyproject,
 
 where `MyDriver.type == "mytype"`. Nothing is imported until a driver is loaded, so a
 driver whose optional dependencies are missing only fails when a config asks for it.
+
+`load_options` gives a driver's `Options` Struct (drivers/options.py), which `casahub config
+check` uses to check that driver's `[[drivers]]` tables, a third party's as a built-in's.
+It loads the class through the same entry point: a driver module imports its protocol
+library where it connects, not at the top, so that checking a config stays light.
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
+import msgspec
+
 from drivers.base import Driver, DriverError, UnknownDriver
 
-__all__ = ["GROUP", "driver_types", "load_driver"]
+__all__ = ["BUILTIN_TYPES", "GROUP", "driver_types", "load_driver", "load_options"]
 
 GROUP = "casahub.drivers"
+# The types this distribution registers, in the order config/casahub.toml documents them;
+# known even where the package metadata is missing (a checkout run without `pip install -e`).
+BUILTIN_TYPES: tuple[str, ...] = ("simulated", "bthome", "zigbee2mqtt", "nut", "power_supply", "gpio", "camera")
 
 # What a loaded object must have to be run as a driver (see drivers.base.Driver).
 _DRIVER_METHODS = (
@@ -74,3 +84,17 @@ def load_driver(type_name: str) -> type[Driver]:
             "the entry-point name and the class's `type` must match"
         )
     return cast("type[Driver]", obj)
+
+
+def load_options(type_name: str) -> type[msgspec.Struct] | None:
+    """The `Options` Struct the driver registered as `type_name` declares; None when it declares none.
+
+    Raises what `load_driver` raises, and DriverError when `Options` is not a msgspec Struct.
+    """
+    cls = load_driver(type_name)
+    options = getattr(cls, "Options", None)
+    if options is None:
+        return None
+    if not (isinstance(options, type) and issubclass(options, msgspec.Struct)):
+        raise DriverError(f"driver type {type_name!r}: its Options is not a msgspec.Struct (drivers/options.py)")
+    return options

@@ -23,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-import math
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgspec
 
@@ -43,7 +42,10 @@ from drivers.base import (
     SensorReading,
     stop_task,
 )
-from drivers.camera.feed import CameraFeed
+from drivers.options import Seconds, parse
+
+if TYPE_CHECKING:
+    from drivers.camera.feed import CameraFeed
 
 __all__ = ["KIT", "SPARES", "KitDevice", "SimulatedDriver"]
 
@@ -93,7 +95,6 @@ SPARES: tuple[KitDevice, ...] = (
     _device("sim-motion-2", "Sensore garage", "motion", "Garage"),
 )
 
-_OPTIONS = ("heartbeat",)
 _DEFAULT_HEARTBEAT = 60.0
 _DRAIN_PER_HOUR = 0.05  # percent: about 1 % a day, visible on the dashboard over days
 _DRAIN_FLOOR = 80.0  # natural drain stops here; set_battery goes lower
@@ -129,13 +130,20 @@ class _DeviceState:
         )
 
 
+class SimulatedOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `[[drivers]] type = "simulated"` table (drivers/options.py)."""
+
+    heartbeat: Seconds = _DEFAULT_HEARTBEAT
+
+
 class SimulatedDriver:
     """The demo kit as a driver; the hub keeps the instance to drive it from the demo API."""
 
     type: ClassVar[str] = "simulated"
+    Options: ClassVar[builtins.type[SimulatedOptions]] = SimulatedOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
-        self.heartbeat = _parse_options(options)
+        self.heartbeat = parse(SimulatedOptions, self.type, options).heartbeat
         self._context = context
         self._devices = {device.address: _DeviceState(device) for device in (*KIT, *SPARES)}
         self._spares = frozenset(device.address for device in SPARES)
@@ -261,6 +269,9 @@ class SimulatedDriver:
 
 
 def _demo_camera(context: DriverContext) -> CameraFeed:
+    # Imported here, not at the top: checking a config loads this class for its Options,
+    # and needs neither aiohttp nor the camera's sources for that.
+    from drivers.camera.feed import CameraFeed
     from drivers.camera.source import DemoSource
 
     camera = next(d for d in KIT if d.kind == "camera")
@@ -273,25 +284,3 @@ def _demo_camera(context: DriverContext) -> CameraFeed:
         probe_interval=3600.0,
         clock=context.clock,
     )
-
-
-def _parse_options(options: Mapping[str, Any]) -> float:
-    """Validate the options and return the heartbeat interval in seconds."""
-    for key in options:
-        if key == "type":
-            if options[key] != SimulatedDriver.type:
-                raise DriverError(f"simulated driver given option type = {options[key]!r}")
-            continue
-        if key not in _OPTIONS:
-            raise DriverError(f"simulated driver: unknown option {key!r}; known options: {', '.join(_OPTIONS)}")
-    heartbeat = options.get("heartbeat", _DEFAULT_HEARTBEAT)
-    if (
-        isinstance(heartbeat, bool)
-        or not isinstance(heartbeat, int | float)
-        or not math.isfinite(heartbeat)
-        or heartbeat <= 0
-    ):
-        raise DriverError(
-            f"simulated driver: option 'heartbeat' must be a positive number of seconds, got {heartbeat!r}"
-        )
-    return float(heartbeat)

@@ -9,10 +9,8 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from alarms.model import ZONE_KINDS
@@ -40,8 +38,12 @@ from drivers.bthome.frames import (
     parse_objects,
     split_frame,
 )
-from drivers.bthome.options import TYPE, parse_options
+from drivers.bthome.options import TYPE, BTHomeOptions, parse_options
 from drivers.bthome.scanner import ScanMode, Scanner, ScannerFactory
+
+if TYPE_CHECKING:
+    from bleak.backends.device import BLEDevice
+    from bleak.backends.scanner import AdvertisementData
 
 __all__ = [
     "CANDIDATE_WINDOW",
@@ -69,6 +71,7 @@ class BTHomeDriver:
     """BTHome v2 BLE sensors through a `BleakScanner`; see the package docstring."""
 
     type: ClassVar[str] = TYPE
+    Options: ClassVar[builtins.type[BTHomeOptions]] = BTHomeOptions
 
     def __init__(
         self,
@@ -77,7 +80,8 @@ class BTHomeDriver:
         *,
         scanner_factory: ScannerFactory | None = None,
     ) -> None:
-        self.adapter, self.passive = parse_options(options)
+        opts = parse_options(options)
+        self.adapter, self.passive = opts.adapter, opts.passive
         self._context = context
         # Looked up on the package, drivers.bthome, where a test without Bluetooth replaces it.
         self._scanner_factory = scanner_factory or bthome.bleak_scanner_factory(self.adapter)

@@ -1,33 +1,31 @@
-"""The BTHome driver's options: a `[[drivers]]` table checked, and the defaults."""
+"""The BTHome driver's options: the `[[drivers]]` table as a Struct (drivers/options.py), and the defaults."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from drivers.base import DriverError
+import msgspec
 
-__all__ = ["DEFAULT_ADAPTER", "TYPE", "parse_options"]
+from drivers.options import parse
+
+__all__ = ["DEFAULT_ADAPTER", "TYPE", "BTHomeOptions", "parse_options"]
 
 TYPE = "bthome"  # BTHomeDriver.type, and the only `type` key its options may carry
 DEFAULT_ADAPTER = "hci0"
 
+Adapter = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="a Bluetooth adapter name like 'hci0'")
+]
 
-def parse_options(options: Mapping[str, Any]) -> tuple[str, bool]:
-    """Validate the options; return (adapter, passive)."""
-    known = ("adapter", "passive")
-    for key in options:
-        if key == "type":
-            if options[key] != TYPE:
-                raise DriverError(f"bthome driver given option type = {options[key]!r}")
-            continue
-        if key not in known:
-            raise DriverError(f"bthome driver: unknown option {key!r}; known options: {', '.join(known)}")
-    adapter = options.get("adapter", DEFAULT_ADAPTER)
-    if not isinstance(adapter, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", adapter):
-        raise DriverError(f"bthome driver: option 'adapter' must be an adapter name like 'hci0', got {adapter!r}")
-    passive = options.get("passive", True)
-    if not isinstance(passive, bool):
-        raise DriverError(f"bthome driver: option 'passive' must be true or false, got {passive!r}")
-    return adapter, passive
+
+class BTHomeOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Which adapter listens, and whether passively (no scan requests sent)."""
+
+    adapter: Adapter = DEFAULT_ADAPTER
+    passive: bool = True
+
+
+def parse_options(options: Mapping[str, Any]) -> BTHomeOptions:
+    """Validate a `[[drivers]]` table for bthome; DriverError names the bad key."""
+    return parse(BTHomeOptions, TYPE, options)

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from drivers.base import (
     DriverContext,
@@ -49,9 +50,13 @@ from drivers.base import (
     SensorReading,
     stop_task,
 )
-from drivers.camera.feed import CameraFeed
-from drivers.camera.motion import MotionDetector, Rect
-from drivers.camera.source import FrameSource, MjpegHttpSource, RtspSource, SnapshotSource
+from drivers.camera.options import CameraOptions
+from drivers.options import parse
+
+if TYPE_CHECKING:
+    from drivers.camera.feed import CameraFeed
+    from drivers.camera.motion import Rect
+    from drivers.camera.source import FrameSource
 
 __all__ = ["MOTION_FPS", "MOTION_HOLD", "CameraDriver", "camera_address"]
 
@@ -59,20 +64,6 @@ log = logging.getLogger(__name__)
 
 MOTION_FPS = 2.0
 MOTION_HOLD = 10.0  # seconds a camera-reported motion lasts without a new event
-_URL_KEYS = ("mjpeg_url", "snapshot_url", "rtsp_url")
-_OPTIONS = (
-    "name",
-    *_URL_KEYS,
-    "username",
-    "password",
-    "motion",
-    "sensitivity",
-    "mask",
-    "fps",
-    "room",
-    "offline_after",
-    "retention_days",
-)
 
 
 def camera_address(name: str) -> str:
@@ -82,48 +73,37 @@ def camera_address(name: str) -> str:
 
 class CameraDriver(FixedTargetDriver):
     type: ClassVar[str] = "camera"
+    Options: ClassVar[builtins.type[CameraOptions]] = CameraOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
-        for key in options:
-            if key == "type":
-                if options[key] != self.type:
-                    raise DriverError(f"camera driver given option type = {options[key]!r}")
-            elif key not in _OPTIONS:
-                raise DriverError(f"camera driver: unknown option {key!r}; known options: {', '.join(_OPTIONS)}")
-        self.name = _text(options, "name", required=True) or ""
+        # The frame sources (aiohttp), the feed and motion (Pillow) are imported here, not at
+        # the top: `config check` loads this class only for its Options.
+        from drivers.camera.feed import CameraFeed
+        from drivers.camera.motion import MotionDetector
+        from drivers.camera.source import MjpegHttpSource, RtspSource, SnapshotSource
+
+        opts = parse(CameraOptions, self.type, options)
+        self.name = opts.name.strip()
         self.address = camera_address(self.name)
-        self.room = _text(options, "room") or ""
-        self.motion = options.get("motion", "hub")
-        if self.motion not in ("hub", "camera", "off"):
-            raise DriverError(f'camera driver: option \'motion\' must be "hub", "camera" or "off", got {self.motion!r}')
-        self.fps = _number(options, "fps", 5.0, low=0.1, high=30.0)
-        self.sensitivity = _number(options, "sensitivity", 0.02, low=0.0001, high=1.0)
-        self.offline_after = _number(options, "offline_after", 30.0, low=1.0, high=3600.0)
-        self.retention_days = _number(options, "retention_days", 30.0, low=0.0, high=3650.0)
-        self.masks = _masks(options.get("mask", []))
-        username = _text(options, "username")
-        password = options.get("password")
-        if password is not None and not isinstance(password, str):
-            raise DriverError("camera driver: option 'password' must be a string")
-        given = [key for key in _URL_KEYS if options.get(key) is not None]
-        if len(given) != 1:
-            raise DriverError(
-                f"camera driver {self.name!r}: give exactly one of mjpeg_url, snapshot_url or rtsp_url"
-                + (f" (got {', '.join(given)})" if given else "")
-            )
-        kind = given[0]
-        url = _text(options, kind, required=True) or ""
-        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        wanted = ("rtsp", "rtsps") if kind == "rtsp_url" else ("http", "https")
-        if scheme not in wanted:
-            raise DriverError(f"camera driver: option {kind!r} must be a {' or '.join(wanted)} URL")
+        self.room = opts.room.strip() if opts.room else ""
+        self.motion = opts.motion
+        self.fps = opts.fps
+        self.sensitivity = opts.sensitivity
+        self.offline_after = opts.offline_after
+        self.retention_days = opts.retention_days
+        self.masks: Sequence[Rect] = [(float(x), float(y), float(w), float(h)) for x, y, w, h in opts.mask]
+        username, password = opts.username.strip() if opts.username else None, opts.password
+        kind = opts.url_key
+        url = str(getattr(opts, kind)).strip()
         self.source: FrameSource
         if kind == "mjpeg_url":
-            self.source = MjpegHttpSource(url, username=username, password=password)
+            self.source, self.model = MjpegHttpSource(url, username=username, password=password), "MJPEG camera"
         elif kind == "snapshot_url":
             self.source = SnapshotSource(url, fps=self.fps, username=username, password=password)
+            self.model = "Snapshot camera"
         else:
             self.source = RtspSource(url, fps=self.fps, username=username, password=password)
+            self.model = "RTSP camera"
         self._context = context
         self.feed = CameraFeed(
             self.source,
@@ -175,12 +155,11 @@ class CameraDriver(FixedTargetDriver):
     # ------------------------------------------------------------------ the Driver protocol
 
     def fixed_devices(self) -> list[FixedDevice]:
-        model = {MjpegHttpSource: "MJPEG camera", SnapshotSource: "Snapshot camera", RtspSource: "RTSP camera"}
         return [
             FixedDevice(
                 address=self.address,
                 name=self.name,
-                model=model.get(type(self.source), "Camera"),
+                model=self.model,
                 kinds=("camera",),
                 room=self.room,
             )
@@ -224,7 +203,8 @@ class CameraDriver(FixedTargetDriver):
         loop = asyncio.get_running_loop()
         while True:
             await self._armed.wait()
-            self.detector = MotionDetector(sensitivity=self.sensitivity, masks=self.masks)  # fresh per armed period
+            # A new detector (a fresh background) per armed period.
+            self.detector = dataclasses.replace(self.detector, sensitivity=self.sensitivity, masks=self.masks)
             async with self.feed.need("motion"):
                 seq, sampled = 0, -math.inf
                 while self._armed.is_set():
@@ -239,41 +219,3 @@ class CameraDriver(FixedTargetDriver):
                     if change is not None and self._armed.is_set():
                         self._report(change)
             self._report(False)  # disarmed: the zone restores
-
-
-def _text(options: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
-    value = options.get(key)
-    if value is None:
-        if required:
-            raise DriverError(f"camera driver: option {key!r} is required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise DriverError(f"camera driver: option {key!r} must be a non-empty string")
-    return value.strip()
-
-
-def _number(options: Mapping[str, Any], key: str, default: float, *, low: float, high: float) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DriverError(f"camera driver: option {key!r} must be a number, got {value!r}")
-    if not low <= value <= high:
-        raise DriverError(f"camera driver: option {key!r} must be between {low:g} and {high:g}, got {value!r}")
-    return float(value)
-
-
-def _masks(value: Any) -> Sequence[Rect]:
-    if not isinstance(value, list):
-        raise DriverError("camera driver: option 'mask' must be a list of [x, y, width, height] rectangles")
-    rects: list[Rect] = []
-    for index, item in enumerate(value):
-        if (
-            not isinstance(item, list)
-            or len(item) != 4
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in item)
-        ):
-            raise DriverError(
-                f"camera driver: mask[{index}] must be [x, y, width, height] as fractions of the picture (0 to 1)"
-            )
-        x, y, w, h = (float(v) for v in item)
-        rects.append((x, y, w, h))
-    return rects

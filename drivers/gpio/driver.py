@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import time
@@ -21,7 +22,7 @@ from drivers.base import (
     SensorReading,
 )
 from drivers.gpio.debounce import LineDebounce
-from drivers.gpio.options import TYPE, GpioLine, parse_options
+from drivers.gpio.options import TYPE, GpioLine, GpioOptions, parse_options
 from drivers.gpio.source import EdgeSource, EdgeSourceFactory, LibgpiodEdgeSource
 
 __all__ = ["GpioDriver"]
@@ -43,6 +44,7 @@ class GpioDriver(FixedTargetDriver):
     """Dry contacts on GPIO lines; one device per configured line."""
 
     type: ClassVar[str] = TYPE
+    Options: ClassVar[builtins.type[GpioOptions]] = GpioOptions
 
     def __init__(
         self,
@@ -52,7 +54,7 @@ class GpioDriver(FixedTargetDriver):
         edge_source: EdgeSourceFactory | None = None,
     ) -> None:
         opts = parse_options(options)
-        self.chip, self.lines, self.debounce = opts.chip, opts.lines, opts.debounce
+        self.chip, self.lines, self.debounce = opts.chip, tuple(opts.lines), opts.debounce
         self._factory: EdgeSourceFactory = edge_source or LibgpiodEdgeSource
         self._by_line = {line.line: line for line in self.lines}
         self._context = context

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import time
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from drivers.base import (
     ReadingStream,
 )
 from drivers.nut.client import NutClient, NutError, NutReplyError
-from drivers.nut.options import TYPE, parse_options
+from drivers.nut.options import TYPE, NutOptions, parse_options
 from drivers.nut.protocol import parse_percent, parse_status, quote
 from drivers.power_supply import HEARTBEAT, MainsMonitor
 
@@ -33,10 +34,11 @@ class NutDriver(FixedTargetDriver):
     """UPS mains power and battery through upsd; one device per configured UPS."""
 
     type: ClassVar[str] = TYPE
+    Options: ClassVar[builtins.type[NutOptions]] = NutOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
         opts = parse_options(options)
-        self.host, self.port, self.ups = opts.host, opts.port, opts.ups
+        self.host, self.port, self.ups = opts.host, opts.port, opts.ups_names
         self.username, self.password = opts.username, opts.password
         self.debounce, self.poll, self.timeout = opts.debounce, opts.poll, opts.timeout
         self._context = context

@@ -11,9 +11,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, Self
-
-import aiomqtt
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from drivers.base import (
     Candidate,
@@ -25,7 +23,10 @@ from drivers.base import (
     stop_task,
 )
 from drivers.zigbee2mqtt.bridge import BridgeView
-from drivers.zigbee2mqtt.options import TYPE, parse_options
+from drivers.zigbee2mqtt.options import TYPE, Zigbee2MqttOptions, parse_options
+
+if TYPE_CHECKING:
+    import aiomqtt
 
 __all__ = ["PERMIT_JOIN_MAX", "Zigbee2MqttDriver"]
 
@@ -38,6 +39,7 @@ class Zigbee2MqttDriver:
     """Zigbee devices through zigbee2mqtt: one MQTT connection, kept up until the driver stops."""
 
     type: ClassVar[str] = TYPE
+    Options: ClassVar[builtins.type[Zigbee2MqttOptions]] = Zigbee2MqttOptions
 
     # Reconnection backoff (seconds): first delay, and the cap it doubles up to.
     reconnect_initial: float = 1.0
@@ -102,6 +104,8 @@ class Zigbee2MqttDriver:
             raise DriverError(f"zigbee2mqtt: scan time must be a number of seconds, got {seconds!r}")
         time = 0 if seconds <= 0 else max(1, min(PERMIT_JOIN_MAX, math.ceil(seconds)))
         topic = f"{self.options.base_topic}/bridge/request/permit_join"
+        import aiomqtt  # here, not at the top: `config check` loads this class only for its Options
+
         try:
             await client.publish(topic, json.dumps({"time": time}), qos=1)
         except aiomqtt.MqttError as exc:
@@ -120,13 +124,15 @@ class Zigbee2MqttDriver:
     # ------------------------------------------------------------------ the connection
 
     async def _run(self) -> None:
+        import aiomqtt  # here, not at the top: `config check` loads this class only for its Options
+
         opts = self.options
         delay = self.reconnect_initial
         failures = 0
         while True:
             try:
                 async with aiomqtt.Client(
-                    opts.host,
+                    opts.broker,
                     opts.port,
                     username=opts.username,
                     password=opts.password,

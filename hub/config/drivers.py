@@ -1,19 +1,35 @@
-"""[[drivers]]: each entry's type must be registered; the built-in types' options are checked here."""
+"""[[drivers]]: each entry's type must be registered, and the driver's own `Options` checks the rest.
+
+The shell knows only what every driver shares: `type`, a `password_file` (read here into
+`password`, as for the other sections' secrets, so the driver gets a plain string), the
+environment variable a driver's Options names in `password_env`, and `name` (two drivers of
+one type with one name would give their devices one address). Every other key belongs to
+its driver: the class registered for the type (drivers/registry.py) declares an `Options`
+msgspec Struct, the one validator the driver itself builds its options with
+(drivers/options.py), and each of its problems is reported here as the config reports the
+others: file, dotted key, reason. So a third-party driver's options are checked as a
+built-in's are. A key the Struct does not know only warns (config/casahub.toml documents
+the options, a driver may be newer than the hub); a driver that cannot be loaded, or that
+declares no Options, has its options passed on unchecked.
+"""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 from typing import Any
 
-from alarms.model import BEHAVIOURS, ZONE_KINDS
-from hub.config.errors import _Context
-from hub.config.model import MQTT_PASSWORD_ENV, DriverConfig
-from hub.config.toml_load import _describe, _read_secret_file, _suggest, _Table
+import msgspec
 
-BUILTIN_DRIVERS: tuple[str, ...] = ("simulated", "bthome", "zigbee2mqtt", "nut", "power_supply", "gpio", "camera")
-DRIVER_ENTRY_POINT_GROUP = "casahub.drivers"
+from drivers.base import DriverError
+from drivers.options import Problem, option_names, problems
+from drivers.registry import BUILTIN_TYPES, GROUP, load_options
+from hub.config.errors import _Context
+from hub.config.model import DriverConfig
+from hub.config.toml_load import _describe, _read_secret_file, _suggest
+
+# The built-in types, for importers of the single-module hub.config; the list is the drivers'.
+BUILTIN_DRIVERS: tuple[str, ...] = BUILTIN_TYPES
+DRIVER_ENTRY_POINT_GROUP = GROUP
 
 
 def known_driver_types() -> tuple[str, ...]:
@@ -30,56 +46,11 @@ def known_driver_types() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-# -- drivers: the built-in types' documented keys are type-checked; unknown keys only warn
-#    (a driver may accept more than config/casahub.toml documents). Third-party types are not checked.
-
-_DRIVER_KEYS: dict[str, dict[str, str]] = {
-    "simulated": {},
-    "bthome": {"adapter": "str", "passive": "bool"},
-    "zigbee2mqtt": {
-        "host": "host",
-        "port": "port",
-        "base_topic": "str",
-        "username": "str",
-        "password": "secret",
-        "expected_interval": "duration",
-    },
-    "nut": {
-        "host": "host",
-        "port": "port",
-        "ups": "str",
-        "username": "str",
-        "password": "secret",
-        "debounce": "duration",
-        "poll": "duration",
-        "timeout": "duration",
-    },
-    "power_supply": {"path": "str", "debounce": "duration", "supply": "str", "battery": "str", "poll": "duration"},
-    "gpio": {"chip": "str", "lines": "lines", "debounce_ms": "duration"},
-    "camera": {
-        "name": "str",
-        "mjpeg_url": "url",
-        "snapshot_url": "url",
-        "rtsp_url": "str",
-        "username": "str",
-        "password": "secret",
-        "motion": "motion",
-        "room": "str",
-        "offline_after": "duration",
-        # checked below, in the camera's own block
-        "sensitivity": "camera",
-        "mask": "camera",
-        "fps": "camera",
-        "retention_days": "camera",
-    },
-}
-_GPIO_LINE_KEYS = ("line", "name", "kind", "behaviour", "home", "room", "contact", "pull")
-
-
 def _drivers(ctx: _Context, items: list[Any]) -> tuple[DriverConfig, ...]:
     known_types = known_driver_types()
     drivers: list[DriverConfig] = []
-    cameras: dict[str, int] = {}  # a camera's device address is its name's slug: one per name
+    named: dict[tuple[str, str], int] = {}  # (type, name as a slug) -> the first entry's index
+    classes: dict[str, type[msgspec.Struct] | None] = {}
     for index, item in enumerate(items):
         path = f"drivers[{index}]"
         type_value = item.get("type")
@@ -96,124 +67,73 @@ def _drivers(ctx: _Context, items: list[Any]) -> tuple[DriverConfig, ...]:
                 f'unknown driver type "{type_value}"{_suggest(type_value, known_types)} (known: {listed})',
             )
             continue
+        if type_value not in classes:
+            classes[type_value] = _options_class(ctx, path, type_value)
+        options_class = classes[type_value]
         options = {name: value for name, value in item.items() if name != "type"}
-        schema = _DRIVER_KEYS.get(type_value)
-        if schema is not None:
-            _check_driver_options(ctx, path, type_value, schema, options)
-        env_password = ctx.env_value(MQTT_PASSWORD_ENV) if type_value == "zigbee2mqtt" else None
-        if "password_file" in options:
-            file_name = options.pop("password_file")
-            if "password" in options:
-                ctx.error(f"{path}.password_file", "give password or password_file, not both")
-            elif not isinstance(file_name, str) or not file_name:
-                ctx.error(f"{path}.password_file", f"expected a file name, got {_describe(file_name)}")
-            elif env_password is None:
-                content = _read_secret_file(ctx, f"{path}.password_file", file_name)
-                if content is not None:
-                    options["password"] = content
-        if env_password is not None:
-            options["password"] = env_password
-        camera_name = options.get("name") if type_value == "camera" else None
-        if isinstance(camera_name, str) and camera_name.strip():
-            slug = re.sub(r"[^a-z0-9]+", "-", camera_name.lower()).strip("-")
-            if slug in cameras:
-                ctx.error(f"{path}.name", f"drivers[{cameras[slug]}] is a camera with the same name; name each one")
-            cameras.setdefault(slug, index)
+        names = option_names(options_class) if options_class is not None else None
+        if names is not None:
+            _warn_unknown(ctx, path, type_value, names, options)
+        _resolve_password(ctx, path, options, getattr(options_class, "password_env", None))
+        if options_class is not None and names is not None:
+            for problem in problems(options_class, {k: v for k, v in options.items() if k in names}):
+                ctx.error(f"{path}.{problem.key}", _reason(path, problem))
+        name = options.get("name")
+        if isinstance(name, str) and name.strip():
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            first = named.setdefault((type_value, slug), index)
+            if first != index:
+                ctx.error(f"{path}.name", f"drivers[{first}] is a {type_value} with the same name; name each one")
         drivers.append(DriverConfig(type=type_value, options=options))
     return tuple(drivers)
 
 
-def _check_driver_options(
-    ctx: _Context, path: str, driver: str, schema: Mapping[str, str], options: dict[str, Any]
-) -> None:
-    known = ["type", *schema]
-    if "password" in schema:
-        known.append("password_file")
-    t = _Table(ctx, {"type": driver, **options}, path, known, unknown_is_error=False, what=f" for the {driver} driver")
-    for name, kind in schema.items():
-        if kind in ("str", "secret"):
-            value = t.typed(name, (str,), "a string", sensitive=kind == "secret")
-            if isinstance(value, str) and not value.strip():
-                t.error(name, "must not be empty")
-            elif isinstance(value, str):
-                t.fits(name, value)
-        elif kind == "host":
-            t.host(name, required=False)
-        elif kind == "url":
-            t.url(name, required=False)
-        elif kind == "bool":
-            t.boolean(name, False)
-        elif kind == "port":
-            t.port(name)
-        elif kind == "duration":
-            t.duration(name, 0)
-        elif kind == "motion":
-            t.choice(name, ("hub", "camera", "off"), "hub")
-        elif kind == "lines":
-            _gpio_lines(ctx, t, options)
-    if driver == "camera":
-        if not t.has("name"):
-            t.missing("name")
-        _camera_options(t)
+def _options_class(ctx: _Context, path: str, type_name: str) -> type[msgspec.Struct] | None:
+    """The driver's Options Struct; a driver that cannot be loaded is the daemon's to report at start."""
+    try:
+        return load_options(type_name)
+    except DriverError as exc:
+        ctx.warn(f"{path}.type", f"options not checked: {exc}")
+        return None
 
 
-def _camera_options(t: _Table) -> None:
-    """The camera's keys beyond the generic types (drivers/camera/driver.py reads the same ranges)."""
-    urls = [name for name in ("mjpeg_url", "snapshot_url", "rtsp_url") if t.has(name)]
-    if not urls:
-        t.error("mjpeg_url", "the camera needs one of mjpeg_url, snapshot_url or rtsp_url")
-    elif len(urls) > 1:
-        t.error(urls[1], f"give exactly one of mjpeg_url, snapshot_url or rtsp_url (got {', '.join(urls)})")
-    rtsp = t.data.get("rtsp_url")
-    if isinstance(rtsp, str) and not re.match(r"^rtsps?://[^/\s]+", rtsp):
-        t.error("rtsp_url", "expected an rtsp:// or rtsps:// URL")
-    for name, low, high, what in (
-        ("sensitivity", 0.0001, 1.0, "a fraction of the picture between 0.0001 and 1"),
-        ("fps", 0.1, 30.0, "frames per second between 0.1 and 30"),
-        ("retention_days", 0.0, 3650.0, "a number of days between 0 and 3650"),
-    ):
-        value = t.typed(name, (int, float), what)
-        if isinstance(value, int | float) and not (math.isfinite(value) and low <= value <= high):
-            t.error(name, f"expected {what}, got {value}")
-    masks = t.data.get("mask")
-    if masks is not None:
-        ok = isinstance(masks, list) and all(
-            isinstance(m, list)
-            and len(m) == 4
-            and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in m)
-            for m in masks
-        )
-        if not ok:
-            t.error("mask", "expected a list of [x, y, width, height] rectangles, as fractions of the picture (0 to 1)")
+def _warn_unknown(ctx: _Context, path: str, driver: str, names: tuple[str, ...], options: dict[str, Any]) -> None:
+    known = ["type", *names, *(["password_file"] if "password" in names else [])]
+    for key in options:
+        if key not in known:
+            ctx.warn(f"{path}.{key}", f"unknown key for the {driver} driver{_suggest(key, known)}")
 
 
-def _gpio_lines(ctx: _Context, t: _Table, options: Mapping[str, Any]) -> None:
-    if "lines" not in options:
-        t.missing("lines")
-        return
-    lines = options["lines"]
-    if not isinstance(lines, list) or not all(isinstance(item, dict) for item in lines):
-        t.error("lines", f"expected an array of tables [{{line, name, kind}}, ...], got {_describe(lines)}")
-        return
-    if not lines:
-        t.error("lines", "the gpio driver needs at least one line")
-    seen: dict[int, int] = {}
-    for index, item in enumerate(lines):
-        line_table = _Table(ctx, item, f"{t.path}.lines[{index}]", _GPIO_LINE_KEYS)
-        number = line_table.opt_integer("line", minimum=0)
-        if not line_table.has("line"):
-            line_table.missing("line")
-        elif number is not None:
-            if number in seen:
-                line_table.error("line", f"line {number} is already used by lines[{seen[number]}]")
-            seen.setdefault(number, index)
-        line_table.required_string("name")
-        if line_table.has("kind"):
-            line_table.choice("kind", ZONE_KINDS, "contact")
-        else:
-            line_table.missing("kind")
-        line_table.choice("behaviour", BEHAVIOURS, "instant")
-        line_table.boolean("home", False)
-        line_table.optional_string("room")
-        line_table.choice("contact", ("no", "nc"), "no")
-        line_table.choice("pull", ("up", "down", "none"), "up")
+def _resolve_password(ctx: _Context, path: str, options: dict[str, Any], env: object) -> None:
+    """`password_file` becomes `password`; the driver's environment variable, when set, wins over both."""
+    env_password = ctx.env_value(env) if isinstance(env, str) else None
+    if "password_file" in options:
+        file_name = options.pop("password_file")
+        if "password" in options:
+            ctx.error(f"{path}.password_file", "give password or password_file, not both")
+        elif not isinstance(file_name, str) or not file_name:
+            ctx.error(f"{path}.password_file", f"expected a file name, got {_describe(file_name)}")
+        elif env_password is None:
+            content = _read_secret_file(ctx, f"{path}.password_file", file_name)
+            if content is not None:
+                options["password"] = content
+    if env_password is not None:
+        options["password"] = env_password
+
+
+def _reason(path: str, problem: Problem) -> str:
+    """A driver option's problem in the config's words (hub/config/toml_load.py words the rest)."""
+    if problem.kind == "unknown":  # inside a table of the options (a gpio line): an error, as in any table
+        return f"unknown key{_suggest(problem.leaf, problem.known)}"
+    if problem.kind == "missing":
+        return f"required key missing in [{path}{'.' + problem.parent if problem.parent else ''}]"
+    if problem.kind == "rule" or problem.reason:
+        return problem.reason
+    value = problem.value
+    if problem.choices and isinstance(value, str) and problem.at == problem.key:
+        listed = ", ".join(f'"{c}"' for c in problem.choices)
+        return f'unknown value "{value}"; expected one of {listed}{_suggest(value, problem.choices)}'
+    found = _describe(value, sensitive=problem.sensitive)
+    if problem.at != problem.key:
+        return f"expected {problem.expected}; {problem.at} is {found}"
+    return f"expected {problem.expected}, got {found}"
