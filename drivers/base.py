@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 import msgspec
 
-from alarms.model import ZoneKind
+from alarms.model import Behaviour, ZoneKind
 
 __all__ = [
     "Candidate",
@@ -112,6 +112,10 @@ class FixedDevice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     model: str
     kinds: tuple[ZoneKind, ...]
     room: str = ""
+    # The zone the config gives the device (a demo kit device, a GPIO line): None leaves the
+    # kind's default behaviour, and `home` (armed in home mode) defaults to contacts only.
+    behaviour: Behaviour | None = None
+    home: bool | None = None
 
 
 # --------------------------------------------------------------------------- the driver

@@ -68,7 +68,7 @@ _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _STEP = re.compile(r"\.(?P<key>[^.\[]+)|\[(?P<index>\d+)\]")
 
 
-class OptionError(ValueError):
+class OptionError(DriverError, ValueError):
     """A rule across keys is broken; raised from an Options Struct's `__post_init__` or `runnable`.
 
     `key` is the key blamed ("mjpeg_url", "lines[1].line"), `reason` says why in a sentence

@@ -62,6 +62,7 @@ from drivers.base import (
     ReadingStream,
     SensorReading,
 )
+from drivers.capabilities import DriverTraits
 from drivers.options import NonEmpty, Seconds, SecondsOrZero, parse
 
 __all__ = [
@@ -250,6 +251,7 @@ class PowerSupplyDriver(FixedTargetDriver):
     """Mains presence and the hub's own battery from the kernel's power-supply class."""
 
     type: ClassVar[str] = "power_supply"
+    traits: ClassVar[DriverTraits] = DriverTraits(powers_hub=True)
     Options: ClassVar[builtins.type[PowerSupplyOptions]] = PowerSupplyOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:

@@ -42,6 +42,7 @@ from drivers.base import (
     SensorReading,
     stop_task,
 )
+from drivers.capabilities import DriverTraits
 from drivers.options import Seconds, parse
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ class SimulatedDriver:
     """The demo kit as a driver; the hub keeps the instance to drive it from the demo API."""
 
     type: ClassVar[str] = "simulated"
+    traits: ClassVar[DriverTraits] = DriverTraits(wireless=True)
     Options: ClassVar[builtins.type[SimulatedOptions]] = SimulatedOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
@@ -205,7 +207,18 @@ class SimulatedDriver:
         """Nothing to do: the spares are always in range."""
 
     def fixed_devices(self) -> list[FixedDevice]:
-        return [FixedDevice(address=d.address, name=d.name, model=d.model, kinds=(d.kind,), room=d.room) for d in KIT]
+        return [
+            FixedDevice(
+                address=d.address,
+                name=d.name,
+                model=d.model,
+                kinds=(d.kind,),
+                room=d.room,
+                behaviour=d.behaviour,
+                home=d.home,
+            )
+            for d in KIT
+        ]
 
     def cameras(self) -> list[CameraFeed]:
         """The kit's camera feed (drivers/camera/): its zone is still triggered through the demo API."""

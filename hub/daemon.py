@@ -29,6 +29,7 @@ from aiohttp import web
 
 from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
+from drivers.capabilities import CameraControls
 from drivers.registry import load_driver
 from hub.backup.schedule import BackupSchedule
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
@@ -545,7 +546,7 @@ class Daemon:
         from hub.cameras.snapshots import DEFAULT_RETENTION_DAYS, SnapshotRecorder
 
         def retention_days() -> float:
-            days = [d.retention_days for d in self.drivers.values() if getattr(d, "type", "") == "camera"]
+            days = [d.retention_days for d in self.drivers.values() if isinstance(d, CameraControls)]
             return min(days, default=DEFAULT_RETENTION_DAYS)
 
         return SnapshotRecorder(
@@ -574,31 +575,12 @@ async def _pump(hub: Hub, name: str, driver: Any) -> None:
 
 
 async def _pair_fixed_devices(hub: Hub, name: str, driver: Any) -> None:
-    # Zone settings the config gives per device (the demo kit, GPIO lines): behaviour and home flag.
-    kit: dict[str, Any] = {}
-    if name == "simulated":
-        from drivers.simulated import KIT
-
-        kit = {k.address: k for k in KIT}
-    address_of = getattr(driver, "address", None)
-    if callable(address_of):
-        for line in getattr(driver, "lines", ()) or ():
-            kit[address_of(line)] = line
+    # The zone settings the config gives per device (the demo kit, GPIO lines) come with it.
     for fixed in driver.fixed_devices():
         if hub.device_by_address(name, fixed.address) is not None:
             continue
-        spec = kit.get(fixed.address)
-        zones = [
-            (
-                kind,
-                None,
-                getattr(spec, "behaviour", None) if spec else None,
-                getattr(spec, "home", None)
-                if spec is not None and getattr(spec, "home", None) is not None
-                else kind == "contact",
-            )
-            for kind in fixed.kinds
-        ]
+        home = fixed.home
+        zones = [(kind, None, fixed.behaviour, home if home is not None else kind == "contact") for kind in fixed.kinds]
         await pair_device(
             hub,
             driver=name,

@@ -40,6 +40,7 @@ from drivers.bthome.frames import (
 )
 from drivers.bthome.options import TYPE, BTHomeOptions, parse_options
 from drivers.bthome.scanner import ScanMode, Scanner, ScannerFactory
+from drivers.capabilities import DriverTraits
 
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
@@ -71,6 +72,7 @@ class BTHomeDriver:
     """BTHome v2 BLE sensors through a `BleakScanner`; see the package docstring."""
 
     type: ClassVar[str] = TYPE
+    traits: ClassVar[DriverTraits] = DriverTraits(wireless=True)
     Options: ClassVar[builtins.type[BTHomeOptions]] = BTHomeOptions
 
     def __init__(
@@ -94,6 +96,10 @@ class BTHomeDriver:
         self._state = "new"  # new -> running -> stopped; a driver runs once
 
     # ------------------------------------------------------------------ lifetime
+
+    def normalise_address(self, address: str) -> str:
+        """BLE MACs as the radio reports them (upper case): an address typed by hand still matches."""
+        return address.upper()
 
     async def __aenter__(self) -> Self:
         if self._state != "new":

@@ -87,7 +87,13 @@ class GpioDriver(FixedTargetDriver):
     def fixed_devices(self) -> list[FixedDevice]:
         return [
             FixedDevice(
-                address=self.address(line), name=line.name, model="GPIO dry contact", kinds=(line.kind,), room=line.room
+                address=self.address(line),
+                name=line.name,
+                model="GPIO dry contact",
+                kinds=(line.kind,),
+                room=line.room,
+                behaviour=line.behaviour,
+                home=line.home,
             )
             for line in self.lines
         ]

@@ -17,6 +17,7 @@ from drivers.base import (
     Reading,
     ReadingStream,
 )
+from drivers.capabilities import DriverTraits
 from drivers.nut.client import NutClient, NutError, NutReplyError
 from drivers.nut.options import TYPE, NutOptions, parse_options
 from drivers.nut.protocol import parse_percent, parse_status, quote
@@ -34,6 +35,7 @@ class NutDriver(FixedTargetDriver):
     """UPS mains power and battery through upsd; one device per configured UPS."""
 
     type: ClassVar[str] = TYPE
+    traits: ClassVar[DriverTraits] = DriverTraits(powers_hub=True)
     Options: ClassVar[builtins.type[NutOptions]] = NutOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:

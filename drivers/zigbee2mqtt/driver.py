@@ -22,6 +22,7 @@ from drivers.base import (
     ReadingStream,
     stop_task,
 )
+from drivers.capabilities import DriverTraits
 from drivers.zigbee2mqtt.bridge import BridgeView
 from drivers.zigbee2mqtt.options import TYPE, Zigbee2MqttOptions, parse_options
 
@@ -39,6 +40,7 @@ class Zigbee2MqttDriver:
     """Zigbee devices through zigbee2mqtt: one MQTT connection, kept up until the driver stops."""
 
     type: ClassVar[str] = TYPE
+    traits: ClassVar[DriverTraits] = DriverTraits(wireless=True, signal_unit="lqi")
     Options: ClassVar[builtins.type[Zigbee2MqttOptions]] = Zigbee2MqttOptions
 
     # Reconnection backoff (seconds): first delay, and the cap it doubles up to.

@@ -40,6 +40,7 @@ from typing import Any
 
 from alarms.model import Incident
 from drivers.camera.feed import CameraFeed, Frame
+from drivers.capabilities import CameraControls
 from hub.cameras.delivery import send_photos
 from hub.cameras.settings import load_record_when_disarmed
 
@@ -209,9 +210,8 @@ class SnapshotRecorder:
         armed = self.hub.state.mode != "disarmed"
         cameras = {c.id: c for c in self.cameras()}
         for camera in cameras.values():
-            set_armed = getattr(camera.driver, "set_armed", None)
-            if callable(set_armed) and armed != self.armed:
-                set_armed(armed)
+            if isinstance(camera.driver, CameraControls) and armed != self.armed:
+                camera.driver.set_armed(armed)
         if armed or self.record_when_disarmed:
             for camera_id, camera in cameras.items():
                 if camera_id not in self._rings:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from hub.commissioning.channels import CHANNEL_ORDER, channels_in_use
 from hub.commissioning.checks import build_report, checklist
-from hub.commissioning.driver_traits import STANDBY_POWER_DRIVERS, WIRELESS_DRIVERS
 from hub.commissioning.facts import ChannelTestResult, DeviceFacts, Facts, UserFacts
 from hub.commissioning.gather import gather, latest_tests
 from hub.commissioning.grade2 import (
@@ -47,10 +46,8 @@ __all__ = [
     "MIN_LOCKOUT",
     "SIREN_MAX",
     "SIREN_MIN",
-    "STANDBY_POWER_DRIVERS",
     "STYLE_SOURCE",
     "TEST_TIMEOUT_RANGE",
-    "WIRELESS_DRIVERS",
     "ChannelTestResult",
     "DeviceFacts",
     "Facts",

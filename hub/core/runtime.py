@@ -51,6 +51,7 @@ from alarms.model import (
 )
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, Reading, SensorReading
+from drivers.capabilities import traits_of
 from hub.core import outbox, views
 from hub.core.clock import wait_set
 from hub.core.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
@@ -68,7 +69,6 @@ from hub.transports.registry import NOT_CONFIGURED, is_real
 log = logging.getLogger("hub.runtime")  # the name users' [log] levels know (README)
 
 LOW_BATTERY_PERCENT = 15.0
-HUB_SUPPLY_DRIVERS = ("nut", "power_supply")
 LAST_SEEN_EVERY = 900.0  # seconds; supervision reads last_seen from memory, this is for restarts
 SILENT_REPORTS = 2  # a device is silent after missing this many expected reports
 TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_seen (SD-card wear)
@@ -494,7 +494,7 @@ class Hub:
         low = reading.battery_low
         if low is None and reading.battery is not None:
             low = reading.battery < LOW_BATTERY_PERCENT
-        if driver in HUB_SUPPLY_DRIVERS:
+        if traits_of(driver).powers_hub:
             # The UPS behind the hub itself: its low battery is the hub's, not a sensor's.
             if low is not None and low != (f"hub:{device.id}" in self._hub_battery_low):
                 if low:

@@ -16,6 +16,7 @@ import msgspec
 
 from alarms import engine
 from alarms.model import AlarmSettings, Anomaly, Incident, State, WalkTestActivation, Zone
+from drivers.capabilities import traits_of
 from hub.core.devices import DeviceRecord
 
 _INCIDENT_DECODER = msgspec.json.Decoder(Incident)
@@ -94,7 +95,7 @@ def zone_signal(hub: HubView, zone_id: str) -> tuple[int | None, str | None]:
     device = hub.devices.get(zone.device or "") if zone is not None else None
     if device is None or device.signal is None:
         return None, None
-    return device.signal, "lqi" if device.driver.split("#")[0] == "zigbee2mqtt" else "dBm"
+    return device.signal, traits_of(device.driver).signal_unit
 
 
 def walk_test_signal(hub: HubView, effect: WalkTestActivation) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from aiohttp import web
 
 from alarms import engine
 from alarms.model import ANOMALY_KINDS, INCIDENT_KINDS, MODES
+from drivers.capabilities import ReportsConnection
 from hub.core.degraded import STORAGE_ERRORS
 from hub.core.runtime import Hub
 from hub.web.auth import authenticate as web_authenticate
@@ -292,7 +293,7 @@ async def render_metrics(
     connected = [
         ({"driver": key}, int(value))
         for key, driver in sorted(drivers.items())
-        if isinstance(value := getattr(driver, "connected", None), bool)
+        if isinstance(driver, ReportsConnection) and isinstance(value := driver.connected, bool)
     ]
     if connected:
         out.family(

@@ -27,6 +27,7 @@ from typing import Any
 
 from alarms import engine
 from alarms.model import Mode, Zone, ZoneKind
+from drivers.capabilities import traits_of
 from hub.core.runtime import DeviceRecord, Hub
 from hub.export.mqtt_commands import COMMAND_TEMPLATE
 
@@ -51,8 +52,6 @@ DEVICE_CLASS: dict[ZoneKind, str] = {
 }
 INCIDENT_OPEN_TYPES = ("fire", "water", "intrusion", "power", "panic", "tamper")
 INCIDENT_CHANGE_TYPES = ("acknowledged", "resolved", "cancelled")
-# Signal units by driver: zigbee2mqtt reports link quality (LQI 0-255), radio drivers RSSI in dBm.
-LQI_DRIVERS = frozenset({"zigbee2mqtt"})
 
 
 def object_id(text: str) -> str:
@@ -257,7 +256,7 @@ class HaDiscovery:
 
     def signal_config(self, device: DeviceRecord) -> dict[str, Any]:
         config = self._device_sensor(device, "signal")
-        if device.driver in LQI_DRIVERS:
+        if traits_of(device.driver).signal_unit == "lqi":
             config["unit_of_measurement"] = "lqi"
             config["icon"] = "mdi:signal"
         else:

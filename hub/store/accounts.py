@@ -238,7 +238,7 @@ class Accounts:
     def _end_credentials(self, username: str) -> None:
         """A removed user, or a new password (an account thought compromised), ends every session
         and token of that user at once; open WebSockets and camera streams re-check theirs within
-        CREDENTIAL_RECHECK (hub/web/api.py) and close. Called with the lock held."""
+        CREDENTIAL_RECHECK (hub/web/ws.py) and close. Called with the lock held."""
         self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
         self.conn.execute("UPDATE tokens SET revoked = 1 WHERE username = ? AND revoked = 0", (username,))
 

@@ -21,7 +21,7 @@ Language = Literal["it", "en"]
 
 # E.164: "+", a country code that does not start with 0, 8 to 15 digits in all.
 PHONE = re.compile(r"\+[1-9][0-9]{7,14}")
-# The same shape the config check accepts (hub/config.py): something@host.tld, no spaces or <>.
+# The same shape the config check accepts (hub/config/addresses.py): something@host.tld, no spaces or <>.
 EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 MAX_NAME = 64
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path

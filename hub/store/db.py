@@ -159,7 +159,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_attempts_outbox ON outbox_attempts(outbox);
     """,
-    # The commissioning report (hub/commissioning.py). Only hashes of codes are stored, so whether
+    # The commissioning report (hub/commissioning/). Only hashes of codes are stored, so whether
     # a code meets EN 50131 grade 2 (5+ digits) is noted when it is set: 1 yes, 0 no, NULL unknown
     # (set before this column existed). And the installer's test messages, one row per channel sent.
     """

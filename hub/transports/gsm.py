@@ -207,7 +207,7 @@ def encode_sms_text(text: str, charset: str = "GSM") -> bytes:
             char if char.isascii() else (unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "?")
             for char in text
         )
-    # Cut on a word boundary, never refused for length (alarms/messages.py fit_sms).
+    # Cut on a word boundary, never refused for length (alarms/messages/gsm7.py fit_sms).
     text = fit_sms(text, SMS_LIMIT)
     if charset == "IRA":
         return text.encode("ascii", "replace")

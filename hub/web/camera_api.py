@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from drivers.capabilities import CameraControls
 from hub.cameras.catalog import camera_refs
 from hub.cameras.settings import load_record_when_disarmed, save_record_when_disarmed
 from hub.cameras.snapshots import CameraRef, list_snapshots, snapshot_path
@@ -71,7 +72,7 @@ def _camera_json(ctx: WebContext, ref: CameraRef) -> dict[str, Any]:
         "name": device.name if device is not None else ref.feed.name,
         "room": device.room if device is not None else "",
         "online": online,
-        "motion": getattr(ref.driver, "motion", "off") if getattr(ref.driver, "type", "") == "camera" else "off",
+        "motion": ref.driver.motion if isinstance(ref.driver, CameraControls) else "off",
     }
 
 
@@ -144,7 +145,7 @@ async def issue_token(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     # A new token replaces the one the camera reports motion with: its zone would go quiet.
     refuse_while_armed(ctx.hub)
-    if getattr(ref.driver, "motion", None) != "camera":
+    if not (isinstance(ref.driver, CameraControls) and ref.driver.motion == "camera"):
         raise _no_camera_motion(ref)
     secret = await asyncio.to_thread(_tokens(ctx).issue, ref.id)
     await ctx.hub.audit("camera_token_issued", actor=principal.name, data={"camera": ref.id})
@@ -184,10 +185,9 @@ async def camera_event(request: web.Request) -> web.Response:
         ref = _camera_or_404(request)
     assert ref is not None
     body = await read_body(request, EventBody)
-    event = getattr(ref.driver, "camera_event", None)
-    if getattr(ref.driver, "motion", None) != "camera" or not callable(event):
+    if not (isinstance(ref.driver, CameraControls) and ref.driver.motion == "camera"):
         raise _no_camera_motion(ref)
-    event(body.motion)
+    ref.driver.camera_event(body.motion)
     await ctx.hub.settle(0.5)
     return web.json_response({"camera": ref.id, "motion": body.motion})
 

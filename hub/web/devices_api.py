@@ -11,6 +11,7 @@ from aiohttp import web
 
 from alarms.model import Behaviour, ZoneKind, ZoneUpsert
 from drivers.base import DriverError
+from drivers.capabilities import NormalisesAddress, ReportsConnection
 from hub.bounds import Name, clip
 from hub.core.pairing import pair_device, unpair_device
 from hub.core.views import device_json
@@ -63,10 +64,11 @@ async def device_add(request: web.Request) -> web.Response:
         driver, address, model, kinds = candidate.driver, candidate.address, clip(candidate.model), candidate.kinds
     elif body.driver and body.address:
         driver, address = body.driver, body.address.strip()
-        if driver == "bthome":
-            address = address.upper()  # BLE MACs as the radio reports them
         if driver not in ctx.drivers:
             raise ApiError(400, "invalid_field:driver", f"driver: no running driver {driver!r}", field="driver")
+        running = ctx.drivers[driver]
+        if isinstance(running, NormalisesAddress):
+            address = running.normalise_address(address)  # e.g. BLE MACs as the radio reports them
     else:
         raise ApiError(
             400, "invalid_field:candidate", "candidate: give a candidate id, or driver and address", field="candidate"
@@ -166,7 +168,7 @@ async def _candidates(ctx: WebContext) -> list[Any]:
         try:
             found.extend(await driver.candidates())
         except Exception:
-            log.exception("driver %s failed to list candidates", getattr(driver, "type", "?"))
+            log.exception("driver %s failed to list candidates", driver.type)
     return found
 
 
@@ -179,7 +181,7 @@ def _link_warnings(ctx: WebContext) -> list[dict[str, str]]:
             " device can join until it reconnects; check the broker and the driver's host/port/credentials",
         }
         for name, driver in ctx.drivers.items()
-        if getattr(driver, "connected", None) is False
+        if isinstance(driver, ReportsConnection) and not driver.connected
     ]
 
 

@@ -1,4 +1,4 @@
-"""The commissioning report routes (owner and installer; hub/commissioning.py builds the report).
+"""The commissioning report routes (owner and installer; hub/commissioning/ builds the report).
 
 GET  /api/v1/pairing/report?format=json|md|html&lang=it|en
      JSON object, or text/markdown, or a standalone text/html page (same strict CSP as the

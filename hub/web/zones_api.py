@@ -18,6 +18,7 @@ from alarms.model import (
     ZoneUpsert,
 )
 from drivers.base import DriverError
+from drivers.capabilities import DrivenByHand
 from hub.bounds import Name, Text
 from hub.core.views import zone_json
 from hub.web.alarm_code import check_code
@@ -176,8 +177,8 @@ async def demo_trigger(request: web.Request) -> web.Response:
     body = await read_body(request, TriggerBody)
     zone = ctx.hub.state.zones[zone_id]
     device = ctx.hub.devices.get(zone.device or "")
-    simulated = ctx.drivers.get("simulated")
-    if device is None or device.driver != "simulated" or simulated is None:
+    simulated = ctx.drivers.get(device.driver) if device is not None else None
+    if device is None or not isinstance(simulated, DrivenByHand):
         raise ApiError(400, "not_simulated", f"zone {zone_id} is not a simulated device")
     try:
         await simulated.set_active(device.address, zone.kind, body.active)

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.web.api import EVENT_CATEGORIES
+from hub.web.events_api import EVENT_CATEGORIES
 from tests.conftest import Api, start_hub
 from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, keypad, login
 from tests.security.conftest import accounts_of

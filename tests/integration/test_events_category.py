@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.web.api import EVENT_CATEGORIES
+from hub.web.events_api import EVENT_CATEGORIES
 from tests.conftest import Api, RunningHub
 
 KINDS = {

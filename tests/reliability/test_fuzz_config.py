@@ -8,7 +8,7 @@ reprs), and no secret written in the file or the environment shows in the config
 errors or the warnings.
 
 Three kinds of files:
-- structured: the documented sections and keys (config/casahub.toml, hub/config.py) with
+- structured: the documented sections and keys (config/casahub.toml, hub/config/) with
   right-typed values most of the time and any TOML value otherwise (huge integers, nan/inf,
   dates, arrays, inline tables, control characters), unknown sections and keys, secrets
   inline, in `*_file` files (present, empty, missing, a directory, not UTF-8) or in the
@@ -36,7 +36,7 @@ from tests.reliability.fuzz_helpers import KnownBug, failure_of, fuzz_settings, 
 
 CASES = 1000
 
-# Every bug the fuzzer found in hub/config.py is fixed; add one here (tolerated and counted) only
+# Every bug the fuzzer found in hub/config/ is fixed; add one here (tolerated and counted) only
 # while its fix is pending, with a strict-xfail regression test below.
 KNOWN_BUGS: tuple[KnownBug, ...] = ()
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Fuzz the NUT client (drivers/nut.py): whatever upsd (or something pretending to be it) sends,
+"""Fuzz the NUT client (drivers/nut/): whatever upsd (or something pretending to be it) sends,
 nothing but a NutError comes out, and the driver's pure parts never raise.
 
 Targets:

@@ -4,7 +4,7 @@ never a 500, and every error carries an `error` code.
 One demo hub serves the whole module (see fuzz_helpers.HubThread); hypothesis drives it from
 sync tests. Targets:
 
-- the JSON body of every route that reads one (hub/web/api.py, auth.py, push.py), and of the
+- the JSON body of every route that reads one (hub/web/*_api.py, auth.py, push.py), and of the
   POST routes that ignore theirs: schema-aware objects (known fields with right and wrong
   types, unknown fields) and arbitrary JSON values, then serialised with NaN/Infinity, huge
   numbers, deep nesting, invalid UTF-8, duplicate keys, a BOM, truncation, garbage, > 64 KiB;

@@ -1,4 +1,4 @@
-"""Fuzz the zigbee2mqtt payload parsing (drivers/zigbee2mqtt.py): whatever a broker delivers,
+"""Fuzz the zigbee2mqtt payload parsing (drivers/zigbee2mqtt/): whatever a broker delivers,
 the parsing functions return, never raise, and what they return is well-formed.
 
 Targets, none of which needs a broker (the driver feeds every MQTT message to `BridgeView.feed`):

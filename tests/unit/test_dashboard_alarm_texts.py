@@ -1,5 +1,5 @@
 """The home page's alarm card says what the SMS says: the dashboard's action sentence for each
-incident kind (hub/web/static/alarm.js) is the SMS's (alarms/messages.py), in it and en, and
+incident kind (hub/web/static/alarm.js) is the SMS's (alarms/messages/), in it and en, and
 the dashboard's History knows every anomaly kind by a name of its own (history.js)."""
 
 from __future__ import annotations

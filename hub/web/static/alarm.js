@@ -1,9 +1,9 @@
-// The alarm card of the home page: says what the alarm SMS says (alarms/messages.py), in the
+// The alarm card of the home page: says what the alarm SMS says (alarms/messages/incidents.py), in the
 // same words: what happened, where (zone and room), since when, and the one thing to do.
 import { addTexts, t } from "./i18n.js";
 import { h, when } from "./ui.js";
 
-// Titles and actions are those of the SMS (alarms/messages.py _ALARMS: title, action).
+// Titles and actions are those of the SMS (alarms/messages/incidents.py ALARMS: title, action).
 addTexts({
   it: {
     "alarm.title.fire": "Allarme incendio", "alarm.title.water": "Allarme acqua",

@@ -13,7 +13,7 @@ const POLL_MS = 2000; // candidates while a scan runs
 const SCAN_SECONDS = 30;
 const WALK_MINUTES = [5, 10, 15, 30, 60]; // the hub allows at most 60
 const WALK_DEFAULT = 15;
-// As alarms/model.py: only intrusion zones choose a behaviour (api.py _check_behaviour refuses
+// As alarms/model.py: only intrusion zones choose a behaviour (hub/web/zones_api.py check_behaviour refuses
 // anything but 24h for the others), and DEFAULT_BEHAVIOUR is what a zone gets without a choice.
 const BEHAVIOURS = ["instant", "entry", "follower"];
 const DEFAULT_BEHAVIOUR = { motion: "follower", contact: "entry", camera: "instant" };
