@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -31,7 +31,6 @@ from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
 from drivers.capabilities import CameraControls
 from drivers.registry import load_driver
-from hub.backup.schedule import BackupSchedule
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
 from hub.core.channel_watch import check_notification_channels, run_channel_watch
 from hub.core.clock import SteadyClock
@@ -56,6 +55,9 @@ from hub.web.app import make_app
 from hub.web.context import WebContext
 from hub.web.limits import ConnectionGate, Listener, ListenError, WebLimits, bind, fd_limit, open_fds, raise_fd_limit
 from hub.web.push import PushWeb
+
+if TYPE_CHECKING:
+    from hub.backup.schedule import BackupSchedule
 
 log = logging.getLogger("casahub")
 
@@ -526,6 +528,10 @@ class Daemon:
         cfg = self.plan.config
         if cfg.backup is None:
             return None
+        # Imported here: the archive code (tarfile, gzip, scrypt, AES-GCM) is megabytes a hub
+        # without `[backup]` never needs (issue 15).
+        from hub.backup.schedule import BackupSchedule
+
         if cfg.backup.passphrase is None:
             log.warning("backup: no passphrase_file in [backup]: the nightly backups are not encrypted")
         return BackupSchedule(
