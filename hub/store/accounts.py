@@ -9,25 +9,42 @@ digests, so a copy of the database gives no usable credential.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING, Literal
 
 from hub.bounds import TEXT_MAX, too_long
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 Role = Literal["owner", "member", "installer"]
 ROLES: tuple[Role, ...] = ("owner", "member", "installer")
 
-# RFC 9106's second recommended profile scaled to a Pi: ~50 ms per hash on a Pi 4,
-# so a login (one verify) stays well under the 1 s the API promises.
-HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+@functools.cache
+def hasher() -> PasswordHasher:
+    """The argon2id hasher, made (and argon2 imported) at the first hash or verify: a start needs
+    neither (bearer tokens are SHA-256 digests), and the daemon hashes in a worker thread."""
+    from argon2 import PasswordHasher
+
+    # RFC 9106's second recommended profile scaled to a Pi: ~50 ms per hash on a Pi 4,
+    # so a login (one verify) stays well under the 1 s the API promises.
+    return PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+def __getattr__(name: str) -> object:
+    # The old module-level name, for importers of `HASHER`.
+    if name == "HASHER":
+        return hasher()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # A valid hash of a random secret, verified when the user does not exist, so that the
 # time a failed login takes does not tell whether the username exists.
 _DUMMY_HASH: str | None = None  # made on first use: hashing at import would cost every start ~30 ms
@@ -36,7 +53,7 @@ _DUMMY_HASH: str | None = None  # made on first use: hashing at import would cos
 def _dummy_hash() -> str:
     global _DUMMY_HASH
     if _DUMMY_HASH is None:
-        _DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
+        _DUMMY_HASH = hasher().hash(secrets.token_hex(16))
     return _DUMMY_HASH
 
 
@@ -118,8 +135,10 @@ def _digest(secret: str) -> str:
 def _verify(hash_: str | None, secret: str) -> bool:
     if not hash_:
         return False
+    from argon2.exceptions import InvalidHashError, VerificationError  # at first use, like hasher()
+
     try:
-        return HASHER.verify(hash_, secret)
+        return hasher().verify(hash_, secret)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -174,7 +193,7 @@ class Accounts:
                     (
                         username,
                         role,
-                        HASHER.hash(password),
+                        hasher().hash(password),
                         code_hash,
                         duress_hash,
                         language,
@@ -196,14 +215,14 @@ class Accounts:
             return None
         if not code.isdigit() or len(code) < MIN_CODE_DIGITS:
             raise AccountError(f"{what}: at least {MIN_CODE_DIGITS} digits (5 or more for EN 50131 grade 2)")
-        return HASHER.hash(code)
+        return hasher().hash(code)
 
     def set_password(self, username: str, password: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"password: at least {MIN_PASSWORD} characters")
         with self._lock:
             cur = self.conn.execute(
-                "UPDATE users SET password_hash = ? WHERE username = ?", (HASHER.hash(password), username)
+                "UPDATE users SET password_hash = ? WHERE username = ?", (hasher().hash(password), username)
             )
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
@@ -268,7 +287,7 @@ class Accounts:
         # Hashing is the slow part (~50 ms each): done before taking the lock.
         code_hash = self._code_hash(code, "code") if code is not None else None
         duress_hash = self._code_hash(duress_code, "duress code") if duress_code is not None else None
-        password_hash = HASHER.hash(password) if password is not None else None
+        password_hash = hasher().hash(password) if password is not None else None
         if code and duress_code and code == duress_code:
             raise CodeClashError("duress code: must differ from the alarm code")
         with self._lock:
