@@ -14,14 +14,12 @@ from alarms.messages import render
 from alarms.policy import Contact
 from hub.commissioning.channels import _address, _recipient_label, channels_in_use
 from hub.commissioning.facts import ChannelTestResult
+from hub.commissioning_limits import DEFAULT_TEST_TIMEOUT as DEFAULT_TEST_TIMEOUT
+from hub.commissioning_limits import TEST_TIMEOUT_RANGE as TEST_TIMEOUT_RANGE
 from hub.transports.base import Channel, Delivered, OutgoingMessage, Permanent
 from hub.transports.registry import NOT_CONFIGURED
 
 log = logging.getLogger("hub.commissioning")  # the name users' [log] levels know (README)
-
-DEFAULT_TEST_TIMEOUT = 20.0
-# What POST /api/v1/pairing/test-messages and `casahub pair report --timeout` accept.
-TEST_TIMEOUT_RANGE = (1.0, 120.0)
 
 
 def make_test_message(channel: str, contact: Contact | None, language: str, by: str, time: str) -> OutgoingMessage:

@@ -6,6 +6,9 @@ GET  /api/v1/pairing/report?format=json|md|html&lang=it|en
 POST /api/v1/pairing/test-messages   {"timeout"?: 1..120 seconds, default 20}
      one test message per channel in use -> {"items": [{"channel","transport","recipient",
      "state","error","at"}]}; recipients are masked
+
+hub.commissioning is imported by the handlers, at the first report or test: a start only needs
+the body's bounds (hub/commissioning_limits.py), not the report code (issue 15).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from hub import commissioning
+from hub.commissioning_limits import DEFAULT_TEST_TIMEOUT, TEST_TIMEOUT_RANGE
 from hub.web.auth import INSTALLERS, require
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
@@ -24,11 +27,11 @@ from hub.web.headers import SECURITY_HEADERS
 
 FORMATS = {"json": "application/json", "md": "text/markdown", "html": "text/html"}
 
-Timeout = Annotated[float, msgspec.Meta(ge=commissioning.TEST_TIMEOUT_RANGE[0], le=commissioning.TEST_TIMEOUT_RANGE[1])]
+Timeout = Annotated[float, msgspec.Meta(ge=TEST_TIMEOUT_RANGE[0], le=TEST_TIMEOUT_RANGE[1])]
 
 
 class TestMessagesBody(msgspec.Struct, forbid_unknown_fields=True):
-    timeout: Timeout = commissioning.DEFAULT_TEST_TIMEOUT
+    timeout: Timeout = DEFAULT_TEST_TIMEOUT
 
 
 def _ctx(request: web.Request) -> WebContext:
@@ -43,6 +46,8 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: 
 
 
 async def report(request: web.Request) -> web.Response:
+    from hub import commissioning
+
     require(request, INSTALLERS)
     ctx = _ctx(request)
     fmt = _choice(request, "format", tuple(FORMATS), "json")
@@ -69,6 +74,8 @@ async def report(request: web.Request) -> web.Response:
 
 
 async def test_messages(request: web.Request) -> web.Response:
+    from hub import commissioning
+
     principal = require(request, INSTALLERS)
     body = await read_body(request, TestMessagesBody)
     hub = _ctx(request).hub
