@@ -20,6 +20,9 @@ Outcome:
 - 5xx on MAIL FROM / RCPT TO / DATA       -> Permanent: that address or message is refused
 - the server lacks STARTTLS, AUTH, SMTPUTF8 -> Permanent: [email] security/username do not fit it
 - 4xx anywhere, connection errors, timeouts, TLS handshake problems -> Transient
+
+aiosmtplib is imported at the first send or check, not at start (issue 15: the hub's footprint;
+a hub without `[email]` never needs it): a few milliseconds, once.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import aiosmtplib
 
 from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
 
@@ -139,6 +140,8 @@ def build_message(
 
 def _classify(exc: Exception) -> Outcome:
     """Transient or Permanent for an aiosmtplib (or socket/TLS) error."""
+    import aiosmtplib  # imported already: the error came from it
+
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         refusals = exc.recipients
         if not refusals:
@@ -194,6 +197,8 @@ class SmtpEmail:
     async def send(self, message: OutgoingMessage) -> Outcome:
         if not message.address:
             return Permanent(f"no email address for {message.recipient}")
+        import aiosmtplib  # at the first send: see the module docstring
+
         photos = await asyncio.to_thread(read_photos, message.payload, limit=MAX_PHOTOS, max_bytes=MAX_PHOTO_BYTES)
         mail = build_message(message, self.config.from_, photos=photos)
         username, password = self._credentials()
@@ -221,6 +226,8 @@ class SmtpEmail:
 
         Returns what worked; raises EmailCheckError saying what failed.
         """
+        import aiosmtplib  # at the first check: see the module docstring
+
         username, password = self._credentials()
         security = self.config.security
         where = f"{self.config.host}:{self.config.port}"
