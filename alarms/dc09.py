@@ -89,8 +89,8 @@ ReportFormat = Literal["cid", "sia"]
 ReportKind = ReportCode | Literal["periodic_test"]
 PadSource = Callable[[int], str]
 
-MESSAGE_IDS: tuple[MessageId, ...] = ("SIA-DCS", "ADM-CID", "NULL")
-REPLY_IDS: tuple[ReplyId, ...] = ("ACK", "NAK", "DUH")
+MESSAGE_IDS: tuple[MessageId, ...] = get_args(MessageId)
+REPLY_IDS: tuple[ReplyId, ...] = get_args(ReplyId)
 REPORT_KINDS: tuple[ReportKind, ...] = (*get_args(ReportCode), "periodic_test")
 
 AES_KEY_LENGTHS = (16, 24, 32)

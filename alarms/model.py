@@ -37,21 +37,15 @@ AnomalyState = Literal["active", "resolved"]
 ExclusionHow = Literal["inhibit", "open_at_arming", "isolate", "auto"]
 EXCLUSION_HOWS: tuple[ExclusionHow, ...] = get_args(ExclusionHow)
 
-MODES: tuple[Mode, ...] = ("disarmed", "arming_home", "arming_away", "armed_home", "armed_away", "pending", "triggered")
-ZONE_KINDS: tuple[ZoneKind, ...] = ("water", "smoke", "motion", "contact", "power", "panic", "camera")
-BEHAVIOURS: tuple[Behaviour, ...] = ("24h", "instant", "entry", "follower")
-INCIDENT_KINDS: tuple[IncidentKind, ...] = ("fire", "water", "intrusion", "power", "panic", "tamper", "duress")
-ANOMALY_KINDS: tuple[AnomalyKind, ...] = (
-    "sensor_offline",
-    "low_battery",
-    "centre_unreachable",
-    "channel_failure",
-    "hub_battery_low",
-    "storage_error",
-    "clock_unsynced",
-    "backup_failed",
-    "no_notification_channel",
-)
+# Each list is its Literal's values in the Literal's order, so a value added to the Literal is in
+# every list (tests/unit/test_vocabulary_lists.py).
+MODES: tuple[Mode, ...] = get_args(Mode)
+ARM_TARGETS: tuple[ArmTarget, ...] = get_args(ArmTarget)
+ZONE_KINDS: tuple[ZoneKind, ...] = get_args(ZoneKind)
+BEHAVIOURS: tuple[Behaviour, ...] = get_args(Behaviour)
+INCIDENT_KINDS: tuple[IncidentKind, ...] = get_args(IncidentKind)
+INCIDENT_STATES: tuple[IncidentState, ...] = get_args(IncidentState)
+ANOMALY_KINDS: tuple[AnomalyKind, ...] = get_args(AnomalyKind)
 
 # Which incident a zone of each kind raises when it fires.
 INCIDENT_FOR_ZONE: dict[ZoneKind, IncidentKind] = {

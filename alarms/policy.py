@@ -32,12 +32,15 @@ Templates are keys of `alarms.messages.TEMPLATES`; parameters are strings. The s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, assert_never
+from typing import Literal, assert_never, get_args
 
-from alarms.messages import EVENT_NAMES
+from alarms.messages import EVENT_NAMES, Language
 from alarms.model import Anomaly, Incident, Notify, Report, State, Struct
 
 Channel = Literal["sms", "email", "push", "ntfy", "voice", "gsm", "centre"]
+# Every channel in the Literal's order: the order the registry, /metrics, the commissioning
+# report and `casahub doctor --send-test` list them in.
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 HOUSEHOLD = "household"  # the recipient of the one ntfy message per notification
 CENTRE = "centre"
@@ -51,7 +54,7 @@ class Contact(Struct, frozen=True):
     name: str
     phone: str | None = None  # E.164, for sms and voice
     email: str | None = None
-    language: Literal["it", "en"] = "it"
+    language: Language = "it"
     push: bool = True  # has the dashboard app with push notifications
     voice: bool = False  # wants a voice call as the last escalation step
 

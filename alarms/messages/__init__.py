@@ -28,7 +28,7 @@ from alarms.messages.gsm7 import GSM7_BASIC, GSM7_EXTENSION, SMS_CUT, SMS_LIMIT,
 # tests/unit/test_dashboard_alarm_texts.py checks the dashboard's alarm card (alarm.js) against these.
 from alarms.messages.incidents import ALARMS as _ALARMS  # noqa: F401
 from alarms.messages.rendering import TEMPLATE_KEYS, TEMPLATES, Rendered, normalise_language, render
-from alarms.messages.text import DEFAULT_LANGUAGE, LANGUAGES, MISSING
+from alarms.messages.text import DEFAULT_LANGUAGE, LANGUAGES, MISSING, Language
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -41,6 +41,7 @@ __all__ = [
     "SMS_LIMIT",
     "TEMPLATES",
     "TEMPLATE_KEYS",
+    "Language",
     "Rendered",
     "fit_sms",
     "gsm7_length",

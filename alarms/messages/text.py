@@ -6,10 +6,13 @@ The modules of this package that hold texts (incidents, faults, events, centre) 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
+# The languages the texts come in: the one Literal the hub's config, accounts, contacts,
+# dashboard, report and CLI take theirs from.
+Language = Literal["it", "en"]
 DEFAULT_LANGUAGE = "it"
-LANGUAGES: tuple[str, ...] = ("it", "en")
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 MISSING = "?"
 
 

@@ -42,6 +42,7 @@ def _add_remote(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_pair(sub: Any) -> None:
+    from alarms.messages import LANGUAGES
     from alarms.model import BEHAVIOURS, ZONE_KINDS
 
     pair = sub.add_parser("pair", help="pair sensors with the hub (installers)")
@@ -83,13 +84,19 @@ def _add_pair(sub: Any) -> None:
     report = pair_sub.add_parser("report", help="the commissioning report for the homeowner and the insurer")
     report.add_argument("--format", choices=("md", "html", "json"), help="default md (json with --json)")
     report.add_argument("--output", type=Path, help="write to FILE (default: stdout; html: a file in this directory)")
-    report.add_argument("--lang", choices=("it", "en"), help="report language (default: the hub's [hub] language)")
+    report.add_argument("--lang", choices=LANGUAGES, help="report language (default: the hub's [hub] language)")
     report.add_argument("--send-tests", action="store_true", help="first send a test message on every channel")
     report.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for each test (1-120)")
     _add_remote(report)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The choices come from the Literals: languages, arm targets, channels, roles.
+    from alarms.messages import LANGUAGES
+    from alarms.model import ARM_TARGETS
+    from alarms.policy import CHANNELS
+    from hub.store.accounts import ROLES
+
     parser = argparse.ArgumentParser(prog="casahub", description="casahub home security hub")
     parser.add_argument(
         "--log-level",
@@ -121,9 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add.add_argument("username")
-    add.add_argument("--role", choices=("owner", "member", "installer"), default="member")
+    add.add_argument("--role", choices=ROLES, default="member")
     add.add_argument("--codes-from-stdin", action="store_true", help="read password and codes from stdin (see below)")
-    add.add_argument("--language", choices=("it", "en"), default="it")
+    add.add_argument("--language", choices=LANGUAGES, default="it")
     _add_local(add)
     passwd = user_sub.add_parser(
         "passwd",
@@ -143,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="API tokens (local)")
     token_sub = token.add_subparsers(dest="action", required=True)
     create = token_sub.add_parser("create", help="create a token (printed once, never shown again)")
-    create.add_argument("--role", choices=("owner", "member", "installer"), required=True)
+    create.add_argument("--role", choices=ROLES, required=True)
     create.add_argument(
         "--ttl", help="lifetime, e.g. 30m, 8h, 7d (installer: default 8h, at most 7d; others: default no expiry)"
     )
@@ -179,16 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_local(restore)
 
     doctor = sub.add_parser("doctor", help="check the configured channels (and send a test message)")
-    doctor.add_argument(
-        "--send-test", metavar="CHANNEL", choices=("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
-    )
+    doctor.add_argument("--send-test", metavar="CHANNEL", choices=CHANNELS)
     doctor.add_argument("--to", help="recipient of the test message (default: the first contact)")
     _add_local(doctor)
 
     status = sub.add_parser("status", help="alarm state")
     _add_remote(status)
     arm = sub.add_parser("arm", help="arm the system")
-    arm.add_argument("mode", choices=("home", "away"))
+    arm.add_argument("mode", choices=ARM_TARGETS)
     arm.add_argument("--force", action="store_true", help="bypass open zones")
     _add_remote(arm)
     disarm = sub.add_parser("disarm", help="disarm the system")

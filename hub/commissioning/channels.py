@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from alarms.policy import Contact
+from alarms.policy import CHANNELS, Contact
 from hub.commissioning.masking import mask_address
 from hub.transports.registry import NOT_CONFIGURED, is_real
 
-CHANNEL_ORDER = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
+# The report lists the channels in the Literal's order (alarms/policy.py `Channel`).
+CHANNEL_ORDER = CHANNELS
 
 
 def channels_in_use(contacts: Sequence[Contact], transports: Mapping[str, str]) -> dict[str, list[Contact | None]]:

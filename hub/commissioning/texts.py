@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-Language = Literal["it", "en"]
-LANGUAGES: tuple[Language, ...] = ("it", "en")
+# The report comes in the languages of the message texts (alarms/messages/text.py).
+from alarms.messages import LANGUAGES as LANGUAGES
+from alarms.messages import Language as Language
 
 _T: dict[str, dict[Language, str]] = {
     "title": {"it": "Verbale di collaudo dell'impianto", "en": "Commissioning report"},

@@ -10,26 +10,29 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+# The hub's languages are the message texts' (alarms/messages/text.py); named here too for hub.config's importers.
+from alarms.messages import LANGUAGES as LANGUAGES
+from alarms.messages import Language as Language
 from alarms.model import AlarmSettings
 from hub.config.addresses import parse_listen
 from hub.config.errors import ConfigIssue
 
-Language = Literal["it", "en"]
 TlsMode = Literal["auto", "off"]
 EmailSecurity = Literal["starttls", "tls", "none"]
 CentreProtocol = Literal["dc09", "webhook"]
 CentreFormat = Literal["cid", "sia"]
 KeyFormat = Literal["hex", "ascii"]
+SmsProvider = Literal["twilio"]
 
-LANGUAGES: tuple[Language, ...] = ("it", "en")
-TLS_MODES: tuple[TlsMode, ...] = ("auto", "off")
-SMS_PROVIDERS: tuple[Literal["twilio"], ...] = ("twilio",)
-EMAIL_SECURITIES: tuple[EmailSecurity, ...] = ("starttls", "tls", "none")
-CENTRE_PROTOCOLS: tuple[CentreProtocol, ...] = ("dc09", "webhook")
-CENTRE_FORMATS: tuple[CentreFormat, ...] = ("cid", "sia")
-KEY_FORMATS: tuple[KeyFormat, ...] = ("hex", "ascii")
+# The values a key accepts, from its Literal, so the check and the type never disagree.
+TLS_MODES: tuple[TlsMode, ...] = get_args(TlsMode)
+SMS_PROVIDERS: tuple[SmsProvider, ...] = get_args(SmsProvider)
+EMAIL_SECURITIES: tuple[EmailSecurity, ...] = get_args(EmailSecurity)
+CENTRE_PROTOCOLS: tuple[CentreProtocol, ...] = get_args(CentreProtocol)
+CENTRE_FORMATS: tuple[CentreFormat, ...] = get_args(CentreFormat)
+KEY_FORMATS: tuple[KeyFormat, ...] = get_args(KeyFormat)
 
 # Environment variables that override a secret of the file: (section, key) -> variable.
 ENV_VARS: dict[tuple[str, str], str] = {
@@ -134,7 +137,7 @@ class SmsConfig:
     account_sid: str
     auth_token: Secret
     from_: str  # key "from"
-    provider: Literal["twilio"] = "twilio"
+    provider: SmsProvider = "twilio"
     base_url: str | None = None  # None: Twilio's own API
 
 
@@ -275,7 +278,7 @@ class StorageConfig:
 
 
 LogFormat = Literal["text", "json"]
-LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
 
 

@@ -41,7 +41,8 @@ from typing import Any
 from aiohttp import web
 
 from alarms import engine
-from alarms.model import ANOMALY_KINDS, INCIDENT_KINDS, MODES
+from alarms.model import ANOMALY_KINDS, INCIDENT_KINDS, INCIDENT_STATES, MODES
+from alarms.policy import CHANNELS
 from drivers.capabilities import ReportsConnection
 from hub.core.degraded import STORAGE_ERRORS
 from hub.core.runtime import Hub
@@ -51,9 +52,7 @@ from hub.web.context import CONTEXT
 log = logging.getLogger("hub.metrics")  # the name users' [log] levels know (README)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-INCIDENT_STATES = ("active", "acknowledged", "resolved", "cancelled")
 NOTIFICATION_STATES = ("scheduled", "pending", "sent", "dead", "cancelled")
-CHANNELS = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
 # Never shown: the duress incident is for the centre only (docs/architecture.md section 7).
 HIDDEN_INCIDENT_KINDS = frozenset({"duress"})
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")

@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from alarms import engine
-from alarms.model import Mode, Zone, ZoneKind
+from alarms.model import INCIDENT_KINDS, INCIDENT_STATES, IncidentKind, IncidentState, Mode, Zone, ZoneKind
 from drivers.capabilities import traits_of
 from hub.core.runtime import DeviceRecord, Hub
 from hub.export.mqtt_commands import COMMAND_TEMPLATE
@@ -50,8 +50,10 @@ DEVICE_CLASS: dict[ZoneKind, str] = {
     "panic": "safety",
     "camera": "occupancy",
 }
-INCIDENT_OPEN_TYPES = ("fire", "water", "intrusion", "power", "panic", "tamper")
-INCIDENT_CHANGE_TYPES = ("acknowledged", "resolved", "cancelled")
+# The incident event's types: every kind an incident opens as, but duress, which is for the centre
+# only (docs/architecture.md section 7), then every state it moves to after "active".
+INCIDENT_OPEN_TYPES: tuple[IncidentKind, ...] = tuple(kind for kind in INCIDENT_KINDS if kind != "duress")
+INCIDENT_CHANGE_TYPES: tuple[IncidentState, ...] = tuple(state for state in INCIDENT_STATES if state != "active")
 
 
 def object_id(text: str) -> str:

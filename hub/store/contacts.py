@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Literal
 
+from alarms.messages import Language
 from alarms.policy import Contact
 from hub.store.db import Database
-
-Language = Literal["it", "en"]
 
 # E.164: "+", a country code that does not start with 0, 8 to 15 digits in all.
 PHONE = re.compile(r"\+[1-9][0-9]{7,14}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alarms.policy import Contact
+from alarms.policy import CHANNELS, Contact
 from hub.config import Config
 from hub.transports.base import Channel
 from hub.transports.log import LogChannel
@@ -28,11 +28,12 @@ log = logging.getLogger(__name__)
 
 # Which transport carries each channel when its section is configured.
 DEFAULT_PUSH_SUBJECT = "mailto:casahub@localhost.localdomain"
-CHANNELS = ("sms", "email", "push", "ntfy", "voice", "gsm", "centre")
 NOT_CONFIGURED = "none"  # the transport of a channel with no section, outside the demo
 DEMO = "log"  # the demo's stand-in for every channel without a section
 NOT_CONFIGURED_ERROR = "not_configured"  # last_error of a message whose channel has no transport
-# The household's channels: what no_notification_channel counts (the centre is not the household).
+# The household's channels: what no_notification_channel counts (the centre is not the household;
+# gsm is the modem that carries sms). A choice, so not derived from the Literal:
+# tests/unit/test_vocabulary_lists.py checks it keeps to CHANNELS and their order.
 HOUSEHOLD_CHANNELS = ("sms", "email", "push", "ntfy", "voice")
 
 

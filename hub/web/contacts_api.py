@@ -17,11 +17,12 @@ next alarm is planned with it; the audit trail names the contact, not their numb
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from alarms.messages import Language
 from alarms.policy import Contact
 from hub.store.contacts import (
     ContactError,
@@ -41,7 +42,6 @@ __all__ = ["add_contacts_routes", "channels_of"]
 CONTACTS = web.AppKey("casahub_contacts", ContactsStore)
 # Changes are serialised: two concurrent edits must not swap in lists that each miss the other.
 CHANGES = web.AppKey("casahub_contacts_lock", asyncio.Lock)
-Language = Literal["it", "en"]
 
 
 class NewContact(msgspec.Struct, forbid_unknown_fields=True):

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from alarms.messages import LANGUAGES
 from alarms.model import Ack, Resolve
 from hub.core.views import anomaly_from_row, anomaly_json, incident_from_json, incident_json, notification_json
 from hub.web.api_common import actor, ctx_of, shown
@@ -237,7 +238,7 @@ async def anomalies(request: web.Request) -> web.Response:
     if state not in ("active", "all"):
         raise ApiError(400, "invalid_field:state", "state: 'active' or 'all'", field="state")
     lang = request.query.get("lang")
-    if lang is not None and lang not in ("it", "en"):
+    if lang is not None and lang not in LANGUAGES:
         raise ApiError(400, "invalid_field:lang", "lang: 'it' or 'en'", field="lang")
     if lang is None:  # the manual in the reader's own language, if they chose one
         lang = await saved_language(ctx_of(request), principal_of(request).name)

@@ -31,11 +31,11 @@ import struct
 import zlib
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 from aiohttp import web
 
+from alarms.messages import LANGUAGES, Language
 from hub.store.accounts import AccountError, Principal, User
 from hub.web.auth import COOKIE, authenticate
 from hub.web.context import CONTEXT, WebContext
@@ -226,7 +226,7 @@ def page_language(user: User | None, accept_language: str, hub_language: str) ->
         if params and match:
             q = float(match.group(1))
         primary = tag.strip().lower().split("-", 1)[0]
-        if primary in ("it", "en") and q > 0:
+        if primary in LANGUAGES and q > 0:
             ranked.append((-q, index, primary))
     return min(ranked)[2] if ranked else hub_language
 
@@ -276,7 +276,7 @@ class SetupBody(msgspec.Struct, forbid_unknown_fields=True):
     username: str
     password: str
     code: str
-    language: Literal["it", "en"] = "it"
+    language: Language = "it"
 
 
 async def setup(request: web.Request) -> web.Response:

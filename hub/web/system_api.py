@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
 from aiohttp import web
 
-from alarms.model import ArmRefused, ArmRequest, DisarmRequest
+from alarms.model import ArmRefused, ArmRequest, ArmTarget, DisarmRequest
 from hub.core.degraded import DURABLE_REQUIRED
 from hub.core.views import system_json
 from hub.web.alarm_code import check_code
@@ -29,7 +27,7 @@ async def system(request: web.Request) -> web.Response:
 
 
 class ArmBody(msgspec.Struct, forbid_unknown_fields=True):
-    mode: Literal["home", "away"]
+    mode: ArmTarget
     code: str
     force: bool = False
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from alarms.messages import Language
 from hub.store.accounts import AccountError, CodeClashError, LastOwnerError, Role, User
 from hub.web.auth import EVERYONE, OWNERS, require, session_payload
 from hub.web.context import CONTEXT, WebContext
@@ -38,7 +39,6 @@ __all__ = ["add_users_routes", "saved_language"]
 USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIN_PASSWORD = 8
 MIN_CODE, GRADE2_CODE, MAX_CODE = 4, 5, 12
-Language = Literal["it", "en"]
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
