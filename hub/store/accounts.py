@@ -16,15 +16,16 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
+from alarms.messages import LANGUAGES
 from hub.bounds import TEXT_MAX, too_long
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
 Role = Literal["owner", "member", "installer"]
-ROLES: tuple[Role, ...] = ("owner", "member", "installer")
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 @functools.cache
@@ -178,7 +179,7 @@ class Accounts:
             raise AccountError(f"role: must be one of {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"password: at least {MIN_PASSWORD} characters")
-        if language not in ("it", "en"):
+        if language not in LANGUAGES:
             raise AccountError("language: must be 'it' or 'en'")
         code_hash = self._code_hash(code, "code")
         duress_hash = self._code_hash(duress_code, "duress code")
@@ -282,7 +283,7 @@ class Accounts:
             raise AccountError(f"role: must be one of {', '.join(ROLES)}")
         if password is not None and len(password) < MIN_PASSWORD:
             raise AccountError(f"password: at least {MIN_PASSWORD} characters")
-        if language is not None and language not in ("it", "en"):
+        if language is not None and language not in LANGUAGES:
             raise AccountError("language: must be 'it' or 'en'")
         # Hashing is the slow part (~50 ms each): done before taking the lock.
         code_hash = self._code_hash(code, "code") if code is not None else None
