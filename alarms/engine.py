@@ -93,6 +93,24 @@ restores of alarms and faults the centre already had are sent at once. A duress 
 never a test. The walk test ends at ``ends_at`` (a deadline like the others, moved by
 ``ClockStep``) or on ``WalkTestStop``. Zones still open at the end do not alarm then: they
 alarm on their next opening.
+
+Outputs (``state.outputs``)
+---------------------------
+
+Sirens, water valves and relays act in the home; ``alarms/output_rules.py`` holds their rules
+(its header has the table) and this module calls them where the moves happen: ``trigger``
+(intrusion), ``raise_incident`` (fire, panic, water...), ``disarm`` (stop, squawk),
+``arrived_armed`` (squawk), ``sensor_changed`` (chime) and the deadlines (``wanted_until``, a
+deadline like the others, moved by ``ClockStep``). Each command is an ``OutputCommand`` and a
+``LogEvent``; a valve closed by water and opened again is a ``Notify`` (``valve_closed``,
+``valve_opened``). Outputs are devices: ``DeviceHealth`` of a device with outputs and no zone
+raises the same faults as a sensor's (offline after the grace, low battery, a tamper incident
+naming the output's id), and an offline siren makes arming not ready (``siren_offline``,
+forceable). ``OutputFailed`` (the shell gave up) raises ``output_failure`` (one per output,
+``device`` its device, ``subject`` its id); the first ``OutputReported`` that confirms what the
+output was last asked clears it. ``OutputTest`` runs only while disarmed (walk test included),
+else ``output_test_refused`` (``not_disarmed``, ``sounding``, ``water_closed``); an unknown output
+is an ``unknown_output`` LogEvent, as for zones.
 """
 
 from __future__ import annotations
@@ -102,6 +120,7 @@ from typing import Literal
 
 import msgspec
 
+from alarms import output_rules
 from alarms.errors import AlarmsError
 from alarms.model import (
     INCIDENT_FOR_ZONE,
@@ -135,6 +154,13 @@ from alarms.model import (
     Mode,
     ModeChanged,
     Notify,
+    Output,
+    OutputFailed,
+    OutputOpen,
+    OutputRemove,
+    OutputReported,
+    OutputTest,
+    OutputUpsert,
     Report,
     ReportCode,
     Resolve,
@@ -155,6 +181,7 @@ from alarms.model import (
     ZoneRemove,
     ZoneUpsert,
 )
+from alarms.output_rules import OutputRules
 
 __all__ = [
     "MODE_TRANSITIONS",
@@ -295,6 +322,18 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
             run.stop_walk_test(event, now)
         case WrongCodes():
             run.wrong_codes(event)
+        case OutputUpsert():
+            run.output_upsert(event, now)
+        case OutputRemove():
+            run.output_remove(event, now)
+        case OutputReported():
+            run.output_reported(event, now)
+        case OutputOpen():
+            run.output_open(event)
+        case OutputTest():
+            run.output_test(event, now)
+        case OutputFailed():
+            run.output_failed(event, now)
         case Configure():
             run.settings = event.settings
             run.emit(LogEvent(kind="settings_changed"))
@@ -305,12 +344,13 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
 
 def next_deadline(state: State) -> float | None:
     """The earliest time at which a Tick must be fed, or None when nothing is waiting."""
-    return _next_deadline(state.deadline, state.zones, state.anomalies, state.settings, state.walk_test)
+    return _next_deadline(state.deadline, state.zones, state.anomalies, state.settings, state.walk_test, state.outputs)
 
 
 def readiness(state: State, target: ArmTarget) -> list[tuple[str, str]]:
-    """(zone id, reason) for every armed-in-`target` zone that is open, offline or tampered."""
-    return _not_ready(state.zones, target)
+    """(zone id, reason) for every armed-in-`target` zone that is open, offline or tampered, then
+    (output id, "siren_offline") for every siren whose device is offline."""
+    return _not_ready(state.zones, target) + output_rules.not_ready(state.outputs)
 
 
 def replay(events: Iterable[tuple[AnyEvent, float]], state: State | None = None) -> State:
@@ -352,19 +392,24 @@ def _not_ready(zones: dict[str, Zone], target: ArmTarget) -> list[tuple[str, str
 
 
 def _offline_due(
-    zones: dict[str, Zone], anomalies: dict[str, Anomaly], settings: AlarmSettings
+    zones: dict[str, Zone],
+    anomalies: dict[str, Anomaly],
+    settings: AlarmSettings,
+    outputs: dict[str, Output] | None = None,
 ) -> dict[str, tuple[float, str]]:
-    """device -> (time its sensor_offline anomaly is due, the zone that stands for it)."""
+    """device -> (time its sensor_offline anomaly is due, the zone (else the output) that stands for it)."""
     reported = {a.device for a in anomalies.values() if a.kind == "sensor_offline"}
     due: dict[str, tuple[float, str]] = {}
-    for zone in sorted(zones.values(), key=lambda z: z.id):
-        if zone.device is None or zone.offline_since is None or zone.device in reported:
+    members: list[Zone | Output] = sorted(zones.values(), key=lambda z: z.id)
+    members += sorted((outputs or {}).values(), key=lambda o: o.id)
+    for member in members:
+        if member.device is None or member.offline_since is None or member.device in reported:
             continue
-        at = zone.offline_since + settings.offline_grace
-        if zone.device not in due:
-            due[zone.device] = (at, zone.id)
-        elif at < due[zone.device][0]:
-            due[zone.device] = (at, due[zone.device][1])
+        at = member.offline_since + settings.offline_grace
+        if member.device not in due:
+            due[member.device] = (at, member.id)
+        elif at < due[member.device][0]:
+            due[member.device] = (at, due[member.device][1])
     return due
 
 
@@ -381,13 +426,16 @@ def _next_deadline(
     anomalies: dict[str, Anomaly],
     settings: AlarmSettings,
     walk_test: WalkTest | None,
+    outputs: dict[str, Output],
 ) -> float | None:
-    times = [at for at, _ in _offline_due(zones, anomalies, settings).values()]
+    times = [at for at, _ in _offline_due(zones, anomalies, settings, outputs).values()]
     times += [at for at, _ in _isolation_ends(zones)[:1]]
     if deadline is not None:
         times.append(deadline)
     if walk_test is not None:
         times.append(walk_test.ends_at)
+    if (end := output_rules.earliest_end(outputs)) is not None:
+        times.append(end[0])
     return min(times) if times else None
 
 
@@ -411,6 +459,7 @@ class _Run:
         self.next_id = state.next_id
         self.walk_test = state.walk_test
         self.effects: list[AnyEffect] = []
+        self.out = OutputRules(state.outputs, self.emit)
 
     def freeze(self) -> State:
         return State(
@@ -426,6 +475,7 @@ class _Run:
             anomalies=self.anomalies,
             next_id=self.next_id,
             walk_test=self.walk_test,
+            outputs=self.out.outputs,
         )
 
     def shift_clock(self, delta: float) -> None:
@@ -436,6 +486,7 @@ class _Run:
         for zone_id, zone in list(self.zones.items()):
             if zone.offline_since is not None:
                 self.zones[zone_id] = msgspec.structs.replace(zone, offline_since=zone.offline_since + delta)
+        self.out.shift(delta)
         self.emit(LogEvent(kind="clock_step", detail=f"{delta:+.1f} s"))
 
     def emit(self, *effects: AnyEffect) -> None:
@@ -482,6 +533,7 @@ class _Run:
             Notify(subject="event", event=ARMED_MODE[target], by=by),
             Led(pattern="armed"),
         )
+        self.out.squawk("squawk_armed", "armed", by)
 
     def to_disarmed(self, now: float) -> None:
         """Exit actions of the armed period, shared by disarm and arm_failed."""
@@ -500,11 +552,17 @@ class _Run:
 
     def fire_due(self, now: float) -> None:
         for _ in range(_MAX_FIRINGS):
-            due = _next_deadline(self.deadline, self.zones, self.anomalies, self.settings, self.walk_test)
+            due = _next_deadline(
+                self.deadline, self.zones, self.anomalies, self.settings, self.walk_test, self.out.outputs
+            )
             if due is None or due > now:
                 return
             if self.deadline is not None and self.deadline <= due:
                 self.fire_mode_deadline(self.deadline)
+            elif (end := output_rules.earliest_end(self.out.outputs)) is not None and end[0] <= due:
+                # A sound (or a relay, a valve test) ends; within an alarm's siren time a siren
+                # that sounded something else goes back to the burglar pattern.
+                self.out.end(end[1], end[0], resume_until=self.deadline if self.mode == "triggered" else None)
             elif self.walk_test is not None and self.walk_test.ends_at <= due:
                 self.end_walk_test(by=None)
             elif (ends := _isolation_ends(self.zones)) and ends[0][0] <= due:
@@ -541,7 +599,7 @@ class _Run:
             self.entry_activations = [Activation(zone=z.id, at=at) for z in entry]
 
     def fire_offline(self, at: float) -> None:
-        for device, (due, zone_id) in _offline_due(self.zones, self.anomalies, self.settings).items():
+        for device, (due, zone_id) in _offline_due(self.zones, self.anomalies, self.settings, self.out.outputs).items():
             if due <= at:
                 self.raise_anomaly("sensor_offline", at, device=device, zone=zone_id)
 
@@ -558,9 +616,13 @@ class _Run:
             self.emit(LogEvent(kind="arm_noop", by=event.by, detail=event.mode))
             return
         not_ready = _not_ready(self.zones, event.mode)
-        if not_ready and not event.force:
-            self.emit(ArmRefused(reason="not_ready", not_ready=tuple(not_ready)))
+        sirens = output_rules.not_ready(self.out.outputs)
+        if (not_ready or sirens) and not event.force:
+            self.emit(ArmRefused(reason="not_ready", not_ready=tuple(not_ready + sirens)))
             return
+        for output_id, reason in sirens:
+            # Forced: armed knowing this siren will not sound (its offline fault is told already).
+            self.emit(LogEvent(kind="armed_not_ready", by=event.by, detail=f"{output_id}: {reason}"))
         reasons: dict[str, str] = {}
         for zone_id, reason in not_ready:
             # offline or tamper outranks open: such a zone stays excluded until disarm
@@ -589,6 +651,9 @@ class _Run:
         self.to_disarmed(now)
 
     def disarm(self, event: DisarmRequest, now: float) -> None:
+        # Every sound stops, in every mode (a fire siren is silenced with the code too). A duress
+        # disarm does exactly what a normal one does here: anything else would give it away.
+        self.out.silence(event.by)
         if self.mode == "disarmed":
             self.emit(LogEvent(kind="disarm_noop", by=event.by))
         else:
@@ -596,6 +661,7 @@ class _Run:
             self.move("disarm", by=event.by)
             if was_triggered:
                 self.emit(Siren(on=False))
+            self.out.squawk("squawk_disarmed", "disarmed", event.by)
             self.to_disarmed(now)
             self.emit(Report(code="open", user=event.by), Notify(subject="event", event="disarmed", by=event.by))
             for incident in list(self.incidents.values()):
@@ -615,7 +681,10 @@ class _Run:
         if event.zone not in self.zones:
             self.emit(LogEvent(kind="unknown_zone", zone=event.zone))
             return
+        was_active = self.zones[event.zone].active
         zone = self.update_zone(event.zone, active=event.active)
+        if event.active and not was_active and zone.chime and self.mode == "disarmed" and self.walk_test is None:
+            self.out.chime()
         if not event.active:
             if zone.alarmed:
                 self.restore(zone)  # also in a walk test: the centre had this alarm from before it
@@ -671,6 +740,7 @@ class _Run:
         self.entry_zone = None
         self.entry_activations = []
         self.emit(Siren(on=True), Led(pattern="alarm"))
+        self.out.sound("intrusion", at, self.settings.siren_time)
         self.intrusion_alarm(activations, at)
 
     def swinger_shutdown(self, zone: Zone) -> bool:
@@ -723,6 +793,17 @@ class _Run:
             self.emit(Report(code=code, zone=activation.zone, incident=incident.id))
         if kind == "intrusion":
             self.check_confirmation(incident)
+        else:
+            self.outputs_for(kind, at)
+
+    def outputs_for(self, kind: IncidentKind, at: float) -> None:
+        """What an incident other than intrusion makes the outputs do (intrusion: `trigger`,
+        since a 24h intrusion zone sounds nothing)."""
+        if kind == "water":
+            for valve in self.out.close_valves():
+                self.emit(Notify(subject="event", event="valve_closed", output=valve))
+            self.out.water_beep()
+        self.out.sound(kind, at, self.settings.siren_time, panic_audible=self.settings.panic_audible)
 
     def check_confirmation(self, incident: Incident) -> None:
         """EN 50131-9 sequential confirmation: a second distinct zone within the window."""
@@ -810,9 +891,14 @@ class _Run:
 
     def device_health(self, event: DeviceHealth, now: float) -> None:
         zone_ids = sorted(z.id for z in self.zones.values() if z.device == event.device)
-        if not zone_ids:
+        output_ids = sorted(o.id for o in self.out.outputs.values() if o.device == event.device)
+        if not zone_ids and not output_ids:
             self.emit(LogEvent(kind="unknown_device", detail=event.device))
             return
+        if not zone_ids:
+            self.output_device_health(event, output_ids, now)
+            return
+        self.out.health(output_ids, event, now)  # a device with zones: its zones stand for its faults
         first = zone_ids[0]  # device-level faults are reported once, naming the device's first zone
         if event.online is not None:
             for zone_id in zone_ids:
@@ -855,6 +941,29 @@ class _Run:
                 self.raise_incident("tamper", [Activation(zone=first, at=now)], now)
             elif not event.tamper and was_tampered:
                 self.emit(Report(code="tamper", restore=True, zone=first))
+
+    def output_device_health(self, event: DeviceHealth, output_ids: list[str], now: float) -> None:
+        """The health of a device that only has outputs: the same faults as a sensor's, each
+        naming its first output where a sensor's names its first zone."""
+        first = output_ids[0]
+        was_tampered = any(self.out.outputs[o].tamper for o in output_ids)
+        self.out.health(output_ids, event, now)
+        offline = self.find_anomaly("sensor_offline", event.device, None)
+        if event.online and offline is not None:
+            self.clear_anomaly(offline, now, first)
+        if event.battery_low is not None:
+            low = self.find_anomaly("low_battery", event.device, None)
+            if event.battery_low and low is None:
+                self.raise_anomaly("low_battery", now, device=event.device, zone=first)
+            elif not event.battery_low and low is not None:
+                self.clear_anomaly(low, now, first)
+        if event.tamper and not was_tampered:
+            if self.walk_test is not None:
+                self.emit(LogEvent(kind="output_tamper_tested", detail=first))  # opening its cover is a test
+            else:
+                self.raise_incident("tamper", [Activation(zone=first, at=now)], now)
+        elif event.tamper is False and was_tampered:
+            self.emit(Report(code="tamper", restore=True, zone=first))
 
     def system_fault(self, event: SystemFault, now: float) -> None:
         anomaly = self.find_anomaly(event.kind, None, event.subject)
@@ -963,6 +1072,9 @@ class _Run:
                 zone = None
                 if anomaly.device is not None:
                     zone = min((z.id for z in self.zones.values() if z.device == anomaly.device), default=None)
+                    if zone is None:
+                        outputs = self.out.outputs.values()
+                        zone = min((o.id for o in outputs if o.device == anomaly.device), default=None)
                 self.emit(Report(code=REPORT_FOR_ANOMALY.get(anomaly.kind, "trouble"), zone=zone))
 
     # ----------------------------------------------------------------- alarm codes
@@ -989,6 +1101,7 @@ class _Run:
             home=event.home,
             device=event.device,
             room=event.room,
+            chime=event.chime,
         )
         if old is None or old.device != event.device:
             # A new device's health starts as healthy: the old one's says nothing about it.
@@ -1013,7 +1126,100 @@ class _Run:
             self.emit(LogEvent(kind="unknown_zone", zone=event.id, by=event.by))
             return
         self.emit(LogEvent(kind="zone_removed", zone=event.id, by=event.by))
-        if zone.device is not None and all(z.device != zone.device for z in self.zones.values()):
+        if zone.device is not None and not self.device_in_use(zone.device):
             # The device is gone with its last zone: its faults cannot be resolved any more.
             for anomaly in [a for a in self.anomalies.values() if a.device == zone.device]:
                 self.clear_anomaly(anomaly, now)
+
+    def device_in_use(self, device: str) -> bool:
+        """A zone or an output still has this device."""
+        return any(z.device == device for z in self.zones.values()) or any(
+            o.device == device for o in self.out.outputs.values()
+        )
+
+    # ----------------------------------------------------------------- outputs
+
+    def known_output(self, output_id: str, by: str | None) -> Output | None:
+        output = self.out.outputs.get(output_id)
+        if output is None:
+            self.emit(LogEvent(kind="unknown_output", by=by, detail=output_id))
+        return output
+
+    def output_failure(self, output: Output) -> Anomaly | None:
+        return self.find_anomaly("output_failure", output.device, output.id)
+
+    def output_upsert(self, event: OutputUpsert, now: float) -> None:
+        old = self.out.upsert(event)
+        change = "created" if old is None else "changed"
+        self.emit(LogEvent(kind="output_changed", by=event.by, detail=f"{event.id}: {change}"))
+        if old is not None and old.device != event.device:
+            # A new device: the old one's failure says nothing about it, and the old device's own
+            # faults go with its last zone or output.
+            failure = self.output_failure(old)
+            if failure is not None:
+                self.clear_anomaly(failure, now)
+            self.forget_device(old.device, now)
+
+    def output_remove(self, event: OutputRemove, now: float) -> None:
+        output = self.known_output(event.id, event.by)
+        if output is None:
+            return
+        failure = self.output_failure(output)
+        del self.out.outputs[output.id]
+        self.emit(LogEvent(kind="output_removed", by=event.by, detail=output.id))
+        if failure is not None:
+            self.clear_anomaly(failure, now)
+        self.forget_device(output.device, now)
+
+    def forget_device(self, device: str | None, now: float) -> None:
+        """A device no zone or output has any more: its faults cannot be resolved, they end."""
+        if device is not None and not self.device_in_use(device):
+            for anomaly in [a for a in self.anomalies.values() if a.device == device]:
+                self.clear_anomaly(anomaly, now)
+
+    def output_reported(self, event: OutputReported, now: float) -> None:
+        output = self.known_output(event.output, None)
+        if output is None:
+            return
+        if output.status != event.status:
+            at = event.at if event.at is not None else now
+            self.out.update(output.id, status=event.status, status_at=at)
+            self.emit(LogEvent(kind="output_status", detail=f"{output.id}: {event.status}"))
+        failure = self.output_failure(output)
+        if failure is not None and output_rules.confirms(output, event.status):
+            self.clear_anomaly(failure, now)
+
+    def output_open(self, event: OutputOpen) -> None:
+        output = self.known_output(event.output, event.by)
+        if output is None:
+            return
+        if output.kind != "valve":
+            self.emit(LogEvent(kind="output_open_refused", by=event.by, detail=f"{output.id}: not_a_valve"))
+            return
+        if self.out.open_valve(output.id, event.by):
+            self.emit(Notify(subject="event", event="valve_opened", output=output.id, by=event.by))
+
+    def output_test(self, event: OutputTest, now: float) -> None:
+        output = self.known_output(event.output, event.by)
+        if output is None:
+            return
+        refusal = None
+        if self.mode != "disarmed":
+            refusal = "not_disarmed"
+        elif output_rules.is_sounding(output):
+            refusal = "sounding"
+        elif output.closed_by_water:
+            refusal = "water_closed"  # a test would open it again, and the leak may still be there
+        if refusal is not None:
+            self.emit(LogEvent(kind="output_test_refused", by=event.by, detail=f"{output.id}: {refusal}"))
+            return
+        self.out.test(output.id, now, event.by)
+
+    def output_failed(self, event: OutputFailed, now: float) -> None:
+        output = self.known_output(event.output, None)
+        if output is None:
+            return
+        detail = f"{output.id}: {event.action}" + (f" ({event.detail})" if event.detail else "")
+        self.emit(LogEvent(kind="output_failed", detail=detail))
+        if self.output_failure(output) is None:
+            self.raise_anomaly("output_failure", now, device=output.device, subject=output.id)

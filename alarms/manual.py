@@ -312,6 +312,47 @@ MANUAL: dict[AnomalyKind, dict[str, ManualEntry]] = {
             ),
         ),
     },
+    "output_failure": {
+        "it": ManualEntry(
+            title="Sirena o valvola non risponde",
+            meaning=(
+                "L'hub ha chiesto a una sirena, a una valvola dell'acqua o a un relè di fare qualcosa (suonare, "
+                "smettere, chiudere, aprire) e, dopo vari tentativi, il dispositivo non ha confermato di averlo "
+                "fatto. Finché non risponde, durante un allarme potrebbe non suonare o non chiudere l'acqua."
+            ),
+            steps=(
+                "Controlla che il dispositivo sia acceso: alimentatore collegato e presa con corrente, oppure "
+                "batterie cariche.",
+                "Guarda il dispositivo: se una sirena suona ancora o una valvola è rimasta aperta o chiusa, "
+                "disinserisci l'allarme dal pannello per fermarla o usa il comando manuale della valvola.",
+                "Avvicinalo all'hub o aggiungi un ripetitore (una presa smart Zigbee alimentata fa da ripetitore) "
+                "se è lontano o dietro muri spessi.",
+                "Con l'allarme disinserito, prova il dispositivo dal pannello (Dispositivi, Prova): l'avviso si "
+                "chiude da solo appena il dispositivo conferma.",
+                "Se la prova non riesce, accoppialo di nuovo o contatta l'installatore: il motivo è nel registro "
+                "dell'hub e in casahub doctor.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Siren or valve not responding",
+            meaning=(
+                "The hub asked a siren, a water valve or a relay to do something (sound, stop, close, open) and, "
+                "after several tries, the device did not confirm it had done it. Until it responds, it may not "
+                "sound or shut off the water during an alarm."
+            ),
+            steps=(
+                "Check that the device has power: adapter plugged in and socket live, or batteries charged.",
+                "Look at the device: if a siren is still sounding or a valve stayed open or closed, disarm from "
+                "the dashboard to stop it or use the valve's manual lever.",
+                "Move it closer to the hub or add a repeater (any mains-powered Zigbee smart plug acts as one) if "
+                "it is far away or behind thick walls.",
+                "With the alarm disarmed, test the device from the dashboard (Devices, Test): the warning clears "
+                "by itself as soon as the device confirms.",
+                "If the test fails, pair it again or contact your installer: the reason is in the hub's log and "
+                "in casahub doctor.",
+            ),
+        ),
+    },
 }
 
 

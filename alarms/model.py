@@ -12,6 +12,8 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 
+from alarms.outputs import Action, Command, OutputKind, OutputStatus
+
 Mode = Literal["disarmed", "arming_home", "arming_away", "armed_home", "armed_away", "pending", "triggered"]
 ArmTarget = Literal["home", "away"]
 ZoneKind = Literal["water", "smoke", "motion", "contact", "power", "panic", "camera"]
@@ -28,6 +30,7 @@ AnomalyKind = Literal[
     "clock_unsynced",
     "backup_failed",
     "no_notification_channel",
+    "output_failure",  # a siren, valve or relay did not do what it was asked (the shell gave up retrying)
 ]
 AnomalyState = Literal["active", "resolved"]
 # How a zone stops protecting (EN 50131-1's inhibit and isolate, plus the two the hub decides):
@@ -91,6 +94,9 @@ class AlarmSettings(Struct, frozen=True):
     confirmation_window: Seconds = 1800
     swinger_limit: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
     offline_grace: Seconds = 600
+    # A panic button sounds the sirens (`emergency`) only when the household wants it: by default
+    # a panic alarm is silent, so an intruder does not know help was called.
+    panic_audible: bool = False
 
 
 # --------------------------------------------------------------------------- state
@@ -131,11 +137,38 @@ class Zone(Struct, frozen=True):
     # device last reported a tamper during one. Kept across walk tests for the commissioning report.
     walk_tested_at: float | None = None
     tamper_tested_at: float | None = None
+    chime: bool = False  # opening while disarmed makes the sirens with `chime` beep (a door chime)
 
     @property
     def bypassed(self) -> bool:
         """The API's `bypassed`: excluded in any way."""
         return self.excluded is not None
+
+
+class Output(Struct, frozen=True):
+    """A siren, water valve or relay: its configuration, its device's condition, what the engine
+    last asked of it and what it last said it is doing (alarms/outputs.py has the vocabulary)."""
+
+    id: str
+    name: str
+    kind: OutputKind
+    device: str | None = None
+    room: str = ""
+    on: tuple[IncidentKind, ...] = ()  # the incidents that drive it (DEFAULT_ON[kind] unless paired otherwise)
+    chime: bool = False  # a siren that beeps when a chime zone opens while disarmed
+    squawk: bool = False  # a siren that beeps on arming and disarming
+    # The device's condition, as for a zone's device.
+    online: bool = True
+    offline_since: float | None = None
+    tamper: bool = False
+    battery_low: bool = False
+    status: OutputStatus | None = None  # what the device last reported; None: never heard
+    status_at: float | None = None  # when that status was first reported
+    # What the engine last asked for (a short beep is never kept here: nothing can confirm it) and,
+    # for a sound, a relay's `on` or a valve test, when it ends by itself (a deadline).
+    wanted: Action | None = None
+    wanted_until: float | None = None
+    closed_by_water: bool = False  # a valve a water alarm closed: only OutputOpen opens it again
 
 
 class Activation(Struct, frozen=True):
@@ -190,6 +223,7 @@ class State(Struct, frozen=True):
     anomalies: dict[str, Anomaly] = {}  # active anomalies only
     next_id: int = 1  # ids are made from this counter so that replay gives the same ids
     walk_test: WalkTest | None = None
+    outputs: dict[str, Output] = {}
 
 
 # --------------------------------------------------------------------------- inputs (events)
@@ -216,6 +250,7 @@ class ZoneUpsert(Event, frozen=True, tag="zone_upsert"):
     device: str | None = None
     room: str = ""
     by: str | None = None
+    chime: bool = False
 
 
 class ZoneExclude(Event, frozen=True, tag="zone_exclude"):
@@ -314,6 +349,57 @@ class WrongCodes(Event, frozen=True, tag="wrong_code_limit"):
     by: str | None = None  # who typed the wrong code that reached the limit
 
 
+class OutputUpsert(Event, frozen=True, tag="output_upsert"):
+    """Create an output or change its configuration; `on` None: the kind's default (DEFAULT_ON)."""
+
+    id: str
+    name: str
+    kind: OutputKind
+    device: str | None = None
+    room: str = ""
+    on: tuple[IncidentKind, ...] | None = None
+    chime: bool = False
+    squawk: bool = False
+    by: str | None = None
+
+
+class OutputRemove(Event, frozen=True, tag="output_remove"):
+    id: str
+    by: str | None = None
+
+
+class OutputReported(Event, frozen=True, tag="output_reported"):
+    """What an output's device says it is doing; `at`: when it said so, if the driver knows."""
+
+    output: str
+    status: OutputStatus
+    at: float | None = None
+
+
+class OutputOpen(Event, frozen=True, tag="output_open"):
+    """The owner opens a valve (one a water alarm closed, after the leak is seen to); the shell
+    checks the code and the role."""
+
+    output: str
+    by: str
+
+
+class OutputTest(Event, frozen=True, tag="output_test"):
+    """Try an output while disarmed: a siren sounds for 2 s, a relay closes for 2 s, a valve closes
+    and opens again."""
+
+    output: str
+    by: str
+
+
+class OutputFailed(Event, frozen=True, tag="output_failed"):
+    """The shell gave up sending `action` to an output (no confirmation before its deadline)."""
+
+    output: str
+    action: Action
+    detail: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
 class Tick(Event, frozen=True, tag="tick"):
     """Time passed: fires every deadline at or before `now`."""
 
@@ -335,6 +421,12 @@ AnyEvent = (
     | WalkTestStart
     | WalkTestStop
     | WrongCodes
+    | OutputUpsert
+    | OutputRemove
+    | OutputReported
+    | OutputOpen
+    | OutputTest
+    | OutputFailed
     | Tick
 )
 
@@ -395,6 +487,7 @@ class Notify(Effect, frozen=True, tag="notify"):
     zone: str | None = None
     by: str | None = None
     detail: str | None = None  # zone_excluded: how; zone_included: why it ended (closed, expired, disarm, user)
+    output: str | None = None  # valve_closed, valve_opened: the output's id
 
 
 ReportCode = Literal[
@@ -430,6 +523,19 @@ class Report(Effect, frozen=True, tag="report"):
 
 class Siren(Effect, frozen=True, tag="siren"):
     on: bool
+
+
+class OutputCommand(Effect, frozen=True, tag="output_command"):
+    """Ask an output to do something: the shell journals it, sends it and retries it until the
+    device's reported status confirms it (CONFIRMED_BY) or gives up (`OutputFailed`).
+
+    `reason`: intrusion, fire, panic, water (an alarm), resume (back to the burglar pattern after
+    a fire sound), time_over (siren_time ran out), disarm, armed, disarmed (the squawks), chime,
+    owner (OutputOpen), test, test_over."""
+
+    output: str
+    command: Command
+    reason: str
 
 
 LedPattern = Literal["ok", "armed", "alarm", "fault", "arming"]
@@ -472,6 +578,7 @@ AnyEffect = (
     | Notify
     | Report
     | Siren
+    | OutputCommand
     | Led
     | CancelEscalation
     | WalkTestActivation

@@ -9,11 +9,14 @@ them, never rename one.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 import msgspec
 
-from alarms.model import IncidentKind
+if TYPE_CHECKING:
+    # Only an annotation here: alarms.model imports this module (its Output and output events
+    # are made of this vocabulary), so a runtime import back would be a cycle.
+    from alarms.model import IncidentKind
 
 # siren: a warning device (sound patterns, optional strobe, a short squawk); valve: a water
 # shut-off (closed/open); switch: a relay (a wired bell, a light, a gate).

@@ -23,6 +23,10 @@ _DEVICE_FAULT_DETAILS = {
 }
 _SYSTEM_FAULT_DETAILS = {"it": "Ora: {time}", "en": "Time: {time}"}
 _CHANNEL_FAULT_DETAILS = {"it": "Canale: {channel_name}\nOra: {time}", "en": "Channel: {channel_name}\nTime: {time}"}
+_OUTPUT_FAULT_DETAILS = {
+    "it": "Uscita: {where}\nDispositivo: {device}\nOra: {time}",
+    "en": "Output: {where}\nDevice: {device}\nTime: {time}",
+}
 _FAULT_DETAILS: dict[AnomalyKind, dict[str, str]] = {
     "sensor_offline": _DEVICE_FAULT_DETAILS,
     "low_battery": _DEVICE_FAULT_DETAILS,
@@ -33,6 +37,7 @@ _FAULT_DETAILS: dict[AnomalyKind, dict[str, str]] = {
     "clock_unsynced": _SYSTEM_FAULT_DETAILS,
     "backup_failed": _SYSTEM_FAULT_DETAILS,
     "no_notification_channel": _SYSTEM_FAULT_DETAILS,
+    "output_failure": _OUTPUT_FAULT_DETAILS,
 }
 
 _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
@@ -209,6 +214,25 @@ _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
             ),
             cleared_subject="Resolved: the household can be told of alarms again",
             cleared_short="casahub: resolved, the household can be told of alarms again{at}.",
+        ),
+    },
+    "output_failure": {
+        "it": _Fault(
+            subject="Guasto: {where} non risponde",
+            short=(
+                "casahub GUASTO: {where} non conferma i comandi{at}: in un allarme potrebbe non agire. "
+                "Istruzioni nell'app."
+            ),
+            cleared_subject="Risolto: {where} risponde di nuovo",
+            cleared_short="casahub: risolto, {where} risponde di nuovo ai comandi{at}.",
+        ),
+        "en": _Fault(
+            subject="Fault: {where} not responding",
+            short=(
+                "casahub FAULT: {where} does not confirm commands{at}: it may not act in an alarm. Steps in the app."
+            ),
+            cleared_subject="Resolved: {where} responds again",
+            cleared_short="casahub: resolved, {where} responds to commands again{at}.",
         ),
     },
 }
