@@ -12,6 +12,7 @@ Theory of operation. The engine says *that* the household or the centre must be 
     anomaly_cleared   push + email to every contact, ntfy           -
     event             push to every contact, ntfy                   -
     event wrong_codes sms + push + email to every contact, ntfy     -
+    event valve_*     sms + push + email to every contact, ntfy     -
 
 A channel is planned for a contact only when the contact has it (a phone for sms and voice,
 an email address, `push`, `voice`). ntfy is one household topic, planned once. The centre is
@@ -44,8 +45,11 @@ CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 HOUSEHOLD = "household"  # the recipient of the one ntfy message per notification
 CENTRE = "centre"
-# Someone guessing the alarm code: every channel, like an anomaly (hub/core/throttle.py raises it).
-CODE_GUESSING_EVENTS = frozenset({"wrong_codes"})
+# Events told on every channel, like an anomaly: someone guessing the alarm code (hub/core/throttle.py
+# raises it); a water alarm shutting the water off, or the owner opening it again, like the water
+# alarm they follow (alarms/output_rules.py).
+EVERY_CHANNEL_EVENTS = frozenset({"wrong_codes", "valve_closed", "valve_opened"})
+CODE_GUESSING_EVENTS = EVERY_CHANNEL_EVENTS  # its older name, kept for importers
 
 
 class Contact(Struct, frozen=True):
@@ -149,7 +153,7 @@ def plan_notify(
                 # "All zones are active" would be a lie: name the ones that are not.
                 template = f"event.{n.event}.excluded"
                 params["excluded"] = ", ".join(excluded)
-            if n.event in CODE_GUESSING_EVENTS:
+            if n.event in EVERY_CHANNEL_EVENTS:
                 return _plan(contacts, template, params, n, ntfy, sms=True, push=True, email=True)
             return _plan(contacts, template, params, n, ntfy, push=True)
         case _:
@@ -310,11 +314,14 @@ def _anomaly(state: State, anomaly_id: str | None) -> Anomaly | None:
 
 
 def _zone_params(state: State, zone_id: str | None) -> dict[str, str]:
-    """zone_id, zone (its name), room and device; a zone no longer configured shows its id."""
+    """zone_id, zone (its name), room and device; a zone no longer configured shows its id. The
+    faults of a device with outputs only name an output where a sensor's name a zone."""
     if zone_id is None:
         return {}
     params = {"zone_id": zone_id}
     zone = state.zones.get(zone_id)
+    if zone is None and zone_id in state.outputs:
+        return {**params, **_output_params(state, zone_id)}
     if zone is None:
         params["zone"] = zone_id
         return params
@@ -323,6 +330,19 @@ def _zone_params(state: State, zone_id: str | None) -> dict[str, str]:
         params["room"] = zone.room
     if zone.device:
         params["device"] = zone.device
+    return params
+
+
+def _output_params(state: State, output_id: str) -> dict[str, str]:
+    """output_id, and the output's name, room and device as zone, room and device ("{where}")."""
+    params = {"output_id": output_id, "zone": output_id}
+    output = state.outputs.get(output_id)
+    if output is not None:
+        params["zone"] = output.name or output_id
+        if output.room:
+            params["room"] = output.room
+        if output.device:
+            params["device"] = output.device
     return params
 
 
@@ -348,7 +368,11 @@ def _anomaly_params(n: Notify, state: State, anomaly: Anomaly | None) -> dict[st
     if anomaly is not None:
         params["anomaly"] = anomaly.id
         params["anomaly_kind"] = anomaly.kind
-        if anomaly.device is not None:
+        if anomaly.kind == "output_failure" and anomaly.subject is not None:
+            params.update(_output_params(state, anomaly.subject))
+            if anomaly.device is not None:
+                params["device"] = anomaly.device
+        elif anomaly.device is not None:
             zone_id = n.zone or _zone_of_device(state, anomaly.device)
             params.update(_zone_params(state, zone_id))
             params.setdefault("zone", anomaly.device)
@@ -368,6 +392,8 @@ def _anomaly_params(n: Notify, state: State, anomaly: Anomaly | None) -> dict[st
 
 def _event_params(n: Notify, state: State, incident: Incident | None) -> dict[str, str]:
     params = _zone_params(state, n.zone)
+    if n.output is not None:
+        params.update(_output_params(state, n.output))
     if n.event is not None:
         params["event"] = n.event
     if n.incident is not None:
@@ -380,7 +406,11 @@ def _event_params(n: Notify, state: State, incident: Incident | None) -> dict[st
 
 
 def _zone_of_device(state: State, device: str) -> str | None:
+    """The device's first zone, else its first output (alarms/engine.py names faults so)."""
     for zone_id, zone in sorted(state.zones.items()):
         if zone.device == device:
             return zone_id
+    for output_id, output in sorted(state.outputs.items()):
+        if output.device == device:
+            return output_id
     return None

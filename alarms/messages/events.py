@@ -254,6 +254,35 @@ EVENT_TEMPLATES: dict[str, dict[str, Text]] = {
             "codes.",
         ),
     },
+    "event.valve_closed": {
+        "it": _event(
+            "Acqua chiusa: {where}",
+            "Per l'allarme allagamento la valvola {where} ha chiuso l'acqua{at}. Resta chiusa finché non la "
+            "riapri tu, dal pannello o con casahub, con il codice: prima controlla e ferma la perdita.",
+            "casahub: acqua chiusa dalla valvola {where}{at} per una perdita. Riaprila dall'app, con il codice, "
+            "dopo aver controllato.",
+        ),
+        "en": _event(
+            "Water shut off: {where}",
+            "Because of the water leak alarm, valve {where} shut off the water{at}. It stays closed until you "
+            "open it again, from the dashboard or with casahub, with your code: first find and stop the leak.",
+            "casahub: water shut off by valve {where}{at} for a leak. Open it from the app, with your code, once "
+            "checked.",
+        ),
+    },
+    "event.valve_opened": {
+        "it": _event(
+            "Acqua riaperta: {where}",
+            "La valvola {where} è stata riaperta{by_user}{at}: l'acqua scorre di nuovo. Controlla che la perdita "
+            "sia davvero ferma.",
+            "casahub: acqua riaperta, valvola {where}{by_user}{at}.",
+        ),
+        "en": _event(
+            "Water back on: {where}",
+            "Valve {where} was opened again{by_user}{at}: the water runs again. Make sure the leak has really stopped.",
+            "casahub: water back on, valve {where}{by_user}{at}.",
+        ),
+    },
     "event.other": {
         # An event the policy has no text for yet: say what the engine called it.
         "it": _event("Evento: {event}", "Evento {event}{by_user}{at}."),
