@@ -13,9 +13,13 @@ and runs it as
 Nothing a driver starts outlives its `async with`: on exit every task it owns is
 finished and `readings()` ends. A `SensorReading` says a sensing channel of a device
 changed or was re-reported (the hub de-duplicates); a `HealthReading` carries what the
-device said about itself, each field left None meaning "not reported". Radio and bus
+device said about itself, each field left None meaning "not reported"; an `OutputReading`
+says what an output (a siren, a valve, a relay) reports it is doing now. A driver with
+outputs also implements `drivers.capabilities.OutputDriver` (`command`); the status that
+confirms a command comes back as an OutputReading, never as command()'s result. Radio and bus
 drivers offer unpaired devices as `Candidate`s; drivers bound to a fixed target
-declare their devices from config as `FixedDevice`s. `expected_interval` tells the
+declare their devices from config as `FixedDevice`s; either says, in `outputs`, the output
+kinds a device can be paired as (`kinds` stays the sensing channels). `expected_interval` tells the
 hub's supervision how often a device should be heard from.
 """
 
@@ -35,6 +39,7 @@ from typing import Any, ClassVar, Protocol, Self
 import msgspec
 
 from alarms.model import Behaviour, ZoneKind
+from alarms.outputs import OutputKind, OutputStatus
 
 __all__ = [
     "Candidate",
@@ -44,6 +49,7 @@ __all__ = [
     "FixedDevice",
     "FixedTargetDriver",
     "HealthReading",
+    "OutputReading",
     "Reading",
     "SensorReading",
     "UnknownDriver",
@@ -85,8 +91,20 @@ class HealthReading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     tamper: bool | None = None
 
 
-# Tagged (`{"type": "sensor"|"health", ...}`) so that `msgspec.json.Decoder(Reading)` reads either back.
-Reading = SensorReading | HealthReading
+class OutputReading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="output"):
+    """The output at `address` reports it is `status` now (POSIX time `at`): what confirms a command.
+
+    A driver emits one whenever the device says what it is doing (a state message, a line read
+    back after it was set), whether or not the hub asked; the hub de-duplicates.
+    """
+
+    address: str
+    status: OutputStatus
+    at: float
+
+
+# Tagged (`{"type": "sensor"|"health"|"output", ...}`) so that `msgspec.json.Decoder(Reading)` reads any back.
+Reading = SensorReading | HealthReading | OutputReading
 
 
 # --------------------------------------------------------------------------- devices
@@ -102,6 +120,9 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     kinds: tuple[ZoneKind, ...]
     signal: int | None = None
     battery: float | None = None
+    # The output kinds the device can be paired as (a siren; a relay that may be a valve or a
+    # switch, the first the likelier), beside or instead of its sensing `kinds`.
+    outputs: tuple[OutputKind, ...] = ()
 
 
 class FixedDevice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -116,6 +137,9 @@ class FixedDevice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # kind's default behaviour, and `home` (armed in home mode) defaults to contacts only.
     behaviour: Behaviour | None = None
     home: bool | None = None
+    # The output kind the config gives the device (a GPIO output line, the demo's siren): an
+    # output device has no sensing `kinds`.
+    outputs: tuple[OutputKind, ...] = ()
 
 
 # --------------------------------------------------------------------------- the driver
@@ -128,13 +152,17 @@ class DriverContext:
     `clock` is wall time (POSIX seconds) for the readings' `at`; `paired` returns the
     addresses currently paired for this driver (excluded from candidates); `data_dir` is
     where a driver may keep state of its own (None: keep nothing); `bindkey` returns the
-    bind key (hex) the hub stores for a paired device address, None when it has none.
+    bind key (hex) the hub stores for a paired device address, None when it has none;
+    `output_kind` returns the output kind a device address is paired as (None: not paired
+    as an output), for drivers whose device cannot say whether its relay is a valve or a
+    switch (zigbee2mqtt's `state`).
     """
 
     clock: Callable[[], float] = field(default=time.time)
     paired: Callable[[], set[str]] = field(default=set)
     data_dir: Path | None = None
     bindkey: Callable[[str], str | None] = field(default=lambda address: None)
+    output_kind: Callable[[str], OutputKind | None] = field(default=lambda address: None)
 
 
 class Driver(Protocol):

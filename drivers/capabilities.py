@@ -8,7 +8,8 @@ to add a driver"): a built-in and a third-party driver are asked the same questi
   know a driver's key (`type` or `type#name`) from the database.
 - Optional abilities of a running driver are `runtime_checkable` Protocols, checked with
   `isinstance`: a driver that reports a broker connection, offers cameras, controls a
-  camera, or is driven by hand (the demo's simulator).
+  camera, is driven by hand (the demo's simulator), or drives outputs (sirens, valves,
+  relays: `OutputDriver`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 import msgspec
 
 from alarms.model import ZoneKind
+from alarms.outputs import Command
 from drivers.base import DriverError
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ __all__ = [
     "DriverTraits",
     "NormalisesAddress",
     "OffersCameras",
+    "OutputDriver",
     "ReportsConnection",
     "traits_of",
 ]
@@ -112,3 +115,18 @@ class NormalisesAddress(Protocol):
     """A driver whose addresses have one canonical spelling (BLE MACs in upper case)."""
 
     def normalise_address(self, address: str) -> str: ...
+
+
+@runtime_checkable
+class OutputDriver(Protocol):
+    """A driver with outputs (sirens, water valves, relays): the devices it offers or declares
+    with `outputs`, commanded here.
+
+    `command` returns once the command is sent (published to the broker, the line set); it
+    raises DriverError when it cannot be sent (the broker is down, the address is not an
+    output of this driver, the action is not one of the output's kind). Whether the device
+    did it comes back as an `OutputReading` from `readings()`, which the hub waits for
+    (alarms.outputs.CONFIRMED_BY) and retries without.
+    """
+
+    async def command(self, address: str, command: Command) -> None: ...
