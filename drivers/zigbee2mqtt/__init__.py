@@ -25,7 +25,8 @@ Topics under the base topic, and what they give:
     bridge/<anything else>          ignored (info, state, logging, groups, requests...)
     <name>/availability             {"state": "online"|"offline"} (z2m >= 1.22; legacy: plain
                                     "online"/"offline") -> HealthReading(online=...)
-    <name>/set, <name>/get, ...     commands and other subtopics: ignored
+    <name>/set, <name>/get, ...     commands and other subtopics: ignored (the driver publishes
+                                    to <name>/set itself, see Outputs)
     <name>                          the device state, a JSON object, mapped by STATE_KINDS and
                                     STATE_HEALTH (payloads.py)
 
@@ -48,6 +49,31 @@ MODEL_KINDS for models recorded from real devices. A device whose definition is 
 which has none of those channels (a plug, a bulb) is not offered. `scan(seconds)` publishes
 `{"time": seconds}` (the z2m 2.x payload, 1..254 s) to `bridge/request/permit_join`.
 
+Outputs (drivers/zigbee2mqtt/outputs.py). A device whose exposes include the `warning`
+composite is a siren (and `squawk` support is recorded); one with a settable binary `state`
+(a relay: `e.switch()` or `e.valve_switch()`) is offered as a valve and a switch, the
+installer picks. `command(address, command)` publishes to `<base>/<friendly_name>/set`:
+
+    burglar, fire, emergency    {"warning": {"mode": <action>, "level": <level>, "strobe": <strobe>,
+                                 "duration": <seconds, rounded up; 180 when not given>}}
+    stop                        {"warning": {"mode": "stop"}}
+    squawk_armed, squawk_disarmed, chime
+                                {"squawk": {"state": "system_is_armed"|"system_is_disarmed",
+                                 "level": "low", "strobe": false}} where the device exposes
+                                `squawk` (chime: system_is_disarmed); else {"warning": {"mode":
+                                "emergency", "level": "low", "strobe": false, "duration": 1}}
+    close, off / open, on       {"state": <value_off>} / {"state": <value_on>} ("OFF"/"ON" for a
+                                switch expose), swapped for an IEEE address in `invert`
+
+Each state message of an output gives `OutputReading`s: `alarm` (true/false, "ON"/"START"/
+"OFF") or an echoed `warning` {"mode"} says whether a siren sounds; `state` says a valve is
+open/closed or a switch on/off (swapped by `invert`), the kind being the one the hub paired it
+as (`DriverContext.output_kind`), else the one last commanded, else the likelier. z2m
+publishes nothing after a `warning`: a siren that does not expose a published `alarm` is
+reported "sounding"/"silent" as asked once the broker has the command. `command` raises
+DriverError when the broker is down, the address is not a listed output, or the device
+cannot do the action; availability "offline" applies to outputs as to sensors.
+
 Supervision: `expected_interval` is 3600 s for every device unless the `expected_interval`
 option says otherwise. Aqara/Xiaomi battery sensors send a heartbeat about every 50 min,
 which fits. z2m's own passive availability timeout for battery devices is 25 h, far too long
@@ -64,15 +90,17 @@ reconnects and ends only when the driver stops. `connected` says whether the bro
 up now (for the hub's status page).
 
 Options: host (required), port = 1883, base_topic = "zigbee2mqtt", username, password
-(a plain string; needs username), expected_interval = 3600 (seconds). A `type` key equal
+(a plain string; needs username), expected_interval = 3600 (seconds), invert = [] (IEEE
+addresses of relays wired the other way round: a valve whose `state` ON closes it). A `type` key equal
 to "zigbee2mqtt" is tolerated, so the hub may pass a whole `[[drivers]]` table. Not
 supported: z2m's `output: attribute` mode (one topic per attribute); use the default
 `output: json`.
 
 Modules: `options` checks the `[[drivers]]` table; `payloads` maps one decoded state or
-availability message to readings; `bridge` is `BridgeView`, the protocol core (device
-list, exposes, names, topics); `driver` is `Zigbee2MqttDriver`, the MQTT connection
-around it.
+availability message to readings; `outputs` reads outputs from exposes, builds command
+payloads and maps output states (pure); `bridge` is `BridgeView`, the protocol core (device
+list, exposes, names, topics, commands); `driver` is `Zigbee2MqttDriver`, the MQTT
+connection around it.
 """
 
 from __future__ import annotations
@@ -80,6 +108,7 @@ from __future__ import annotations
 from drivers.zigbee2mqtt.bridge import MODEL_KINDS, BridgeView
 from drivers.zigbee2mqtt.driver import Zigbee2MqttDriver
 from drivers.zigbee2mqtt.options import DEFAULT_EXPECTED_INTERVAL, Zigbee2MqttOptions, parse_options
+from drivers.zigbee2mqtt.outputs import OutputTraits, command_payload, output_readings, output_traits
 from drivers.zigbee2mqtt.payloads import STATE_HEALTH, STATE_KINDS, parse_availability, state_readings
 
 __all__ = [
@@ -88,8 +117,12 @@ __all__ = [
     "STATE_HEALTH",
     "STATE_KINDS",
     "BridgeView",
+    "OutputTraits",
     "Zigbee2MqttDriver",
     "Zigbee2MqttOptions",
+    "command_payload",
+    "output_readings",
+    "output_traits",
     "parse_availability",
     "parse_options",
     "state_readings",

@@ -7,13 +7,22 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from alarms.model import ZONE_KINDS, ZoneKind
-from drivers.base import Candidate, HealthReading, Reading, SensorReading
+from alarms.outputs import Command, OutputKind, OutputStatus
+from drivers.base import Candidate, DriverError, HealthReading, Reading, SensorReading
 from drivers.zigbee2mqtt.options import DEFAULT_BASE_TOPIC
+from drivers.zigbee2mqtt.outputs import (
+    NO_OUTPUTS,
+    OutputTraits,
+    assumed_status,
+    command_payload,
+    output_readings,
+    output_traits,
+)
 from drivers.zigbee2mqtt.payloads import STATE_KINDS, decode_json, parse_availability, short_repr, state_readings
 
 __all__ = ["MODEL_KINDS", "BridgeView"]
@@ -69,6 +78,7 @@ class _Device:
     disabled: bool = False
     battery: float | None = None
     signal: int | None = None
+    outputs: OutputTraits = NO_OUTPUTS
 
     @property
     def kinds(self) -> tuple[ZoneKind, ...]:
@@ -85,6 +95,7 @@ class _Device:
             self.exposed = {
                 STATE_KINDS[p][0] for p in _exposed_properties(definition.get("exposes")) if p in STATE_KINDS
             }
+            self.outputs = output_traits(definition)
         if not self.model and isinstance(model_id, str) and model_id:
             self.model = model_id
 
@@ -94,12 +105,26 @@ class BridgeView:
 
     `feed(topic, payload, at)` returns the readings the message gives; problems in a device's
     payloads are logged at warning once per device (then at debug), bridge payloads likewise
-    once per topic. Nothing it is fed makes it raise.
+    once per topic. Nothing it is fed makes it raise. `command(address, command)` gives the
+    message that asks a device to do something (drivers/zigbee2mqtt/outputs.py).
+
+    `invert`: the IEEE addresses of relays wired the other way round; `output_kind`: the output
+    kind an address is paired as (DriverContext.output_kind), which says whether a relay's
+    `state` is a valve's or a switch's.
     """
 
-    def __init__(self, base_topic: str = DEFAULT_BASE_TOPIC) -> None:
+    def __init__(
+        self,
+        base_topic: str = DEFAULT_BASE_TOPIC,
+        *,
+        invert: Collection[str] = (),
+        output_kind: Callable[[str], OutputKind | None] = lambda address: None,
+    ) -> None:
         self.base_topic = base_topic
         self._prefix = base_topic + "/"
+        self._invert = frozenset(address.lower() for address in invert)
+        self._output_kind = output_kind
+        self._commanded: dict[str, OutputKind] = {}  # the relay kind each address was last commanded as
         self._devices: dict[str, _Device] = {}
         self._by_name: dict[str, str] = {}
         self._pending: OrderedDict[str, deque[tuple[bytes | str, float]]] = OrderedDict()
@@ -118,17 +143,51 @@ class BridgeView:
         device = self._devices.get(address)
         return (device.name or None) if device is not None else None
 
+    def relay_kind(self, address: str) -> OutputKind:
+        """Whether the relay at `address` is a valve or a switch: as paired, else as last
+        commanded, else the likelier from its definition."""
+        paired = self._output_kind(address)
+        if paired in ("valve", "switch"):
+            return paired
+        commanded = self._commanded.get(address)
+        if commanded is not None:
+            return commanded
+        device = self._devices.get(address)
+        return "valve" if device is not None and device.outputs.valve_likely else "switch"
+
+    def command(self, address: str, command: Command) -> tuple[str, dict[str, Any], OutputStatus | None]:
+        """The topic and JSON object that ask the device at `address` to do `command`, and the
+        status to report once it is sent where the device cannot report it (else None).
+        DriverError when the device is not known as an output that can do it."""
+        device = self._devices.get(address)
+        if device is None or not (device.listed or device.announced) or not device.outputs.kinds:
+            raise DriverError(
+                f"zigbee2mqtt: {address} is not a siren, valve or switch this bridge lists; "
+                "check the address, and that zigbee2mqtt has interviewed the device"
+            )
+        try:
+            payload = command_payload(device.outputs, command, invert=address in self._invert)
+        except ValueError as exc:
+            model = device.model or "unknown model"
+            raise DriverError(f"zigbee2mqtt: {address} ({model}) cannot do that: {exc}") from None
+        if command.action in ("close", "open"):
+            self._commanded[address] = "valve"
+        elif command.action in ("on", "off"):
+            self._commanded[address] = "switch"
+        topic = f"{self.base_topic}/{device.name or address}/set"
+        return topic, payload, assumed_status(device.outputs, command)
+
     def candidates(self, driver: str, paired: set[str]) -> list[Candidate]:
-        """Devices listed or announced, not paired, not the coordinator, with a channel the hub uses."""
+        """Devices listed or announced, not paired, not the coordinator, with a channel or an output the hub uses."""
         result = []
         for device in self._devices.values():
             if device.coordinator or device.disabled or device.ieee in paired:
                 continue
             if not (device.listed or device.announced):
                 continue
-            kinds = device.kinds
-            if device.definition_known and not kinds:
-                continue  # a plug, a bulb, a remote: nothing an alarm zone can use
+            kinds, outputs = device.kinds, device.outputs.kinds
+            if device.definition_known and not kinds and not outputs:
+                continue  # a bulb, a remote: nothing an alarm zone or output can use
             result.append(
                 Candidate(
                     id=f"{driver}:{device.ieee}",
@@ -138,6 +197,7 @@ class BridgeView:
                     kinds=kinds,
                     signal=device.signal,
                     battery=device.battery,
+                    outputs=outputs,
                 )
             )
         return result
@@ -180,9 +240,18 @@ class BridgeView:
             for reading in readings:
                 if isinstance(reading, SensorReading):
                     device.reported.add(reading.kind)
-                else:
+                elif isinstance(reading, HealthReading):
                     device.battery = reading.battery if reading.battery is not None else device.battery
                     device.signal = reading.signal if reading.signal is not None else device.signal
+            if device.outputs.kinds:
+                readings += output_readings(
+                    address,
+                    value,
+                    at,
+                    device.outputs,
+                    relay_kind=self.relay_kind(address),
+                    invert=address in self._invert,
+                )
         return readings
 
     def _availability(self, name: str, payload: bytes | str, at: float) -> list[Reading]:

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from alarms.outputs import Command
 from drivers.base import (
     Candidate,
     DriverContext,
     DriverError,
     FixedDevice,
+    OutputReading,
     Reading,
     ReadingStream,
     stop_task,
@@ -46,11 +48,12 @@ class Zigbee2MqttDriver:
     # Reconnection backoff (seconds): first delay, and the cap it doubles up to.
     reconnect_initial: float = 1.0
     reconnect_max: float = 30.0
+    command_timeout: float = 5.0  # seconds for the broker to acknowledge a command (QoS 1)
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
         self.options = parse_options(options)
         self._context = context
-        self._view = BridgeView(self.options.base_topic)
+        self._view = BridgeView(self.options.base_topic, invert=self.options.invert, output_kind=context.output_kind)
         self._stream = ReadingStream(self.type)
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
@@ -115,6 +118,27 @@ class Zigbee2MqttDriver:
 
     def fixed_devices(self) -> list[FixedDevice]:
         return []
+
+    async def command(self, address: str, command: Command) -> None:
+        """Publish the device's `/set` message (drivers/zigbee2mqtt/outputs.py) and return once
+        the broker has it (QoS 1). The device's next state message confirms it; a siren that
+        cannot report whether it sounds is reported as asked, here, once the broker has it."""
+        client = self._client
+        if client is None:
+            raise DriverError(
+                f"zigbee2mqtt: not connected to the MQTT broker at {self.options.host}:{self.options.port}; "
+                f"cannot send {command.action!r} to {address}"
+            )
+        topic, payload, assumed = self._view.command(address, command)
+        import aiomqtt  # here, not at the top: `config check` loads this class only for its Options
+
+        try:
+            await client.publish(topic, json.dumps(payload), qos=1, timeout=self.command_timeout)
+        except aiomqtt.MqttError as exc:
+            raise DriverError(f"zigbee2mqtt: could not send {command.action!r} to {address}: {exc}") from exc
+        log.info("zigbee2mqtt: %s -> %s %s", command.action, topic, json.dumps(payload))
+        if assumed is not None:
+            self._stream.put(OutputReading(address=address, status=assumed, at=self._context.clock()))
 
     def expected_interval(self, address: str) -> float | None:
         return self.options.expected_interval

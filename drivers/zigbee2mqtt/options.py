@@ -24,6 +24,9 @@ DEFAULT_PORT = 1883
 DEFAULT_BASE_TOPIC = "zigbee2mqtt"
 
 
+# A Zigbee device's IEEE address, as zigbee2mqtt writes it (0x and 16 hex digits).
+Ieee = Annotated[str, msgspec.Meta(pattern=r"^0[xX][0-9a-fA-F]{16}$")]
+
 # What the MQTT broker takes as a base topic: no wildcard, no NUL.
 Topic = Annotated[
     str, msgspec.Meta(pattern=r"^[^+#\x00]*[^+#\x00\s/][^+#\x00]*$", description="an MQTT topic without wildcards")
@@ -42,9 +45,15 @@ class Zigbee2MqttOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     username: NonEmpty | None = None
     password: NonEmpty | None = None
     expected_interval: Seconds = DEFAULT_EXPECTED_INTERVAL
+    # Relays (valves, switches) wired the other way round: their `state` ON closes the valve or
+    # opens the relay, so every command and every reported state is swapped.
+    invert: Annotated[
+        list[Ieee], msgspec.Meta(description='an array of IEEE addresses like "0x00124b0018e2a1b0"')
+    ] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.base_topic = self.base_topic.rstrip("/")
+        self.invert = sorted({address.lower() for address in self.invert})
 
     def runnable(self) -> None:
         """A broker to connect to, and credentials MQTT 3.1.1 can send."""
@@ -62,7 +71,8 @@ class Zigbee2MqttOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
         password = "***" if self.password is not None else None  # never in a log
         return (
             f"Zigbee2MqttOptions(host={self.host!r}, port={self.port!r}, base_topic={self.base_topic!r}, "
-            f"username={self.username!r}, password={password}, expected_interval={self.expected_interval!r})"
+            f"username={self.username!r}, password={password}, expected_interval={self.expected_interval!r}, "
+            f"invert={self.invert!r})"
         )
 
 

@@ -10,7 +10,12 @@ Targets, none of which needs a broker (the driver feeds every MQTT message to `B
 - `BridgeView.feed(topic, payload, at)`: sequences of messages on device, availability,
   command and bridge topics (devices, event, rename response...), with schema-aware payloads,
   arbitrary JSON, and raw bytes (truncated JSON, invalid UTF-8, NaN, deep nesting); after
-  each sequence `candidates()` must answer too.
+  each sequence `candidates()` must answer too;
+- outputs (drivers/zigbee2mqtt/outputs.py): `output_traits` with exposes shaped like z2m's
+  warning, squawk, switch and alarm (features, access, values of every JSON type),
+  `output_readings` with states carrying `alarm`, `warning` and `state`, `command_payload`
+  for every action, and `BridgeView.feed` sequences of output devices and their states
+  followed by `command()`, which may refuse (DriverError) and must never fail otherwise.
 """
 
 from __future__ import annotations
@@ -26,13 +31,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alarms.model import ZONE_KINDS
-from drivers.base import Candidate, HealthReading, SensorReading
-from drivers.zigbee2mqtt import STATE_HEALTH, STATE_KINDS, BridgeView, parse_availability, state_readings
+from alarms.outputs import ACTIONS, OUTPUT_KINDS, OUTPUT_STATUSES, Command
+from drivers.base import Candidate, DriverError, HealthReading, OutputReading, SensorReading
+from drivers.zigbee2mqtt import (
+    STATE_HEALTH,
+    STATE_KINDS,
+    BridgeView,
+    OutputTraits,
+    command_payload,
+    output_readings,
+    output_traits,
+    parse_availability,
+    state_readings,
+)
 from tests.reliability.fuzz_helpers import fuzz_settings, report
 
 STATE_CASES = 600
 AVAILABILITY_CASES = 300
 BRIDGE_CASES = 300
+OUTPUT_CASES = 300
 ADDRESS = "0x00158d0001a2b3c4"
 IEEES = (ADDRESS, "0x000d6f0011d4e5f6", "0x00124b0018e2a1b0")
 NAMES = ("Cucina acqua", "Porta/ingresso", "0x00158d0001a2b3c4", "", "bridge", "a/set", "+")
@@ -255,7 +272,7 @@ def test_bridge_feed_never_raises(sequence: list[tuple[str, bytes | str]], paire
     for at, (topic, payload) in enumerate(sequence):
         readings = view.feed(topic, payload, float(at))
         for reading in readings:
-            assert isinstance(reading, SensorReading | HealthReading)
+            assert isinstance(reading, SensorReading | HealthReading | OutputReading)
             assert reading.address.startswith("0x") and reading.address == reading.address.lower()
             assert math.isfinite(reading.at)
     candidates = view.candidates("zigbee2mqtt", paired)
@@ -270,3 +287,158 @@ def test_bridge_cases_reported(
     record_property: Callable[[str, object], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     report("zigbee2mqtt bridge", BRIDGE_CASES + AVAILABILITY_CASES, record_property, capsys)
+
+
+# --------------------------------------------------------------------------- outputs
+
+OUTPUT_FIELDS = ("warning", "squawk", "alarm", "state", "mode", "level", "strobe", "duration", "values")
+access_values = st.integers(min_value=0, max_value=7) | json_scalars
+features = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(("enum", "binary", "numeric", "composite")) | json_scalars,
+            "name": st.sampled_from(OUTPUT_FIELDS) | json_scalars,
+            "property": st.sampled_from(OUTPUT_FIELDS) | json_scalars,
+            "access": access_values,
+            "values": st.lists(st.sampled_from(("stop", "burglar", "fire", "emergency")) | json_scalars, max_size=5)
+            | json_values,
+            "value_on": st.sampled_from(("ON", "OPEN", True)) | json_scalars,
+            "value_off": st.sampled_from(("OFF", "CLOSE", False)) | json_scalars,
+        },
+    )
+    | json_values,
+    max_size=5,
+)
+output_exposes = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(("composite", "switch", "binary", "light", "enum")) | json_scalars,
+            "name": st.sampled_from(OUTPUT_FIELDS) | json_scalars,
+            "property": st.sampled_from(OUTPUT_FIELDS) | json_scalars,
+            "access": access_values,
+            "value_on": st.sampled_from(("ON", "OPEN", "START", True)) | json_scalars,
+            "value_off": st.sampled_from(("OFF", "CLOSE", False)) | json_scalars,
+            "features": features | json_values,
+        },
+    )
+    | json_values,
+    max_size=6,
+)
+output_definitions = st.fixed_dictionaries(
+    {"exposes": output_exposes | json_values},
+    optional={
+        "model": st.sampled_from(("SWV", "SIRZB-110", "R7051")) | json_scalars,
+        "description": st.sampled_from(("Zigbee smart water valve", "Smart siren", "Smart plug")) | json_scalars,
+    },
+)
+output_states = st.dictionaries(
+    st.sampled_from(("alarm", "warning", "state", *STATE_KINDS, *STATE_HEALTH)) | st.text(max_size=8),
+    st.sampled_from((True, False, "ON", "OFF", "OPEN", "CLOSE", "START", "TOGGLE", {"mode": "stop"}))
+    | st.fixed_dictionaries({}, optional={"mode": json_scalars})
+    | json_values,
+    max_size=6,
+)
+commands = st.builds(
+    Command,
+    action=st.sampled_from(ACTIONS),
+    seconds=st.none() | st.floats(min_value=0, max_value=86_400),
+    level=st.sampled_from(("low", "medium", "high", "very_high")),
+    strobe=st.booleans(),
+)
+traits = st.builds(
+    OutputTraits,
+    siren=st.booleans(),
+    squawk=st.booleans(),
+    modes=st.lists(st.sampled_from(("stop", "burglar", "fire", "emergency")) | st.text(max_size=8)).map(tuple),
+    reports_alarm=st.booleans(),
+    relay=st.booleans(),
+    value_on=st.text(min_size=1, max_size=6),
+    value_off=st.text(min_size=1, max_size=6),
+    valve_likely=st.booleans(),
+)
+
+
+@fuzz_settings(OUTPUT_CASES)
+@given(definition=output_definitions | definitions, state=output_states | json_values, invert=st.booleans())
+def test_output_parsing_never_raises(definition: Any, state: Any, invert: bool) -> None:
+    found = output_traits(definition)
+    assert set(found.kinds) <= set(OUTPUT_KINDS)
+    assert len(found.kinds) == len(set(found.kinds))
+    for kind in ("valve", "switch"):
+        readings = output_readings(ADDRESS, state, 1.0, found, relay_kind=kind, invert=invert)  # type: ignore[arg-type]
+        for reading in readings:
+            assert isinstance(reading, OutputReading) and reading.address == ADDRESS
+            assert reading.status in OUTPUT_STATUSES
+            assert reading.status in (("sounding", "silent") if not found.relay else OUTPUT_STATUSES)
+
+
+@fuzz_settings(OUTPUT_CASES)
+@given(device=traits, command=commands, invert=st.booleans())
+def test_command_payload_is_json_or_a_refusal(device: OutputTraits, command: Command, invert: bool) -> None:
+    try:
+        payload = command_payload(device, command, invert=invert)
+    except ValueError:
+        return
+    assert json.loads(json.dumps(payload, allow_nan=False)) == payload
+    (key,) = payload
+    assert key in ("warning", "squawk", "state")
+    if key == "warning" and payload["warning"]["mode"] != "stop":
+        assert 1 <= payload["warning"]["duration"] <= 65_535
+
+
+@st.composite
+def output_messages(draw: Callable[[Any], Any]) -> tuple[str, bytes | str]:
+    ieee = draw(st.sampled_from(IEEES))
+    listed = {
+        "ieee_address": ieee,
+        "friendly_name": draw(st.sampled_from(NAMES)),
+        "definition": draw(output_definitions),
+    }
+    topic, value = draw(
+        st.sampled_from(
+            (
+                ("bridge/devices", st.lists(st.just(listed) | devices, max_size=3)),
+                ("bridge/event", st.just({"type": "device_interview", "data": {**listed, "status": "successful"}})),
+                (draw(st.sampled_from(NAMES)), output_states),
+                (ieee, output_states),
+                (f"{ieee}/availability", st.sampled_from(({"state": "offline"}, {"state": "online"}))),
+            )
+        )
+    )
+    return f"zigbee2mqtt/{topic}", _mangled(draw, draw(value))
+
+
+@fuzz_settings(OUTPUT_CASES)
+@given(
+    sequence=st.lists(output_messages(), max_size=10),
+    invert=st.sets(st.sampled_from(IEEES)),
+    kind=st.sampled_from((None, *OUTPUT_KINDS)),
+    asks=st.lists(st.tuples(st.sampled_from(IEEES), commands), max_size=4),
+)
+def test_output_devices_never_crash_the_bridge(
+    sequence: list[tuple[str, bytes | str]], invert: set[str], kind: Any, asks: list[tuple[str, Command]]
+) -> None:
+    view = BridgeView(invert=invert, output_kind=lambda address: kind)
+    for at, (topic, payload) in enumerate(sequence):
+        for reading in view.feed(topic, payload, float(at)):
+            assert isinstance(reading, SensorReading | HealthReading | OutputReading)
+            if isinstance(reading, OutputReading):
+                assert reading.status in OUTPUT_STATUSES
+    for address, command in asks:
+        try:
+            topic, payload, assumed = view.command(address, command)
+        except DriverError:
+            continue
+        assert topic.startswith("zigbee2mqtt/") and topic.endswith("/set")
+        json.dumps(payload, allow_nan=False)
+        assert assumed is None or assumed in ("sounding", "silent")
+    for candidate in view.candidates("zigbee2mqtt", set()):
+        assert set(candidate.outputs) <= set(OUTPUT_KINDS)
+
+
+def test_output_cases_reported(
+    record_property: Callable[[str, object], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    report("zigbee2mqtt outputs", OUTPUT_CASES * 3, record_property, capsys)
