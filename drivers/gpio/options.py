@@ -1,4 +1,8 @@
-"""The GPIO driver's options: the `[[drivers]]` table as a Struct of `GpioLine`s (drivers/options.py)."""
+"""The GPIO driver's options: the `[[drivers]]` table as a Struct of `GpioLine`s (drivers/options.py).
+
+A line is an input (a zone: `kind`, `contact`, `pull`, `behaviour`, `home`) or an output (a
+siren, a valve or a switch: `output`, `active`), never both; `name` and `room` are for either.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,28 @@ import msgspec
 from msgspec.structs import force_setattr
 
 from alarms.model import Behaviour, ZoneKind
+from alarms.outputs import OutputKind
 from drivers.options import NAME_MAX, Name, OptionError, parse
 
-__all__ = ["DEFAULT_CHIP", "DEFAULT_DEBOUNCE_MS", "TYPE", "Contact", "GpioLine", "GpioOptions", "Pull", "parse_options"]
+__all__ = [
+    "DEFAULT_CHIP",
+    "DEFAULT_DEBOUNCE_MS",
+    "TYPE",
+    "ActiveLevel",
+    "Contact",
+    "GpioLine",
+    "GpioOptions",
+    "Pull",
+    "parse_options",
+]
 
 TYPE = "gpio"  # GpioDriver.type, and the only `type` key its options may carry
 
 Contact = Literal["no", "nc"]
+# The level at which an output line drives its device (sounds the siren, closes the valve,
+# turns the switch on): "high" for a relay board switched by a high line, "low" for the many
+# boards whose inputs are active low.
+ActiveLevel = Literal["high", "low"]
 Pull = Literal["up", "down", "none"]
 # What `pull` accepts: the three names and the spellings wiring guides use for them.
 PullGiven = Literal["up", "down", "none", "pull-up", "pull_up", "pull-down", "pull_down", "disabled", "off"]
@@ -39,20 +58,61 @@ Chip = Annotated[str, msgspec.Meta(min_length=1, pattern=r"\S", description="a G
 
 
 class GpioLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """One configured line: `level` True is electrically high."""
+    """One configured line, an input (`kind`) or an output (`output`): `level` True is electrically high."""
 
     line: Offset
     name: Name
-    kind: ZoneKind
+    kind: ZoneKind | None = None
     contact: Contact = "no"
     pull: PullGiven = "up"  # one of Pull once built: the other spellings are turned into theirs
     room: Room = ""
     behaviour: Behaviour | None = None
     home: bool | None = None
+    output: OutputKind | None = None
+    # `active` in the config; the attribute has another name because `active()` reads an input.
+    active_level: ActiveLevel | None = msgspec.field(default=None, name="active")
 
     def __post_init__(self) -> None:
         force_setattr(self, "name", self.name.strip())
         force_setattr(self, "pull", _PULLS[self.pull])
+        if (self.kind is None) == (self.output is None):
+            raise OptionError(
+                "kind",
+                f"line {self.line} needs `kind` (an input: a zone) or `output` (siren, valve or switch), not "
+                + ("both" if self.kind is not None else "neither"),
+            )
+        if self.output is not None:
+            if self.contact != "no" or self.pull != "up" or self.behaviour is not None or self.home is not None:
+                raise OptionError(
+                    "output", f"line {self.line} is an output: `contact`, `pull`, `behaviour` and `home` are for inputs"
+                )
+            if self.active_level is None:
+                force_setattr(self, "active_level", "high")
+        elif self.active_level is not None:
+            raise OptionError("active", f"line {self.line} is an input: `active` is for output lines (use `contact`)")
+
+    @property
+    def zone_kind(self) -> ZoneKind:
+        """An input line's kind (the options made sure an input has one)."""
+        if self.kind is None:
+            raise ValueError(f"line {self.line} is an output, not a zone")
+        return self.kind
+
+    @property
+    def output_kind(self) -> OutputKind:
+        """An output line's kind (the options made sure an output has one)."""
+        if self.output is None:
+            raise ValueError(f"line {self.line} is an input, not an output")
+        return self.output
+
+    def level_for(self, energised: bool) -> bool:
+        """The level an output line is driven to so that its device is `energised` (sounding,
+        closed, on) or not."""
+        return energised == (self.active_level != "low")
+
+    def energised(self, level: bool) -> bool:
+        """Whether an output line at this level drives its device."""
+        return level == (self.active_level != "low")
 
     @property
     def closed_level(self) -> bool:
@@ -69,7 +129,11 @@ class GpioOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The chip, its lines (each line once), and the debounce."""
 
     lines: Annotated[
-        list[GpioLine], msgspec.Meta(min_length=1, description="a non-empty array of tables [{line, name, kind}, ...]")
+        list[GpioLine],
+        msgspec.Meta(
+            min_length=1,
+            description="a non-empty array of tables [{line, name, kind}, ...] or [{line, name, output}, ...]",
+        ),
     ]
     chip: Chip = DEFAULT_CHIP
     debounce_ms: Annotated[float, msgspec.Meta(ge=0, le=10_000, description="0-10000 milliseconds")] = (
@@ -84,6 +148,14 @@ class GpioOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                     f"lines[{index}].line", f"line {line.line} is configured twice (also lines[{seen[line.line]}])"
                 )
             seen[line.line] = index
+
+    @property
+    def inputs(self) -> tuple[GpioLine, ...]:
+        return tuple(line for line in self.lines if line.kind is not None)
+
+    @property
+    def outputs(self) -> tuple[GpioLine, ...]:
+        return tuple(line for line in self.lines if line.output is not None)
 
     @property
     def debounce(self) -> float:

@@ -1,4 +1,5 @@
-"""Where line levels come from: the `EdgeSource` seam, and `LibgpiodEdgeSource` (libgpiod v2)."""
+"""Where line levels come from, and where output lines are driven: the `EdgeSource` and
+`OutputLines` seams, and their libgpiod v2 implementations."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from typing import Any, Protocol, Self
 from drivers.base import DriverError
 from drivers.gpio.options import GpioLine
 
-__all__ = ["EdgeSource", "EdgeSourceFactory", "LibgpiodEdgeSource"]
+__all__ = [
+    "EdgeSource",
+    "EdgeSourceFactory",
+    "LibgpiodEdgeSource",
+    "LibgpiodOutputLines",
+    "OutputLines",
+    "OutputLinesFactory",
+]
 
 log = logging.getLogger("drivers.gpio")  # one logger per driver, as [log] levels name it
 
@@ -43,6 +51,115 @@ class EdgeSource(Protocol):
 
 # (chip, lines, kernel debounce in seconds) -> an unopened EdgeSource
 EdgeSourceFactory = Callable[[str, Sequence[GpioLine], float], EdgeSource]
+
+
+class OutputLines(Protocol):
+    """Output lines, requested as outputs by `async with lines:`; levels are electrical (True = high).
+
+    Opening drives every line to its inactive level, except a valve's line that is already an
+    output, which keeps its level: a valve closed on a leak stays closed across a hub restart.
+    """
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def get(self, line: int) -> bool:
+        """The level the line is driven to now; raises OSError if the chip is gone."""
+        ...
+
+    def set(self, line: int, level: bool) -> None:
+        """Drive the line to `level`; raises OSError if the chip is gone."""
+        ...
+
+
+# (chip, output lines) -> unopened OutputLines
+OutputLinesFactory = Callable[[str, Sequence[GpioLine]], OutputLines]
+
+
+class LibgpiodOutputLines:
+    """Output lines requested through libgpiod v2 (`gpiod` >= 2.0), push-pull, active high
+    electrically (the line's `active` is applied by the driver)."""
+
+    def __init__(self, chip: str, lines: Sequence[GpioLine], consumer: str = "casahub") -> None:
+        self.chip = chip
+        self.lines = tuple(lines)
+        self.consumer = consumer
+        self._request: Any = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            import gpiod
+        except ImportError as exc:
+            raise DriverError("gpio driver: the gpiod package is missing; pip install 'gpiod>=2.2'") from exc
+        from gpiod.line import Direction, Value
+
+        offsets = [line.line for line in self.lines]
+        try:
+            with gpiod.Chip(self.chip) as chip:
+                kept = {
+                    line.line
+                    for line in self.lines
+                    if line.output == "valve" and chip.get_line_info(line.line).direction == Direction.OUTPUT
+                }
+            config: dict[Any, Any] = {
+                line.line: gpiod.LineSettings(direction=Direction.AS_IS)
+                if line.line in kept
+                else gpiod.LineSettings(
+                    direction=Direction.OUTPUT,
+                    output_value=Value.ACTIVE if line.level_for(False) else Value.INACTIVE,
+                )
+                for line in self.lines
+            }
+            request = gpiod.request_lines(self.chip, config=config, consumer=self.consumer)
+            if kept:  # now an output at the level it had: nothing moves
+                levels = {offset: request.get_value(offset) for offset in kept}
+                request.reconfigure_lines(
+                    {
+                        offset: gpiod.LineSettings(direction=Direction.OUTPUT, output_value=levels[offset])
+                        if offset in kept
+                        else None
+                        for offset in offsets
+                    }
+                )
+        except OSError as exc:
+            raise DriverError(
+                f"gpio driver: cannot request output lines {offsets} on {self.chip}: {exc}; "
+                "check the chip path (`gpiodetect`), that no other program holds the lines (`gpioinfo`), "
+                "and that the user is in the `gpio` group"
+            ) from exc
+        self._request = request
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        request, self._request = self._request, None
+        if request is not None:
+            with contextlib.suppress(Exception):
+                request.release()  # the lines keep their levels (a closed valve stays closed)
+
+    def get(self, line: int) -> bool:
+        from gpiod.line import Value
+
+        if self._request is None:
+            raise OSError(f"the output lines on {self.chip} are not requested")
+        return bool(self._request.get_value(line) == Value.ACTIVE)
+
+    def set(self, line: int, level: bool) -> None:
+        from gpiod.line import Value
+
+        if self._request is None:
+            raise OSError(f"the output lines on {self.chip} are not requested")
+        self._request.set_value(line, Value.ACTIVE if level else Value.INACTIVE)
 
 
 class LibgpiodEdgeSource:
