@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -31,6 +32,13 @@ from alarms.model import (
     LogEvent,
     ModeChanged,
     Notify,
+    OutputCommand,
+    OutputFailed,
+    OutputOpen,
+    OutputRemove,
+    OutputReported,
+    OutputTest,
+    OutputUpsert,
     Report,
     Resolve,
     SensorChanged,
@@ -46,11 +54,18 @@ from alarms.model import (
     ZoneRemove,
     ZoneUpsert,
 )
+from alarms.output_rules import is_sounding
+from alarms.outputs import ACTIONS, ACTIONS_FOR_KIND, OUTPUT_KINDS, OUTPUT_STATUSES
 
 ZONE_IDS = ("z1", "z2", "z3", "z4", "z5", "z6")
 DEVICES = ("d1", "d2", "d3", "d4")
 INTRUSION_KINDS: tuple[ZoneKind, ...] = ("motion", "contact", "camera")
 DELAY_MODES = {"arming_home", "arming_away", "pending", "triggered"}
+OUTPUT_IDS = ("o1", "o2", "o3", "o4")
+OUTPUT_DEVICES = ("s1", "s2")  # devices with outputs only (the others may have zones too)
+# The reasons a command may have while a walk test runs: the test of an output, the end of a
+# sound (one from before the test, or the test's), a disarm stopping a sound, the owner's open.
+WALK_TEST_REASONS = {"test", "time_over", "test_over", "disarm", "owner"}
 
 
 @st.composite
@@ -80,6 +95,19 @@ alarm_settings = st.builds(
     swinger_limit=st.integers(1, 3),
     offline_grace=st.sampled_from((0, 60, 600)),
 )
+
+output_upserts = st.builds(
+    OutputUpsert,
+    id=st.sampled_from(OUTPUT_IDS),
+    name=st.just("output"),
+    kind=st.sampled_from(OUTPUT_KINDS),
+    device=st.sampled_from((*OUTPUT_DEVICES, *DEVICES, None)),
+    on=st.none() | st.lists(st.sampled_from(("intrusion", "fire", "water", "panic", "tamper", "duress"))).map(tuple),
+    chime=st.booleans(),
+    squawk=st.booleans(),
+    by=st.just("installer"),
+)
+output_ids = st.sampled_from((*OUTPUT_IDS, "ghost"))
 
 system_faults = st.builds(
     SystemFault,
@@ -112,6 +140,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.journal.append((event, self.now))
         self.state = after
         self.check_step(before, event, effects)
+        self.check_outputs(before, event, effects)
         return effects
 
     def check_step(self, before: State, event: AnyEvent, effects: list[AnyEffect]) -> None:
@@ -180,6 +209,55 @@ class EngineMachine(RuleBasedStateMachine):
             ), effects
             assert any(isinstance(e, Notify) and e.event == kind and e.zone == zone_id for e in effects), effects
 
+    def check_outputs(self, before: State, event: AnyEvent, effects: list[AnyEffect]) -> None:
+        after = self.state
+        commands = [e for e in effects if isinstance(e, OutputCommand)]
+        for command in commands:
+            # Every command names an output that is there and whose kind takes the action, and is logged.
+            output = after.outputs[command.output]
+            assert command.command.action in ACTIONS_FOR_KIND[output.kind], (command, output)
+            detail = f"{command.output}: {command.command.action} ({command.reason})"
+            assert any(isinstance(e, LogEvent) and e.kind == "output_command" and e.detail == detail for e in effects)
+        # While a walk test runs nothing sounds for an alarm, a chime or a squawk: only the tests of
+        # outputs, the end of a sound, a disarm's stop and the owner's open.
+        if before.walk_test is not None and before.walk_test.ends_at > self.now:
+            end = Report(code="walk_test", restore=True, user="mario")
+            during = effects[: effects.index(end)] if end in effects else effects
+            reasons = {e.reason for e in during if isinstance(e, OutputCommand)}
+            assert reasons <= WALK_TEST_REASONS, effects
+            assert "test" not in reasons or isinstance(event, OutputTest)
+        # Disarmed (and staying disarmed), nothing sounds for an intrusion.
+        if before.mode == "disarmed" and after.mode == "disarmed":
+            assert not [c for c in commands if c.reason in ("intrusion", "resume")], effects
+        if isinstance(event, DisarmRequest):
+            # After a disarm no siren sounds and no relay is on.
+            assert not [o for o in after.outputs.values() if is_sounding(o)], after.outputs
+            # A duress code commands exactly what the same disarm without it does: nothing that
+            # gives it away, and never a sound of its own.
+            plain = handle(before, msgspec.structs.replace(event, duress=False), self.now).effects
+            assert commands == [e for e in plain if isinstance(e, OutputCommand)]
+        # A valve a water alarm closed is only ever opened by OutputOpen.
+        for output_id, old in before.outputs.items():
+            new = after.outputs.get(output_id)
+            if old.closed_by_water and new is not None and new.kind == "valve" and not new.closed_by_water:
+                assert event == OutputOpen(output=output_id, by="anna"), (event, effects)
+            opened = [c for c in commands if c.output == output_id and c.command.action == "open"]
+            if old.closed_by_water and opened:
+                assert isinstance(event, OutputOpen) and event.output == output_id
+        # A water alarm closes every valve that water drives.
+        if incident_ids(effects, "water"):
+            for output in after.outputs.values():
+                if output.kind == "valve" and "water" in output.on:
+                    assert output.closed_by_water and output.wanted == "close", output
+        for output in after.outputs.values():
+            # A sound always has an end (a deadline), a valve test too; a water closing never has one.
+            if is_sounding(output):
+                assert output.wanted_until is not None, output
+            if output.kind == "valve" and output.wanted_until is not None:
+                assert output.wanted == "close" and not output.closed_by_water, output
+            # What was asked is something this kind does.
+            assert output.wanted is None or output.wanted in ACTIONS_FOR_KIND[output.kind], output
+
     # ----------------------------------------------------------------- rules
 
     @rule(
@@ -209,6 +287,60 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(event=zone_upserts() | st.builds(ZoneRemove, id=st.sampled_from((*ZONE_IDS, "ghost"))))
     def reconfigure_a_zone(self, event: ZoneUpsert | ZoneRemove) -> None:
         self.step(event)
+
+    # ----------------------------------------------------------------- outputs
+
+    @initialize(events=st.lists(output_upserts, max_size=4))
+    def install_the_outputs(self, events: list[OutputUpsert]) -> None:
+        for event in events:
+            self.step(event)
+
+    @rule(event=zone_upserts())
+    def make_a_chime_zone(self, event: ZoneUpsert) -> None:
+        self.step(msgspec.structs.replace(event, chime=True))
+
+    @rule(event=output_upserts | st.builds(OutputRemove, id=output_ids))
+    def reconfigure_an_output(self, event: OutputUpsert | OutputRemove) -> None:
+        self.step(event)
+
+    @rule(output=output_ids, status=st.sampled_from(OUTPUT_STATUSES))
+    def output_reports(self, output: str, status: Any) -> None:
+        self.step(OutputReported(output=output, status=status))
+
+    @rule(output=output_ids)
+    def owner_opens_a_valve(self, output: str) -> None:
+        self.step(OutputOpen(output=output, by="anna"))
+
+    @rule(output=output_ids)
+    def installer_tests_an_output(self, output: str) -> None:
+        before = handle(self.state, Tick(), self.now).state
+        effects = self.step(OutputTest(output=output, by="mario"))
+        if any(isinstance(e, OutputCommand) and e.reason == "test" for e in effects):
+            assert before.mode == "disarmed"
+
+    @rule(output=output_ids, action=st.sampled_from(ACTIONS))
+    def shell_gives_up(self, output: str, action: Any) -> None:
+        self.step(OutputFailed(output=output, action=action, detail="no answer"))
+        found = self.state.outputs.get(output)
+        if found is not None:
+            assert any(a.kind == "output_failure" and a.subject == output for a in self.state.anomalies.values())
+
+    @rule(
+        device=st.sampled_from(OUTPUT_DEVICES),
+        online=st.none() | st.booleans(),
+        battery_low=st.none() | st.booleans(),
+        tamper=st.none() | st.booleans(),
+    )
+    def output_device_health(
+        self, device: str, online: bool | None, battery_low: bool | None, tamper: bool | None
+    ) -> None:
+        effects = self.step(DeviceHealth(device=device, online=online, battery_low=battery_low, tamper=tamper))
+        known = any(o.device == device for o in self.state.outputs.values())
+        assert known == (LogEvent(kind="unknown_device", detail=device) not in effects)
+
+    @rule(panic_audible=st.booleans())
+    def household_chooses_panic_sound(self, panic_audible: bool) -> None:
+        self.step(Configure(settings=msgspec.structs.replace(self.state.settings, panic_audible=panic_audible)))
 
     @rule(zone=st.sampled_from(ZONE_IDS), active=st.booleans())
     def sensor_again(self, zone: str, active: bool) -> None:
