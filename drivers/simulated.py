@@ -14,7 +14,17 @@ drives everything else through `set_active`, `set_online` and `set_battery`, eac
 which emits its reading at once. Everything is deterministic (no randomness), so a demo
 behaves the same on every run.
 
-Options: `heartbeat` (seconds, default 60). A `type` key equal to "simulated" is
+Outputs. With `outputs = true`, the kit also has `OUTPUT_KIT`, an indoor siren and a water
+valve, declared by `fixed_devices()` after `KIT` (as FixedDevices with `outputs` and no
+sensing kinds) and heard in the heartbeat like the rest. `command(address, command)`
+records the command in `commands` and, after `CONFIRM_DELAY`, reports the OutputReading
+that confirms it (alarms.outputs.CONFIRMED_BY), as a real device answers a moment later; a
+squawk or chime sounds for `seconds` (default 1 s) and a sound given `seconds` ends after
+them, each reported. An output set offline (`set_online`) ignores commands, as a device out
+of range would: the hub sees no confirmation. The siren starts silent, the valve open.
+
+Options: `heartbeat` (seconds, default 60); `outputs` (default false: the demo kit is the
+seven sensors until the hub pairs outputs). A `type` key equal to "simulated" is
 tolerated, so the hub may pass a whole `[[drivers]]` table.
 """
 
@@ -31,12 +41,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import msgspec
 
 from alarms.model import DEFAULT_BEHAVIOUR, Behaviour, ZoneKind
+from alarms.outputs import ACTIONS_FOR_KIND, CONFIRMED_BY, Command, OutputKind, OutputStatus
 from drivers.base import (
     Candidate,
     DriverContext,
     DriverError,
     FixedDevice,
     HealthReading,
+    OutputReading,
     Reading,
     ReadingStream,
     SensorReading,
@@ -48,7 +60,7 @@ from drivers.options import Seconds, parse
 if TYPE_CHECKING:
     from drivers.camera.feed import CameraFeed
 
-__all__ = ["KIT", "SPARES", "KitDevice", "SimulatedDriver"]
+__all__ = ["KIT", "OUTPUT_KIT", "SPARES", "KitDevice", "KitOutput", "SimulatedDriver"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +101,26 @@ KIT: tuple[KitDevice, ...] = (
     _device("sim-camera-1", "Telecamera", "camera", "Soggiorno"),
 )
 
+
+class KitOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """A simulated output device (a siren, a valve) and where the demo puts it."""
+
+    address: str
+    name: str
+    model: str
+    output: OutputKind
+    room: str
+
+
+# The demo's outputs (`outputs = true`): an indoor siren by the door, a water shut-off in the kitchen.
+OUTPUT_KIT: tuple[KitOutput, ...] = (
+    KitOutput(address="sim-siren-1", name="Sirena interna", model="SIM-SIREN", output="siren", room="Ingresso"),
+    KitOutput(address="sim-valve-1", name="Valvola acqua", model="SIM-VALVE", output="valve", room="Cucina"),
+)
+_INITIAL_STATUS: dict[OutputKind, OutputStatus] = {"siren": "silent", "valve": "open", "switch": "off"}
+CONFIRM_DELAY = 0.05  # seconds between a command and the simulated device's confirmation
+BEEP_SECONDS = 1.0  # a squawk or chime when the command gives no `seconds`
+
 # Unpaired devices offered as pairing candidates; the names and rooms are suggestions for the installer.
 SPARES: tuple[KitDevice, ...] = (
     _device("sim-window-2", "Finestra camera", "contact", "Camera da letto"),
@@ -106,7 +138,7 @@ _SIGNAL_WOBBLE = (0, 1, -1, 2, 0, -2, 1, -1)  # dBm, cycled per heartbeat
 class _DeviceState:
     """What a simulated device currently reports about itself."""
 
-    def __init__(self, device: KitDevice) -> None:
+    def __init__(self, device: KitDevice | KitOutput) -> None:
         seed = zlib.crc32(device.address.encode())
         self.device = device
         self.online = True
@@ -135,6 +167,7 @@ class SimulatedOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     """The `[[drivers]] type = "simulated"` table (drivers/options.py)."""
 
     heartbeat: Seconds = _DEFAULT_HEARTBEAT
+    outputs: bool = False
 
 
 class SimulatedDriver:
@@ -145,9 +178,16 @@ class SimulatedDriver:
     Options: ClassVar[builtins.type[SimulatedOptions]] = SimulatedOptions
 
     def __init__(self, options: Mapping[str, Any], context: DriverContext) -> None:
-        self.heartbeat = parse(SimulatedOptions, self.type, options).heartbeat
+        parsed = parse(SimulatedOptions, self.type, options)
+        self.heartbeat = parsed.heartbeat
+        self.output_kit: tuple[KitOutput, ...] = OUTPUT_KIT if parsed.outputs else ()
+        self.commands: list[tuple[str, Command]] = []  # every command received, in order
+        self.status: dict[str, OutputStatus] = {d.address: _INITIAL_STATUS[d.output] for d in self.output_kit}
+        self._outputs = {d.address: d for d in self.output_kit}
+        self._answers: dict[str, asyncio.Task[None]] = {}  # an output's pending confirmation (or beep)
         self._context = context
-        self._devices = {device.address: _DeviceState(device) for device in (*KIT, *SPARES)}
+        devices: tuple[KitDevice | KitOutput, ...] = (*KIT, *self.output_kit, *SPARES)
+        self._devices = {device.address: _DeviceState(device) for device in devices}
         self._spares = frozenset(device.address for device in SPARES)
         self._stream = ReadingStream(self.type)
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -175,7 +215,10 @@ class SimulatedDriver:
     ) -> None:
         self._state = "stopped"
         task, self._heartbeat_task = self._heartbeat_task, None
+        answers, self._answers = list(self._answers.values()), {}
         try:
+            for answer in answers:
+                await stop_task(answer)
             await stop_task(task)
             camera_task, self._camera_task = self._camera_task, None
             await stop_task(camera_task)
@@ -189,19 +232,23 @@ class SimulatedDriver:
 
     async def candidates(self) -> list[Candidate]:
         paired = self._context.paired()
-        return [
-            Candidate(
-                id=f"{self.type}:{state.device.address}",
-                driver=self.type,
-                address=state.device.address,
-                model=state.device.model,
-                kinds=(state.device.kind,),
-                signal=state.signal if state.online else None,
-                battery=round(state.battery, 1) if state.online else None,
+        candidates = []
+        for spare in SPARES:
+            if spare.address in paired:
+                continue
+            state = self._devices[spare.address]
+            candidates.append(
+                Candidate(
+                    id=f"{self.type}:{spare.address}",
+                    driver=self.type,
+                    address=spare.address,
+                    model=spare.model,
+                    kinds=(spare.kind,),
+                    signal=state.signal if state.online else None,
+                    battery=round(state.battery, 1) if state.online else None,
+                )
             )
-            for address, state in self._devices.items()
-            if address in self._spares and address not in paired
-        ]
+        return candidates
 
     async def scan(self, seconds: float) -> None:
         """Nothing to do: the spares are always in range."""
@@ -218,6 +265,9 @@ class SimulatedDriver:
                 home=d.home,
             )
             for d in KIT
+        ] + [
+            FixedDevice(address=o.address, name=o.name, model=o.model, kinds=(), room=o.room, outputs=(o.output,))
+            for o in self.output_kit
         ]
 
     def cameras(self) -> list[CameraFeed]:
@@ -232,6 +282,8 @@ class SimulatedDriver:
     async def set_active(self, address: str, kind: ZoneKind, active: bool) -> None:
         """The device's `kind` channel turns active (or restores); emits a SensorReading at once."""
         state = self._running_device(address)
+        if not isinstance(state.device, KitDevice):
+            raise DriverError(f"simulated device {address!r} is a {state.device.output}: it senses nothing")
         if kind != state.device.kind:
             raise DriverError(f"simulated device {address!r} senses {state.device.kind!r}, not {kind!r}")
         self._stream.put(SensorReading(address=address, kind=kind, active=active, at=self._context.clock()))
@@ -256,7 +308,38 @@ class SimulatedDriver:
             )
         )
 
+    async def command(self, address: str, command: Command) -> None:
+        """Record the command; the simulated output confirms it `CONFIRM_DELAY` later (unless offline)."""
+        output = self._outputs.get(address)
+        if output is None:
+            known = ", ".join(self._outputs) or "none (outputs = false)"
+            raise DriverError(f"no simulated output {address!r}; outputs: {known}")
+        if command.action not in ACTIONS_FOR_KIND[output.output]:
+            raise DriverError(f"simulated {output.output} {address!r} cannot {command.action!r}")
+        state = self._running_device(address)
+        self.commands.append((address, command))
+        await stop_task(self._answers.pop(address, None))  # a new command ends a beep or a timed sound
+        if state.online:
+            self._answers[address] = asyncio.create_task(self._answer(address, command), name=f"simulated-{address}")
+
     # ------------------------------------------------------------------ internals
+
+    async def _answer(self, address: str, command: Command) -> None:
+        await asyncio.sleep(CONFIRM_DELAY)
+        confirmed = CONFIRMED_BY[command.action]
+        seconds = command.seconds
+        if confirmed is None:  # a squawk or chime: a short sound nobody confirms
+            confirmed, seconds = "sounding", BEEP_SECONDS if seconds is None else seconds
+        self._report(address, confirmed)
+        if confirmed == "sounding" and seconds is not None:
+            await asyncio.sleep(seconds)
+            self._report(address, "silent")
+        if self._answers.get(address) is asyncio.current_task():
+            del self._answers[address]
+
+    def _report(self, address: str, status: OutputStatus) -> None:
+        self.status[address] = status
+        self._stream.put(OutputReading(address=address, status=status, at=self._context.clock()))
 
     def _running_device(self, address: str) -> _DeviceState:
         if self._state != "running":

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from alarms.model import ZONE_KINDS
+from alarms.outputs import Command
 from drivers import registry
 from drivers.base import (
     Candidate,
@@ -18,12 +19,14 @@ from drivers.base import (
     DriverContext,
     DriverError,
     HealthReading,
+    OutputReading,
     Reading,
     SensorReading,
     UnknownDriver,
 )
+from drivers.capabilities import OutputDriver
 from drivers.registry import driver_types, load_driver
-from drivers.simulated import KIT, SPARES, SimulatedDriver
+from drivers.simulated import KIT, OUTPUT_KIT, SPARES, SimulatedDriver
 
 NOW = 1_700_000_000.0
 
@@ -273,3 +276,93 @@ def test_simulated_driver_satisfies_the_driver_protocol() -> None:
     cls: type[Driver] = SimulatedDriver
     driver: Driver = cls({}, DriverContext())
     assert driver.type == "simulated"
+
+
+# --------------------------------------------------------------------------- outputs (issue 16)
+
+
+def test_output_readings_round_trip_as_tagged_json() -> None:
+    readings: list[Reading] = [
+        OutputReading(address="sim-siren-1", status="sounding", at=NOW),
+        SensorReading(address="sim-water-1", kind="water", active=True, at=NOW),
+    ]
+    encoded = msgspec.json.encode(readings)
+    assert b'"type":"output"' in encoded
+    assert msgspec.json.Decoder(list[Reading]).decode(encoded) == readings
+
+
+def test_output_kit_is_declared_only_with_outputs_on() -> None:
+    assert [(o.address, o.name, o.output, o.room) for o in OUTPUT_KIT] == [
+        ("sim-siren-1", "Sirena interna", "siren", "Ingresso"),
+        ("sim-valve-1", "Valvola acqua", "valve", "Cucina"),
+    ]
+    assert len(make_driver().fixed_devices()) == len(KIT)
+    devices = make_driver(outputs=True).fixed_devices()
+    assert [(d.address, d.kinds, d.outputs) for d in devices[len(KIT) :]] == [
+        ("sim-siren-1", (), ("siren",)),
+        ("sim-valve-1", (), ("valve",)),
+    ]
+    assert devices[: len(KIT)] == make_driver().fixed_devices()
+    assert make_driver(outputs=True).expected_interval("sim-siren-1") == 3600
+    assert make_driver().expected_interval("sim-siren-1") is None
+    assert isinstance(make_driver(), OutputDriver)
+
+
+async def outputs_of(driver: SimulatedDriver, count: int) -> list[OutputReading]:
+    found: list[OutputReading] = []
+    async with asyncio.timeout(3):
+        async for reading in driver.readings():
+            if isinstance(reading, OutputReading):
+                found.append(reading)
+                if len(found) == count:
+                    return found
+    raise AssertionError("readings ended")
+
+
+async def test_commands_are_recorded_and_confirmed() -> None:
+    async with make_driver(outputs=True) as driver:
+        assert driver.status == {"sim-siren-1": "silent", "sim-valve-1": "open"}
+        await driver.command("sim-siren-1", Command(action="burglar", seconds=180))
+        await driver.command("sim-valve-1", Command(action="close"))
+        confirmations = await outputs_of(driver, 2)
+        assert confirmations == [
+            OutputReading(address="sim-siren-1", status="sounding", at=NOW),
+            OutputReading(address="sim-valve-1", status="closed", at=NOW),
+        ]
+        await driver.command("sim-siren-1", Command(action="stop"))
+        assert await outputs_of(driver, 1) == [OutputReading(address="sim-siren-1", status="silent", at=NOW)]
+        assert driver.commands == [
+            ("sim-siren-1", Command(action="burglar", seconds=180)),
+            ("sim-valve-1", Command(action="close")),
+            ("sim-siren-1", Command(action="stop")),
+        ]
+        assert driver.status == {"sim-siren-1": "silent", "sim-valve-1": "closed"}
+
+
+async def test_a_squawk_sounds_briefly() -> None:
+    async with make_driver(outputs=True) as driver:
+        await driver.command("sim-siren-1", Command(action="chime", seconds=0.05))
+        assert [r.status for r in await outputs_of(driver, 2)] == ["sounding", "silent"]
+
+
+async def test_an_offline_output_confirms_nothing() -> None:
+    async with make_driver(outputs=True) as driver:
+        await driver.set_online("sim-valve-1", False)
+        await driver.command("sim-valve-1", Command(action="close"))
+        await asyncio.sleep(0.2)
+        assert not any(isinstance(r, OutputReading) for r in driver._stream.take_all())
+        assert driver.commands == [("sim-valve-1", Command(action="close"))]
+
+
+async def test_bad_commands_are_driver_errors() -> None:
+    async with make_driver(outputs=True) as driver:
+        with pytest.raises(DriverError, match="cannot 'burglar'"):
+            await driver.command("sim-valve-1", Command(action="burglar"))
+        with pytest.raises(DriverError, match="no simulated output 'sim-water-1'"):
+            await driver.command("sim-water-1", Command(action="close"))
+        with pytest.raises(DriverError, match="senses nothing"):
+            await driver.set_active("sim-siren-1", "contact", True)
+    async with make_driver() as driver:
+        with pytest.raises(DriverError, match=r"outputs: none \(outputs = false\)"):
+            await driver.command("sim-siren-1", Command(action="stop"))
+    assert driver.commands == []
