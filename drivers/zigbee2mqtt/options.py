@@ -47,9 +47,9 @@ class Zigbee2MqttOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     expected_interval: Seconds = DEFAULT_EXPECTED_INTERVAL
     # Relays (valves, switches) wired the other way round: their `state` ON closes the valve or
     # opens the relay, so every command and every reported state is swapped.
-    invert: Annotated[
-        list[Ieee], msgspec.Meta(description='an array of IEEE addresses like "0x00124b0018e2a1b0"')
-    ] = msgspec.field(default_factory=list)
+    invert: Annotated[list[Ieee], msgspec.Meta(description='an array of IEEE addresses like "0x00124b0018e2a1b0"')] = (
+        msgspec.field(default_factory=list)
+    )
 
     def __post_init__(self) -> None:
         self.base_topic = self.base_topic.rstrip("/")
