@@ -75,11 +75,13 @@ class GpioLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     def __post_init__(self) -> None:
         force_setattr(self, "name", self.name.strip())
         force_setattr(self, "pull", _PULLS[self.pull])
-        if (self.kind is None) == (self.output is None):
+        if self.kind is None and self.output is None:
             raise OptionError(
-                "kind",
-                f"line {self.line} needs `kind` (an input: a zone) or `output` (siren, valve or switch), not "
-                + ("both" if self.kind is not None else "neither"),
+                "kind", f"line {self.line}: `kind` (an input: a zone) or `output` (siren, valve or switch) is missing"
+            )
+        if self.kind is not None and self.output is not None:
+            raise OptionError(
+                "output", f"line {self.line} has both `kind` and `output`: a line is an input or an output, not both"
             )
         if self.output is not None:
             if self.contact != "no" or self.pull != "up" or self.behaviour is not None or self.home is not None:

@@ -150,8 +150,8 @@ def test_output_lines_are_fixed_devices_with_outputs_and_no_kinds() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ({"line": 1, "name": "x"}, "needs `kind`.*neither"),
-        ({"line": 1, "name": "x", "kind": "contact", "output": "siren"}, "needs `kind`.*both"),
+        ({"line": 1, "name": "x"}, "`kind`.*or `output`.*is missing"),
+        ({"line": 1, "name": "x", "kind": "contact", "output": "siren"}, "has both `kind` and `output`"),
         ({"line": 1, "name": "x", "output": "bell"}, "'output' must be one of"),
         ({"line": 1, "name": "x", "output": "siren", "active": "medium"}, "'active' must be one of"),
         ({"line": 1, "name": "x", "output": "siren", "contact": "nc"}, "is an output: `contact`"),
