@@ -17,6 +17,7 @@ from alarms.model import (
     IncidentOpened,
     LogEvent,
     ModeChanged,
+    Output,
     Step,
     WalkTestActivation,
     Zone,
@@ -36,6 +37,9 @@ class LiveMessages:
         # `zone` messages: the zones dict last compared, and the zone JSON last sent per zone.
         self._zones_compared: Mapping[str, Zone] = {}
         self._zones_sent: dict[str, dict[str, Any]] = {}
+        # `output` messages, the same way: the outputs dict last compared, the JSON last sent.
+        self._outputs_compared: Mapping[str, Output] = {}
+        self._outputs_sent: dict[str, dict[str, Any]] = {}
 
     def step(self, step: Step) -> None:
         hub, fanout = self._hub, self._hub.fanout
@@ -54,6 +58,7 @@ class LiveMessages:
                 case WalkTestActivation():
                     fanout.publish(views.walk_test_activation_json(hub, effect))
         self.zones(step.state.zones)
+        self.outputs(step.state.outputs)
         if fanout.count:  # the snapshot is only worth building for someone watching
             fanout.publish({"type": "system", "system": views.system_json(hub)})
 
@@ -82,6 +87,26 @@ class LiveMessages:
             for gone in set(self._zones_sent) - set(zones):
                 del self._zones_sent[gone]
             self._zones_compared = zones  # never changed in place: each engine step makes a new dict
+
+    def outputs(self, outputs: Mapping[str, Output]) -> None:
+        """An `output` message for each output whose JSON changed since the last one sent (a siren
+        starts or stops sounding, a valve closes, a device goes offline), as `zones` does for
+        zones. A removed output is told by its `output_removed` event."""
+        hub, fanout = self._hub, self._hub.fanout
+        if not fanout.count:
+            self._outputs_compared, self._outputs_sent = outputs, {}
+            return
+        before = self._outputs_compared
+        for output_id, output in outputs.items():
+            if output_id not in hub.state.outputs or before.get(output_id) is output:
+                continue
+            shown = views.output_json(hub, output_id)
+            if self._outputs_sent.get(output_id) != shown:
+                self._outputs_sent[output_id] = shown
+                fanout.publish({"type": "output", "output": shown})
+        for gone in set(self._outputs_sent) - set(outputs):
+            del self._outputs_sent[gone]
+        self._outputs_compared = outputs  # never changed in place: each engine step makes a new dict
 
     def notification(self, row: dict[str, Any]) -> None:
         """A delivery result; the centre's duress reports never go there."""

@@ -1,5 +1,5 @@
-"""The JSON the API and the live stream show of the hub: system, zones, devices, incidents,
-anomalies, notifications and walk-test activations.
+"""The JSON the API and the live stream show of the hub: system, zones, outputs, devices,
+incidents, anomalies, notifications and walk-test activations.
 
 Plain functions of the hub's state, so that a view can be read, tested and changed without
 the engine step around it. They take the hub as `HubView`, the part of it they read: the hub
@@ -15,7 +15,9 @@ from typing import Any, Protocol
 import msgspec
 
 from alarms import engine
-from alarms.model import AlarmSettings, Anomaly, Incident, State, WalkTestActivation, Zone
+from alarms.model import AlarmSettings, Anomaly, Incident, Output, State, WalkTestActivation, Zone
+from alarms.output_rules import SIREN_SOUNDS
+from alarms.outputs import CONFIRMED_BY, OutputKind, OutputStatus
 from drivers.capabilities import traits_of
 from hub.core.devices import DeviceRecord
 
@@ -54,7 +56,7 @@ def system_json(hub: HubView) -> dict[str, Any]:
         "target": s.target,
         "ready": not not_ready,
         "ready_home": not engine.readiness(s, "home"),
-        "not_ready": [{"zone": z, "name": s.zones[z].name if z in s.zones else z, "reason": r} for z, r in not_ready],
+        "not_ready": [{"zone": z, "name": member_name(s, z), "reason": r} for z, r in not_ready],
         # A duress incident is for the centre only: whoever holds the screen must not see it.
         "incidents": [incident_json(hub, i) for i in s.incidents.values() if i.kind != "duress"],
         "anomalies": [anomaly_json(hub, a) for a in s.anomalies.values()],
@@ -71,7 +73,19 @@ def system_json(hub: HubView) -> dict[str, Any]:
             for z in sorted(s.zones.values(), key=lambda z: z.id)
             if z.excluded is not None
         ],
+        # Sirens, valves and relays with what they are doing: the home screen says a siren sounds
+        # only while one's `state` is "sounding", and shows a valve a leak closed.
+        "outputs": [output_json(hub, o) for o in sorted(s.outputs)],
     }
+
+
+def member_name(state: State, member: str) -> str:
+    """The name of a zone or an output (a not-ready reason names either), else its id."""
+    if member in state.zones:
+        return state.zones[member].name
+    if member in state.outputs:
+        return state.outputs[member].name
+    return member
 
 
 def walk_test_json(hub: HubView) -> dict[str, Any] | None:
@@ -173,6 +187,52 @@ def zone_json(hub: HubView, zone_id: str) -> dict[str, Any]:
     }
 
 
+# What an output is doing when its device never said: what the engine last asked of it, else its
+# resting state (a siren never asked to sound is silent, a valve never asked to close is open).
+_RESTING: dict[OutputKind, OutputStatus] = {"siren": "silent", "valve": "open", "switch": "off"}
+
+
+def output_state(o: Output) -> OutputStatus:
+    """What people need to know of an output: a siren "sounding" or "silent", a valve "closed"
+    or "open", a switch "on" or "off". The device's own report wins (it is what happens in the
+    house); without one, what the engine last asked of it."""
+    if o.status is not None:
+        return o.status
+    if o.wanted is not None:
+        if o.kind == "siren":
+            return "sounding" if o.wanted in SIREN_SOUNDS else "silent"
+        if o.kind == "valve":
+            return "closed" if o.wanted == "close" else "open"
+        return "on" if o.wanted == "on" else "off"
+    return _RESTING[o.kind]
+
+
+def output_json(hub: HubView, output_id: str) -> dict[str, Any]:
+    o = hub.state.outputs[output_id]
+    device = hub.devices.get(o.device) if o.device else None
+    expected = CONFIRMED_BY[o.wanted] if o.wanted is not None else None
+    return {
+        "id": o.id,
+        "name": o.name,
+        "kind": o.kind,
+        "device": o.device,
+        "room": o.room,
+        "state": output_state(o),
+        "status": o.status,  # what the device last reported; None: never heard
+        "status_at": hub.iso(o.status_at),
+        "wanted": o.wanted,  # what the hub last asked of it (a short beep is never kept)
+        "until": hub.iso(o.wanted_until),  # when a sound, a relay's on or a valve test ends by itself
+        "pending": expected is not None and o.status != expected,  # asked, not yet confirmed by the device
+        "closed_by_water": o.closed_by_water,  # only the owner's open (with the code) opens it again
+        "online": o.online if device is None else (o.online and device.online),
+        "tamper": o.tamper,
+        "battery_low": o.battery_low,
+        "on": list(o.on),
+        "chime": o.chime,
+        "squawk": o.squawk,
+    }
+
+
 def exclusion_json(hub: HubView, z: Zone) -> dict[str, Any] | None:
     e = z.excluded
     if e is None:
@@ -193,6 +253,7 @@ def device_json(hub: HubView, d: DeviceRecord) -> dict[str, Any]:
         "last_seen": hub.iso(d.last_seen),
         "online": d.online,
         "zones": [z.id for z in hub.state.zones.values() if z.device == d.id],
+        "outputs": [o.id for o in hub.state.outputs.values() if o.device == d.id],
     }
 
 

@@ -26,6 +26,7 @@ from hub.web.errors import MAX_BODY, ApiError, error_response
 from hub.web.events_api import add_events_routes
 from hub.web.headers import SECURITY_HEADERS
 from hub.web.limits import WebLimits, request_clock, websocket_cap
+from hub.web.outputs_api import add_outputs_routes
 from hub.web.pages import add_page_routes
 from hub.web.rate import write_rate
 from hub.web.report_api import add_report_routes
@@ -96,6 +97,7 @@ def make_app(
     app[CONTEXT] = ctx
     add_system_routes(app)
     add_zones_routes(app)
+    add_outputs_routes(app)
     add_devices_routes(app)
     add_events_routes(app)
     add_ws_routes(app)

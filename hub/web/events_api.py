@@ -99,7 +99,16 @@ EVENT_CATEGORIES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     ),
     "arming": (
         frozenset(
-            {"mode_changed", "arm_request", "disarm_request", "arm_refused", "arm_failed", "arm_noop", "disarm_noop"}
+            {
+                "mode_changed",
+                "arm_request",
+                "disarm_request",
+                "arm_refused",
+                "arm_failed",
+                "arm_noop",
+                "disarm_noop",
+                "armed_not_ready",
+            }
         ),
         ("bad_code", "wrong_code"),
     ),
@@ -107,7 +116,11 @@ EVENT_CATEGORIES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         frozenset({"sensor_changed", "unknown_zone", "exclusion_refused", "include_noop", "swinger_shutdown"}),
         ("zone_",),
     ),
-    "devices": (frozenset({"unknown_device"}), ("device_", "walk_test_", "camera_", "snapshot_")),
+    # Sirens, valves and relays are devices too: their commands, reports, tests and failures.
+    "devices": (
+        frozenset({"unknown_device", "unknown_output"}),
+        ("device_", "walk_test_", "camera_", "snapshot_", "output_"),
+    ),
     "faults": (frozenset({"system_fault", "clock_step"}), ("anomaly_",)),
     "access": (
         frozenset({"login", "login_failed", "owner_created", "language_changed"}),

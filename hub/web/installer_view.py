@@ -32,6 +32,17 @@ INSTALLER_EVENTS: frozenset[str] = frozenset(
         "device_health",
         "unknown_device",
         "unknown_zone",
+        # Sirens, valves and relays as installed and tried: never what they did for an alarm, an
+        # arming or a disarming (output_command, output_status), which would tell comings and goings.
+        "output_upsert",
+        "output_remove",
+        "output_changed",
+        "output_removed",
+        "output_test",
+        "output_test_refused",
+        "output_tamper_tested",
+        "output_failed",
+        "unknown_output",
         "walk_test_start",
         "walk_test_stop",
         "walk_test_started",

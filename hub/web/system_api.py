@@ -7,7 +7,7 @@ from aiohttp import web
 
 from alarms.model import ArmRefused, ArmRequest, ArmTarget, DisarmRequest
 from hub.core.degraded import DURABLE_REQUIRED
-from hub.core.views import system_json
+from hub.core.views import member_name, system_json
 from hub.web.alarm_code import check_code
 from hub.web.api_common import ctx_of, shown
 from hub.web.auth import ARMERS, EVERYONE, login, logout, require, whoami
@@ -46,7 +46,7 @@ async def arm(request: web.Request) -> web.Response:
     if refused is not None:
         if refused.reason == "not_ready":
             items = [
-                {"zone": z, "name": hub.state.zones[z].name if z in hub.state.zones else z, "reason": r}
+                {"zone": z, "name": member_name(hub.state, z), "reason": r}  # a siren_offline names an output
                 for z, r in refused.not_ready
             ]
             names = ", ".join(f"{i['name']} ({i['reason']})" for i in items)
