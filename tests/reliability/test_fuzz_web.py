@@ -32,7 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from alarms.model import DisarmRequest
+from alarms.model import DisarmRequest, OutputUpsert
 from tests.conftest import Api
 from tests.reliability.fuzz_helpers import HubThread, KnownBug, fuzz_settings, known_bug, report
 
@@ -98,6 +98,7 @@ NAME = mostly(st.sampled_from(["Porta", "Cucina", "x", "é🔔 zone", "a" * 300]
 ROOM = mostly(st.sampled_from(["Cucina", "", "Piano terra"]), TEXT | BOUNDARY)
 ZONE_KIND = st.sampled_from(["water", "smoke", "motion", "contact", "power", "panic", "camera"])
 BEHAVIOUR = st.sampled_from(["24h", "instant", "entry", "follower"])
+INCIDENT_KIND = mostly(st.sampled_from(["fire", "water", "intrusion", "power", "panic", "tamper", "duress"]), TEXT)
 # A real P-256 point and a 16-byte auth secret, as browsers send them.
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
 AUTH = "tBHItJI5svbpez7KI4CCXg"
@@ -237,6 +238,16 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     }
     | {"swinger_limit": optional(mostly(st.integers(0, 5), st.integers() | st.floats()))},
     "settings_reset": {},
+    # sirens, valves and relays (hub/web/outputs_api.py): `on` lists incidents, some a kind may not take
+    "output_patch": {
+        "name": NAME,
+        "room": ROOM,
+        "on": mostly(st.lists(INCIDENT_KIND, max_size=4), JSON),
+        "chime": BOOL,
+        "squawk": BOOL,
+    },
+    "output_test": {},
+    "output_open": {"code": mostly(st.just(DEMO_CODE), TEXT)},
 }
 
 
@@ -258,6 +269,7 @@ class Route:
     path: str  # "{id}" is filled in per case
     anonymous: bool = False
     real_ids: bool = True  # False: never an existing id (DELETE would empty the demo kit)
+    outputs: bool = False  # True: an existing id is an output's (FUZZ_OUTPUTS), not a zone's or an incident's
 
 
 ROUTES = (
@@ -286,6 +298,15 @@ ROUTES = (
     Route("contact_patch", "PATCH", "/api/v1/contacts/{id}", real_ids=False),
     Route("settings_patch", "PATCH", "/api/v1/system/settings"),
     Route("settings_reset", "DELETE", "/api/v1/system/settings"),
+    Route("output_patch", "PATCH", "/api/v1/outputs/{id}", outputs=True),
+    Route("output_test", "POST", "/api/v1/outputs/{id}/test", outputs=True),
+    Route("output_open", "POST", "/api/v1/outputs/{id}/open", outputs=True),
+)
+# The outputs the output routes aim at, made the way pairing makes them (no device: nothing is sent).
+FUZZ_OUTPUTS = (
+    OutputUpsert(id="fuzz-siren", name="Sirena", kind="siren", squawk=True, chime=True),
+    OutputUpsert(id="fuzz-valve", name="Valvola", kind="valve"),
+    OutputUpsert(id="fuzz-relay", name="Relè", kind="switch", on=("intrusion",)),
 )
 
 INVALID_UTF8 = [b"\xff", b"\xc3", b"\xc3(", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\x80", b"\xfe\xff"]
@@ -372,13 +393,13 @@ PATH_IDS = st.integers(0, 50) | (
 ).map(lambda text: quote(text, safe="") or "x")
 
 
-def resolve_id(hub: HubThread, ident: int | str, *, real: bool = True) -> str:
+def resolve_id(hub: HubThread, ident: int | str, *, real: bool = True, outputs: bool = False) -> str:
     if isinstance(ident, str):
         return ident
     if not real:
         return f"nope-{ident}"
     state = hub.running.hub.state
-    existing = [*state.zones, *state.incidents]
+    existing = list(state.outputs) if outputs else [*state.zones, *state.incidents]
     return quote(existing[ident % len(existing)], safe="") if existing else "none"
 
 
@@ -441,13 +462,18 @@ def test_fuzz_request_bodies(
         )
     )
 
+    for output in FUZZ_OUTPUTS:
+        if output.id not in hub.running.hub.state.outputs:
+            hub.call(hub.running.hub.submit(output))
+
     @fuzz_settings(BODY_CASES)
     @given(case=cases)
     def run(case: tuple[Route, bytes, int | str, str]) -> None:
         route, raw, ident, sent_type = case
         outcomes.cases[f"{route.method} {route.path}"] += 1
         client = hub.anon if route.anonymous else hub.api
-        url = URL(hub.base + route.path.replace("{id}", resolve_id(hub, ident, real=route.real_ids)), encoded=True)
+        path_id = resolve_id(hub, ident, real=route.real_ids, outputs=route.outputs)
+        url = URL(hub.base + route.path.replace("{id}", path_id), encoded=True)
         owners = {z.id: z.device for z in hub.running.hub.state.zones.values()}
         status, content_type, body = hub.call(exchange(client, route.method, url, raw, sent_type))
         label = f"{route.method} {url.raw_path} {sent_type} {raw[:200]!r}"
@@ -471,6 +497,7 @@ def test_fuzz_request_bodies(
     state = hub.running.hub.state
     assert all(len(z.name) <= 64 and len(z.room) <= 64 for z in state.zones.values())
     assert all(len(d.name) <= 64 and len(d.room) <= 64 for d in hub.running.hub.devices.values())
+    assert all(len(o.name) <= 64 and len(o.room) <= 64 for o in state.outputs.values())
     # The tests below pair devices: the fuzzer may have left the system armed (and the owner
     # locked out by wrong codes), so it is disarmed as a keypad would, past the web API.
     if state.mode != "disarmed":
@@ -488,6 +515,8 @@ QUERY_ROUTES = (
     "/api/v1/system/settings",
     "/api/v1/zones",
     "/api/v1/zones/{id}",
+    "/api/v1/outputs",
+    "/api/v1/outputs/{id}",
     "/api/v1/devices",
     "/api/v1/events",
     "/api/v1/incidents",

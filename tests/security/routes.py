@@ -58,6 +58,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # isolating a zone and restoring one: the owner, with the code (an unknown zone -> 404 first)
     ("POST", "/api/v1/zones/{id}/isolate"): Rule(frozenset({OWNER}), "/api/v1/zones/no-such-zone/isolate", {}),
     ("POST", "/api/v1/zones/{id}/restore"): Rule(frozenset({OWNER}), "/api/v1/zones/no-such-zone/restore", {}),
+    # sirens, valves and relays: everyone reads them like the zones; the owner and the installer set
+    # them and try them (an unknown output -> 404); reopening a valve is the owner's, with the code
+    ("GET", "/api/v1/outputs"): Rule(EVERYONE, "/api/v1/outputs"),
+    ("GET", "/api/v1/outputs/{id}"): Rule(EVERYONE, "/api/v1/outputs/no-such-output"),
+    ("PATCH", "/api/v1/outputs/{id}"): Rule(INSTALLERS, "/api/v1/outputs/no-such-output", {}),
+    ("POST", "/api/v1/outputs/{id}/test"): Rule(INSTALLERS, "/api/v1/outputs/no-such-output/test", {}),
+    ("POST", "/api/v1/outputs/{id}/open"): Rule(frozenset({OWNER}), "/api/v1/outputs/no-such-output/open", {}),
     ("GET", "/api/v1/devices"): Rule(EVERYONE, "/api/v1/devices"),
     ("POST", "/api/v1/devices"): Rule(INSTALLERS, "/api/v1/devices", {}),
     ("PATCH", "/api/v1/devices/{id}"): Rule(INSTALLERS, "/api/v1/devices/no-such-device", {}),
