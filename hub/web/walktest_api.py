@@ -4,6 +4,10 @@ The engine owns the walk test (alarms/engine.py, "Walk test"): these handlers on
 refusals into 409s and describe the result as one walk-test object, the same shape whether the
 test runs, was just stopped, or ended earlier (then from the zones' last walk-test results).
 
+Beside the zones, the object lists the outputs to try (`outputs`: sirens, valves, relays, each
+with `tested_at`, its latest test the device confirmed, hub/store/output_tests.py): the installer
+tries each with POST /api/v1/outputs/{id}/test (hub/web/outputs_api.py).
+
 A walk test lasts at most MAX_MINUTES (the alarms are off while it runs) and starts only while
 disarmed (409 `system_armed`, hub/web/guards.py). The owner and the installer start it; anyone of
 the household may stop it, since it silences their alarms.
@@ -17,8 +21,9 @@ import msgspec
 from aiohttp import web
 
 from alarms.model import LogEvent, WalkTest, WalkTestStart, WalkTestStop, Zone
-from hub.core.views import zone_signal
+from hub.core.views import output_state, zone_signal
 from hub.store.accounts import Principal
+from hub.store.output_tests import confirmed_tests
 from hub.web.auth import EVERYONE, INSTALLERS, require
 from hub.web.context import CONTEXT
 from hub.web.errors import ApiError, read_body
@@ -44,7 +49,13 @@ class WalkTestBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def walk_test_object(
-    hub: Hub, walk: WalkTest | None, *, active: bool, ended_at: float | None = None, last: dict[str, Any] | None = None
+    hub: Hub,
+    walk: WalkTest | None,
+    *,
+    active: bool,
+    ended_at: float | None = None,
+    last: dict[str, Any] | None = None,
+    output_tests: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The walk-test object of the API contract.
 
@@ -75,6 +86,18 @@ def walk_test_object(
             {"zone": z.id, "name": z.name, "room": z.room, "kind": z.kind} for z in zones.values() if z.id not in tested
         ],
         "tampers": [{"zone": z, "name": zones[z].name, "at": hub.iso(zones[z].tamper_tested_at)} for z in tamper_ids],
+        "outputs": [
+            {
+                "id": o.id,
+                "name": o.name,
+                "room": o.room,
+                "kind": o.kind,
+                "state": output_state(o),
+                "online": o.online,
+                "tested_at": hub.iso((output_tests or {}).get(o.id)),
+            }
+            for o in sorted(hub.state.outputs.values(), key=lambda o: o.id)
+        ],
     }
 
 
@@ -117,9 +140,11 @@ async def walktest_get(request: web.Request) -> web.Response:
     principal = require(request, INSTALLERS)
     hub = request.app[CONTEXT].hub
     walk = hub.state.walk_test
+    tests = await confirmed_tests(hub.db)
     if walk is not None:
-        return _answer(principal, walk_test_object(hub, walk, active=True))
-    return _answer(principal, walk_test_object(hub, None, active=False, last=await _last_walk_test(hub)))
+        return _answer(principal, walk_test_object(hub, walk, active=True, output_tests=tests))
+    last = await _last_walk_test(hub)
+    return _answer(principal, walk_test_object(hub, None, active=False, last=last, output_tests=tests))
 
 
 async def walktest_start(request: web.Request) -> web.Response:
@@ -136,7 +161,8 @@ async def walktest_start(request: web.Request) -> web.Response:
         raise ApiError(409, error, REFUSALS.get(reason, reason))
     walk = step.state.walk_test
     assert walk is not None  # not refused: the engine started it
-    return _answer(principal, walk_test_object(hub, walk, active=True))
+    tests = await confirmed_tests(hub.db)
+    return _answer(principal, walk_test_object(hub, walk, active=True, output_tests=tests))
 
 
 async def walktest_stop(request: web.Request) -> web.Response:
@@ -147,7 +173,8 @@ async def walktest_stop(request: web.Request) -> web.Response:
         raise ApiError(409, "no_walk_test", "no walk test is running")
     await hub.submit(WalkTestStop(by=principal.name))
     # The hub may have ended it by itself (time over) just before: the object is the same.
-    return _answer(principal, walk_test_object(hub, walk, active=False, ended_at=hub.clock()))
+    tests = await confirmed_tests(hub.db)
+    return _answer(principal, walk_test_object(hub, walk, active=False, ended_at=hub.clock(), output_tests=tests))
 
 
 def add_walktest_routes(app: web.Application) -> None:
