@@ -100,7 +100,24 @@ def checklist(facts: Facts, lang: Language) -> list[dict[str, Any]]:
     else:
         items.append(_check("walk", lang, text("v_walk_ok", lang, n=len(zones), t=len(zones)), True))
     items.append(_tests_check(facts, lang))
+    items.append(_warning_check(facts, lang))
     return items
+
+
+def _warning_check(facts: Facts, lang: Language) -> dict[str, Any]:
+    """EN 50131 notification: at least one warning device, and a test of it that the device
+    confirmed (a siren asked to sound proves nothing until it says it does)."""
+    sirens = sorted((o for o in facts.state.outputs.values() if o.kind == "siren"), key=lambda o: o.name.casefold())
+    if not sirens:
+        return _check("warning", lang, text("v_no_siren", lang), False)
+    untested = [s.name for s in sirens if s.id not in facts.output_tests]
+    tested = len(sirens) - len(untested)
+    if not tested:
+        return _check("warning", lang, text("v_sirens_untested", lang, who=_names(untested)), False)
+    if untested:
+        value = text("v_sirens_some", lang, n=tested, t=len(sirens), who=_names(untested))
+        return _check("warning", lang, value, True)
+    return _check("warning", lang, text("v_sirens_ok", lang, n=tested, t=len(sirens)), True)
 
 
 def _tests_check(facts: Facts, lang: Language) -> dict[str, Any]:
@@ -171,6 +188,19 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
                 "tamper_tested_at": _iso(z.tamper_tested_at, tz),
             }
         )
+    outputs = [
+        {
+            "id": o.id,
+            "name": o.name,
+            "kind": o.kind,
+            "room": o.room,
+            "device": o.device,
+            "on": list(o.on),
+            "online": o.online and (devices[o.device].online if o.device in devices else True),
+            "tested_at": _iso(facts.output_tests.get(o.id), tz),
+        }
+        for o in sorted(state.outputs.values(), key=lambda o: (o.room.casefold(), o.name.casefold()))
+    ]
     used = channels_in_use(facts.contacts, facts.transports)
     channels = []
     for channel in CHANNEL_ORDER:
@@ -213,6 +243,7 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
             "mode": state.mode,
         },
         "zones": zones,
+        "outputs": outputs,
         "devices": [
             {
                 "id": d.id,

@@ -69,3 +69,5 @@ class Facts:
     events_stored: int = 0
     standby_drivers: Sequence[str] = ()  # running nut / power_supply drivers
     tests: Mapping[str, ChannelTestResult] = field(default_factory=dict)  # channel -> latest result
+    # output id -> when its latest test the device confirmed was asked (hub/store/output_tests.py)
+    output_tests: Mapping[str, float] = field(default_factory=dict)

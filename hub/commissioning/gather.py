@@ -9,6 +9,7 @@ from typing import Any
 
 from hub.commissioning.driver_traits import _standby_power
 from hub.commissioning.facts import ChannelTestResult, DeviceFacts, Facts, UserFacts
+from hub.store.output_tests import confirmed_tests
 
 
 async def latest_tests(db: Any) -> dict[str, ChannelTestResult]:
@@ -94,4 +95,5 @@ async def gather(
         events_stored=int(stored[0]) if stored else 0,
         standby_drivers=[k for k in drivers if _standby_power(k)],
         tests=await latest_tests(hub.db),
+        output_tests=await confirmed_tests(hub.db),
     )

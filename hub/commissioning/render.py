@@ -130,6 +130,13 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
             zone_rows,
         )
     )
+    output_rows = [
+        [o["name"], o["kind"], o["room"], ", ".join(o["on"]) or "—", _cell(o["online"], lang), tested(o["tested_at"])]
+        for o in report.get("outputs") or ()
+    ]
+    if output_rows:  # a hub without outputs shows no empty table (the checklist says what is missing)
+        header = [t("output"), t("kind"), t("room"), t("drives"), t("online"), t("output_test")]
+        sections.append((t("outputs"), header, output_rows))
     device_rows = [
         [
             d["name"],

@@ -96,6 +96,10 @@ _T: dict[str, dict[Language, str]] = {
         "it": "Messaggio di prova consegnato su ogni canale",
         "en": "Test message delivered on every channel",
     },
+    "c_warning": {
+        "it": "Almeno un dispositivo di allarme acustico provato (sirena)",
+        "en": "At least one warning device tested (siren)",
+    },
     # checklist values
     "v_no_code": {"it": "nessun utente ha un codice", "en": "no user has an alarm code"},
     "v_codes_ok": {
@@ -131,6 +135,23 @@ _T: dict[str, dict[Language, str]] = {
         "en": "no working channel for: {who}",
     },
     "v_no_channel": {"it": "nessun canale di notifica", "en": "no notification channel"},
+    "v_no_siren": {
+        "it": "nessuna sirena abbinata: l'allarme non si sente in casa",
+        "en": "no siren paired: the alarm is not heard at home",
+    },
+    "v_sirens_untested": {
+        "it": "nessuna sirena provata con conferma del dispositivo: {who}",
+        "en": "no siren tested with the device's confirmation: {who}",
+    },
+    "v_sirens_ok": {"it": "{n} sirene su {t} provate", "en": "{n} of {t} sirens tested"},
+    "v_sirens_some": {
+        "it": "{n} sirene su {t} provate; da provare: {who}",
+        "en": "{n} of {t} sirens tested; still to test: {who}",
+    },
+    "outputs": {"it": "Sirene, valvole e relè", "en": "Sirens, valves and relays"},
+    "output": {"it": "Uscita", "en": "Output"},
+    "output_test": {"it": "Prova", "en": "Test"},
+    "drives": {"it": "Entra in funzione per", "en": "Acts for"},
 }
 
 _DELAY_LABELS: dict[str, dict[Language, str]] = {

@@ -29,7 +29,7 @@ from tests.peers.nut import NutServer, require_nut
 from tests.peers.sia import kind_of, require_pysiaalarm
 from tests.peers.tls import trusted
 
-CHECKLIST = ["entry", "siren", "codes", "lockout", "log", "supervision", "power", "walk", "tests"]
+CHECKLIST = ["entry", "siren", "codes", "lockout", "log", "supervision", "power", "walk", "tests", "warning"]
 
 
 class ReportCli:

@@ -84,8 +84,9 @@ async def test_list_shapes_and_the_system_snapshot(outputs: RunningHub, api: Api
     assert (status, body["error"]) == (404, "unknown_output")
     system = await api.get("/api/v1/system")
     assert mine(system["outputs"]) == items  # the dashboard's home page reads them from here
-    devices = (await api.get("/api/v1/devices"))["items"]
-    assert all(d["outputs"] == [] for d in devices)  # the demo kit's sensors carry no output of ours
+    every = (await api.get(OUTPUTS))["items"]
+    for device in (await api.get("/api/v1/devices"))["items"]:  # each device names its outputs
+        assert device["outputs"] == [o["id"] for o in every if o["device"] == device["id"]], device
 
 
 async def test_roles(outputs: RunningHub, clients: dict[tuple[str, str], Client]) -> None:
@@ -255,3 +256,43 @@ async def alarm_then_disarm(running: RunningHub, api: Api) -> None:
     assert status == 200, body
     siren = mine(body["outputs"])[SIREN]
     assert (siren["state"], siren["wanted"], siren["until"]) == ("silent", "stop", None), siren
+
+
+async def test_the_walk_test_lists_the_outputs_and_their_confirmed_tests(outputs: RunningHub, api: Api) -> None:
+    status, walk = await api.post("/api/v1/pairing/walktest", {"minutes": 5})
+    assert status == 200, walk
+    listed = {o["id"]: o for o in walk["outputs"] if o["id"] in (SIREN, VALVE, RELAY)}
+    assert set(listed) == {SIREN, VALVE, RELAY} and all(o["tested_at"] is None for o in listed.values())
+    assert listed[VALVE] == {
+        "id": VALVE, "name": "Valvola acqua", "room": "Cucina", "kind": "valve", "state": "open", "online": True,
+        "tested_at": None,
+    }  # fmt: skip
+    status, body = await api.post(f"{OUTPUTS}/{SIREN}/test")  # a walk test is disarmed: outputs may be tried
+    assert status == 200, body
+    status, body = await api.post(f"{OUTPUTS}/{VALVE}/test")
+    assert status == 200 and body["state"] == "closed", body
+    walk = await api.get("/api/v1/pairing/walktest")
+    assert {o["id"]: o["tested_at"] for o in walk["outputs"]}[SIREN] is None  # asked, not heard yet
+    await outputs.hub.submit(OutputReported(output=SIREN, status="sounding"))
+    walk = await api.get("/api/v1/pairing/walktest")
+    tested = {o["id"]: o["tested_at"] for o in walk["outputs"]}
+    assert tested[SIREN] and tested[VALVE] is None and tested[RELAY] is None, tested
+    status, ended = await api.request("DELETE", "/api/v1/pairing/walktest")
+    assert status == 200 and {o["id"]: o["tested_at"] for o in ended["outputs"]}[SIREN] == tested[SIREN]
+
+
+async def test_the_commissioning_report_wants_a_confirmed_siren_test(outputs: RunningHub, api: Api) -> None:
+    async def warning() -> dict[str, Any]:
+        report = await api.get("/api/v1/pairing/report?format=json&lang=en")
+        return dict(next(c for c in report["checklist"] if c["id"] == "warning"))
+
+    line = await warning()
+    assert line["pass"] is False and "Sirena interna" in line["value"], line
+    status, body = await api.post(f"{OUTPUTS}/{SIREN}/test")
+    assert status == 200, body
+    assert (await warning())["pass"] is False  # asked is not heard
+    await outputs.hub.submit(OutputReported(output=SIREN, status="sounding"))
+    line = await warning()
+    assert line["pass"] is True, line
+    report = await api.get("/api/v1/pairing/report?format=json")
+    assert mine(report["outputs"])[SIREN]["tested_at"] and mine(report["outputs"])[VALVE]["tested_at"] is None

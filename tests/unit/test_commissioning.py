@@ -24,6 +24,7 @@ from alarms.model import (
     State,
     WalkTestStart,
     WalkTestStop,
+    OutputUpsert,
     ZoneKind,
     ZoneUpsert,
 )
@@ -48,6 +49,8 @@ def _state(settings: AlarmSettings | None = None, *, walk: tuple[str, ...] = (),
             id=zone_id, name=zone_id.title(), kind=kind, behaviour=behaviour, device=device, room="Casa"
         )
         state = engine.handle(state, upsert, NOW - 100).state
+    # The warning device EN 50131 asks for (the "warning" line: tested in _facts).
+    state = engine.handle(state, OutputUpsert(id="siren", name="Sirena", kind="siren", room="Casa"), NOW - 100).state
     if walk or tamper:
         state = engine.handle(state, WalkTestStart(by="installer", duration=600), NOW - 50).state
         for zone_id in walk:
@@ -103,6 +106,7 @@ def _facts(**changes: Any) -> Facts:
         events_stored=42,
         standby_drivers=["nut"],
         tests={ch: _sent(ch) for ch in ("sms", "email", "push", "centre")},
+        output_tests={"siren": NOW - 10},
     )
     return replace(base, **changes)
 
@@ -123,6 +127,7 @@ def test_a_well_installed_hub_passes_every_line() -> None:
         "power",
         "walk",
         "tests",
+        "warning",
     ]
     assert all(set(c) == {"id", "item", "value", "pass"} for c in report["checklist"])
     assert [c["id"] for c in report["checklist"] if not c["pass"]] == []
