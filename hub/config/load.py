@@ -13,7 +13,18 @@ from hub.config.channels import _centre, _contacts, _email, _gsm, _ntfy, _push, 
 from hub.config.drivers import _drivers
 from hub.config.errors import ConfigError, ConfigIssue, _Context
 from hub.config.model import ENV_VARS, Config, LoadedConfig
-from hub.config.sections import _alarm, _backup, _escalation, _hub, _led, _log, _mqtt_export, _storage, _web
+from hub.config.sections import (
+    _alarm,
+    _backup,
+    _escalation,
+    _hub,
+    _led,
+    _log,
+    _mqtt_export,
+    _outputs,
+    _storage,
+    _web,
+)
 from hub.config.toml_load import _describe, _suggest
 
 DEFAULTS_LABEL = "<defaults>"
@@ -34,6 +45,7 @@ _TABLE_SECTIONS = (
     "backup",
     "log",
     "storage",
+    "outputs",
 )
 _ARRAY_SECTIONS = ("contacts", "drivers")
 SECTIONS: tuple[str, ...] = (*_TABLE_SECTIONS, *_ARRAY_SECTIONS)
@@ -92,6 +104,7 @@ def _build(ctx: _Context, data: Mapping[str, Any]) -> Config:
         backup=None if sections["backup"] is None else _backup(ctx, sections["backup"]),
         log=_log(ctx, table("log")),
         storage=_storage(ctx, table("storage")),
+        outputs=_outputs(ctx, table("outputs")),
     )
     _unreachable_contacts(ctx, config.contacts, sms=sms is not None, email=email is not None, gsm=gsm is not None)
     return config

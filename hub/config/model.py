@@ -277,6 +277,21 @@ class StorageConfig:
     max_events: int = 100_000  # the event log is pruned beyond this (never below 10,000 nor 400 days)
 
 
+# [outputs] deadline: long enough for a radio siren to answer a few re-sends (2, 4, 8, 16 s
+# apart), short enough that a siren that cannot sound is a fault while the alarm still runs.
+OUTPUT_DEADLINE_RANGE = (1.0, 600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputsConfig:
+    """`[outputs]`: how the hub drives sirens, valves and relays (hub/core/outputs.py).
+
+    `deadline`: seconds a command may go unconfirmed by the device (re-sent meanwhile) before
+    it is given up and the `output_failure` anomaly is raised."""
+
+    deadline: float = 60.0
+
+
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
@@ -310,6 +325,7 @@ class Config:
     backup: BackupConfig | None = None
     log: LogConfig = field(default_factory=LogConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The sections about the hub itself.
 
-[hub], [web], [alarm], [escalation], [mqtt_export], [led], [storage], [backup] and [log].
+[hub], [web], [alarm], [escalation], [mqtt_export], [led], [storage], [outputs], [backup] and [log].
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hub.config.model import (
     LOG_FORMATS,
     LOG_LEVELS,
     MAX_ENTRY_DELAY,
+    OUTPUT_DEADLINE_RANGE,
     SIREN_TIME_RANGE,
     TLS_MODES,
     BackupConfig,
@@ -31,6 +32,7 @@ from hub.config.model import (
     LedConfig,
     LogConfig,
     MqttExportConfig,
+    OutputsConfig,
     Secret,
     StorageConfig,
     TlsFiles,
@@ -136,6 +138,7 @@ _ALARM_KEYS = (
     "confirmation_window",
     "swinger_limit",
     "offline_grace",
+    "panic_audible",
 )
 
 
@@ -150,6 +153,7 @@ def _alarm(ctx: _Context, raw: Mapping[str, Any]) -> AlarmSettings:
         confirmation_window=t.duration("confirmation_window", base.confirmation_window),
         swinger_limit=t.integer("swinger_limit", base.swinger_limit, minimum=0),
         offline_grace=t.duration("offline_grace", base.offline_grace),
+        panic_audible=t.boolean("panic_audible", base.panic_audible),
     )
     if settings.entry_delay > MAX_ENTRY_DELAY:
         t.warn(
@@ -202,6 +206,17 @@ def _storage(ctx: _Context, raw: Mapping[str, Any]) -> StorageConfig:
         reserve_mb=t.integer("reserve_mb", 32, minimum=0, maximum=4096),
         max_events=t.integer("max_events", 100_000, minimum=10_000, maximum=100_000_000),
     )
+
+
+def _outputs(ctx: _Context, raw: Mapping[str, Any]) -> OutputsConfig:
+    t = _Table(ctx, raw, "outputs", ("deadline",))
+    base = OutputsConfig()
+    deadline = t.duration("deadline", base.deadline, positive=True)
+    low, high = OUTPUT_DEADLINE_RANGE
+    if not low <= deadline <= high:
+        t.error("deadline", f"must be between {low:g} and {high:g} seconds, got {deadline:g}")
+        deadline = base.deadline
+    return OutputsConfig(deadline=deadline)
 
 
 _BACKUP_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")

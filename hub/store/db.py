@@ -230,6 +230,30 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL
     );
     """,
+    # Commands to outputs (sirens, valves, relays; hub/core/outputs.py): written with the engine
+    # step that asked for them, sent, re-sent until the device's reported status confirms them
+    # or `deadline` passes. A newer command to the same output supersedes the older ones.
+    """
+    CREATE TABLE output_commands (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        output TEXT NOT NULL,      -- the engine's output id
+        device TEXT,               -- its device then (NULL: none)
+        driver TEXT,
+        address TEXT,
+        action TEXT NOT NULL,      -- alarms.outputs.Action
+        command TEXT NOT NULL,     -- the alarms.outputs.Command as JSON
+        reason TEXT NOT NULL,      -- OutputCommand.reason, or "recover" (re-asserted at start)
+        created_at REAL NOT NULL,
+        due_at REAL NOT NULL,      -- the next attempt
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,       -- pending | sent | confirmed | failed | superseded
+        deadline REAL NOT NULL,    -- unconfirmed by then: failed, output_failure
+        last_error TEXT,
+        sent_at REAL,              -- the first time the driver took it
+        done_at REAL               -- confirmed, failed or superseded at
+    );
+    CREATE INDEX output_commands_state ON output_commands(state, output);
+    """,
 )
 
 
