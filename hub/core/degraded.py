@@ -3,10 +3,12 @@
 An alarm matters more than its record (a change a person asks for is the exception: see
 `DURABLE_REQUIRED`). When a step cannot be committed, the hub keeps
 the new state in memory, remembers the inputs it could not journal, and sends the
-step's messages from an in-memory outbox through the same dispatcher and channels. A
+step's messages from an in-memory outbox through the same dispatcher and channels, and its
+output commands (a siren, a valve) through the output dispatcher. A
 `storage_error` anomaly tells the household. A probe retries the disk; once a write
 succeeds, everything kept in memory is written in one transaction (journal, incidents,
-anomalies, the messages with their delivery state) and the anomaly is cleared.
+anomalies, the messages with their delivery state, the output commands with theirs) and the
+anomaly is cleared.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class Degraded:
     reason: str = ""
     steps: list[Unsaved] = field(default_factory=list)
     outbox: list[MemoryRow] = field(default_factory=list)
+    # Output commands (hub/core/outputs.py CommandRow; named loosely: that module imports this
+    # one) sent from memory by the output dispatcher, each written with its state on recovery.
+    commands: list[Any] = field(default_factory=list)
 
     def enter(self, exc: BaseException) -> None:
         if not self.active:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import msgspec
 
-from alarms import engine
+from alarms import engine, output_rules
 from alarms.model import (
     ActivationAdded,
     AlarmSettings,
@@ -39,6 +39,10 @@ from alarms.model import (
     LogEvent,
     ModeChanged,
     Notify,
+    Output,
+    OutputCommand,
+    OutputFailed,
+    OutputReported,
     Report,
     SensorChanged,
     Siren,
@@ -49,10 +53,11 @@ from alarms.model import (
     WalkTestActivation,
     Zone,
 )
+from alarms.outputs import CONFIRMED_BY, Action, Command, OutputKind, OutputStatus
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
-from drivers.base import HealthReading, Reading, SensorReading
+from drivers.base import HealthReading, OutputReading, Reading, SensorReading
 from drivers.capabilities import traits_of
-from hub.core import outbox, views
+from hub.core import outbox, outputs, views
 from hub.core.clock import wait_set
 from hub.core.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
 from hub.core.devices import DeviceRecord as DeviceRecord  # its old import path (hub/export)
@@ -75,6 +80,17 @@ TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_
 # A received signal strength wobbles by a few dB from one report to the next; the stored value
 # only serves restarts (the API shows the live one), so it is rewritten when it moves this much.
 SIGNAL_DEADBAND = 6.0  # dB
+# Which output kind a reported status is about (a device may be a siren and a relay at once).
+STATUS_KIND: dict[OutputStatus, OutputKind] = {
+    "sounding": "siren",
+    "silent": "siren",
+    "open": "valve",
+    "closed": "valve",
+    "on": "switch",
+    "off": "switch",
+}
+# What the engine may still want of an output after a restart, sent again for the time left.
+TIMED_ACTIONS: frozenset[Action] = frozenset({"burglar", "fire", "emergency", "on"})
 
 
 def _telemetry_moved(stored: tuple[object, ...] | None, values: tuple[object, ...]) -> bool:
@@ -130,6 +146,9 @@ class Hub:
         self.live = LiveMessages(self)  # what the dashboards hear of each step
         self.ready = False
         self.dispatcher: outbox.OutboxDispatcher | None = None
+        # Commands to sirens, valves and relays (hub/core/outputs.py), when the daemon runs them.
+        self.outputs: outputs.OutputDispatcher | None = None
+        self._new_commands: list[outputs.CommandRow] = []  # this step's, handed over after the commit
         # Photo verification (hub/cameras/snapshots.py), when the daemon runs it: stores a new
         # incident's before-trigger frames and names those its alarm e-mail carries.
         self.photos: Any = None
@@ -141,6 +160,8 @@ class Hub:
         self._by_address: dict[tuple[str, str], DeviceRecord] = {}
         self._zones_index: dict[str, list[Zone]] = {}
         self._zones_index_state: State | None = None
+        self._outputs_index: dict[str, list[Output]] = {}
+        self._outputs_index_state: State | None = None
         self.degraded = Degraded()
         self._zone_numbers: dict[str, int] = {}
         self._hub_battery_low: set[str] = set()
@@ -165,10 +186,56 @@ class Hub:
             self.state = state
         for row in await self.db.fetchall("SELECT * FROM devices"):
             self.devices[row["id"]] = device_from_row(row)
+        if self.outputs is not None:
+            await self.outputs.resume()  # commands a crash left unsent or unconfirmed
         if self.state.settings != self.settings:
             await self.submit(Configure(settings=self.settings), actor="config")
-        # Deadlines that passed while the hub was down fire now, at their original times.
+        # Deadlines that passed while the hub was down fire now, at their original times (a
+        # siren whose siren time ended meanwhile is commanded to stop here).
         await self.submit(Tick())
+        await self.reassert_outputs()
+
+    async def reassert_outputs(self) -> None:
+        """After a restart, command again what the engine still wants of each output: a siren
+        within its siren time sounds again for the time left (it may have been reset, or the
+        command lost with the hub), and an output whose status does not show what it was last
+        asked is asked again, unless a resumed command already does that."""
+        now = self.clock()
+        rows: list[outputs.CommandRow] = []
+        for output in sorted(self.state.outputs.values(), key=lambda o: o.id):
+            wanted = output.wanted
+            if wanted is None or CONFIRMED_BY[wanted] is None:
+                continue
+            until = output.wanted_until
+            if until is not None and wanted in TIMED_ACTIONS:
+                if until <= now:
+                    continue  # the Tick above ended it
+                command = Command(action=wanted, seconds=min(until - now, output_rules.MAX_COMMAND_SECONDS))
+            elif output.status is not None and output_rules.confirms(output, output.status):
+                continue
+            elif self.outputs is not None and self.outputs.waiting(output.id):
+                continue
+            else:
+                command = Command(action=wanted)
+            rows.append(self._command_row(output.id, command, "recover", self.state, now))
+        if not rows:
+            return
+        try:
+            async with self.db.transaction() as conn:
+                ids = []
+                for row in rows:
+                    await outputs.supersede(conn, row, now)
+                    ids.append(await outputs.insert(conn, row))
+                    detail = f"{row.output}: {row.action} (recover)"  # as the engine's LogEvent says it
+                    await journal.append_event(conn, now, "output_command", actor="hub", data={"detail": detail})
+            for row, row_id in zip(rows, ids, strict=True):
+                row.id = row_id
+        except STORAGE_ERRORS as exc:
+            log.error("the outputs' commands at start could not be written (%s): sending them from memory", exc)
+            self.degraded.commands.extend(rows)
+        log.warning("restart: commanding again %s", ", ".join(f"{r.output} {r.action}" for r in rows))
+        if self.outputs is not None:
+            self.outputs.add(rows)
 
     # ------------------------------------------------------------------ the engine step
     async def submit(self, event: AnyEvent, *, actor: str | None = None) -> Step:
@@ -215,6 +282,9 @@ class Hub:
                 notifications.append({})
             if steps:
                 self.state = steps[-1].state
+            commands, self._new_commands = self._new_commands, []
+            if commands and self.outputs is not None:
+                self.outputs.add(commands)  # first: a siren must not wait for the dashboards
         for done in steps:
             self._after_commit(done, notifications)
         if released:
@@ -227,12 +297,17 @@ class Hub:
     async def _commit(self, event: AnyEvent, step: Step, now: float, actor: str | None) -> list[dict[str, Any]]:
         """Journal `event` and write what its step caused, in one transaction."""
         notifications: list[dict[str, Any]] = []
-        async with self.db.transaction() as conn:
-            event_id = await journal.append_input(conn, event, now, actor)
-            for effect in step.effects:
-                await self._persist(conn, effect, step.state, now, actor, notifications)
-            self._photos.clear()
-            await journal.save_state(conn, step.state, event_id)
+        self._new_commands = []
+        try:
+            async with self.db.transaction() as conn:
+                event_id = await journal.append_input(conn, event, now, actor)
+                for effect in step.effects:
+                    await self._persist(conn, effect, step.state, now, actor, notifications)
+                self._photos.clear()
+                await journal.save_state(conn, step.state, event_id)
+        except BaseException:
+            self._new_commands = []  # rolled back: those rows do not exist
+            raise
         return notifications
 
     async def keep_reserve(self) -> None:
@@ -262,6 +337,11 @@ class Hub:
                         self.degraded.queue(message, transport=transport, now=now, params=extra, payload=payload)
                 case CancelEscalation(incident=incident_id):
                     self.degraded.cancel_escalation(incident_id)
+                case OutputCommand():
+                    # A full disk must not silence a siren: sent from memory, written when it can be.
+                    row = self._command_row(effect.output, effect.command, effect.reason, step.state, now)
+                    self.degraded.commands.append(row)
+                    self._new_commands.append(row)
                 case _:
                     pass
 
@@ -286,16 +366,22 @@ class Hub:
                     for unsaved in kept.steps:
                         last_event = await journal.append_input(conn, unsaved.event, unsaved.at, unsaved.actor)
                         for effect in unsaved.step.effects:
-                            if not isinstance(effect, Notify | Report):  # their messages are in kept.outbox
+                            # Messages are in kept.outbox, output commands in kept.commands.
+                            if not isinstance(effect, Notify | Report | OutputCommand):
                                 await self._persist(conn, effect, unsaved.step.state, unsaved.at, unsaved.actor, [])
                     for row in kept.outbox:
                         await outbox.insert_memory_row(conn, row)
+                    command_ids = [await outputs.insert(conn, command) for command in kept.commands]
                     await journal.save_state(conn, self.state, last_event)
             except STORAGE_ERRORS as exc:
                 log.info("storage still failing: %s", exc)
                 return False
+            for command, command_id in zip(kept.commands, command_ids, strict=True):
+                command.id = command_id
             self.degraded = Degraded()
             log.warning("storage works again: %d steps and %d messages written", len(kept.steps), len(kept.outbox))
+        if self.outputs is not None:
+            await self.outputs.record_all(kept.commands)  # what they did while being written
         await self.submit(SystemFault(kind="storage_error", active=False, subject="database"), actor="hub")
         await self.keep_reserve()
         if self.dispatcher is not None:
@@ -378,6 +464,13 @@ class Hub:
                 )
             case Siren(on=on):
                 await journal.append_event(conn, now, "siren_on" if on else "siren_off")
+            case OutputCommand():
+                # Its LogEvent (output_command) is journaled beside it; this is the row the
+                # output dispatcher sends and follows (hub/core/outputs.py).
+                row = self._command_row(effect.output, effect.command, effect.reason, state, now)
+                await outputs.supersede(conn, row, now)
+                row.id = await outputs.insert(conn, row)
+                self._new_commands.append(row)
             case WalkTestActivation():
                 signal = views.walk_test_signal(self, effect)
                 await journal.append_event(
@@ -395,6 +488,27 @@ class Hub:
         except Exception:
             log.exception("incident %s: no photos for the alarm e-mail", incident.id)
             return []
+
+    def _command_row(
+        self, output_id: str, command: Command, reason: str, state: State, now: float
+    ) -> outputs.CommandRow:
+        """A command to `output_id`, addressed to its device's driver as paired now."""
+        output = state.outputs.get(output_id)
+        device = self.devices.get(output.device) if output is not None and output.device is not None else None
+        return outputs.new_row(
+            output_id,
+            command,
+            reason,
+            device=output.device if output is not None else None,
+            driver=device.driver if device is not None else None,
+            address=device.address if device is not None else None,
+            now=now,
+            deadline=self.outputs.deadline if self.outputs is not None else outputs.DEFAULT_DEADLINE,
+        )
+
+    async def output_failed(self, output: str, action: Action, detail: str) -> None:
+        """The output dispatcher gave up a command: the engine raises `output_failure`."""
+        await self.submit(OutputFailed(output=output, action=action, detail=detail or None), actor="hub")
 
     def _has(self, channel: str) -> bool:
         return is_real(self.transports.get(channel))
@@ -467,6 +581,7 @@ class Hub:
         device.last_seen = reading.at
         self._dirty_devices.add(device.id)
         zones = self.zones_of(device.id)
+        mine = self.outputs_of(device.id)
         actor = f"device:{device.id}"
         was_online = device.online
         if isinstance(reading, HealthReading) and reading.online is False:
@@ -477,15 +592,19 @@ class Hub:
             # so a door opened "while we were away" is judged as a door opening now.
             device.online = True
             was_offline = await self.supervision.heard(driver, device.id)
-            if was_offline or any(not z.online for z in zones):
+            if was_offline or any(not z.online for z in zones) or any(not o.online for o in mine):
                 await self.submit(DeviceHealth(device=device.id, online=True), actor=actor)
                 zones = self.zones_of(device.id)
+                mine = self.outputs_of(device.id)
         if device.online != was_online:  # a zone's `online` follows its device's before any engine step
             self.live.zones(self.state.zones, only=[z.id for z in zones])
         if isinstance(reading, SensorReading):
             for zone in zones:
                 if zone.kind == reading.kind and zone.active != reading.active:
                     await self.submit(SensorChanged(zone=zone.id, active=reading.active), actor=actor)
+            return
+        if isinstance(reading, OutputReading):
+            await self._output_reading(reading, mine, actor)
             return
         if reading.battery is not None:
             device.battery = reading.battery
@@ -503,9 +622,9 @@ class Hub:
                     self._hub_battery_low.discard(f"hub:{device.id}")
                 await self.submit(SystemFault(kind="hub_battery_low", active=low, subject=device.id), actor=actor)
             low = None
-        if not zones:
+        if not zones and not mine:
             return
-        ref = zones[0]
+        ref: Zone | Output = zones[0] if zones else mine[0]  # a device with only outputs: as the engine
         change = DeviceHealth(
             device=device.id,
             battery_low=low if low is not None and low != ref.battery_low else None,
@@ -513,6 +632,20 @@ class Hub:
         )
         if change.battery_low is not None or change.tamper is not None:
             await self.submit(change, actor=actor)
+
+    async def _output_reading(self, reading: OutputReading, mine: list[Output], actor: str) -> None:
+        """What an output says it is doing: the commands it confirms are done at once (the
+        dispatcher stops re-sending), and a change of status goes to the engine (which clears
+        `output_failure` when it confirms what was last asked)."""
+        kind = STATUS_KIND[reading.status]
+        for output in mine:
+            if output.kind != kind:
+                continue
+            if self.outputs is not None:
+                self.outputs.confirm(output.id, reading.status, reading.at)
+            failing = any(a.kind == "output_failure" and a.subject == output.id for a in self.state.anomalies.values())
+            if output.status != reading.status or (failing and output_rules.confirms(output, reading.status)):
+                await self.submit(OutputReported(output=output.id, status=reading.status, at=reading.at), actor=actor)
 
     def silent_devices(self, now: float) -> list[tuple[str, str]]:
         """Devices heard from longer ago than their expected interval (supervision)."""
@@ -545,6 +678,17 @@ class Hub:
             self._zones_index = index
             self._zones_index_state = self.state
         return self._zones_index.get(device_id, [])
+
+    def outputs_of(self, device_id: str) -> list[Output]:
+        """The outputs of a device, indexed like `zones_of`."""
+        if self._outputs_index_state is not self.state:
+            index: dict[str, list[Output]] = {}
+            for output in sorted(self.state.outputs.values(), key=lambda o: o.id):
+                if output.device is not None:
+                    index.setdefault(output.device, []).append(output)
+            self._outputs_index = index
+            self._outputs_index_state = self.state
+        return self._outputs_index.get(device_id, [])
 
     async def flush_telemetry(self) -> None:
         """Write telemetry that changed. `last_seen` alone is written at most every LAST_SEEN_EVERY
@@ -579,6 +723,8 @@ class Hub:
             log.warning("wall clock stepped by %+.1f s; running delays keep their remaining time", delta)
             try:
                 await self.submit(ClockStep(delta=delta), actor="clock")
+                if self.outputs is not None:
+                    self.outputs.shift(delta)
                 await self.db.execute(
                     "UPDATE outbox SET due_at = due_at + ? WHERE state IN ('pending', 'scheduled')", (delta,)
                 )
