@@ -10,6 +10,10 @@ What Home Assistant gets (discovery configs retained under `<discovery_prefix>/<
   zone is ON while mains power is present (HA's `power` class), OFF when it is lost.
 - a `binary_sensor` "Trouble" (class `problem`): ON while any anomaly is active, the anomalies
   as attributes.
+- a `binary_sensor` per output, state only (commands stay in casahub, with its code and journal):
+  a siren (class `sound`) is ON while it sounds, a water valve (class `opening`) is ON while
+  open and OFF once closed (a leak, a test), a relay (no class) ON while switched on; unavailable
+  while its device is offline. `state` is the dashboard's (hub/core/views.py output_state).
 - battery and signal `sensor`s per device that reports them.
 - an `event` entity for incidents: `event_type` is the incident kind when one opens, then
   `acknowledged`, `resolved` or `cancelled`. A duress incident never appears (centre only).
@@ -26,9 +30,11 @@ import re
 from typing import Any
 
 from alarms import engine
-from alarms.model import INCIDENT_KINDS, INCIDENT_STATES, IncidentKind, IncidentState, Mode, Zone, ZoneKind
+from alarms.model import INCIDENT_KINDS, INCIDENT_STATES, IncidentKind, IncidentState, Mode, Output, Zone, ZoneKind
+from alarms.outputs import OutputKind, OutputStatus
 from drivers.capabilities import traits_of
 from hub.core.runtime import DeviceRecord, Hub
+from hub.core.views import output_state
 from hub.export.mqtt_commands import COMMAND_TEMPLATE
 
 # casahub mode -> Home Assistant alarm_control_panel state
@@ -50,6 +56,9 @@ DEVICE_CLASS: dict[ZoneKind, str] = {
     "panic": "safety",
     "camera": "occupancy",
 }
+# An output as HA's binary_sensor: its device class (None: a plain on/off) and the states that are ON.
+OUTPUT_CLASS: dict[OutputKind, str | None] = {"siren": "sound", "valve": "opening", "switch": None}
+OUTPUT_ON: frozenset[OutputStatus] = frozenset({"sounding", "open", "on"})
 # The incident event's types: every kind an incident opens as, but duress, which is for the centre
 # only (docs/architecture.md section 7), then every state it moves to after "active".
 INCIDENT_OPEN_TYPES: tuple[IncidentKind, ...] = tuple(kind for kind in INCIDENT_KINDS if kind != "duress")
@@ -119,6 +128,26 @@ class HaDiscovery:
                     "bypassed": zone.excluded is not None,
                     "tamper": zone.tamper,
                     "battery_low": zone.battery_low,
+                }
+            )
+
+        for output in hub.state.outputs.values():
+            oid = object_id(output.id)
+            device = hub.devices.get(output.device) if output.device else None
+            configs[self._config_topic("binary_sensor", f"output_{oid}")] = dump(self.output_config(output, device))
+            state = output_state(output)
+            states[f"{self.base}/output/{oid}/state"] = "ON" if state in OUTPUT_ON else "OFF"
+            online = output.online and (device is None or device.online)
+            states[f"{self.base}/output/{oid}/availability"] = "online" if online else "offline"
+            states[f"{self.base}/output/{oid}/attributes"] = dump(
+                {
+                    "output": output.id,
+                    "kind": output.kind,
+                    "room": output.room,
+                    "state": state,
+                    "closed_by_water": output.closed_by_water,
+                    "tamper": output.tamper,
+                    "battery_low": output.battery_low,
                 }
             )
 
@@ -235,6 +264,29 @@ class HaDiscovery:
         config["availability"] = [
             {"topic": self.status_topic},
             {"topic": f"{self.base}/zone/{oid}/availability"},
+        ]
+        return config
+
+    def output_config(self, output: Output, device: DeviceRecord | None) -> dict[str, Any]:
+        oid = object_id(output.id)
+        name = None if device is not None and output.name == device.name else output.name
+        config: dict[str, Any] = {
+            **self._common(f"output_{oid}", name, self._device_block(device)),
+            "state_topic": f"{self.base}/output/{oid}/state",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+            "json_attributes_topic": f"{self.base}/output/{oid}/attributes",
+            "availability_mode": "all",
+        }
+        device_class = OUTPUT_CLASS[output.kind]
+        if device_class is not None:
+            config["device_class"] = device_class
+        config["icon"] = {"siren": "mdi:alarm-light", "valve": "mdi:valve", "switch": "mdi:electric-switch"}[
+            output.kind
+        ]
+        config["availability"] = [
+            {"topic": self.status_topic},
+            {"topic": f"{self.base}/output/{oid}/availability"},
         ]
         return config
 

@@ -441,10 +441,11 @@ async def test_discovery_configs_are_retained_and_valid_for_home_assistant(setup
         problems += [f"{topic}: {p}" for p in ha_discovery_problems(platform, config)]
     assert not problems, "\n".join(problems)
 
-    # One panel, one incident event, a binary sensor per zone plus "Trouble", battery and signal sensors.
+    # One panel, one incident event, a binary sensor per zone and per output (siren, valve) plus
+    # "Trouble", battery and signal sensors.
     assert len(by_platform["alarm_control_panel"]) == 1
     assert len(by_platform["event"]) == 1
-    assert len(by_platform["binary_sensor"]) == len(hub.state.zones) + 1
+    assert len(by_platform["binary_sensor"]) == len(hub.state.zones) + len(hub.state.outputs) + 1
     reporting = [d for d in hub.devices.values() if d.battery is not None]
     assert reporting, "the demo kit reports batteries"
     assert len([c for c in by_platform["sensor"] if c.get("device_class") == "battery"]) == len(reporting)
