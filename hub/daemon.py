@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from alarms.outputs import OutputKind
 from alarms.policy import Contact, Escalation
 from drivers.base import DriverContext
 from drivers.capabilities import CameraControls
@@ -35,7 +36,8 @@ from hub.config import Config, ConfigError, ContactConfig, load_config, parse_li
 from hub.core.channel_watch import check_notification_channels, run_channel_watch
 from hub.core.clock import SteadyClock
 from hub.core.outbox import OutboxDispatcher
-from hub.core.pairing import pair_device
+from hub.core.outputs import OutputDispatcher
+from hub.core.pairing import OutputSpec, pair_device
 from hub.core.runtime import Hub
 from hub.core.throttle import hub_code_throttle
 from hub.export.metrics import LoopLagMonitor, metrics_handler
@@ -213,7 +215,9 @@ def replace_struct(value: Any, **changes: Any) -> Any:
 def _simulated_driver_config() -> Any:
     from hub.config import DriverConfig
 
-    return DriverConfig(type="simulated", options={})
+    # The demo kit with its indoor siren and water valve (drivers/simulated.py OUTPUT_KIT), so
+    # the demo shows what the hub does in the home.
+    return DriverConfig(type="simulated", options={"outputs": True})
 
 
 def _ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -377,6 +381,16 @@ class Daemon:
         try:
             if p.demo:
                 await asyncio.to_thread(_seed_demo_user, accounts)
+            # Before recover(): the commands a crash left behind, and those recovering makes
+            # (a siren time that ended meanwhile), are its to send once the drivers run.
+            hub.outputs = OutputDispatcher(
+                db,
+                clock=self.clock,
+                drivers=self._drivers_of,
+                on_failed=hub.output_failed,
+                known=lambda output: output in hub.state.outputs,
+                deadline=cfg.outputs.deadline,
+            )
             await hub.recover()
             await codes.load()  # the code locks a restart must not lift, read before codes are typed
             dispatcher = OutboxDispatcher(
@@ -394,6 +408,8 @@ class Daemon:
                 await enter_transports(stack, transports)
                 for driver_cfg in cfg.drivers:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
+                # Sirens first: what recover() left to command goes out as soon as drivers run.
+                tasks.create_task(hub.outputs.run(), name="outputs")
                 await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
                 await check_notification_channels(hub)  # no_notification_channel from the first second
                 hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
@@ -505,11 +521,17 @@ class Daemon:
                 device = hub.device_by_address(n, address)
                 return device.bindkey if device is not None else None
 
+            def output_kind(address: str, n: str = name) -> OutputKind | None:
+                device = hub.device_by_address(n, address)
+                mine = hub.outputs_of(device.id) if device is not None else []
+                return mine[0].kind if mine else None
+
             context = DriverContext(
                 clock=self.clock,
                 paired=paired,
                 bindkey=bindkey,
                 data_dir=self.plan.data_dir,
+                output_kind=output_kind,
             )
             driver = await stack.enter_async_context(cls(options, context))
         except Exception as exc:
@@ -522,6 +544,10 @@ class Daemon:
         self.drivers[key] = driver
         await _pair_fixed_devices(hub, name, driver)
         tasks.create_task(_pump(hub, name, driver), name=f"driver:{name}")
+
+    def _drivers_of(self, driver_type: str) -> list[Any]:
+        """The running drivers of a type (a device's `driver`): the first keeps the plain name."""
+        return [d for key, d in self.drivers.items() if key.split("#")[0] == driver_type]
 
     def _backup_schedule(self, hub: Hub) -> BackupSchedule | None:
         """The nightly backup of `[backup]` (hub/backup/schedule.py), or None without one."""
@@ -581,7 +607,8 @@ async def _pump(hub: Hub, name: str, driver: Any) -> None:
 
 
 async def _pair_fixed_devices(hub: Hub, name: str, driver: Any) -> None:
-    # The zone settings the config gives per device (the demo kit, GPIO lines) come with it.
+    # The zone settings the config gives per device (the demo kit, GPIO lines) come with it, and
+    # so do its outputs (a GPIO output line, the demo's siren and valve), with their kinds' defaults.
     for fixed in driver.fixed_devices():
         if hub.device_by_address(name, fixed.address) is not None:
             continue
@@ -597,6 +624,7 @@ async def _pair_fixed_devices(hub: Hub, name: str, driver: Any) -> None:
             bindkey=None,
             zones=zones,
             by="config",
+            outputs=[OutputSpec(kind=kind) for kind in fixed.outputs],
         )
 
 

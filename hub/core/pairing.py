@@ -1,5 +1,9 @@
-"""Pairing and unpairing a device: its `devices` row, its zones (engine inputs, so journaled)
-and the household's "device paired" message.
+"""Pairing and unpairing a device: its `devices` row, its zones and outputs (engine inputs, so
+journaled) and the household's "device paired" message.
+
+A device may have zones (what it senses), outputs (a siren, a valve, a relay it drives) or
+both. An output's id is the slug of its name, made unique among zones and outputs (the alarm
+centre and the anomalies name an output-only device by its first output, as a zone).
 
 Called by the API (hub/web/devices_api.py), the daemon for the devices the config declares,
 the tests and the benchmarks.
@@ -9,14 +13,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import msgspec
 
-from alarms.model import DEFAULT_BEHAVIOUR, Behaviour, Notify, ZoneKind, ZoneRemove, ZoneUpsert
+from alarms.model import (
+    DEFAULT_BEHAVIOUR,
+    Behaviour,
+    IncidentKind,
+    Notify,
+    OutputRemove,
+    OutputUpsert,
+    ZoneKind,
+    ZoneRemove,
+    ZoneUpsert,
+)
+from alarms.outputs import OutputKind
 from alarms.policy import plan_notify
 from hub.core.devices import DeviceRecord
 from hub.core.runtime import Hub
 from hub.store import journal
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """An output to create on a paired device; None: the kind's default (name: the device's)."""
+
+    kind: OutputKind
+    name: str | None = None
+    on: tuple[IncidentKind, ...] | None = None
+    chime: bool = False
+    squawk: bool = False
 
 
 async def pair_device(
@@ -30,8 +57,10 @@ async def pair_device(
     bindkey: str | None,
     zones: Sequence[tuple[ZoneKind, str | None, Behaviour | None, bool | None]],
     by: str,
+    outputs: Sequence[OutputSpec] = (),
 ) -> DeviceRecord:
-    """Store a device and create its zones (one ZoneUpsert each, so they are journaled)."""
+    """Store a device and create its zones and outputs (one ZoneUpsert or OutputUpsert each, so
+    they are journaled)."""
     if hub.device_by_address(driver, address) is not None:
         raise ValueError(f"{driver} device {address} is already paired")
     device_id = base_id = _slug(f"{driver}-{address}")
@@ -84,17 +113,40 @@ async def pair_device(
                 by=by,
             )
         )
+    for spec in outputs:
+        output_name = spec.name or (name if len(outputs) == 1 else f"{name} ({spec.kind})")
+        taken = set(hub.state.zones) | set(hub.state.outputs)
+        output_id = base = _slug(output_name, "output")
+        suffix = 1
+        while output_id in taken:
+            suffix += 1
+            output_id = f"{base}-{suffix}"
+        await hub.submit(
+            OutputUpsert(
+                id=output_id,
+                name=output_name,
+                kind=spec.kind,
+                device=device_id,
+                room=room,
+                on=spec.on,
+                chime=spec.chime,
+                squawk=spec.squawk,
+                by=by,
+            )
+        )
     return device
 
 
 async def unpair_device(hub: Hub, device_id: str, *, by: str) -> None:
     for zone in [z for z in hub.state.zones.values() if z.device == device_id]:
         await hub.submit(ZoneRemove(id=zone.id, by=by))
+    for output in sorted((o for o in hub.state.outputs.values() if o.device == device_id), key=lambda o: o.id):
+        await hub.submit(OutputRemove(id=output.id, by=by))
     async with hub.db.transaction() as conn:
         await conn.execute("DELETE FROM devices WHERE id = ?", (device_id,))
         await journal.append_event(conn, hub.clock(), "device_removed", actor=by, data={"device": device_id})
     hub.forget_device(device_id)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "device"
+def _slug(text: str, empty: str = "device") -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or empty

@@ -9,10 +9,12 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from alarms.model import Behaviour, ZoneKind, ZoneUpsert
+from alarms.model import Behaviour, IncidentKind, OutputUpsert, ZoneKind, ZoneUpsert
+from alarms.outputs import OutputKind
 from drivers.base import DriverError
-from drivers.capabilities import NormalisesAddress, ReportsConnection
+from drivers.capabilities import NormalisesAddress, OutputDriver, ReportsConnection
 from hub.bounds import Name, clip
+from hub.core.pairing import OutputSpec as PairedOutput
 from hub.core.pairing import pair_device, unpair_device
 from hub.core.views import device_json
 from hub.store import journal
@@ -33,6 +35,18 @@ class ZoneSpec(msgspec.Struct, forbid_unknown_fields=True):
     home: bool | None = None
 
 
+class OutputSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """An output of the device: a siren, a water valve or a relay. `on`: the incidents that
+    drive it (omitted: the kind's default, alarms.outputs.DEFAULT_ON); `chime`: a siren that
+    beeps when a chime zone opens while disarmed; `squawk`: one that beeps on arming/disarming."""
+
+    kind: OutputKind
+    name: Name | None = None
+    on: list[IncidentKind] | None = None
+    chime: bool = False
+    squawk: bool = False
+
+
 class DeviceBody(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     room: Name = ""
@@ -42,6 +56,7 @@ class DeviceBody(msgspec.Struct, forbid_unknown_fields=True):
     bindkey: str | None = None
     model: Name | None = None
     zones: list[ZoneSpec] | None = None
+    outputs: list[OutputSpec] | None = None
 
 
 async def devices(request: web.Request) -> web.Response:
@@ -57,11 +72,13 @@ async def device_add(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     model = body.model or ""
     kinds: tuple[ZoneKind, ...] = ()
+    offered: tuple[OutputKind, ...] | None = None  # the output kinds the device can be (None: not known)
     if body.candidate is not None:
         candidate = next((c for c in await _candidates(ctx) if c.id == body.candidate), None)
         if candidate is None:
             raise ApiError(404, "unknown_candidate", f"no pairing candidate {body.candidate!r}; run a scan first")
         driver, address, model, kinds = candidate.driver, candidate.address, clip(candidate.model), candidate.kinds
+        offered = candidate.outputs
     elif body.driver and body.address:
         driver, address = body.driver, body.address.strip()
         if driver not in ctx.drivers:
@@ -69,13 +86,18 @@ async def device_add(request: web.Request) -> web.Response:
         running = ctx.drivers[driver]
         if isinstance(running, NormalisesAddress):
             address = running.normalise_address(address)  # e.g. BLE MACs as the radio reports them
+        if body.outputs and not isinstance(running, OutputDriver):
+            raise ApiError(
+                400, "invalid_field:outputs", f"outputs: the {driver} driver drives no outputs", field="outputs"
+            )
     else:
         raise ApiError(
             400, "invalid_field:candidate", "candidate: give a candidate id, or driver and address", field="candidate"
         )
-    specs = body.zones or [ZoneSpec(kind=k) for k in kinds]
-    if not specs:
-        raise ApiError(400, "invalid_field:zones", "zones: name at least one zone kind", field="zones")
+    specs = _zone_specs(body, kinds)
+    outputs = _output_specs(body, offered)
+    if not specs and not outputs:
+        raise ApiError(400, "invalid_field:zones", "zones: name at least one zone kind or output", field="zones")
     if not body.name.strip():
         raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
     for spec in specs:
@@ -92,10 +114,47 @@ async def device_add(request: web.Request) -> web.Response:
             bindkey=body.bindkey,
             zones=[(s.kind, s.name, s.behaviour, s.home) for s in specs],
             by=actor(principal),
+            outputs=[
+                PairedOutput(
+                    kind=o.kind,
+                    name=o.name.strip() if o.name and o.name.strip() else None,
+                    on=tuple(dict.fromkeys(o.on)) if o.on is not None else None,
+                    chime=o.chime,
+                    squawk=o.squawk,
+                )
+                for o in outputs
+            ],
         )
     except ValueError as exc:
         raise ApiError(409, "already_paired", str(exc)) from None
     return web.json_response(device_json(ctx.hub, device), status=201)
+
+
+def _zone_specs(body: DeviceBody, kinds: tuple[ZoneKind, ...]) -> list[ZoneSpec]:
+    """The zones asked for; none given: the candidate's sensing kinds (`"zones": []` beside
+    outputs: none at all, a siren or valve only)."""
+    if body.zones:
+        return body.zones
+    if body.zones is not None and body.outputs:
+        return []
+    return [ZoneSpec(kind=k) for k in kinds]
+
+
+def _output_specs(body: DeviceBody, offered: tuple[OutputKind, ...] | None) -> list[OutputSpec]:
+    """The outputs asked for, each of a kind the device offers; neither zones nor outputs
+    given: the likelier output kind the candidate offers, if any."""
+    if body.outputs is None:
+        return [OutputSpec(kind=offered[0])] if body.zones is None and offered else []
+    for index, spec in enumerate(body.outputs):
+        if offered is not None and spec.kind not in offered:
+            can = ", ".join(offered) or "no output"
+            raise ApiError(
+                400,
+                "invalid_field:outputs",
+                f"outputs[{index}].kind: this device cannot be a {spec.kind} (it offers {can})",
+                field="outputs",
+            )
+    return body.outputs
 
 
 async def device_delete(request: web.Request) -> web.Response:
@@ -115,8 +174,8 @@ class DevicePatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def device_patch(request: web.Request) -> web.Response:
-    """Rename a device or move it to another room. Its zones follow where they carry the device's
-    name or room (a zone renamed by hand keeps its own name)."""
+    """Rename a device or move it to another room. Its zones and outputs follow where they carry
+    the device's name or room (one renamed by hand keeps its own name)."""
     principal = require(request, INSTALLERS)
     hub = ctx_of(request).hub
     refuse_while_armed(hub)
@@ -156,6 +215,24 @@ async def device_patch(request: web.Request) -> web.Response:
                     home=z.home,
                     device=z.device,
                     room=zone_room,
+                    by=actor(principal),
+                )
+            )
+        for o in sorted((o for o in hub.state.outputs.values() if o.device == device_id), key=lambda o: o.id):
+            output_name = {old_name: name, f"{old_name} ({o.kind})": f"{name} ({o.kind})"}.get(o.name, o.name)
+            output_room = room if o.room == old_room else o.room
+            if (output_name, output_room) == (o.name, o.room):
+                continue
+            await hub.submit(
+                OutputUpsert(
+                    id=o.id,
+                    name=output_name,
+                    kind=o.kind,
+                    device=o.device,
+                    room=output_room,
+                    on=o.on,
+                    chime=o.chime,
+                    squawk=o.squawk,
                     by=actor(principal),
                 )
             )
