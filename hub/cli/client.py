@@ -377,7 +377,24 @@ def _describe(system: dict[str, Any]) -> str:
     for item in system.get("excluded", []):
         until = f" until {item['until']}" if item.get("until") else ""
         lines.append(f"  not protecting: {item['name']} ({EXCLUDED_HOW.get(item['how'], item['how'])}{until})")
+    lines += [f"output {line}" for line in _describe_outputs(system.get("outputs") or [])]
     return "\n".join(lines)
+
+
+def _describe_outputs(outputs: list[dict[str, Any]]) -> list[str]:
+    """One line per siren, valve or relay: what it is doing, and what needs someone."""
+    lines = []
+    for o in outputs:
+        where = f", {o['room']}" if o.get("room") else ""
+        line = f"{o['id']}: {o['name']} ({o['kind']}{where}) {o['state']}"
+        if o.get("pending"):
+            line += " (command sent, not confirmed yet)"
+        if not o.get("online", True):
+            line += " - OFFLINE"
+        if o.get("closed_by_water"):
+            line += f" - closed by a water leak: `casahub output open {o['id']}` once it is fixed"
+        lines.append(line)
+    return lines
 
 
 async def _run(args: argparse.Namespace) -> Any:
@@ -391,6 +408,8 @@ async def _run(args: argparse.Namespace) -> Any:
         return await _call(args, "POST", "/api/v1/system/disarm", {"code": code})
     if args.command == "zone":
         return await _zone(args)
+    if args.command == "output":
+        return await _output(args)
     raise RemoteError(f"unknown command {args.command}")
 
 
@@ -417,6 +436,27 @@ async def _zone(args: argparse.Namespace) -> Any:
         else:
             zone = await hub.call("POST", f"{path}/restore", {"code": code})
         return {"zones": [zone]}
+
+
+async def _output(args: argparse.Namespace) -> Any:
+    """`casahub output list|test|open`: the sirens, valves and relays, as on the dashboard."""
+    from urllib.parse import quote
+
+    verb = args.output_command
+    code = _code(args) if verb == "open" else None
+    async with connect(args, role="installer" if verb == "test" else "member") as hub:
+        outputs = (await hub.call("GET", "/api/v1/outputs"))["items"]
+        if verb == "list":
+            return {"outputs": outputs}
+        wanted = args.output.casefold()
+        found = [o for o in outputs if wanted in (o["id"].casefold(), o["name"].casefold())]
+        if len(found) != 1:
+            names = ", ".join(f"{o['name']} ({o['id']})" for o in outputs) or "none"
+            raise RemoteError(f"no output named {args.output!r}: the outputs are {names}")
+        path = f"/api/v1/outputs/{quote(found[0]['id'], safe='')}"
+        if verb == "test":
+            return {"outputs": [await hub.call("POST", f"{path}/test", {})]}
+        return {"outputs": [await hub.call("POST", f"{path}/open", {"code": code})]}
 
 
 EXCLUDED_HOW = {
@@ -455,8 +495,13 @@ def run_remote(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("casahub: interrupted", file=sys.stderr)
         return 130
+    listed = {"zone": "zones", "output": "outputs"}.get(args.command)
     if args.json:
-        print(json.dumps(system.get("zones", system) if args.command == "zone" else system, indent=2))
+        print(json.dumps(system.get(listed, system) if listed else system, indent=2))
+    elif args.command == "zone":
+        print(_describe_zones(system["zones"]))
+    elif args.command == "output":
+        print("\n".join(_describe_outputs(system["outputs"])) or "no siren, valve or relay is paired")
     else:
-        print(_describe_zones(system["zones"]) if args.command == "zone" else _describe(system))
+        print(_describe(system))
     return 0

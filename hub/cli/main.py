@@ -2,8 +2,8 @@
 
 Local commands (`config check`, `user`, `token`, `backup`, `restore`) work on the data dir directly, also
 while the daemon runs (SQLite WAL). Commands that act on the alarm (`status`, `arm`,
-`disarm`) go through the HTTP API, so they pass the same code checks as the dashboard; so do the
-installer's `pair` commands (hub/cli/pair.py).
+`disarm`, `zone`, `output`) go through the HTTP API, so they pass the same code checks as the
+dashboard; so do the installer's `pair` commands (hub/cli/pair.py).
 
 This module is the parser and the dispatch; the verbs live beside it: admin.py (`user`,
 `token`), backup_cmd.py (`backup`, `restore`), client.py (`status`, `arm`, `disarm`, `zone`),
@@ -44,6 +44,7 @@ def _add_remote(parser: argparse.ArgumentParser) -> None:
 def _add_pair(sub: Any) -> None:
     from alarms.messages import LANGUAGES
     from alarms.model import BEHAVIOURS, ZONE_KINDS
+    from alarms.outputs import OUTPUT_KINDS
 
     pair = sub.add_parser("pair", help="pair sensors with the hub (installers)")
     pair_sub = pair.add_subparsers(dest="action", required=True)
@@ -62,6 +63,13 @@ def _add_pair(sub: Any) -> None:
         "--kind", action="append", choices=ZONE_KINDS, help="zone kind (default: what the device senses); repeatable"
     )
     add.add_argument("--behaviour", choices=BEHAVIOURS, help="zone behaviour (default: by kind)")
+    add.add_argument(
+        "--output",
+        action="append",
+        dest="outputs",
+        choices=OUTPUT_KINDS,
+        help="pair it as a siren, a water valve or a relay (switch); repeatable; with no --kind, an output only",
+    )
     add.add_argument("--bindkey", help="BTHome encryption key (32 hex digits)")
     _add_remote(add)
     lst = pair_sub.add_parser("list", help="list the paired devices")
@@ -199,8 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     disarm = sub.add_parser("disarm", help="disarm the system")
     _add_remote(disarm)
     _add_zone(sub)
+    _add_output(sub)
     _add_pair(sub)
     return parser
+
+
+def _add_output(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    output = sub.add_parser("output", help="sirens, water valves and relays")
+    output_sub = output.add_subparsers(dest="output_command", required=True)
+    _add_remote(output_sub.add_parser("list", help="every siren, valve and relay, and what it is doing"))
+    test = output_sub.add_parser("test", help="owner, installer: try one while disarmed (a short sound, a valve cycle)")
+    reopen = output_sub.add_parser("open", help="owner: open a water valve a leak closed (asks the alarm code)")
+    for verb in (test, reopen):
+        verb.add_argument("output", help="the output's id or name")
+        _add_remote(verb)
 
 
 def _add_zone(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

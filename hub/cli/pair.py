@@ -97,11 +97,13 @@ def devices_table(items: Sequence[dict[str, Any]]) -> Any:
             _pct(d["battery"]),
             _radio(d["driver"], d["signal"]),
             "yes" if d["online"] else "NO",
-            ", ".join(d["zones"]),
+            # Sirens, valves and relays beside the zones (an older hub has none): one column more
+            # would fold the ids of a 160-column terminal.
+            ", ".join([*d["zones"], *d.get("outputs", ())]),
         )
         for d in items
     ]
-    columns = ("ID", "NAME", "ROOM", "DRIVER", "ADDRESS", "MODEL", "BATTERY", "SIGNAL", "ONLINE", "ZONES")
+    columns = ("ID", "NAME", "ROOM", "DRIVER", "ADDRESS", "MODEL", "BATTERY", "SIGNAL", "ONLINE", "ZONES/OUTPUTS")
     return _table("Paired devices", columns, rows)
 
 
@@ -265,28 +267,43 @@ async def cmd_add(args: argparse.Namespace) -> int:
         if room is None:
             room = _ask("Room", None) if tty else ""
         kinds: list[str] = list(args.kind or [])
+        outputs: list[str] = list(args.outputs or [])
         if not kinds and args.behaviour:
             kinds = list(candidate["kinds"]) if candidate else []
-        if not kinds and candidate is not None and not candidate["kinds"]:
-            if not tty:
-                raise RemoteError("the device does not say what it senses: pass --kind KIND")
-            kinds = [_ask("Zone kind (water, smoke, motion, contact, power, panic, camera)")]
+        # A siren or a valve senses nothing: with --output (or a candidate that is an output, which
+        # the hub pairs as one) there is no zone kind to ask for.
+        if not kinds and not outputs and candidate is not None and not candidate["kinds"]:
+            if await _offers_outputs(hub, candidate["id"]):
+                pass  # the hub pairs it as the output it says it is
+            elif not tty:
+                raise RemoteError("the device does not say what it senses: pass --kind KIND (or --output KIND)")
+            else:
+                kinds = [_ask("Zone kind (water, smoke, motion, contact, power, panic, camera)")]
         body: dict[str, Any] = {"candidate": candidate_id, "name": name, "room": room}
         if kinds:
             body["zones"] = [{"kind": k, **({"behaviour": args.behaviour} if args.behaviour else {})} for k in kinds]
+        if outputs:
+            body["outputs"] = [{"kind": k} for k in outputs]
         if args.bindkey:
             body["bindkey"] = args.bindkey
         device = await hub.call("POST", "/api/v1/devices", body)
     where = f" in {device['room']}" if device.get("room") else ""
-    text = (
-        f"paired {device['name']}{where}: device {device['id']} ({device['driver']} {device['address']}),"
-        f" zones {', '.join(device['zones'])}"
+    made = [f"zones {', '.join(device['zones'])}"] if device["zones"] or not device.get("outputs") else []
+    made += [f"outputs {', '.join(device['outputs'])}"] if device.get("outputs") else []
+    text = f"paired {device['name']}{where}: device {device['id']} ({device['driver']} {device['address']}), " + (
+        ", ".join(made)
     )
     if args.json:
         _print_json(device)
     else:
         print(text)
     return 0
+
+
+async def _offers_outputs(hub: HubSession, candidate_id: str) -> bool:
+    """Whether the candidate says it can be paired as a siren, valve or relay (its `outputs`)."""
+    data = await hub.call("GET", "/api/v1/pairing/candidates")
+    return any(c.get("id") == candidate_id and c.get("outputs") for c in data.get("items") or ())
 
 
 # ---------------------------------------------------------------------------- pair list / rename / remove
