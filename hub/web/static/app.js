@@ -7,6 +7,7 @@ import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
 import { ALWAYS_ON, exclusionOf, exclusionText, zonesView } from "./zones.js";
 import { alarmCard } from "./alarm.js";
+import { homeOutputs, patchSystem, sirenSounds } from "./outputs.js";
 import { historyView } from "./history.js";
 
 const main = document.getElementById("main");
@@ -48,6 +49,7 @@ function connect() {
       return;
     }
     if (message.type === "system") state.system = message.system;
+    if (message.type === "output") patchSystem(state.system, message.output);
     updateBadge();
     current?.onMessage?.(message);
   });
@@ -91,6 +93,7 @@ const keypadError = document.getElementById("keypad-error");
 const keypadNotReady = document.getElementById("keypad-notready");
 const forceButton = document.getElementById("keypad-force");
 let keypadAction = null;
+let keypadTarget = null; // the valve "open_water" opens
 
 function buildKeys() {
   const keys = document.getElementById("keys");
@@ -106,8 +109,9 @@ function buildKeys() {
   keys.replaceChildren(...buttons);
 }
 
-function openKeypad(action) {
+function openKeypad(action, target = null) {
   keypadAction = action;
+  keypadTarget = target;
   buildKeys();
   document.getElementById("keypad-title").textContent = t(`keypad.${action}`);
   codeInput.value = "";
@@ -122,6 +126,7 @@ async function sendCode(force) {
   const code = codeInput.value;
   if (!code) return;
   keypadError.textContent = "";
+  if (keypadAction === "open_water") return openWater(code);
   try {
     const path = keypadAction === "disarm" ? "/api/v1/system/disarm" : "/api/v1/system/arm";
     const body = keypadAction === "disarm" ? { code } : { mode: keypadAction === "arm_home" ? "home" : "away", code, force };
@@ -144,6 +149,28 @@ async function sendCode(force) {
       codeInput.value = "";
     } else if (exc.status === 409 && exc.body.error === "walk_test") {
       keypadError.textContent = t("wt.arm_refused");
+    } else {
+      keypadError.textContent = errorText(exc);
+    }
+  }
+}
+
+// The owner opens a valve a leak closed: the same keypad and the same code as disarming.
+async function openWater(code) {
+  try {
+    const output = await api("POST", `/api/v1/outputs/${encodeURIComponent(keypadTarget.id)}/open`, { code });
+    dialog.close();
+    patchSystem(state.system, output);
+    current?.onMessage?.({ type: "output", output });
+  } catch (exc) {
+    if (exc.status === 403 && exc.body.error === "bad_code") {
+      keypadError.textContent = t("bad_code");
+      codeInput.value = "";
+    } else if (exc.status === 429) {
+      keypadError.textContent = t("locked", { s: exc.headers?.get("Retry-After") || "90" });
+      codeInput.value = "";
+    } else if (exc.status === 409 && exc.body.error === "not_closed") {
+      keypadError.textContent = t("out.not_closed");
     } else {
       keypadError.textContent = errorText(exc);
     }
@@ -240,8 +267,10 @@ function incidentButtons(incident) {
   return buttons;
 }
 
-// A siren is an output device; until the hub has one, nothing on screen says a siren sounds.
-const hasSiren = (s) => (s.outputs || []).some((o) => o.kind === "siren");
+// Nothing on screen says a siren sounds unless one does: a siren output whose `state` is
+// "sounding" (hub/core/views.py output_json). Without one the alarm is silent, or the hub has
+// no siren at all.
+const hasSiren = (s) => sirenSounds(s);
 
 // The zones out of protection: the system's `excluded` list, with each zone's reason and who.
 function exclusionsOf(s, zones) {
@@ -255,12 +284,13 @@ function exclusionsOf(s, zones) {
 // that do not protect, the buttons, readiness (only while disarmed), anomalies.
 function homeView(root) {
   const top = h("div", { id: "home-alerts" });
+  const outputsBox = h("div", { id: "home-outputs" }); // sirens sounding, valves a leak closed
   const modeBox = h("section", { class: "mode", id: "mode-card", "aria-live": "polite" });
   const excludedBox = h("div", { id: "exclusions" });
   const actions = h("div", { class: "actions", id: "actions" });
   const notReady = h("div", { id: "not-ready" });
   const anomalies = h("div", { id: "home-anomalies" });
-  root.append(top, modeBox, excludedBox, actions, notReady, anomalies, HOUSEHOLD.includes(ME.role) ? pushBlock() : "");
+  root.append(top, outputsBox, modeBox, excludedBox, actions, notReady, anomalies, HOUSEHOLD.includes(ME.role) ? pushBlock() : "");
   let deadline = null;
   let delayName = null;
   let zones = new Map();
@@ -273,6 +303,7 @@ function homeView(root) {
       .filter((i) => ["active", "acknowledged"].includes(i.state))
       .sort((a, b) => (a.state === b.state ? String(b.opened_at).localeCompare(String(a.opened_at)) : a.state === "active" ? -1 : 1));
     top.replaceChildren(...incidents.map((i) => alarmCard(i, zones, incidentButtons(i))));
+    outputsBox.replaceChildren(homeOutputs(s, (valve) => openKeypad("open_water", valve)));
     anomalies.replaceChildren(
       s.anomalies.length
         ? section(
@@ -357,7 +388,7 @@ function homeView(root) {
     refresh,
     onMessage(message) {
       if (message.type === "zone" && message.zone) zones.set(message.zone.id, message.zone);
-      if (message.type === "system" || message.type === "zone") draw();
+      if (message.type === "system" || message.type === "zone" || message.type === "output") draw();
     },
     destroy() {
       clearInterval(timer);

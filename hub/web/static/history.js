@@ -82,6 +82,30 @@ addTexts({
     "ev.alarm_settings_saved": "Tempi dell'allarme cambiati dal pannello", "ev.alarm_settings_reset": "Tempi dell'allarme riportati ai valori dell'installatore",
     "ev.hub_started": "Hub avviato", "ev.test_messages_sent": "Messaggi di prova inviati",
     "ev.tick": "Scaduto un tempo dell'allarme (ritardo o durata)",
+    "ev.an_output": "una sirena o valvola",
+    "ev.output_command": "{output}: {action}", "ev.output_command_why": "{output}: {action} ({why})",
+    "ev.act.burglar": "suona (intrusione)", "ev.act.fire": "suona (incendio)", "ev.act.emergency": "suona",
+    "ev.act.stop": "smette di suonare", "ev.act.squawk_armed": "bip di inserimento", "ev.act.squawk_disarmed": "bip di disinserimento",
+    "ev.act.chime": "bip", "ev.act.close": "chiude l'acqua", "ev.act.open": "riapre l'acqua", "ev.act.on": "si accende", "ev.act.off": "si spegne",
+    "ev.act.other": "comando",
+    "ev.cause.intrusion": "allarme intrusione", "ev.cause.fire": "allarme incendio", "ev.cause.panic": "emergenza",
+    "ev.cause.water": "allarme acqua", "ev.cause.resume": "l'allarme intrusione continua", "ev.cause.time_over": "tempo della sirena finito",
+    "ev.cause.disarm": "disinserimento", "ev.cause.armed": "inserito", "ev.cause.disarmed": "disinserito",
+    "ev.cause.chime": "porta aperta", "ev.cause.owner": "riaperta dal proprietario", "ev.cause.test": "prova", "ev.cause.test_over": "fine della prova",
+    "ev.output_status": "{output} conferma: {status}",
+    "ev.st.sounding": "suona", "ev.st.silent": "in silenzio", "ev.st.closed": "acqua chiusa", "ev.st.open": "acqua aperta",
+    "ev.st.on": "acceso", "ev.st.off": "spento",
+    "ev.output_reported": "{output} dice: {status}",
+    "ev.output_created": "Aggiunto all'impianto: {output}", "ev.output_changed": "Impostazioni cambiate: {output}",
+    "ev.output_removed": "Tolto dall'impianto: {output}", "ev.output_upsert": "Configurazione di {output}",
+    "ev.output_remove": "Richiesta di togliere {output}",
+    "ev.output_failed": "{output} non ha eseguito il comando: {action}", "ev.unknown_output": "Comando per una sirena o valvola non configurata",
+    "ev.output_test": "Richiesta di prova: {output}", "ev.output_test_refused": "Prova rifiutata: {output} ({why})",
+    "ev.refused_out.not_disarmed": "l'impianto è inserito", "ev.refused_out.sounding": "stava già suonando",
+    "ev.refused_out.water_closed": "chiusa per una perdita d'acqua", "ev.refused_out.other": "non possibile ora",
+    "ev.output_open": "Richiesta di riaprire l'acqua: {output}", "ev.output_open_refused": "Riapertura rifiutata: {output} non è una valvola",
+    "ev.output_tamper_tested": "Prova antimanomissione: {output}",
+    "ev.armed_not_ready": "Inserito anche se {output} non è raggiungibile",
   },
   en: {
     "history.category": "Category", "cat.alarms": "Alarms", "cat.arming": "Arming and disarming",
@@ -155,6 +179,30 @@ addTexts({
     "ev.alarm_settings_saved": "Alarm timings changed in the dashboard", "ev.alarm_settings_reset": "Alarm timings back to the installer's values",
     "ev.hub_started": "Hub started", "ev.test_messages_sent": "Test messages sent",
     "ev.tick": "An alarm timer ran out (delay or duration)",
+    "ev.an_output": "a siren or valve",
+    "ev.output_command": "{output}: {action}", "ev.output_command_why": "{output}: {action} ({why})",
+    "ev.act.burglar": "sounds (intrusion)", "ev.act.fire": "sounds (fire)", "ev.act.emergency": "sounds",
+    "ev.act.stop": "stops sounding", "ev.act.squawk_armed": "arming beep", "ev.act.squawk_disarmed": "disarming beep",
+    "ev.act.chime": "beep", "ev.act.close": "shuts the water off", "ev.act.open": "turns the water back on", "ev.act.on": "switches on", "ev.act.off": "switches off",
+    "ev.act.other": "command",
+    "ev.cause.intrusion": "intrusion alarm", "ev.cause.fire": "fire alarm", "ev.cause.panic": "emergency",
+    "ev.cause.water": "water leak alarm", "ev.cause.resume": "the intrusion alarm goes on", "ev.cause.time_over": "siren time over",
+    "ev.cause.disarm": "disarmed", "ev.cause.armed": "armed", "ev.cause.disarmed": "disarmed",
+    "ev.cause.chime": "door opened", "ev.cause.owner": "opened by the owner", "ev.cause.test": "test", "ev.cause.test_over": "end of the test",
+    "ev.output_status": "{output} confirms: {status}",
+    "ev.st.sounding": "sounding", "ev.st.silent": "silent", "ev.st.closed": "water off", "ev.st.open": "water on",
+    "ev.st.on": "on", "ev.st.off": "off",
+    "ev.output_reported": "{output} says: {status}",
+    "ev.output_created": "Added to the system: {output}", "ev.output_changed": "Settings changed: {output}",
+    "ev.output_removed": "Taken out of the system: {output}", "ev.output_upsert": "Set up: {output}",
+    "ev.output_remove": "Request to take out {output}",
+    "ev.output_failed": "{output} did not carry out the command: {action}", "ev.unknown_output": "Command for a siren or valve that is not set up",
+    "ev.output_test": "Request to test: {output}", "ev.output_test_refused": "Test refused: {output} ({why})",
+    "ev.refused_out.not_disarmed": "the system is armed", "ev.refused_out.sounding": "it was sounding already",
+    "ev.refused_out.water_closed": "closed by a water leak", "ev.refused_out.other": "not possible now",
+    "ev.output_open": "Request to turn the water back on: {output}", "ev.output_open_refused": "Opening refused: {output} is not a valve",
+    "ev.output_tamper_tested": "Tamper test: {output}",
+    "ev.armed_not_ready": "Armed although {output} is unreachable",
   },
 });
 
@@ -174,6 +222,13 @@ const PLAIN = new Set([
 ]);
 
 const has = (key) => t(key) !== key;
+
+// "<output>: <rest>", the detail the engine writes for the outputs' log events (alarms/output_rules.py).
+function outputDetail(detail) {
+  const text = String(detail || "");
+  const at = text.lastIndexOf(": ");
+  return at < 0 ? { id: text, rest: "" } : { id: text.slice(0, at), rest: text.slice(at + 2) };
+}
 
 // Who did it, in words ("da mario", "dall'hub"): a user's name as it is, the hub's own actors
 // by what they are.
@@ -205,6 +260,8 @@ function sentence(e, ctx) {
   const deviceOf = (id) => (id && ctx.devices.get(id)?.name) || d.name || t("ev.a_device");
   const what = d.kind && has(`incident.kind.${d.kind}`) ? t(`incident.kind.${d.kind}`) : t("ev.an_alarm");
   const kind = e.kind;
+  const outputOf = (id) => (id ? ctx.outputs?.get(id)?.name || id : t("ev.an_output"));
+  if (kind.startsWith("output_") || ["unknown_output", "armed_not_ready"].includes(kind)) return outputSentence(e, outputOf);
   switch (kind) {
     case "incident_opened":
     case "activation_added":
@@ -289,6 +346,40 @@ function sentence(e, ctx) {
   }
 }
 
+// The sirens', valves' and relays' events: log events carry "<output>: ..." in `detail`, engine
+// inputs their fields (output, status, action, id).
+function outputSentence(e, outputOf) {
+  const d = e.data || {};
+  const { id, rest } = outputDetail(d.detail);
+  const output = outputOf(d.output || d.id || id);
+  switch (e.kind) {
+    case "output_command": {
+      const match = /^([a-z_]+)(?: \(([a-z_]+)\))?$/.exec(rest);
+      const action = match && has(`ev.act.${match[1]}`) ? t(`ev.act.${match[1]}`) : t("ev.act.other");
+      const why = match?.[2] && has(`ev.cause.${match[2]}`) ? t(`ev.cause.${match[2]}`) : "";
+      return why ? t("ev.output_command_why", { output, action, why }) : t("ev.output_command", { output, action });
+    }
+    case "output_status":
+    case "output_reported": {
+      const status = d.status || rest;
+      return t(`ev.${e.kind}`, { output, status: has(`ev.st.${status}`) ? t(`ev.st.${status}`) : status || "?" });
+    }
+    case "output_changed":
+      return t(rest === "created" ? "ev.output_created" : "ev.output_changed", { output });
+    case "output_failed": {
+      const act = d.action || rest.split(" ")[0];
+      return t("ev.output_failed", { output, action: has(`ev.act.${act}`) ? t(`ev.act.${act}`) : t("ev.act.other") });
+    }
+    case "output_test_refused":
+      return t("ev.output_test_refused", { output, why: t(has(`ev.refused_out.${rest}`) ? `ev.refused_out.${rest}` : "ev.refused_out.other") });
+    case "output_removed":
+    case "output_tamper_tested":
+      return t(`ev.${e.kind}`, { output: outputOf(d.detail) });
+    default:
+      return has(`ev.${e.kind}`) ? t(`ev.${e.kind}`, { output }) : t("ev.other");
+  }
+}
+
 export function historyView(root) {
   const category = h("select", { id: "f-category" },
     h("option", { value: "" }, t("history.all")),
@@ -314,7 +405,7 @@ export function historyView(root) {
   let cursor = null;
   let done = false;
   let busy = false;
-  const ctx = { zones: new Map(), devices: new Map() };
+  const ctx = { zones: new Map(), devices: new Map(), outputs: new Map() };
 
   // Names first (a row says "Porta d'ingresso", not an id), then the first page.
   const names = Promise.all([
@@ -327,6 +418,9 @@ export function historyView(root) {
     api("GET", "/api/v1/devices").then(({ items }) => {
       for (const d of items) ctx.devices.set(d.id, d);
     }),
+    api("GET", "/api/v1/outputs").then(({ items }) => {
+      for (const o of items) ctx.outputs.set(o.id, o);
+    }).catch(() => {}), // an older hub has no outputs
   ]).catch(() => {});
 
   const query = (before) => {

@@ -7,6 +7,7 @@
 // the form the installer is typing in.
 import { language, t } from "./i18n.js";
 import { ME, api, debounce, errorText, h, section } from "./ui.js";
+import { outputsSection, walkOutputs } from "./outputs.js";
 
 const INSTALLERS = ["owner", "installer"];
 const POLL_MS = 2000; // candidates while a scan runs
@@ -410,6 +411,7 @@ function walkTestSection(signalText) {
   let running = false;
   let deadline = null; // performance.now() at which the running test ends
   let tested = -1;
+  let mode = null; // the system's mode: an output is tried only while disarmed
 
   // `remaining` (seconds, from the hub's clock) sets the countdown: the phone's clock may be off.
   function draw(w, remaining) {
@@ -434,7 +436,7 @@ function walkTestSection(signalText) {
     tick();
     tested = testedList.length;
     if (!running && !w.started_at) {
-      results.replaceChildren(); // no walk test ever ran: nothing to show
+      results.replaceChildren(walkOutputs(w.outputs, null, mode)); // no walk test ever ran: only the outputs to try
       return;
     }
     const when = (z) => [clock(z.at), signalText(z.zone, z.signal)].filter(Boolean).join(" · ");
@@ -449,6 +451,7 @@ function walkTestSection(signalText) {
         : h("p", { class: "ok", id: "wt-untested-none" }, t("wt.all_tested")),
       tampers.length ? h("h3", {}, t("wt.tampers")) : "",
       tampers.length ? h("ul", { class: "list", id: "wt-tampers" }, tampers.map((z) => zoneLine(z, clock(z.at)))) : "",
+      walkOutputs(w.outputs, w.started_at, mode), // sirens and valves: tried with their own button
     );
   }
 
@@ -459,6 +462,7 @@ function walkTestSection(signalText) {
   async function load() {
     try {
       const [walk, system] = await Promise.all([api("GET", "/api/v1/pairing/walktest"), api("GET", "/api/v1/system")]);
+      mode = system.mode;
       draw(walk, system.walk_test?.remaining);
       error.textContent = "";
     } catch (exc) {
@@ -499,7 +503,12 @@ function walkTestSection(signalText) {
     load,
     onMessage(message) {
       if (message.type === "event" && String(message.kind || "").startsWith("walk_test")) later();
+      else if (message.type === "event" && ["output_status", "output_changed", "output_removed"].includes(message.kind)) later();
       else if (message.type === "system") {
+        if (message.system && message.system.mode !== mode) {
+          mode = message.system.mode;
+          later();
+        }
         const w = message.system?.walk_test;
         if (Boolean(w?.active) !== running) later();
         else if (w?.active) {
@@ -524,14 +533,17 @@ export function pairingView(root) {
   const devices = devicesSection(rooms, () => pair.load()); // a removed device is a candidate again
   const pair = pairSection(rooms, () => devices.load());
   const walk = walkTestSection(devices.signalText);
+  const outputs = outputsSection();
   // The device list grows long on a phone: buttons to the parts below the first (not #anchors, which
   // would go through the router's popstate and rebuild the page).
   const jump = (el, key) => h("button", { type: "button", class: "jump", onclick: () => el.scrollIntoView() }, t(key));
   root.append(
-    h("div", { class: "row", id: "pairing-parts" }, jump(walk.el, "wt.section"), jump(devices.el, "devices.section")),
+    h("div", { class: "row", id: "pairing-parts" },
+      jump(walk.el, "wt.section"), jump(outputs.el, "out.section"), jump(devices.el, "devices.section")),
     rooms,
     pair.el,
     walk.el, // before the device list, which can be long: the installer pairs, then walks the house
+    outputs.el,
     devices.el,
   );
 
@@ -539,6 +551,7 @@ export function pairingView(root) {
     pair.load();
     devices.load();
     walk.load();
+    outputs.load();
   };
   const laterDevices = debounce(devices.load, 300);
   refresh();
@@ -546,6 +559,7 @@ export function pairingView(root) {
     refresh,
     onMessage(message) {
       walk.onMessage(message);
+      outputs.onMessage(message);
       // Pairing and removal (here, in the CLI or elsewhere) show as the zones they create or remove.
       if (message.type === "event" && DEVICE_EVENTS.has(message.kind)) laterDevices();
       else if (message.type === "anomaly") laterDevices(); // a device went offline or came back
