@@ -20,11 +20,11 @@ from alarms.model import (
     AlarmSettings,
     Behaviour,
     DeviceHealth,
+    OutputUpsert,
     SensorChanged,
     State,
     WalkTestStart,
     WalkTestStop,
-    OutputUpsert,
     ZoneKind,
     ZoneUpsert,
 )
