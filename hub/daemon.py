@@ -500,6 +500,9 @@ class Daemon:
                         await task
             with contextlib.suppress(Exception):
                 await hub.flush_telemetry()
+            if hub.outputs is not None:
+                with contextlib.suppress(Exception):
+                    await hub.outputs.flush()  # confirmations heard just before the stop
             await listener.close()
             await runner.cleanup()
             accounts.conn.close()

@@ -301,6 +301,10 @@ class OutputDispatcher:
             log.warning("resuming %d output command(s) left unconfirmed", len(resumed))
         return resumed
 
+    async def flush(self) -> None:
+        """Write the results not written yet (a clean stop)."""
+        await self._retry_records()
+
     async def record_all(self, rows: Iterable[CommandRow]) -> None:
         """Write the current state of rows just given table ids (storage came back)."""
         for row in rows:
