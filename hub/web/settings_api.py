@@ -44,7 +44,6 @@ __all__ = ["add_settings_routes", "effective_settings", "grade2_warnings"]
 log = logging.getLogger(__name__)
 
 PATH = "/api/v1/system/settings"
-FIELDS: tuple[str, ...] = AlarmSettings.__struct_fields__
 # Two owners saving at once must not each write over the other's fields.
 CHANGES = web.AppKey("casahub_settings_lock", asyncio.Lock)
 
@@ -63,6 +62,9 @@ class SettingsPatch(msgspec.Struct, forbid_unknown_fields=True):
     swinger_limit: Limit | Unset | None = msgspec.UNSET
     offline_grace: Seconds | Unset | None = msgspec.UNSET
 
+
+# The timings the dashboard may change; the rest of [alarm] (panic_audible) is the config's alone.
+FIELDS: tuple[str, ...] = SettingsPatch.__struct_fields__
 
 def effective_settings(config: AlarmSettings, overrides: dict[str, float]) -> AlarmSettings:
     """The config's values with the dashboard's on top."""
@@ -99,9 +101,9 @@ def grade2_warnings(settings: AlarmSettings) -> list[dict[str, str]]:
 def settings_answer(hub: Hub) -> dict[str, Any]:
     settings = hub.state.settings
     return {
-        "settings": msgspec.to_builtins(settings),
+        "settings": {name: getattr(settings, name) for name in FIELDS},
         "source": {name: "dashboard" if name in hub.settings_overrides else "config" for name in FIELDS},
-        "config": msgspec.to_builtins(hub.config_settings),
+        "config": {name: getattr(hub.config_settings, name) for name in FIELDS},
         "warnings": grade2_warnings(settings),
     }
 
