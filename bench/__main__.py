@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): run every benchmark, print one table, write bench/results.json.
 
-    python -m bench [--only floor,latency,ingest,footprint,wear,storm,camera] [--quick] [--output FILE]
+    python -m bench [--only floor,latency,ingest,footprint,wear,storm,camera,sirens] [--quick] [--output FILE]
 
 Suites, in order (see each module's docstring for the method):
   floor      bare SQLite WAL synchronous=FULL commit, loopback TCP round trip   bench/floor.py
@@ -10,6 +10,7 @@ Suites, in order (see each module's docstring for the method):
   wear       bytes written for one simulated day of 50 sensors (SD card)         bench/wear.py
   storm      100 zones in 1 s, then again with 20 dashboards + 100 API req/s     bench/storm.py
   camera     motion detection and MJPEG parsing, cost per frame                 bench/camera.py
+  sirens     a door opens while armed -> the siren's command on the MQTT wire    bench/sirens.py
 
 The whole run takes about 3-4 minutes on 2 cores; BENCH_HA=1 adds the Home Assistant
 reference (its first run installs homeassistant==2024.3.3 into bench/.venv-ha, ~2 minutes).
@@ -29,7 +30,7 @@ from typing import Any
 
 from bench.common import DEFAULT_OUTPUT, Report, Row, load_results, machine_info, merge_results, now_iso, say
 
-SUITES = ("floor", "latency", "ingest", "footprint", "wear", "storm", "camera")
+SUITES = ("floor", "latency", "ingest", "footprint", "wear", "storm", "camera", "sirens")
 
 
 def _loadavg() -> str:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 report.add(Row(name, f"{name}: FAILED ({type(exc).__name__})", value=str(exc)[:36]))
             say(f"{name}: {time.monotonic() - t0:.0f} s")
 
-        from bench import camera, footprint, ingest, latency, storm, wear
+        from bench import camera, footprint, ingest, latency, sirens, storm, wear
 
         suite("latency", lambda: latency.run(folder / "latency", report, floor, alarms=30 if quick else 200))
         suite(
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         suite("wear", lambda: wear.run(folder / "wear", report, hours=2 if quick else 24))
         suite("storm", lambda: storm.run(folder / "storm", report, floor))
         suite("camera", lambda: camera.run(report, samples=50 if quick else 200))
+        suite("sirens", lambda: sirens.run(folder / "sirens", report, floor, samples=30 if quick else 200))
         if "floor" in only and len(only) > 1:
             # The disk of a shared or virtual machine changes under load: the floor again, at the end.
             from bench.common import summary_ms
