@@ -572,7 +572,10 @@ class Hub:
         try:
             await self._ingest(driver, reading)
         finally:
-            self._ingested.set()
+            # An output's report comes by itself, a moment after a command (the demo's siren
+            # answering): it is not what `settle` waits for.
+            if not isinstance(reading, OutputReading):
+                self._ingested.set()
 
     async def _ingest(self, driver: str, reading: Reading) -> None:
         device = self.device_by_address(driver, reading.address)
@@ -788,7 +791,8 @@ class Hub:
         self._dirty_devices.discard(device_id)
 
     async def settle(self, timeout: float = 1.0) -> None:
-        """Wait until the readings a driver just produced have gone through the engine (demo API)."""
+        """Wait until the readings a driver just produced have gone through the engine (demo API);
+        outputs' reports do not count."""
         self._ingested.clear()
         try:
             await wait_set(self._ingested, timeout)
