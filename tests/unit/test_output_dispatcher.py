@@ -533,3 +533,24 @@ async def test_while_storage_fails_the_siren_is_commanded_from_memory_and_writte
     rows = await home.rows()
     assert [(r["action"], r["state"], r["attempts"]) for r in rows] == [("burglar", "confirmed", 1)]
     assert rows[0]["id"] > 0 and hub.degraded.commands == []
+
+
+async def test_a_silent_siren_goes_offline_and_arming_is_not_ready(tmp_path: Path) -> None:
+    """Supervision covers output devices as sensors' (hub/core/supervision.py): silent past its
+    expected interval, the siren is offline, which makes arming not ready (siren_offline)."""
+    from alarms import engine
+
+    clock, driver = Clock(), FakeDriver()
+    home = await paired_home(tmp_path, clock, driver)
+    hub = home.hub
+    hub.expected_interval = lambda driver_type, address: 10.0 if address == "0x01" else None
+    await hub.ingest("fake", HealthReading(address="0x01", at=clock(), battery=90.0))
+    clock.now += 25  # two reports missed
+    await hub.supervision.check()
+    clock.now += 6  # past the window in which a bridge outage would group devices
+    await hub.supervision.check()
+    assert not hub.state.outputs["sirena"].online
+    assert ("sirena", "siren_offline") in engine.readiness(hub.state, "away")
+    await hub.ingest("fake", HealthReading(address="0x01", at=clock(), online=True))
+    assert hub.state.outputs["sirena"].online
+    assert engine.readiness(hub.state, "away") == []
