@@ -322,7 +322,10 @@ class OutputDispatcher:
                     if any(r.waiting for r in rows) and (worker is None or worker.done()):
                         self._workers[output] = tasks.create_task(self._work(output), name=f"output:{output}")
                 if self._unrecorded:
-                    await self._retry_records()
+                    try:
+                        await self._retry_records()
+                    except Exception:
+                        log.exception("writing output command results failed")
                 try:
                     await wait_set(self._wake, RECORD_RETRY if self._unrecorded else None)
                 except TimeoutError:
@@ -332,7 +335,11 @@ class OutputDispatcher:
         event = self._events.setdefault(output, asyncio.Event())
         while True:
             event.clear()
-            delay = await self.step(output)
+            try:
+                delay = await self.step(output)
+            except Exception:  # a bug here must not end the daemon's task group, nor the retries
+                log.exception("output %s: dispatching failed; trying again in 1 s", output)
+                delay = 1.0
             if delay is None:
                 return
             try:
