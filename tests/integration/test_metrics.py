@@ -111,7 +111,7 @@ async def test_metrics_over_http_parse_as_prometheus_text(metrics_url: str) -> N
     assert value(samples, "process_resident_memory_bytes") > 1_000_000
     assert 0 <= value(samples, "casahub_event_loop_lag_seconds") < 5
     assert value(samples, "casahub_centre_link_up", transport="log") == 1
-    assert value(samples, "casahub_devices", driver="simulated", state="online") == 7
+    assert value(samples, "casahub_devices", driver="simulated", state="online") == 9  # the kit, a siren, a valve
     assert value(samples, "casahub_driver_running", driver="simulated") == 1
     assert value(samples, "casahub_metrics_storage_ok") == 1
 
@@ -163,7 +163,7 @@ async def test_faults_and_driver_health(api: Api, running_hub: RunningHub) -> No
     assert value(samples, "casahub_centre_link_up", transport="log") == 0
     assert value(samples, "casahub_anomalies_active", kind="centre_unreachable") == 1
     assert value(samples, "casahub_devices", driver="simulated", state="offline") == 1
-    assert value(samples, "casahub_devices", driver="simulated", state="online") == 6
+    assert value(samples, "casahub_devices", driver="simulated", state="online") == 8
     assert value(samples, "casahub_device_battery_min_percent", driver="simulated") == 7
     await hub.raise_fault("centre_unreachable", "centre", active=False)
     _, samples, _ = await scrape(running_hub)
@@ -209,7 +209,7 @@ async def test_a_failing_database_still_gives_the_in_memory_metrics(running_hub:
         _, samples, _ = await scrape(running_hub)
     assert value(samples, "casahub_metrics_storage_ok") == 0
     assert value(samples, "casahub_mode", mode="disarmed") == 1
-    assert value(samples, "casahub_devices", driver="simulated", state="online") == 7
+    assert value(samples, "casahub_devices", driver="simulated", state="online") == 9  # the kit, a siren, a valve
 
 
 async def test_loop_lag_monitor_sees_a_blocked_loop() -> None:
