@@ -176,6 +176,7 @@ def zone_json(hub: HubView, zone_id: str) -> dict[str, Any]:
         "kind": z.kind,
         "behaviour": z.behaviour,
         "home": z.home,
+        "chime": z.chime,
         "room": z.room,
         "device": z.device,
         "active": z.active,

@@ -215,6 +215,7 @@ async def device_patch(request: web.Request) -> web.Response:
                     home=z.home,
                     device=z.device,
                     room=zone_room,
+                    chime=z.chime,
                     by=actor(principal),
                 )
             )

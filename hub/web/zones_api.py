@@ -35,6 +35,8 @@ class ZonePatch(msgspec.Struct, forbid_unknown_fields=True):
     room: Name | msgspec.UnsetType = msgspec.UNSET
     behaviour: Behaviour | msgspec.UnsetType = msgspec.UNSET
     home: bool | msgspec.UnsetType = msgspec.UNSET
+    # Opening while disarmed makes the sirens with chime = true beep (alarms/output_rules.py).
+    chime: bool | msgspec.UnsetType = msgspec.UNSET
     bypassed: bool | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -68,7 +70,7 @@ async def zone_patch(request: web.Request) -> web.Response:
     body = await read_body(request, ZonePatch)
     hub = ctx_of(request).hub
     z = hub.state.zones[zone_id]
-    configures = any(v is not msgspec.UNSET for v in (body.name, body.room, body.behaviour, body.home))
+    configures = any(v is not msgspec.UNSET for v in (body.name, body.room, body.behaviour, body.home, body.chime))
     if principal.role == "member" and configures:
         raise ApiError(403, "forbidden", "members may only exclude zones or end an exclusion")
     if principal.role == "installer" and body.bypassed is not msgspec.UNSET:
@@ -102,6 +104,7 @@ async def zone_patch(request: web.Request) -> web.Response:
                 home=z.home if body.home is msgspec.UNSET else body.home,
                 device=z.device,
                 room=z.room if body.room is msgspec.UNSET else body.room,
+                chime=z.chime if body.chime is msgspec.UNSET else body.chime,
                 by=actor(principal),
             )
         )

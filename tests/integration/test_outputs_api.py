@@ -296,3 +296,18 @@ async def test_the_commissioning_report_wants_a_confirmed_siren_test(outputs: Ru
     assert line["pass"] is True, line
     report = await api.get("/api/v1/pairing/report?format=json")
     assert mine(report["outputs"])[SIREN]["tested_at"] and mine(report["outputs"])[VALVE]["tested_at"] is None
+
+
+async def test_a_zone_chimes_when_asked_and_keeps_it_through_edits(api: Api, running_hub: RunningHub) -> None:
+    """`chime` is a zone setting (PATCH, owner/installer, disarmed); renaming the zone or its device keeps it."""
+    hub = running_hub.hub
+    door = next(z for z in hub.state.zones.values() if z.kind == "contact")
+    status, body = await api.request("PATCH", f"/api/v1/zones/{door.id}", {"chime": True})
+    assert status == 200 and body["chime"] is True, body
+    status, body = await api.request("PATCH", f"/api/v1/zones/{door.id}", {"name": "Porta di casa"})
+    assert status == 200 and body["chime"] is True and hub.state.zones[door.id].chime, body
+    assert door.device is not None
+    status, _ = await api.request("PATCH", f"/api/v1/devices/{door.device}", {"name": "Contatto porta"})
+    assert status == 200 and hub.state.zones[door.id].chime
+    status, body = await api.request("PATCH", f"/api/v1/zones/{door.id}", {"chime": "yes"})
+    assert status == 400, body
