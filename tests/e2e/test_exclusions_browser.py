@@ -3,14 +3,15 @@ Chromium driven by Playwright, against a running demo hub.
 
 The owner on a 360 px phone screen excludes the front door from the Zones page through a
 confirmation that names the zone and says what follows; the home page then lists it in amber
-with when it ends, and never says "Tutta la casa è protetta" while it is excluded (it does once
-nothing is). Armed, the change controls are locked with "Disinserisci per modificare" and the
-readiness line is gone; an intrusion says "Allarme in corso", never that a siren sounds (the
-hub has no siren output). A water alarm shows its zone, its room and what to do, above the mode
-card. The owner isolates the smoke zone with code, reason and hours (at most 24) and restores
-it with the code; a member ends an inhibit without a code and cannot isolate. History shows
-every kind of event the hub can write in people's words, in Italian and in English, with no
-internal name on screen, and its category filter keeps to its category.
+with when it ends, and never says "Tutta la casa è protetta" while it is excluded (it does
+once nothing is). Armed, the change controls are locked with "Disinserisci per modificare" and
+the readiness line is gone; an intrusion says "Allarme in corso", never that a siren sounds
+(the demo's siren is unpaired first: a hub with no siren). A water alarm shows its zone, its
+room and what to do, above the mode card. The owner isolates the smoke zone with code, reason
+and hours (at most 24) and restores it with the code; a member ends an inhibit without a code
+and cannot isolate. History shows every kind of event the hub can write in people's words, in
+Italian and in English, with no internal name on screen, and its category filter keeps to its
+category.
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ async def test_home_and_zones_tell_the_truth_about_exclusions(tmp_path: Path, br
             await api.login()
             status, body = await api.request("PATCH", "/api/v1/system/settings", {"exit_delay": 1})
             assert status == 200, body
+            # A hub with no siren (the demo's is unpaired): the home page must not claim one sounds.
+            # tests/e2e/test_outputs_browser.py shows the siren when there is one.
+            for siren in (o for o in (await api.get("/api/v1/outputs"))["items"] if o["kind"] == "siren"):
+                status, body = await api.request("DELETE", f"/api/v1/devices/{siren['device']}")
+                assert status == 200, body
             zones = {z["id"]: z for z in (await api.get("/api/v1/zones"))["items"]}
             door, smoke, water = zones[DOOR]["name"], zones[SMOKE]["name"], zones[WATER]
             assert water["room"], "the demo's water sensor has a room"
