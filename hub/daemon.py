@@ -35,6 +35,7 @@ from drivers.registry import load_driver
 from hub.config import Config, ConfigError, ContactConfig, load_config, parse_listen
 from hub.core.channel_watch import check_notification_channels, run_channel_watch
 from hub.core.clock import SteadyClock
+from hub.core.clock_watch import run_clock_watch
 from hub.core.outbox import OutboxDispatcher
 from hub.core.outputs import OutputDispatcher
 from hub.core.pairing import OutputSpec, pair_device
@@ -459,7 +460,7 @@ class Daemon:
                     await stack.enter_async_context(export)
                     tasks.create_task(export.run(), name="mqtt-export")
                 if isinstance(self.clock, SteadyClock):
-                    tasks.create_task(hub.run_clock_watch(self.clock.detect_step), name="clock")
+                    tasks.create_task(run_clock_watch(hub, self.clock.detect_step), name="clock")
                 if not p.demo:
                     tasks.create_task(
                         host_health.run_host_health(

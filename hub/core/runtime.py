@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import msgspec
 
-from alarms import engine, output_rules
+from alarms import engine
 from alarms.model import (
     ActivationAdded,
     AlarmSettings,
@@ -29,7 +29,6 @@ from alarms.model import (
     AnyEvent,
     ArmRefused,
     CancelEscalation,
-    ClockStep,
     Configure,
     DeviceHealth,
     Incident,
@@ -42,7 +41,6 @@ from alarms.model import (
     Output,
     OutputCommand,
     OutputFailed,
-    OutputReported,
     Report,
     SensorChanged,
     Siren,
@@ -53,11 +51,11 @@ from alarms.model import (
     WalkTestActivation,
     Zone,
 )
-from alarms.outputs import CONFIRMED_BY, Action, Command, OutputKind, OutputStatus
+from alarms.outputs import Action
 from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, OutputReading, Reading, SensorReading
 from drivers.capabilities import traits_of
-from hub.core import outbox, outputs, views
+from hub.core import outbox, output_link, outputs, views
 from hub.core.clock import wait_set
 from hub.core.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
 from hub.core.devices import DeviceRecord as DeviceRecord  # its old import path (hub/export)
@@ -80,17 +78,6 @@ TELEMETRY_FLUSH = 60.0  # seconds between batched writes of battery/signal/last_
 # A received signal strength wobbles by a few dB from one report to the next; the stored value
 # only serves restarts (the API shows the live one), so it is rewritten when it moves this much.
 SIGNAL_DEADBAND = 6.0  # dB
-# Which output kind a reported status is about (a device may be a siren and a relay at once).
-STATUS_KIND: dict[OutputStatus, OutputKind] = {
-    "sounding": "siren",
-    "silent": "siren",
-    "open": "valve",
-    "closed": "valve",
-    "on": "switch",
-    "off": "switch",
-}
-# What the engine may still want of an output after a restart, sent again for the time left.
-TIMED_ACTIONS: frozenset[Action] = frozenset({"burglar", "fire", "emergency", "on"})
 
 
 def _telemetry_moved(stored: tuple[object, ...] | None, values: tuple[object, ...]) -> bool:
@@ -193,49 +180,7 @@ class Hub:
         # Deadlines that passed while the hub was down fire now, at their original times (a
         # siren whose siren time ended meanwhile is commanded to stop here).
         await self.submit(Tick())
-        await self.reassert_outputs()
-
-    async def reassert_outputs(self) -> None:
-        """After a restart, command again what the engine still wants of each output: a siren
-        within its siren time sounds again for the time left (it may have been reset, or the
-        command lost with the hub), and an output whose status does not show what it was last
-        asked is asked again, unless a resumed command already does that."""
-        now = self.clock()
-        rows: list[outputs.CommandRow] = []
-        for output in sorted(self.state.outputs.values(), key=lambda o: o.id):
-            wanted = output.wanted
-            if wanted is None or CONFIRMED_BY[wanted] is None:
-                continue
-            until = output.wanted_until
-            if until is not None and wanted in TIMED_ACTIONS:
-                if until <= now:
-                    continue  # the Tick above ended it
-                command = Command(action=wanted, seconds=min(until - now, output_rules.MAX_COMMAND_SECONDS))
-            elif output.status is not None and output_rules.confirms(output, output.status):
-                continue
-            elif self.outputs is not None and self.outputs.waiting(output.id):
-                continue
-            else:
-                command = Command(action=wanted)
-            rows.append(self._command_row(output.id, command, "recover", self.state, now))
-        if not rows:
-            return
-        try:
-            async with self.db.transaction() as conn:
-                ids = []
-                for row in rows:
-                    await outputs.supersede(conn, row, now)
-                    ids.append(await outputs.insert(conn, row))
-                    detail = f"{row.output}: {row.action} (recover)"  # as the engine's LogEvent says it
-                    await journal.append_event(conn, now, "output_command", actor="hub", data={"detail": detail})
-            for row, row_id in zip(rows, ids, strict=True):
-                row.id = row_id
-        except STORAGE_ERRORS as exc:
-            log.error("the outputs' commands at start could not be written (%s): sending them from memory", exc)
-            self.degraded.commands.extend(rows)
-        log.warning("restart: commanding again %s", ", ".join(f"{r.output} {r.action}" for r in rows))
-        if self.outputs is not None:
-            self.outputs.add(rows)
+        await output_link.reassert_outputs(self)
 
     # ------------------------------------------------------------------ the engine step
     async def submit(self, event: AnyEvent, *, actor: str | None = None) -> Step:
@@ -339,7 +284,7 @@ class Hub:
                     self.degraded.cancel_escalation(incident_id)
                 case OutputCommand():
                     # A full disk must not silence a siren: sent from memory, written when it can be.
-                    row = self._command_row(effect.output, effect.command, effect.reason, step.state, now)
+                    row = output_link.command_row(self, effect.output, effect.command, effect.reason, step.state, now)
                     self.degraded.commands.append(row)
                     self._new_commands.append(row)
                 case _:
@@ -467,7 +412,7 @@ class Hub:
             case OutputCommand():
                 # Its LogEvent (output_command) is journaled beside it; this is the row the
                 # output dispatcher sends and follows (hub/core/outputs.py).
-                row = self._command_row(effect.output, effect.command, effect.reason, state, now)
+                row = output_link.command_row(self, effect.output, effect.command, effect.reason, state, now)
                 await outputs.supersede(conn, row, now)
                 row.id = await outputs.insert(conn, row)
                 self._new_commands.append(row)
@@ -488,23 +433,6 @@ class Hub:
         except Exception:
             log.exception("incident %s: no photos for the alarm e-mail", incident.id)
             return []
-
-    def _command_row(
-        self, output_id: str, command: Command, reason: str, state: State, now: float
-    ) -> outputs.CommandRow:
-        """A command to `output_id`, addressed to its device's driver as paired now."""
-        output = state.outputs.get(output_id)
-        device = self.devices.get(output.device) if output is not None and output.device is not None else None
-        return outputs.new_row(
-            output_id,
-            command,
-            reason,
-            device=output.device if output is not None else None,
-            driver=device.driver if device is not None else None,
-            address=device.address if device is not None else None,
-            now=now,
-            deadline=self.outputs.deadline if self.outputs is not None else outputs.DEFAULT_DEADLINE,
-        )
 
     async def output_failed(self, output: str, action: Action, detail: str) -> None:
         """The output dispatcher gave up a command: the engine raises `output_failure`."""
@@ -607,7 +535,7 @@ class Hub:
                     await self.submit(SensorChanged(zone=zone.id, active=reading.active), actor=actor)
             return
         if isinstance(reading, OutputReading):
-            await self._output_reading(reading, mine, actor)
+            await output_link.output_reading(self, reading, mine, actor)
             return
         if reading.battery is not None:
             device.battery = reading.battery
@@ -635,20 +563,6 @@ class Hub:
         )
         if change.battery_low is not None or change.tamper is not None:
             await self.submit(change, actor=actor)
-
-    async def _output_reading(self, reading: OutputReading, mine: list[Output], actor: str) -> None:
-        """What an output says it is doing: the commands it confirms are done at once (the
-        dispatcher stops re-sending), and a change of status goes to the engine (which clears
-        `output_failure` when it confirms what was last asked)."""
-        kind = STATUS_KIND[reading.status]
-        for output in mine:
-            if output.kind != kind:
-                continue
-            if self.outputs is not None:
-                self.outputs.confirm(output.id, reading.status, reading.at)
-            failing = any(a.kind == "output_failure" and a.subject == output.id for a in self.state.anomalies.values())
-            if output.status != reading.status or (failing and output_rules.confirms(output, reading.status)):
-                await self.submit(OutputReported(output=output.id, status=reading.status, at=reading.at), actor=actor)
 
     def silent_devices(self, now: float) -> list[tuple[str, str]]:
         """Devices heard from longer ago than their expected interval (supervision)."""
@@ -715,26 +629,6 @@ class Hub:
             await conn.executemany(
                 "UPDATE devices SET battery = ?, signal = ?, last_seen = ?, online = ? WHERE id = ?", rows
             )
-
-    async def run_clock_watch(self, detect_step: Callable[[], float | None], interval: float = 1.0) -> None:
-        """Notice wall-clock steps; move running delays and waiting messages along with them."""
-        while True:
-            await asyncio.sleep(interval)
-            delta = detect_step()
-            if delta is None:
-                continue
-            log.warning("wall clock stepped by %+.1f s; running delays keep their remaining time", delta)
-            try:
-                await self.submit(ClockStep(delta=delta), actor="clock")
-                if self.outputs is not None:
-                    self.outputs.shift(delta)
-                await self.db.execute(
-                    "UPDATE outbox SET due_at = due_at + ? WHERE state IN ('pending', 'scheduled')", (delta,)
-                )
-                if self.dispatcher is not None:
-                    self.dispatcher.wake()
-            except Exception:
-                log.exception("could not apply the clock step")
 
     async def run_telemetry_flush(self) -> None:
         while True:
