@@ -26,6 +26,7 @@ from tests.security.conftest import PASSWORDS, USERS, accounts_of
 from tests.security.routes import DOOR
 
 CODE = "12345"  # the demo owner's alarm code
+SIREN = "sirena-interna"  # the demo kit's indoor siren
 WALKTEST = "/api/v1/pairing/walktest"
 NEW_DEVICE = {"driver": "simulated", "address": "sim-extra-9", "name": "Extra", "zones": [{"kind": "motion"}]}
 
@@ -48,6 +49,10 @@ CHANGES: list[tuple[str, str, str, Any, tuple[str, ...]]] = [
     ("walk-test-start", "POST", WALKTEST, {"minutes": 5}, BOTH),
     ("delays-change", "PATCH", "/api/v1/system/settings", {"entry_delay": 40}, OWNER),
     ("delays-reset", "DELETE", "/api/v1/system/settings", None, OWNER),
+    ("zone-chime", "PATCH", f"/api/v1/zones/{DOOR}", {"chime": True}, BOTH),
+    # sirens: what drives one, and its test (a valve closed by water may be reopened while armed)
+    ("output-settings", "PATCH", f"/api/v1/outputs/{SIREN}", {"on": ["fire"]}, BOTH),
+    ("output-test", "POST", f"/api/v1/outputs/{SIREN}/test", {}, BOTH),
 ]
 
 
@@ -81,6 +86,10 @@ async def snapshot(owner: Api) -> dict[str, Any]:
         "devices": sorted((d["id"], d["name"], d["room"]) for d in (await owner.get("/api/v1/devices"))["items"]),
         "settings": (await owner.get("/api/v1/system/settings"))["settings"],
         "walk_test": (await owner.get("/api/v1/system"))["walk_test"],
+        "outputs": [
+            {k: o[k] for k in ("id", "name", "on", "chime", "squawk")}
+            for o in (await owner.get("/api/v1/outputs"))["items"]
+        ],
     }
 
 
