@@ -15,11 +15,12 @@ from typing import Any, Self
 import pytest
 
 from alarms.outputs import Command
-from drivers.base import DriverContext, DriverError, FixedDevice, HealthReading, OutputReading, Reading, SensorReading
+from drivers.base import DriverContext, DriverError, FixedDevice, OutputReading, SensorReading
 from drivers.capabilities import OutputDriver
 from drivers.gpio import GpioDriver, GpioLine, LibgpiodOutputLines
 from tests.peers import wait_until
 from tests.unit.test_gpio import CHIP, FakeEdgeSource
+from tests.unit.test_gpio import Run as InputRun
 
 NOW = 1_750_000_000.0
 
@@ -69,18 +70,12 @@ class FakeOutputLines:
         self.history.append((line, level))
 
 
-class Run:
-    def __init__(self, driver: GpioDriver) -> None:
-        self.driver = driver
-        self.readings: list[Reading] = []
+class Run(InputRun):
+    """The input tests' run (readings, states, health), plus what the output lines report."""
 
     def outputs(self, line: int) -> list[str]:
         address = f"line{line}@{CHIP}"
         return [r.status for r in self.readings if isinstance(r, OutputReading) and r.address == address]
-
-    def health(self, line: int) -> list[bool | None]:
-        address = f"line{line}@{CHIP}"
-        return [r.online for r in self.readings if isinstance(r, HealthReading) and r.address == address]
 
 
 @contextlib.asynccontextmanager
