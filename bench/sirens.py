@@ -39,6 +39,7 @@ from bench.common import DEFAULT_OUTPUT, Report, latency_row, merge_results, now
 from tests.conftest import Api, start_hub
 from tests.integration import test_zigbee2mqtt as sensors
 from tests.integration import test_zigbee2mqtt_outputs as sirens
+from tests.integration.test_outputs_zigbee import pair, wait_candidates
 from tests.peers import wait_until
 from tests.peers.mosquitto import Mosquitto
 
@@ -109,7 +110,7 @@ async def _measure(folder: Path, samples: int) -> list[float]:
             api = Api(running.base, session)
             await api.login()
             hub = running.hub
-            await _pair(api, hub)
+            await _pair(api)
             settings = msgspec.structs.replace(hub.state.settings, exit_delay=0.0, entry_delay=0.0)
             await hub.submit(Configure(settings=settings), actor="bench")
             door_closed = {**sensors.DOOR_STATE, "contact": True}
@@ -137,26 +138,10 @@ async def _measure(folder: Path, samples: int) -> list[float]:
         broker.kill()
 
 
-async def _pair(api: Api, hub: Any) -> None:
-    wanted = {f"zigbee2mqtt:{DOOR}", f"zigbee2mqtt:{SIREN}"}
-
-    async def listed() -> bool:
-        items = (await api.get("/api/v1/pairing/candidates"))["items"]
-        return wanted <= {c["id"] for c in items}
-
-    for _ in range(200):
-        if await listed():
-            break
-        await asyncio.sleep(0.05)
-    assert await listed(), "the zigbee2mqtt candidates"
-    for ieee, body in (
-        (DOOR, {"zones": [{"kind": "contact", "behaviour": "instant"}]}),
-        (SIREN, {"outputs": [{"kind": "siren"}]}),
-    ):
-        status, answer = await api.post(
-            "/api/v1/devices", {"candidate": f"zigbee2mqtt:{ieee}", "name": NAMES[ieee], **body}
-        )
-        assert status == 201, answer
+async def _pair(api: Api) -> None:
+    await wait_candidates(api, (DOOR, SIREN))
+    await pair(api, DOOR, NAMES[DOOR], zones=[{"kind": "contact", "behaviour": "instant"}])
+    await pair(api, SIREN, NAMES[SIREN], outputs=[{"kind": "siren"}])
 
 
 def run(folder: Path, report: Report, floor: dict[str, float] | None, *, samples: int = 100) -> dict[str, Any]:

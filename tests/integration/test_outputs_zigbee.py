@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +156,22 @@ class Site:
         raise AssertionError(f"{output}: {seen} != {expected}")
 
 
-async def _pair(api: Api, ieee: str, name: str, **body: Any) -> dict[str, Any]:
+async def wait_candidates(api: Api, ieees: Iterable[str]) -> None:
+    """Until the hub offers every device of the retained bridge list for pairing (bench/sirens.py too)."""
+    wanted = {f"zigbee2mqtt:{ieee}" for ieee in ieees}
+
+    async def listed() -> bool:
+        items = (await api.get("/api/v1/pairing/candidates"))["items"]
+        return wanted <= {c["id"] for c in items}
+
+    for _ in range(200):
+        if await listed():
+            return
+        await asyncio.sleep(0.05)
+    assert await listed(), "the zigbee2mqtt candidates"
+
+
+async def pair(api: Api, ieee: str, name: str, **body: Any) -> dict[str, Any]:
     status, device = await api.post("/api/v1/devices", {"candidate": f"zigbee2mqtt:{ieee}", "name": name, **body})
     assert status == 201, device
     return dict(device)
@@ -181,20 +196,10 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
             session = await stack.enter_async_context(aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
             api = Api(running.base, session)
             await api.login()
-            wanted = {f"zigbee2mqtt:{ieee}" for ieee in NAMES}
-
-            async def listed() -> bool:
-                items = (await api.get("/api/v1/pairing/candidates"))["items"]
-                return wanted <= {c["id"] for c in items}
-
-            for _ in range(200):
-                if await listed():
-                    break
-                await asyncio.sleep(0.05)
-            assert await listed(), "the zigbee2mqtt candidates"
+            await wait_candidates(api, NAMES)
             zones: dict[str, str] = {}
             for ieee, kind, behaviour in ((DOOR, "contact", "entry"), (SMOKE, "smoke", "24h"), (WATER, "water", "24h")):
-                device = await _pair(api, ieee, NAMES[ieee], zones=[{"kind": kind, "behaviour": behaviour}])
+                device = await pair(api, ieee, NAMES[ieee], zones=[{"kind": kind, "behaviour": behaviour}])
                 zones[ieee] = next(z.id for z in running.hub.state.zones.values() if z.device == device["id"])
             outputs: dict[str, str] = {}
             for ieee, spec in (
@@ -202,7 +207,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
                 (DEVELCO, {"kind": "siren", "chime": True}),
                 (SWV, {"kind": "valve"}),
             ):
-                device = await _pair(api, ieee, NAMES[ieee], outputs=[spec])
+                device = await pair(api, ieee, NAMES[ieee], outputs=[spec])
                 outputs[ieee] = next(o.id for o in running.hub.state.outputs.values() if o.device == device["id"])
             found = Site(broker, running, api, bridge, zones, outputs)
             # The devices' first states: the door closed, the air clear, the floor dry.
