@@ -215,7 +215,7 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
                 "configured": is_real(transport),
                 "demo": transport == DEMO,
                 "recipients": [_recipient_label(channel, c) for c in used.get(channel, [])],
-                "last_test": _test_json(result, tz) if result else None,
+                "last_test": result.as_json(tz) if result else None,
             }
         )
     contacts = [
@@ -302,17 +302,8 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
             }
             for u in facts.users
         ],
-        "test_messages": [_test_json(facts.tests[ch], tz) for ch in CHANNEL_ORDER if ch in facts.tests],
+        "test_messages": [facts.tests[ch].as_json(tz) for ch in CHANNEL_ORDER if ch in facts.tests],
         "checklist": checklist(facts, language),
     }
 
 
-def _test_json(result: ChannelTestResult, tz: ZoneInfo) -> dict[str, Any]:
-    return {
-        "channel": result.channel,
-        "transport": result.transport,
-        "recipient": result.recipient,
-        "state": result.state,
-        "error": result.error,
-        "at": _iso(result.at, tz),
-    }

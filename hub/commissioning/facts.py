@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from alarms.model import State
 from alarms.policy import Contact
@@ -44,6 +47,17 @@ class ChannelTestResult:
     state: str  # sent | failed | timeout | not_configured
     error: str | None
     at: float
+
+    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
+        """As the report and `POST /api/v1/commissioning/test` show it, in the household's time zone."""
+        return {
+            "channel": self.channel,
+            "transport": self.transport,
+            "recipient": self.recipient,
+            "state": self.state,
+            "error": self.error,
+            "at": datetime.fromtimestamp(self.at, tz).isoformat(timespec="seconds"),
+        }
 
 
 @dataclass(frozen=True)

@@ -102,11 +102,4 @@ async def send_test_messages(hub: Any, *, by: str, timeout: float = DEFAULT_TEST
 
 
 def result_json(result: ChannelTestResult, hub: Any) -> dict[str, Any]:
-    return {
-        "channel": result.channel,
-        "transport": result.transport,
-        "recipient": result.recipient,
-        "state": result.state,
-        "error": result.error,
-        "at": hub.iso(result.at),
-    }
+    return result.as_json(hub.tz)
