@@ -26,6 +26,15 @@ __all__ = [
 log = logging.getLogger("drivers.gpio")  # one logger per driver, as [log] levels name it
 
 
+def request_failed(what: str, chip: str, exc: OSError) -> DriverError:
+    """The kernel refused lines (input or output): what to check, in the installer's words."""
+    return DriverError(
+        f"gpio driver: cannot request {what} on {chip}: {exc}; "
+        "check the chip path (`gpiodetect`), that no other program holds the lines (`gpioinfo`), "
+        "and that the user is in the `gpio` group"
+    )
+
+
 class EdgeSource(Protocol):
     """Where levels come from. Used as `async with source:`; `debounced` True when the kernel debounces."""
 
@@ -128,11 +137,7 @@ class LibgpiodOutputLines:
                     }
                 )
         except OSError as exc:
-            raise DriverError(
-                f"gpio driver: cannot request output lines {offsets} on {self.chip}: {exc}; "
-                "check the chip path (`gpiodetect`), that no other program holds the lines (`gpioinfo`), "
-                "and that the user is in the `gpio` group"
-            ) from exc
+            raise request_failed(f"output lines {offsets}", self.chip, exc) from exc
         self._request = request
         return self
 
@@ -207,11 +212,7 @@ class LibgpiodEdgeSource:
             if with_debounce and not isinstance(exc, FileNotFoundError | PermissionError):
                 log.info("gpio: %s refused a debounce period (%s); debouncing in the driver", self.chip, exc)
                 return self._open(gpiod, with_debounce=False)
-            raise DriverError(
-                f"gpio driver: cannot request lines {[line.line for line in self.lines]} on {self.chip}: {exc}; "
-                "check the chip path (`gpiodetect`), that no other program holds the lines (`gpioinfo`), "
-                "and that the user is in the `gpio` group"
-            ) from exc
+            raise request_failed(f"lines {[line.line for line in self.lines]}", self.chip, exc) from exc
         self.debounced = with_debounce
         return request
 
