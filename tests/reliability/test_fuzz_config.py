@@ -199,7 +199,9 @@ def section_keys() -> dict[str, dict[str, st.SearchStrategy[Any]]]:
             **{k: DURATION for k in ("exit_delay", "entry_delay", "siren_time", "abort_window", "confirmation_window")},
             "swinger_limit": st.integers(-2, 10),
             "offline_grace": DURATION,
+            "panic_audible": st.booleans() | ANY_VALUE,
         },
+        "outputs": {"deadline": DURATION | ANY_VALUE},
         "escalation": {"ack_timeout": DURATION},
         "sms": {
             "provider": choice("twilio"),
@@ -300,6 +302,9 @@ GPIO_LINE = st.fixed_dictionaries(
         "room": NAME,
         "contact": choice("no", "nc"),
         "pull": TEXT,
+        # an output line instead of an input (sirens, valves, relays)
+        "output": choice("siren", "valve", "switch", "bell"),
+        "active": choice("high", "low", "HIGH"),
     },
 )
 DRIVER_KEYS: dict[str, st.SearchStrategy[Any]] = {
@@ -321,6 +326,8 @@ DRIVER_KEYS: dict[str, st.SearchStrategy[Any]] = {
     "snapshot_url": URL,
     "rtsp_url": TEXT,
     "motion": choice("hub", "camera", "off"),
+    "outputs": st.booleans() | ANY_VALUE,  # the simulated kit's siren and valve
+    "invert": st.lists(st.sampled_from(["0x00158d0003d4e5f6", "0xZZ", ""]) | TEXT, max_size=3) | ANY_VALUE,
 }
 DRIVER_TYPES = ["simulated", "bthome", "zigbee2mqtt", "nut", "power_supply", "gpio", "camera", "nope"]
 
