@@ -254,6 +254,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX output_commands_state ON output_commands(state, output);
     """,
+    # 11: when a user's codes work (a guest for a week, the cleaner on Tuesdays 9-12), as JSON
+    # {"valid_from","valid_until","weekdays","hours"} (NULL: always), and the areas a user may
+    # arm and disarm (JSON list of area ids; NULL: every area).
+    """
+    ALTER TABLE users ADD COLUMN code_window TEXT;
+    ALTER TABLE users ADD COLUMN areas TEXT;
+    """,
+    # 12: the household's schedules ("arm night at 23:30 Mon-Fri"): the rule as JSON, and when it
+    # last ran so that a restart neither repeats nor forgets a run.
+    """
+    CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        last_run REAL
+    );
+    """,
 )
 
 
