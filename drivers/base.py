@@ -29,12 +29,12 @@ import asyncio
 import builtins
 import logging
 import time
-from collections import deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Literal, Protocol, Self, get_args
 
 import msgspec
 
@@ -256,41 +256,71 @@ def is_routine(reading: Reading) -> bool:
     )
 
 
+# Routine telemetry waits as one reading per device address: more are never queued, whatever the
+# input rate. A radio that hears a whole street (BLE adverts of the neighbours' devices) could
+# still bring many addresses: past this many waiting, new addresses' telemetry is shed.
+ROUTINE_ADDRESSES = 4096
+# Why telemetry was shed: "coalesced", replaced by a newer value before the hub read it; "full",
+# refused at ROUTINE_ADDRESSES.
+ShedReason = Literal["coalesced", "full"]
+SHED_REASONS: tuple[ShedReason, ...] = get_args(ShedReason)
+# Telemetry shed since the process started, by stream name and reason. Process-wide, so the
+# counter never goes back when a driver restarts with a new stream (hub/export/metrics.py).
+TELEMETRY_SHED: Counter[tuple[str, ShedReason]] = Counter()
+
+
+def _merge(old: HealthReading, new: HealthReading) -> HealthReading:
+    """The newest value of each field: a report of the battery alone keeps the signal waiting."""
+    if new.battery is not None and new.signal is not None:
+        return new
+    return HealthReading(
+        address=new.address,
+        at=new.at,
+        battery=new.battery if new.battery is not None else old.battery,
+        signal=new.signal if new.signal is not None else old.signal,
+    )
+
+
 class ReadingStream:
     """The queue behind a driver's `readings()`: a driver `put`s readings and `end`s it once,
     on stop (or with the error that stopped it); every reader then finishes.
 
-    Two lanes: state changes and health news (online, tamper, battery low) go before routine
-    telemetry, each lane in order. A busy radio reports thousands of battery/signal values;
-    an alarm must never wait behind them (the ingest benchmark measures this wait). One
-    device's readings keep their order: urgent news takes that device's queued telemetry
-    along, ahead of it (a door's opening comes with the signal it was sent at, which the walk
-    test shows).
+    Two lanes. State changes and health news (online, tamper, battery low) are never dropped
+    or merged and keep their order. Routine telemetry (battery level, signal strength) is
+    coalesced while it waits: one reading per device, each field its newest value, so the
+    lane holds at most one reading per address (ROUTINE_ADDRESSES at most) however fast a
+    busy radio reports, and an alarm never waits behind a backlog (the ingest benchmark
+    measures this wait). What is replaced or refused is counted in TELEMETRY_SHED.
+    News goes before telemetry. One device's readings keep their order: urgent news takes
+    that device's waiting telemetry along, ahead of it (a door's opening comes with the
+    signal it was sent at, which the walk test shows).
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._urgent: deque[Reading] = deque()
-        # Routine telemetry: each device's readings in a queue of its own, and the order in which
-        # they came as a queue of addresses. Urgent news takes its device's queue along in O(its
-        # length); the addresses it leaves behind are skipped when they come up.
-        self._waiting: dict[str, deque[Reading]] = {}
-        self._turns: deque[str] = deque()
-        self._routine = 0  # readings in _waiting
+        # Routine telemetry: address -> its waiting reading, in the order the devices first
+        # reported (an OrderedDict: popping its oldest entry is O(1), a plain dict's degrades).
+        self._waiting: OrderedDict[str, HealthReading] = OrderedDict()
         self._end: _End | None = None
         self._wake = asyncio.Event()
 
     def put(self, reading: Reading) -> None:
         address = reading.address
-        if is_routine(reading):
-            self._waiting.setdefault(address, deque()).append(reading)
-            self._turns.append(address)
-            self._routine += 1
+        if isinstance(reading, HealthReading) and is_routine(reading):
+            waiting = self._waiting.get(address)
+            if waiting is not None:
+                self._waiting[address] = _merge(waiting, reading)
+                TELEMETRY_SHED[self.name, "coalesced"] += 1
+                return  # the reader is already woken for it
+            if len(self._waiting) >= ROUTINE_ADDRESSES:
+                TELEMETRY_SHED[self.name, "full"] += 1
+                return
+            self._waiting[address] = reading
         else:
             mine = self._waiting.pop(address, None)
-            if mine:
-                self._urgent.extend(mine)
-                self._routine -= len(mine)
+            if mine is not None:
+                self._urgent.append(mine)
             self._urgent.append(reading)
         self._wake.set()
 
@@ -300,21 +330,13 @@ class ReadingStream:
         self._wake.set()
 
     def qsize(self) -> int:
-        return len(self._urgent) + self._routine
+        return len(self._urgent) + len(self._waiting)
 
     def _next(self) -> Reading | None:
         if self._urgent:
             return self._urgent.popleft()
-        while self._routine:
-            address = self._turns.popleft()
-            queue = self._waiting.get(address)
-            if not queue:
-                continue  # its readings went along with urgent news
-            self._routine -= 1
-            reading = queue.popleft()
-            if not queue:
-                del self._waiting[address]
-            return reading
+        if self._waiting:
+            return self._waiting.popitem(last=False)[1]
         return None
 
     def take_all(self) -> list[Reading]:
@@ -322,7 +344,6 @@ class ReadingStream:
         taken = []
         while (reading := self._next()) is not None:
             taken.append(reading)
-        self._turns.clear()
         return taken
 
     async def readings(self) -> AsyncIterator[Reading]:
@@ -335,7 +356,6 @@ class ReadingStream:
                     raise DriverError(f"{self.name} driver stopped: {self._end.error!r}") from self._end.error
                 return
             else:
-                self._turns.clear()  # only addresses whose readings went along with urgent news
                 self._wake.clear()
                 await self._wake.wait()
 

@@ -43,6 +43,7 @@ from aiohttp import web
 from alarms import engine
 from alarms.model import ANOMALY_KINDS, INCIDENT_KINDS, INCIDENT_STATES, MODES
 from alarms.policy import CHANNELS
+from drivers.base import TELEMETRY_SHED
 from drivers.capabilities import ReportsConnection
 from hub.core.degraded import STORAGE_ERRORS
 from hub.core.runtime import Hub
@@ -310,6 +311,15 @@ async def render_metrics(
             for name, counts in sorted(per_driver.items())
             for st, n in sorted(counts.items())
         ],
+    )
+    # Routine telemetry the drivers' streams coalesced or refused under load (drivers/base.py):
+    # the price of keeping alarms fast, and a sign of a radio flooding the hub.
+    out.family(
+        "casahub_telemetry_shed_total",
+        "counter",
+        "Battery/signal readings shed before the hub read them"
+        " (coalesced: a newer value replaced it; full: too many devices).",
+        [({"driver": name, "reason": reason}, n) for (name, reason), n in sorted(TELEMETRY_SHED.items())],
     )
     if battery_min:
         out.family(

@@ -56,10 +56,11 @@ async def test_one_device_keeps_its_order_its_telemetry_goes_along_with_its_news
     stream.put(telemetry("door", battery=48))
     stream.end()
     got = await collect(stream)
-    assert got[:3] == [telemetry("door", battery=50), telemetry("door", battery=49), sensor("door")]
-    # The rest: each device in its order (across devices telemetry may take turns differently).
-    rest = got[3:]
-    assert [r for r in rest if r.address == "other"] == [telemetry("other", battery=1), telemetry("other", battery=2)]
+    # The door's waiting telemetry was coalesced to its newest value (issue 19), and goes along.
+    assert got[:2] == [telemetry("door", battery=49), sensor("door")]
+    # The rest: each device's newest telemetry.
+    rest = got[2:]
+    assert [r for r in rest if r.address == "other"] == [telemetry("other", battery=2)]
     assert [r for r in rest if r.address == "door"] == [telemetry("door", battery=48)]
     assert stream.qsize() == 0 and not stream._waiting  # the bookkeeping ends empty with the queue
 
