@@ -245,6 +245,23 @@ class CodeThrottle:
             self._wrong.popleft()
         return len(self._wrong)
 
+    def forgive(self, key: str, now: float) -> None:
+        """Take back the attempt `begin` counted at `now` without clearing the caller's earlier wrong
+        codes (an owner's code outside its window: refused, but no lockout penalty). Writes nothing:
+        `begin` wrote nothing either, so the stored state is still the one before it."""
+        caller = self._callers.get(key)
+        if caller is None:
+            return
+        if caller.failures > 0:
+            caller.failures -= 1
+        elif caller.locks > 0 and caller.locked_until is not None and caller.last_failure == now:
+            # This attempt completed a run and locked the caller: the lock goes with it.
+            caller.locks -= 1
+            caller.locked_until = None
+            caller.failures = CODE_RUN - 1
+        if caller.failures == 0 and caller.locks == 0:
+            del self._callers[key]
+
     async def right(self, key: str) -> None:
         """A right code: the caller's run and back-off are forgotten (the hub-wide count is not)."""
         if self._callers.pop(key, None) is None or self.db is None:

@@ -4,10 +4,12 @@ Commands go through the same checks as the HTTP API: `Accounts.match_code`, and 
 alarm-code throttle (hub/core/throttle.py, kept in the database and shared with the API) keyed
 "mqtt": 3 wrong codes lock MQTT commands for 90 s, each further run twice as long up to 1 h,
 and they count towards the hub-wide 10 wrong codes an hour that alert the household and the
-centre. A wrong code is refused and recorded as `bad_code` in the audit trail; arming and disarming are engine inputs
-recorded with who did it (`"anna (mqtt)"`). The outcome of every command is published (not
-retained) on `<base>/alarm/result`. Malformed payloads are logged and ignored; retained
-commands (left on the broker by a misconfigured client) are never executed, and are cleared.
+centre. A wrong code is refused and recorded as `bad_code` in the audit trail (a code outside
+its user's window likewise, recorded as `code_outside_window`, an owner's without counting);
+arming and disarming are engine inputs recorded with who did it (`"anna (mqtt)"`). The outcome
+of every command is published (not retained) on `<base>/alarm/result`. Malformed payloads are
+logged and ignored; retained commands (left on the broker by a misconfigured client) are never
+executed, and are cleared.
 """
 
 from __future__ import annotations
@@ -120,10 +122,19 @@ async def run_command(
     if wait is not None:
         log.warning("mqtt export: %s refused: too many wrong codes, locked for %d s", command.action, wait + 1)
         return "locked", command.action
-    match = await asyncio.to_thread(accounts.match_code, command.code) if command.code else None
-    if match is None:
-        log.warning("mqtt export: %s refused: wrong code", command.action)
-        await hub.audit("bad_code", actor="mqtt", data={"action": command.action})
+    match = await asyncio.to_thread(accounts.match_code, command.code, now, hub.tz) if command.code else None
+    if match is None or not match.inside:
+        if match is None:
+            log.warning("mqtt export: %s refused: wrong code", command.action)
+            await hub.audit("bad_code", actor="mqtt", data={"action": command.action})
+        else:
+            # Outside its user's window: refused like a wrong code (as in hub/web/alarm_code.py).
+            log.warning("mqtt export: %s refused: %s's code outside its window", command.action, match.username)
+            data = {"action": command.action, "user": match.username}
+            await hub.audit("code_outside_window", actor="mqtt", data=data)
+            if match.role == "owner":  # no lockout penalty for an owner's own code
+                throttle.forgive(THROTTLE_KEY, now)
+                return "bad_code", command.action
         await throttle.wrong(THROTTLE_KEY, now, by=THROTTLE_NAME)
         if throttle.retry_after(THROTTLE_KEY, now) is not None:
             return "locked", command.action

@@ -16,10 +16,13 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from enum import Enum
 from typing import TYPE_CHECKING, Literal, get_args
 
 from alarms.messages import LANGUAGES
 from hub.bounds import TEXT_MAX, too_long
+from hub.store.code_window import CodeWindow, from_stored, inside, to_stored
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -87,6 +90,19 @@ class CodeClashError(AccountError):
     """A duress code equal to an alarm code (or the reverse): the hub could not tell them apart."""
 
 
+class OwnerWindowError(AccountError):
+    """The change would leave owners whose codes all have a window: an owner must never be unable
+    to disarm their own house, so while any owner's code has a window another owner keeps one
+    that always works."""
+
+
+class Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED  # update_user: leave the code window as it is
+
+
 @dataclass(frozen=True)
 class User:
     username: str
@@ -96,6 +112,8 @@ class User:
     has_duress: bool
     # False while the user never chose a language (the dashboard then follows the browser).
     language_saved: bool = False
+    # When the alarm and duress codes work (hub/store/code_window.py); None: always.
+    window: CodeWindow | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,9 @@ class TokenInfo:
 class CodeMatch:
     username: str
     duress: bool
+    role: Role = "member"
+    # False: the code is right but outside its user's window, to be refused like a wrong one.
+    inside: bool = True
 
 
 def _digest(secret: str) -> str:
@@ -170,6 +191,7 @@ class Accounts:
         duress_code: str | None = None,
         language: str = "it",
         language_saved: bool = False,
+        window: CodeWindow | None = None,
     ) -> User:
         if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
             raise AccountError("username: use letters, digits, '.', '-' or '_'")
@@ -187,10 +209,11 @@ class Accounts:
             raise CodeClashError("duress code: must differ from the alarm code")
         with self._lock:
             self._check_no_clash(username, code or None, duress_code or None)
+            self._check_owner_code_always(username, role=role, has_code=code_hash is not None, window=window)
             try:
                 self.conn.execute(
                     "INSERT INTO users (username, role, password_hash, code_hash, duress_hash, language, created_at,"
-                    " code_grade2, duress_grade2) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " code_grade2, duress_grade2, code_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         username,
                         role,
@@ -201,6 +224,7 @@ class Accounts:
                         time.time(),
                         code_grade2(code),
                         code_grade2(duress_code),
+                        to_stored(window),
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -208,7 +232,7 @@ class Accounts:
         if language_saved:
             with self._lock:
                 self.conn.execute("UPDATE users SET language_saved = 1 WHERE username = ?", (username,))
-        return User(username, role, language, code_hash is not None, duress_hash is not None, language_saved)
+        return User(username, role, language, code_hash is not None, duress_hash is not None, language_saved, window)
 
     @staticmethod
     def _code_hash(code: str | None, what: str) -> str | None:
@@ -250,6 +274,7 @@ class Accounts:
         with self._lock:
             if keep_an_owner:
                 self._check_owner_stays(username)
+                self._check_owner_code_always(username, removed=True)
             cur = self.conn.execute("DELETE FROM users WHERE username = ?", (username,))
             if cur.rowcount == 0:
                 raise AccountError(f"no user {username!r}")
@@ -271,12 +296,15 @@ class Accounts:
         code: str | None = None,
         duress_code: str | None = None,
         language: str | None = None,
+        window: CodeWindow | Unchanged | None = UNCHANGED,
     ) -> User:
         """Change any subset of a user's settings at once (the dashboard's user editor).
 
-        None leaves a setting alone; "" removes a code. The last owner cannot be demoted
-        (LastOwnerError), and a duress code may not equal anybody's alarm code, nor an alarm
-        code anybody's duress code (CodeClashError): a keypad could not tell them apart.
+        None leaves a setting alone; "" removes a code; `window` None makes the codes always valid.
+        The last owner cannot be demoted (LastOwnerError), nor can the last owner whose code always
+        works lose that while another owner's code has a window (OwnerWindowError); a duress code
+        may not equal anybody's alarm code, nor an alarm code anybody's duress code
+        (CodeClashError): a keypad could not tell them apart.
         A new password ends the user's sessions and tokens.
         """
         if role is not None and role not in ROLES:
@@ -298,6 +326,8 @@ class Accounts:
             if role is not None and role != "owner" and row["role"] == "owner":
                 self._check_owner_stays(username)
             self._check_no_clash(username, code or None, duress_code or None)
+            has_code = None if code is None else code_hash is not None
+            self._check_owner_code_always(username, role=role, has_code=has_code, window=window)
             updates: list[str] = []
             params: list[object] = []
             for column, value, given in (
@@ -309,6 +339,7 @@ class Accounts:
                 ("duress_grade2", code_grade2(duress_code), duress_code is not None),
                 ("language", language, language is not None),
                 ("language_saved", 1, language is not None),
+                ("code_window", None if window is UNCHANGED else to_stored(window), window is not UNCHANGED),
             ):
                 if given:
                     updates.append(f"{column} = ?")
@@ -337,6 +368,37 @@ class Accounts:
         if owners == [username]:
             raise LastOwnerError(f"{username} is the only owner: make another user owner first")
 
+    def _check_owner_code_always(
+        self,
+        username: str,
+        *,
+        role: Role | None = None,
+        has_code: bool | None = None,
+        window: CodeWindow | Unchanged | None = UNCHANGED,
+        removed: bool = False,
+    ) -> None:
+        """Called with the lock held: refuse a change after which some owner's code has a window
+        and no owner has a code that always works (None and UNCHANGED leave a setting as it is)."""
+        owners: dict[str, tuple[str, bool, bool]] = {
+            r["username"]: (r["role"], bool(r["has_code"]), r["code_window"] is not None)
+            for r in self.conn.execute(
+                "SELECT username, role, code_hash IS NOT NULL AS has_code, code_window FROM users"
+            )
+        }
+        was_role, had_code, had_window = owners.pop(username, ("member", False, False))
+        if not removed:
+            owners[username] = (
+                role or was_role,
+                had_code if has_code is None else has_code,
+                had_window if window is UNCHANGED else window is not None,
+            )
+        codes = [windowed for r, has, windowed in owners.values() if r == "owner" and has]
+        if any(codes) and all(codes):
+            raise OwnerWindowError(
+                "window: an owner must always be able to disarm: another owner must keep an alarm code"
+                " without a window (give one first)"
+            )
+
     def _check_no_clash(self, username: str, code: str | None, duress_code: str | None) -> None:
         """Called with the lock held. The user's own current codes count too (a new duress code
         equal to the code they keep)."""
@@ -354,7 +416,8 @@ class Accounts:
     def list_users(self) -> list[User]:
         with self._lock:
             rows = self.conn.execute(
-                "SELECT username, role, language, language_saved, code_hash, duress_hash FROM users ORDER BY username"
+                "SELECT username, role, language, language_saved, code_hash, duress_hash, code_window FROM users"
+                " ORDER BY username"
             ).fetchall()
         return [
             User(
@@ -364,6 +427,7 @@ class Accounts:
                 bool(r["code_hash"]),
                 bool(r["duress_hash"]),
                 bool(r["language_saved"]),
+                from_stored(r["code_window"]),
             )
             for r in rows
         ]
@@ -385,19 +449,31 @@ class Accounts:
             return None
         return self.get_user(username)
 
-    def match_code(self, code: str) -> CodeMatch | None:
-        """Find whose alarm code (or duress code) this is. Codes identify the person, as on a keypad."""
+    def match_code(self, code: str, at: float | None = None, tz: tzinfo = UTC) -> CodeMatch | None:
+        """Find whose alarm code (or duress code) this is. Codes identify the person, as on a keypad.
+
+        With `at` (the hub's clock) and `tz` (its zone) the match says whether the code is inside
+        its user's window; a code two users share matches the one whose window is open, if any.
+        """
         with self._lock:
             rows = self.conn.execute(
-                "SELECT username, code_hash, duress_hash FROM users"
+                "SELECT username, role, code_hash, duress_hash, code_window FROM users"
                 " WHERE code_hash IS NOT NULL OR duress_hash IS NOT NULL"
             ).fetchall()
+        outside: CodeMatch | None = None
         for row in rows:
             if _verify(row["code_hash"], code):
-                return CodeMatch(row["username"], duress=False)
-            if _verify(row["duress_hash"], code):
-                return CodeMatch(row["username"], duress=True)
-        return None
+                duress = False
+            elif _verify(row["duress_hash"], code):
+                duress = True  # a duress code follows its user's window too
+            else:
+                continue
+            now_inside = at is None or inside(from_stored(row["code_window"]), at, tz)
+            match = CodeMatch(row["username"], duress=duress, role=row["role"], inside=now_inside)
+            if now_inside:
+                return match
+            outside = outside or match
+        return outside
 
     # ------------------------------------------------------------------ tokens
     def create_token(

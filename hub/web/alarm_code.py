@@ -16,7 +16,8 @@ async def check_code(request: web.Request, principal: Principal, code: str) -> t
 
     The throttle (hub/core/throttle.py) is the one MQTT commands share, kept in the database: 3 wrong
     codes lock this caller for 90 s, each further run twice as long (at most 1 h), and 10 wrong
-    codes within an hour from anyone alert the household and the centre.
+    codes within an hour from anyone alert the household and the centre. A code outside its
+    user's window is refused like a wrong one (and counted like one, except an owner's).
     """
     ctx = ctx_of(request)
     key = principal.name
@@ -26,9 +27,17 @@ async def check_code(request: web.Request, principal: Principal, code: str) -> t
     wait = await ctx.code_throttle.begin(key, now)
     if wait is not None:
         raise _locked(wait)
-    match = await asyncio.to_thread(ctx.accounts.match_code, code) if code else None
-    if match is None:
-        await ctx.hub.audit("bad_code", actor=principal.name)
+    match = await asyncio.to_thread(ctx.accounts.match_code, code, now, ctx.hub.tz) if code else None
+    if match is None or not match.inside:
+        if match is None:
+            await ctx.hub.audit("bad_code", actor=principal.name)
+        else:
+            # A temporary code outside its window (hub/store/code_window.py) is refused exactly like
+            # a wrong one, so a guest learns nothing; the log says what it was.
+            await ctx.hub.audit("code_outside_window", actor=principal.name, data={"user": match.username})
+            if match.role == "owner":  # no lockout penalty for an owner's own code
+                ctx.code_throttle.forgive(key, now)
+                raise ApiError(403, "bad_code", "wrong code")
         # The alert names a token by its user, as arming does: "anna (token:ab12)".
         by = principal.name if principal.user is None else f"{principal.user} ({principal.name})"
         await ctx.code_throttle.wrong(key, now, by=by)

@@ -108,6 +108,7 @@ EVENT_CATEGORIES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                 "arm_noop",
                 "disarm_noop",
                 "armed_not_ready",
+                "code_outside_window",
             }
         ),
         ("bad_code", "wrong_code"),

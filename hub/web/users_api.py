@@ -1,9 +1,10 @@
 """Users and their alarm codes, managed by the owner from the dashboard; everyone's own language.
 
-    GET    /api/v1/users                {"items": [{"username","role","language","has_code","has_duress"}]}
-    POST   /api/v1/users                {"username","password","role","code"?,"duress_code"?,"language"?} -> 201 user
-    PATCH  /api/v1/users/{username}     any of {"password","role","code","duress_code","language"} -> 200 user
-                                        ("" for code or duress_code removes it)
+    GET    /api/v1/users                {"items": [{"username","role","language","has_code","has_duress","window"}]}
+    POST   /api/v1/users                {"username","password","role","code"?,"duress_code"?,"language"?,"window"?}
+                                        -> 201 user
+    PATCH  /api/v1/users/{username}     any of {"password","role","code","duress_code","language","window"} -> 200 user
+                                        ("" for code or duress_code removes it; "window": null: always valid)
     DELETE /api/v1/users/{username}     -> 204
     PATCH  /api/v1/session              {"language": "it"|"en"}: the logged-in user's own language
 
@@ -14,7 +15,12 @@ may use for itself):
 - codes are 4 to 12 digits; 4 is accepted with `"warnings": ["code_short"]`, since EN 50131
   grade 2 wants 5 or more and installers shorten codes to test;
 - a duress code never equals anybody's alarm code (nor the reverse): the keypad tells them
-  apart only by value, and a duress disarm must raise the silent alarm, not a normal one.
+  apart only by value, and a duress disarm must raise the silent alarm, not a normal one;
+- a temporary code: `window` {"valid_from","valid_until","weekdays","hours"} (hub/store/code_window.py,
+  the hub's time zone) limits when the user's alarm and duress codes work; outside it they are
+  refused like wrong codes. An owner may have one only while another owner keeps a code that
+  always works (409 `owner_window`): an owner must never be unable to disarm their own house.
+  A window already over is accepted with `"warnings": ["window_ended"]`.
 Every change is in the audit trail with who made it, and never with a code or a password.
 Hashing (argon2) runs in a worker thread, off the event loop.
 """
@@ -29,7 +35,17 @@ import msgspec
 from aiohttp import web
 
 from alarms.messages import Language
-from hub.store.accounts import AccountError, CodeClashError, LastOwnerError, Role, User
+from hub.store.accounts import (
+    UNCHANGED,
+    AccountError,
+    CodeClashError,
+    LastOwnerError,
+    OwnerWindowError,
+    Role,
+    Unchanged,
+    User,
+)
+from hub.store.code_window import CodeWindow, WindowError, ended, parse_window
 from hub.web.auth import EVERYONE, OWNERS, require, session_payload
 from hub.web.context import CONTEXT, WebContext
 from hub.web.errors import ApiError, read_body
@@ -48,6 +64,7 @@ class NewUser(msgspec.Struct, forbid_unknown_fields=True):
     code: str | None = None
     duress_code: str | None = None
     language: Language | None = None
+    window: dict[str, Any] | None = None
 
 
 class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,6 +73,7 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
     code: str | msgspec.UnsetType = msgspec.UNSET
     duress_code: str | msgspec.UnsetType = msgspec.UNSET
     language: Language | msgspec.UnsetType = msgspec.UNSET
+    window: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,7 +92,17 @@ def user_json(user: User) -> dict[str, Any]:
         "language": user.language,
         "has_code": user.has_code,
         "has_duress": user.has_duress,
+        "window": None if user.window is None else user.window.as_json(),
     }
+
+
+def read_window(ctx: WebContext, raw: dict[str, Any] | None) -> tuple[CodeWindow | None, list[str]]:
+    """The body's window in the hub's time zone (400 naming its part), and its warnings."""
+    try:
+        window = parse_window(raw, ctx.hub.tz)
+    except WindowError as exc:
+        raise ApiError(400, f"invalid_field:{exc.field}", str(exc), field=exc.field, reason=exc.reason) from None
+    return window, ["window_ended"] if ended(window, ctx.clock()) else []
 
 
 def check_code(field: str, code: str | None) -> list[str]:
@@ -99,6 +127,8 @@ def _account_error(exc: AccountError) -> ApiError:
     """The accounts layer names the field before the colon ("duress code: ...")."""
     if isinstance(exc, LastOwnerError):
         return ApiError(409, "last_owner", str(exc))
+    if isinstance(exc, OwnerWindowError):
+        return ApiError(409, "owner_window", str(exc))
     field = str(exc).split(":", 1)[0].strip().replace(" ", "_") if ":" in str(exc) else "body"
     if isinstance(exc, CodeClashError):
         return ApiError(400, f"invalid_field:{field}", str(exc), field=field, reason="code_clash")
@@ -141,6 +171,7 @@ async def user_add(request: web.Request) -> web.Response:
         raise _invalid("username", "1-64 letters, digits, '.', '-' or '_'", "username_chars")
     check_password(body.password)
     warnings = check_code("code", body.code) + check_code("duress_code", body.duress_code)
+    window, window_warnings = read_window(ctx, body.window)
     if await asyncio.to_thread(ctx.accounts.get_user, body.username) is not None:
         raise ApiError(409, "user_exists", f"user {body.username!r} already exists")
     try:
@@ -153,15 +184,17 @@ async def user_add(request: web.Request) -> web.Response:
             duress_code=body.duress_code or None,
             language=body.language or ctx.hub.language,
             language_saved=body.language is not None,
+            window=window,
         )
     except AccountError as exc:
         raise _account_error(exc) from None
     await ctx.hub.audit(
         "user_added",
         actor=principal.name,
-        data={"user": user.username, "role": user.role, "code": user.has_code, "duress_code": user.has_duress},
+        data={"user": user.username, "role": user.role, "code": user.has_code, "duress_code": user.has_duress}
+        | ({"window": window.as_json()} if window is not None else {}),
     )
-    return web.json_response(user_json(user) | _warnings(warnings), status=201)
+    return web.json_response(user_json(user) | _warnings(warnings + window_warnings), status=201)
 
 
 def _warnings(warnings: list[str]) -> dict[str, Any]:
@@ -180,6 +213,10 @@ async def user_patch(request: web.Request) -> web.Response:
     if "password" in given:
         check_password(given["password"])
     warnings = check_code("code", given.get("code")) + check_code("duress_code", given.get("duress_code"))
+    window: CodeWindow | Unchanged | None = UNCHANGED
+    if "window" in given:
+        window, window_warnings = read_window(ctx, given["window"])
+        warnings += window_warnings
     try:
         user = await asyncio.to_thread(
             ctx.accounts.update_user,
@@ -189,12 +226,15 @@ async def user_patch(request: web.Request) -> web.Response:
             code=given.get("code"),
             duress_code=given.get("duress_code"),
             language=given.get("language"),
+            window=window,
         )
     except AccountError as exc:
         raise _account_error(exc) from None
     data: dict[str, Any] = {"user": username, "changed": sorted(given)}
     if "role" in given:
         data["role"] = user.role
+    if "window" in given:
+        data["window"] = user_json(user)["window"]
     for field in ("code", "duress_code"):
         if given.get(field) == "":
             data[f"{field}_removed"] = True

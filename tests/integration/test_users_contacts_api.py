@@ -72,11 +72,18 @@ async def test_owner_adds_lists_changes_and_removes_a_member(api: Api, running_h
         {"username": "mia", "password": "member-pass", "role": "member", "code": "54321", "duress_code": "54329"},
     )
     assert status == 201, body
-    assert body == {"username": "mia", "role": "member", "language": "it", "has_code": True, "has_duress": True}
+    assert body == {
+        "username": "mia",
+        "role": "member",
+        "language": "it",
+        "has_code": True,
+        "has_duress": True,
+        "window": None,  # issue 17: a temporary code's window, null for always
+    }
 
     items = (await api.get("/api/v1/users"))["items"]
     assert [u["username"] for u in items] == ["demo", "mia"]
-    assert all(set(u) == {"username", "role", "language", "has_code", "has_duress"} for u in items)
+    assert all(set(u) == {"username", "role", "language", "has_code", "has_duress", "window"} for u in items)
     assert "hash" not in json.dumps(items) and "$argon2" not in json.dumps(items)
 
     # the member's own codes work on the keypad: the alarm code arms, the duress code disarms

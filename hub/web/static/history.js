@@ -31,7 +31,8 @@ addTexts({
     "ev.arm_refused_zones": "Inserimento rifiutato, zone non pronte: {zones}",
     "ev.arm_failed": "Inserimento non riuscito: {zone} non pronta",
     "ev.arm_noop": "Era già inserito: nessun cambiamento", "ev.disarm_noop": "Era già disinserito: nessun cambiamento",
-    "ev.bad_code": "Codice di allarme errato", "ev.wrong_codes": "Troppi codici di allarme errati in un'ora: famiglia e centrale avvisate",
+    "ev.bad_code": "Codice di allarme errato", "ev.code_outside_window": "Codice temporaneo rifiutato: fuori dal periodo in cui vale",
+    "ev.wrong_codes": "Troppi codici di allarme errati in un'ora: famiglia e centrale avvisate",
     "ev.wrong_code_limit": "Troppi codici di allarme errati ({n} in un'ora)", "ev.mode.home": "casa", "ev.mode.away": "totale",
     "ev.zone_upsert": "Zona configurata: {zone}", "ev.zone_remove": "Rimozione della zona {zone}",
     "ev.zone_created": "Zona creata: {zone}", "ev.zone_changed": "Zona modificata: {zone}", "ev.zone_removed": "Zona rimossa: {zone}",
@@ -128,7 +129,8 @@ addTexts({
     "ev.arm_refused_zones": "Arming refused, zones not ready: {zones}",
     "ev.arm_failed": "Arming failed: {zone} not ready",
     "ev.arm_noop": "Already armed: nothing changed", "ev.disarm_noop": "Already disarmed: nothing changed",
-    "ev.bad_code": "Wrong alarm code", "ev.wrong_codes": "Too many wrong alarm codes within an hour: household and centre told",
+    "ev.bad_code": "Wrong alarm code", "ev.code_outside_window": "Temporary code refused: outside the times it is valid",
+    "ev.wrong_codes": "Too many wrong alarm codes within an hour: household and centre told",
     "ev.wrong_code_limit": "Too many wrong alarm codes ({n} within an hour)", "ev.mode.home": "home", "ev.mode.away": "away",
     "ev.zone_upsert": "Zone set up: {zone}", "ev.zone_remove": "Removal of the zone {zone}",
     "ev.zone_created": "Zone created: {zone}", "ev.zone_changed": "Zone changed: {zone}", "ev.zone_removed": "Zone removed: {zone}",
@@ -213,7 +215,7 @@ const HOWS = ["inhibit", "open_at_arming", "isolate", "auto"];
 // Kinds whose sentence is the key "ev.<kind>" with no values to fill in but the common ones.
 const PLAIN = new Set([
   "ack", "resolve", "ack_noop", "unknown_incident", "siren_on", "siren_off", "disarm_request", "arm_noop", "disarm_noop",
-  "bad_code", "wrong_codes", "zone_upsert", "zone_remove", "zone_include", "zone_removed", "zone_bypassed", "include_noop", "zone_restored",
+  "bad_code", "code_outside_window", "wrong_codes", "zone_upsert", "zone_remove", "zone_include", "zone_removed", "zone_bypassed", "include_noop", "zone_restored",
   "swinger_shutdown", "unknown_zone", "arm_failed", "unknown_device", "walk_test_start", "walk_test_stop", "walk_test_ended",
   "walk_test_noop", "walk_test_refused", "walk_test_activation", "camera_viewed", "camera_snapshot", "snapshot_viewed",
   "camera_token_issued", "camera_settings_changed", "login", "login_failed", "owner_created", "language_changed",
