@@ -22,13 +22,17 @@ Import from `alarms.messages`, not from the modules: they are how the texts are 
 
 from __future__ import annotations
 
-from alarms.messages.events import EVENT_NAMES
+from alarms.messages.events import EVENT_NAMES as _EVENT_NAMES
 from alarms.messages.gsm7 import GSM7_BASIC, GSM7_EXTENSION, SMS_CUT, SMS_LIMIT, fit_sms, gsm7_length, gsm7_ok, to_gsm7
 
 # tests/unit/test_dashboard_alarm_texts.py checks the dashboard's alarm card (alarm.js) against these.
 from alarms.messages.incidents import ALARMS as _ALARMS  # noqa: F401
 from alarms.messages.rendering import TEMPLATE_KEYS, TEMPLATES, Rendered, normalise_language, render
+from alarms.messages.schedules import SCHEDULE_EVENTS
 from alarms.messages.text import DEFAULT_LANGUAGE, LANGUAGES, MISSING, Language
+
+# The events the policy has a text for: the engine's and the household's schedules'.
+EVENT_NAMES: frozenset[str] = _EVENT_NAMES | SCHEDULE_EVENTS
 
 __all__ = [
     "DEFAULT_LANGUAGE",

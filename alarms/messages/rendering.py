@@ -17,6 +17,7 @@ from alarms.messages.events import EVENT_TEMPLATES, TEST_TEMPLATES
 from alarms.messages.faults import ANOMALY_TEMPLATES, TEMPLATE_ANOMALY
 from alarms.messages.gsm7 import to_gsm7
 from alarms.messages.incidents import ALARMS, INCIDENT_TEMPLATES
+from alarms.messages.schedules import SCHEDULE_TEMPLATES, schedule_phrases
 from alarms.messages.text import DEFAULT_LANGUAGE, LANGUAGES, MISSING, Text
 from alarms.messages.words import CHANNEL_LABEL, INCIDENT_LABEL, WORDS, Words
 from alarms.model import ANOMALY_KINDS, INCIDENT_KINDS, AnomalyKind, IncidentKind, Struct
@@ -32,6 +33,7 @@ TEMPLATES: dict[str, dict[str, Text]] = {
     **INCIDENT_TEMPLATES,
     **ANOMALY_TEMPLATES,
     **EVENT_TEMPLATES,
+    **SCHEDULE_TEMPLATES,
     **TEST_TEMPLATES,
     **CENTRE_TEMPLATES,
 }
@@ -109,6 +111,8 @@ def _derived(template: str, language: str, params: Mapping[str, str]) -> dict[st
     if anomaly_kind is not None:
         values["anomaly_label"] = manual_entry(anomaly_kind, language).title
         values["manual"] = manual_steps(anomaly_kind, language)
+    if template in SCHEDULE_TEMPLATES:
+        values.update(schedule_phrases(language, params))
     return values
 
 
