@@ -95,7 +95,9 @@ def test_hours_and_weekdays_follow_the_wall_clock(
 
 
 @given(zones, days, spans)
-def test_the_end_of_the_hours_is_exclusive_and_the_start_inclusive(tz: ZoneInfo, day: date, span: tuple[int, int]) -> None:
+def test_the_end_of_the_hours_is_exclusive_and_the_start_inclusive(
+    tz: ZoneInfo, day: date, span: tuple[int, int]
+) -> None:
     start, end = span
     window = CodeWindow(hours=span)
     at_start = wall(day, start, tz)
@@ -183,7 +185,9 @@ def test_people_s_shorthands() -> None:
     weekday_sets,
     st.one_of(st.none(), spans),
 )
-def test_stored_windows_read_back_the_same(start: datetime | None, chosen: tuple[str, ...], span: tuple[int, int] | None) -> None:
+def test_stored_windows_read_back_the_same(
+    start: datetime | None, chosen: tuple[str, ...], span: tuple[int, int] | None
+) -> None:
     valid_from = None if start is None else start.replace(microsecond=0, tzinfo=ROME)
     window = CodeWindow(valid_from, None if valid_from is None else valid_from + timedelta(days=7), chosen, span)  # type: ignore[arg-type]
     back = from_stored(to_stored(window))

@@ -64,7 +64,7 @@ def test_an_owner_always_keeps_a_code_that_always_works(accounts: Accounts) -> N
     # ...so anna may not lose it, nor stop being an owner, nor get a window, nor be removed
     for change in ({"code": ""}, {"role": "member"}, {"window": CLEANER}):
         with pytest.raises(OwnerWindowError):
-            accounts.update_user("anna", **change)  # type: ignore[arg-type]
+            accounts.update_user("anna", **change)
     with pytest.raises(OwnerWindowError):
         accounts.remove_user("anna", keep_an_owner=True)
     accounts.add_user("carla", "owner-pass", "owner", code="55667")
