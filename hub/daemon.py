@@ -40,6 +40,7 @@ from hub.core.outbox import OutboxDispatcher
 from hub.core.outputs import OutputDispatcher
 from hub.core.pairing import OutputSpec, pair_device
 from hub.core.runtime import Hub
+from hub.core.scheduler import Scheduler
 from hub.core.throttle import hub_code_throttle
 from hub.export.metrics import LoopLagMonitor, metrics_handler
 from hub.store import accounts as accounts_mod
@@ -436,6 +437,7 @@ class Daemon:
                 tasks.create_task(retention, name="retention")
                 tasks.create_task(hub.supervision.run(), name="supervision")
                 tasks.create_task(run_channel_watch(hub), name="channel-watch")
+                tasks.create_task(Scheduler(hub).run(), name="schedules")  # hub/core/scheduler.py
                 tasks.create_task(lag.run(), name="loop-lag")
                 tasks.create_task(self._camera_snapshots(hub).run(), name="camera-snapshots")
                 if backups is not None:

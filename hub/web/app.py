@@ -30,6 +30,7 @@ from hub.web.outputs_api import add_outputs_routes
 from hub.web.pages import add_page_routes
 from hub.web.rate import write_rate
 from hub.web.report_api import add_report_routes
+from hub.web.schedules_api import add_schedules_routes
 from hub.web.settings_api import add_settings_routes
 from hub.web.system_api import add_system_routes
 from hub.web.tokens_api import add_token_routes
@@ -107,6 +108,7 @@ def make_app(
     add_camera_routes(app)
     add_walktest_routes(app)
     add_settings_routes(app)
+    add_schedules_routes(app)
     add_token_routes(app)
     add_page_routes(app)
     if metrics is not None:
