@@ -8,9 +8,13 @@ import getpass
 import re
 import sys
 import time
-from typing import Any
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any
 
 from hub.cli.local import EXIT_USAGE, resolve_data_dir, show
+
+if TYPE_CHECKING:
+    from hub.store.code_window import CodeWindow
 
 
 def parse_ttl(text: str) -> float:
@@ -97,10 +101,69 @@ def _user_secrets(args: argparse.Namespace, *, adding: bool) -> dict[str, str]:
     return found
 
 
+WINDOW_HELP = """a temporary code: the user's alarm and duress codes work only within the window, in the
+hub's time zone ([hub] timezone of --config, else Europe/Rome); outside it they are refused
+like wrong codes. A bare date is a whole day (--valid-until 2026-12-14: through the 14th).
+`user window` replaces the whole window. E.g. the cleaner on Tuesdays 9-12, a guest for a week:
+
+  casahub user add pulizie --weekdays tue --hours 09:00-12:00
+  casahub user window ospite --valid-from 2026-12-07 --valid-until 2026-12-13
+  casahub user window ospite --always"""
+
+
+def add_window_options(parser: argparse.ArgumentParser, *, always: bool = False) -> None:
+    """The temporary-code options of `user add` and `user window` (WINDOW_HELP)."""
+    parser.add_argument("--valid-from", metavar="WHEN", help="ISO 8601 date or time the codes start working")
+    parser.add_argument("--valid-until", metavar="WHEN", help="ISO 8601 date (inclusive) or time (exclusive)")
+    parser.add_argument("--weekdays", metavar="DAYS", help="mon..sun, e.g. tue or mon-fri or sat,sun")
+    parser.add_argument("--hours", metavar="SPAN", help="e.g. 09:00-12:00 (22:00-06:00 crosses midnight)")
+    if always:
+        parser.add_argument("--always", action="store_true", help="no window: the codes always work")
+
+
+def _hub_zone(args: argparse.Namespace) -> tzinfo:
+    """The hub's time zone: `[hub] timezone` of --config, else the config's default."""
+    import zoneinfo
+
+    name = "Europe/Rome"
+    if getattr(args, "config", None):
+        from hub.config import ConfigError, load_config
+
+        try:
+            name = load_config(args.config).config.hub.timezone
+        except ConfigError as exc:
+            raise SystemExit(f"casahub: invalid configuration:\n{exc}") from None
+    return zoneinfo.ZoneInfo(name)
+
+
+def _window_of(args: argparse.Namespace) -> CodeWindow | None:
+    """The window the options give (None: none given); SystemExit naming the option."""
+    from hub.store.code_window import WindowError, parse_window
+
+    raw = {
+        "valid_from": args.valid_from,
+        "valid_until": args.valid_until,
+        "weekdays": args.weekdays,
+        "hours": args.hours,
+    }
+    if all(v is None for v in raw.values()):
+        return None
+    try:
+        return parse_window({k: v for k, v in raw.items() if v is not None}, _hub_zone(args))
+    except WindowError as exc:
+        option = "--" + exc.field.removeprefix("window").strip(".").replace("_", "-")
+        raise SystemExit(f"casahub: {option if option != '--' else 'window'}: {str(exc).split(': ', 1)[1]}") from None
+
+
+def _window_text(window: CodeWindow | None) -> str:
+    return "always" if window is None else window.describe()
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     from hub.store.accounts import AccountError, Accounts
     from hub.store.db import open_sync
 
+    window = _window_of(args) if args.action in ("add", "window") else None
     accounts = Accounts(open_sync(resolve_data_dir(args) / "casahub.db"))
     try:
         if args.action == "add":
@@ -112,8 +175,24 @@ def cmd_user(args: argparse.Namespace) -> int:
                 code=given.get("code") or None,
                 duress_code=given.get("duress_code") or None,
                 language=args.language,
+                window=window,
             )
-            show(args, {"user": user.username, "role": user.role}, f"user {user.username} ({user.role}) added")
+            text = f"user {user.username} ({user.role}) added"
+            data: Any = {"user": user.username, "role": user.role}
+            if window is not None:
+                text += f"; codes valid {_window_text(window)}"
+                data["window"] = window.as_json()
+            show(args, data, text)
+        elif args.action == "window":
+            if (window is None) == (not args.always):
+                print(
+                    "casahub: give --always, or the window (--valid-from, --valid-until, --weekdays, --hours)",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            user = accounts.update_user(args.username, window=window)
+            data = {"user": user.username, "window": None if window is None else window.as_json()}
+            show(args, data, f"user {user.username}: codes valid {_window_text(window)}")
         elif args.action == "passwd":
             given = _user_secrets(args, adding=False)
             if not given:
@@ -138,10 +217,15 @@ def cmd_user(args: argparse.Namespace) -> int:
                     "language": u.language,
                     "code": u.has_code,
                     "duress_code": u.has_duress,
+                    "window": None if u.window is None else u.window.as_json(),
                 }
                 for u in users
             ]
-            lines = [f"{u.username:<20} {u.role:<10} {u.language}  code:{'yes' if u.has_code else 'no'}" for u in users]
+            lines = [
+                f"{u.username:<20} {u.role:<10} {u.language}  code:{'yes' if u.has_code else 'no'}"
+                + ("" if u.window is None else f"  valid {_window_text(u.window)}")
+                for u in users
+            ]
             show(args, data, "\n".join(lines) or "no users")
         elif args.action == "remove":
             accounts.remove_user(args.username)

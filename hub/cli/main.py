@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.cli.admin import STDIN_SECRETS_HELP, cmd_token, cmd_user
+from hub.cli.admin import STDIN_SECRETS_HELP, WINDOW_HELP, add_window_options, cmd_token, cmd_user
 from hub.cli.backup_cmd import cmd_backup, cmd_restore, restore_data_dir
 from hub.cli.data_owner import AS_OWNER, GIVE_BACK, become_owner, give_back
 from hub.cli.local import EXIT_USAGE, resolve_data_dir
@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=ROLES, default="member")
     add.add_argument("--codes-from-stdin", action="store_true", help="read password and codes from stdin (see below)")
     add.add_argument("--language", choices=LANGUAGES, default="it")
+    add_window_options(add)
+    add.epilog = f"{STDIN_SECRETS_HELP}\n\n{WINDOW_HELP}"
     _add_local(add)
     passwd = user_sub.add_parser(
         "passwd",
@@ -149,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("username")
     passwd.add_argument("--codes-from-stdin", action="store_true", help="read what changes from stdin (see below)")
     _add_local(passwd)
+    window = user_sub.add_parser(
+        "window",
+        help="when a user's codes work (a temporary code), or --always",
+        epilog=WINDOW_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    window.add_argument("username")
+    add_window_options(window, always=True)
+    _add_local(window)
     lst = user_sub.add_parser("list", help="list users")
     _add_local(lst)
     remove = user_sub.add_parser("remove", help="remove a user")

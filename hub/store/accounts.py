@@ -377,8 +377,8 @@ class Accounts:
         window: CodeWindow | Unchanged | None = UNCHANGED,
         removed: bool = False,
     ) -> None:
-        """Called with the lock held: refuse a change after which some owner's code has a window
-        and no owner has a code that always works (None and UNCHANGED leave a setting as it is)."""
+        """Called with the lock held: refuse a change after which some owner has a window and no
+        owner has a code that always works (None and UNCHANGED leave a setting as it is)."""
         owners: dict[str, tuple[str, bool, bool]] = {
             r["username"]: (r["role"], bool(r["has_code"]), r["code_window"] is not None)
             for r in self.conn.execute(
@@ -392,8 +392,8 @@ class Accounts:
                 had_code if has_code is None else has_code,
                 had_window if window is UNCHANGED else window is not None,
             )
-        codes = [windowed for r, has, windowed in owners.values() if r == "owner" and has]
-        if any(codes) and all(codes):
+        kept = [(has, windowed) for r, has, windowed in owners.values() if r == "owner"]
+        if any(windowed for _, windowed in kept) and not any(has and not windowed for has, windowed in kept):
             raise OwnerWindowError(
                 "window: an owner must always be able to disarm: another owner must keep an alarm code"
                 " without a window (give one first)"

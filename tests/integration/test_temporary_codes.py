@@ -14,6 +14,9 @@ mosquitto missing: a failure under CI=true, a one-line skip ("apt-get install mo
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -28,6 +31,7 @@ from tests.conftest import Api, RunningHub, start_hub
 from tests.integration.test_wrong_codes import home_assistant
 from tests.peers.mosquitto import Mosquitto
 
+ROOT = Path(__file__).resolve().parents[2]
 ROME = ZoneInfo("Europe/Rome")  # the demo's [hub] timezone
 TUESDAY_10 = datetime(2026, 12, 8, 10, 0, tzinfo=ROME).timestamp()
 CLEANER = {"username": "pulizie", "password": "cleaner-pass", "role": "member", "code": "24680"}
@@ -174,6 +178,51 @@ async def test_bad_windows_are_400_naming_the_part(hub: RunningHub, window: obje
         status, body = await owner.request("PATCH", "/api/v1/users/demo", {"window": window})
         assert (status, body.get("field")) == (400, field), body
         assert [u["username"] for u in (await owner.get("/api/v1/users"))["items"]] == ["demo"]
+
+
+# --------------------------------------------------------------------------- the CLI
+def casahub(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args], input=stdin, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+
+def test_the_cli_sets_lists_and_clears_a_window(tmp_path: Path) -> None:
+    d = str(tmp_path)
+    assert casahub("user", "add", "anna", "--role", "owner", "--data-dir", d, stdin="owner-pw\n").returncode == 0
+    secrets = "password=cleaner-pw\ncode=24680\n"
+    r = casahub(
+        "user", "add", "pulizie", "--weekdays", "tue", "--hours", "9-12", "--codes-from-stdin", "--data-dir", d,
+        stdin=secrets,
+    )  # fmt: skip
+    assert r.returncode == 0 and "tue, 09:00-12:00" in r.stdout, r.stderr
+    r = casahub("user", "window", "ospite", "--always", "--data-dir", d)
+    assert r.returncode == 1 and "no user" in r.stderr
+    r = casahub(
+        "user", "window", "pulizie", "--valid-from", "2026-12-07", "--valid-until", "2026-12-13", "--data-dir", d
+    )
+    assert r.returncode == 0, r.stderr
+    r = casahub("user", "list", "--json", "--data-dir", d)
+    windows = {u["user"]: u["window"] for u in json.loads(r.stdout)}
+    assert windows == {
+        "anna": None,
+        "pulizie": {
+            "valid_from": "2026-12-07T00:00:00+01:00",
+            "valid_until": "2026-12-14T00:00:00+01:00",  # the whole 13th, then refused
+            "weekdays": [],
+            "hours": None,
+        },
+    }
+    # The options are checked before anything is written, naming the option.
+    r = casahub("user", "window", "pulizie", "--hours", "25-3", "--data-dir", d)
+    assert r.returncode == 1 and "--hours" in r.stderr
+    r = casahub("user", "window", "pulizie", "--data-dir", d)
+    assert r.returncode == 2 and "--always" in r.stderr
+    # anna is the only owner: her code must always work.
+    r = casahub("user", "window", "anna", "--weekdays", "mon-fri", "--data-dir", d)
+    assert r.returncode == 1 and "owner" in r.stderr
+    assert casahub("user", "window", "pulizie", "--always", "--data-dir", d).returncode == 0
+    assert "valid" not in casahub("user", "list", "--data-dir", d).stdout
 
 
 # --------------------------------------------------------------------------- MQTT (Home Assistant)
