@@ -1,6 +1,6 @@
 """The household's schedules (README "Schedules"; hub/core/scheduler.py runs them).
 
-    GET    /api/v1/schedules        {"items": [schedule]}                         owner, member
+    GET    /api/v1/schedules        {"items": [schedule], "modes", "weekdays"}    owner, member
     POST   /api/v1/schedules        {"name","action","at","mode"?,"weekdays"?,
                                      "force"?,"grace_minutes"?,"code"?} -> 201   owner
     DELETE /api/v1/schedules/{id}   -> 204                                        owner
@@ -23,10 +23,11 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from alarms.model import ArmTarget
+from alarms.model import ARM_TARGETS, ArmTarget
 from alarms.schedules import (
     GRACE_DEFAULT,
     GRACE_MAX,
+    WEEKDAYS,
     Rule,
     ScheduleAction,
     ScheduleError,
@@ -88,7 +89,8 @@ def _schedule_id(request: web.Request) -> int:
 async def schedules(request: web.Request) -> web.Response:
     require(request, HOUSEHOLD)
     items = [schedule_json(request, s) for s in await request.app[SCHEDULES].all()]
-    return web.json_response({"items": items})
+    # The choices, so that the Settings page offers the engine's modes and never a copy of them.
+    return web.json_response({"items": items, "modes": list(ARM_TARGETS), "weekdays": list(WEEKDAYS)})
 
 
 async def schedule_add(request: web.Request) -> web.Response:

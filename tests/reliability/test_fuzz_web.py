@@ -32,7 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from alarms.model import DisarmRequest, OutputUpsert
+from alarms.model import ARM_TARGETS, DisarmRequest, OutputUpsert
 from tests.conftest import Api
 from tests.reliability.fuzz_helpers import HubThread, KnownBug, fuzz_settings, known_bug, report
 
@@ -248,6 +248,18 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     },
     "output_test": {},
     "output_open": {"code": mostly(st.just(DEMO_CODE), TEXT)},
+    # the household's schedules (hub/web/schedules_api.py); a disarm one with the demo's code mostly
+    "schedule_add": {
+        "name": NAME,
+        "action": mostly(st.sampled_from(["arm", "disarm", "remind"]), TEXT),
+        "at": mostly(st.sampled_from(["23:30", "07:00", "00:00", "24:00", "9:00", "23:60"]), TEXT),
+        "mode": optional(mostly(st.sampled_from(ARM_TARGETS), TEXT)),
+        "weekdays": mostly(st.lists(st.sampled_from(["mon", "tue", "sat", "sun", "xyz"]), max_size=8), JSON),
+        "force": BOOL,
+        "grace_minutes": optional(mostly(st.sampled_from([0, 1, 10, 120, 121]), st.integers() | st.floats())),
+        "code": optional(mostly(st.just(DEMO_CODE), TEXT)),
+    },
+    "schedule_delete": {},
 }
 
 
@@ -301,6 +313,8 @@ ROUTES = (
     Route("output_patch", "PATCH", "/api/v1/outputs/{id}", outputs=True),
     Route("output_test", "POST", "/api/v1/outputs/{id}/test", outputs=True),
     Route("output_open", "POST", "/api/v1/outputs/{id}/open", outputs=True),
+    Route("schedule_add", "POST", "/api/v1/schedules"),
+    Route("schedule_delete", "DELETE", "/api/v1/schedules/{id}", real_ids=False),
 )
 # The outputs the output routes aim at, made the way pairing makes them (no device: nothing is sent).
 FUZZ_OUTPUTS = (
@@ -528,6 +542,7 @@ QUERY_ROUTES = (
     "/api/v1/push/vapid",
     "/api/v1/users",
     "/api/v1/contacts",
+    "/api/v1/schedules",
     "/api/v1/nothing-here",
 )
 QUERY_NAMES = ["before", "kind", "zone", "limit", "state", "incident", "id", "type", "since", "until", "lang"]

@@ -109,6 +109,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/contacts"): Rule(frozenset({OWNER}), "/api/v1/contacts", {}),
     ("PATCH", "/api/v1/contacts/{id}"): Rule(frozenset({OWNER}), "/api/v1/contacts/999999", {}),
     ("DELETE", "/api/v1/contacts/{id}"): Rule(frozenset({OWNER}), "/api/v1/contacts/999999"),
+    # the household's schedules: members read them (they live by them), owners set them up and take
+    # them off, installers neither ({} -> 400, an unknown id -> 404)
+    ("GET", "/api/v1/schedules"): Rule(HOUSEHOLD, "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules"): Rule(frozenset({OWNER}), "/api/v1/schedules", {}),
+    ("DELETE", "/api/v1/schedules/{id}"): Rule(frozenset({OWNER}), "/api/v1/schedules/999999"),
     # everyone's own language; a token has no user ({} -> 400 once allowed)
     ("PATCH", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session", {}, sessions_only=True),
     # cameras: installers may list them, only the household sees pictures; an unknown camera -> 404

@@ -53,6 +53,8 @@ CHANGES: list[tuple[str, str, str, Any, tuple[str, ...]]] = [
     # sirens: what drives one, and its test (a valve closed by water may be reopened while armed)
     ("output-settings", "PATCH", f"/api/v1/outputs/{SIREN}", {"on": ["fire"]}, BOTH),
     ("output-test", "POST", f"/api/v1/outputs/{SIREN}/test", {}, BOTH),
+    # a schedule (hub/web/schedules_api.py): adding one is a setting change; removing one stays allowed
+    ("schedule-add", "POST", "/api/v1/schedules", {"name": "Sera", "action": "remind", "at": "21:00"}, OWNER),
 ]
 
 
@@ -90,6 +92,7 @@ async def snapshot(owner: Api) -> dict[str, Any]:
             {k: o[k] for k in ("id", "name", "on", "chime", "squawk")}
             for o in (await owner.get("/api/v1/outputs"))["items"]
         ],
+        "schedules": [s["id"] for s in (await owner.get("/api/v1/schedules"))["items"]],
     }
 
 
@@ -145,6 +148,18 @@ async def test_users_and_codes_stay_changeable_while_armed(running_hub: RunningH
         assert status == 201, body
         status, body = await owner.request("DELETE", "/api/v1/users/ugo")
         assert status == 204, body
+
+
+async def test_a_schedule_can_be_removed_while_armed(running_hub: RunningHub) -> None:
+    """Removing a schedule never leaves the house less protected than it is now (hub/web/schedules_api.py)."""
+    async with session_of(running_hub, "demo", "demo") as owner:
+        body = {"name": "Mattina", "action": "disarm", "mode": "away", "at": "07:00", "code": CODE}
+        status, made = await owner.post("/api/v1/schedules", body)
+        assert status == 201, made
+        await arm_away(owner, running_hub, exit_delay=0)
+        status, answer = await owner.request("DELETE", f"/api/v1/schedules/{made['id']}")
+        assert status == 204, answer
+        assert (await owner.get("/api/v1/schedules"))["items"] == []
 
 
 # --------------------------------------------------------------------------- what an installer sees

@@ -2,7 +2,7 @@
 // Plain ES module, no build step. Everything is built with DOM calls (never innerHTML with
 // data), so nothing the hub or a sensor name says can become markup.
 import { language, t, translate } from "./i18n.js";
-import { contactsSection, delaysSection, languageSection, saveLanguage, tokensSection, usersSection } from "./settings.js";
+import { contactsSection, delaysSection, languageSection, saveLanguage, schedulesSection, tokensSection, usersSection } from "./settings.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
 import { ALWAYS_ON, exclusionOf, exclusionText, zonesView } from "./zones.js";
@@ -487,6 +487,7 @@ function settingsView(root) {
   const users = usersSection();
   const contacts = contactsSection();
   const delays = delaysSection();
+  const schedules = schedulesSection();
   const pairing = h("div", { id: "pairing" });
   const tokens = tokensSection();
   root.append(
@@ -496,13 +497,14 @@ function settingsView(root) {
     users.el,
     contacts.el,
     delays.el,
+    schedules.el,
     tokens.el,
     section("settings.pairing", pairing),
   );
 
   const refresh = async () => {
     try {
-      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh(), tokens.refresh()]);
+      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh(), schedules.refresh(), tokens.refresh()]);
       const [devices, candidates] = await Promise.all([api("GET", "/api/v1/devices"), api("GET", "/api/v1/pairing/candidates")]);
       pairing.replaceChildren(
         h("ul", { class: "list" },
