@@ -27,9 +27,9 @@ WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
 FIELDS = ("valid_from", "valid_until", "weekdays", "hours")
 MAX_TEXT = 40  # an ISO 8601 time with offset and microseconds is 32 characters
 DAY = 24 * 60
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ISO_HELP = "an ISO 8601 date or time, e.g. 2026-12-01 or 2026-12-01T09:00"
-_HOURS = re.compile(r"(\d{1,2})(?::(\d{2}))?-(\d{1,2})(?::(\d{2}))?")
+_HOURS = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?-([0-9]{1,2})(?::([0-9]{2}))?")
 
 
 class WindowError(ValueError):

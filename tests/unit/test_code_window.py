@@ -200,3 +200,28 @@ def test_stored_windows_read_back_the_same(
 def test_an_unreadable_stored_window_never_opens() -> None:
     assert from_stored("{not json") == NEVER and not inside(NEVER, 1_800_000_000, ROME)
     assert from_stored(None) is None and inside(None, 0, ROME)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+    max_leaves=20,
+)
+PART = st.sampled_from(["2026-12-07", "0001-01-01", "9999-12-31", "2026-12-07T25:00", "9-12", "24:00-00:00", "٠٩-١٢"])
+
+
+@given(
+    JSON
+    | st.dictionaries(st.sampled_from(["valid_from", "valid_until", "weekdays", "hours"]), JSON | PART, max_size=4),
+    st.sampled_from(ZONES),
+)
+def test_any_json_is_a_window_or_a_window_error(raw: object, tz: ZoneInfo) -> None:
+    """Whatever a client sends: a window, None, or WindowError naming its part; never another error."""
+    try:
+        window = parse_window(raw, tz)
+    except WindowError as exc:
+        assert exc.field == "window" or exc.field.startswith("window.")
+        return
+    assert window is None or from_stored(to_stored(window)) == window
+    if window is not None:
+        inside(window, 1_800_000_000, tz)
