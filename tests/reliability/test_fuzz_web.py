@@ -98,6 +98,24 @@ NAME = mostly(st.sampled_from(["Porta", "Cucina", "x", "é🔔 zone", "a" * 300]
 ROOM = mostly(st.sampled_from(["Cucina", "", "Piano terra"]), TEXT | BOUNDARY)
 ZONE_KIND = st.sampled_from(["water", "smoke", "motion", "contact", "power", "panic", "camera"])
 BEHAVIOUR = st.sampled_from(["24h", "instant", "entry", "follower"])
+# A temporary code's window (hub/store/code_window.py): right and wrong parts, or any JSON.
+WINDOW = optional(
+    mostly(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "valid_from": optional(mostly(st.sampled_from(["2026-12-07", "2026-12-07T09:00", "0001-01-01"]), TEXT)),
+                "valid_until": optional(
+                    mostly(st.sampled_from(["2026-12-13", "9999-12-31", "2026-12-07T09:00:00+01:00"]), TEXT)
+                ),
+                "weekdays": optional(mostly(st.lists(st.sampled_from(["mon", "tue", "sun", "xyz"]), max_size=8), JSON)),
+                "hours": optional(mostly(st.sampled_from(["09:00-12:00", "22:00-06:00", "0-24", "9-9", "25-1"]), TEXT)),
+                "areas": JSON,
+            },
+        ),
+        JSON,
+    )
+)
 INCIDENT_KIND = mostly(st.sampled_from(["fire", "water", "intrusion", "power", "panic", "tamper", "duress"]), TEXT)
 # A real P-256 point and a 16-byte auth secret, as browsers send them.
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
@@ -210,6 +228,7 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "code": optional(mostly(st.sampled_from(["24680", "1357", "123", "", DEMO_CODE]), TEXT)),
         "duress_code": optional(mostly(st.sampled_from(["97531", "8642", DEMO_CODE, ""]), TEXT)),
         "language": optional(mostly(st.sampled_from(["it", "en"]), TEXT)),
+        "window": WINDOW,
     },
     "user_patch": {
         "password": TEXT,
@@ -217,6 +236,7 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "code": TEXT,
         "duress_code": TEXT,
         "language": TEXT,
+        "window": WINDOW,
     },
     "session_language": {"language": mostly(st.sampled_from(["it", "en"]), TEXT)},
     "contact_add": {
