@@ -20,10 +20,11 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Literal, get_args
+from typing import Any
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+# The days' names are the schedules' (one vocabulary for the household's week), Monday first.
+from alarms.schedules import WEEKDAYS, Weekday
+
 FIELDS = ("valid_from", "valid_until", "weekdays", "hours")
 MAX_TEXT = 40  # an ISO 8601 time with offset and microseconds is 32 characters
 DAY = 24 * 60

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alarms.schedules import WEEKDAYS
 from hub.store.code_window import (
     NEVER,
-    WEEKDAYS,
     CodeWindow,
     WindowError,
     ended,
