@@ -134,6 +134,8 @@ CONTACT_ID: dict[ReportKind, int] = {
     "periodic_test": 602,
     "walk_test": 607,  # 1607 walk-test mode entered, 3607 left
     "wrong_code": 461,  # wrong code entry: 10 wrong alarm codes within an hour (hub/core/throttle.py)
+    "close_stay": 441,  # 3441 armed stay (home or night: somebody is inside)
+    "open_stay": 441,  # 1441 disarmed from stay
 }
 
 # ReportKind -> (SIA DCS code for the event, code for its restore or None).
@@ -156,19 +158,27 @@ SIA_CODES: dict[ReportKind, tuple[str, str | None]] = {
     "periodic_test": ("RP", None),
     "walk_test": ("TS", "TE"),  # test start / test end
     "wrong_code": ("JA", None),  # user code tamper: too many unsuccessful attempts
+    "close_stay": ("NL", None),  # perimeter armed
+    "open_stay": ("OP", None),  # an opening is an opening, whatever was armed
 }
 
 # One-shot events: they have no restore, a `restore` flag on them is ignored.
-EVENT_ONLY: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "confirmed", "periodic_test", "wrong_code"})
+EVENT_ONLY: frozenset[ReportKind] = frozenset(
+    {"open", "close", "cancel", "confirmed", "periodic_test", "wrong_code", "close_stay", "open_stay"}
+)
+CLOSINGS: frozenset[ReportKind] = frozenset({"close", "close_stay"})  # CID qualifier 3
+OPENINGS: frozenset[ReportKind] = frozenset({"open", "open_stay"})
 # Whose zone field is the user number (who disarmed, armed, cancelled, or used a duress code).
 # A wrong_code report names the user whose wrong code reached the limit (000: not a user, e.g. MQTT).
-USER_CODES: frozenset[ReportKind] = frozenset({"open", "close", "cancel", "duress", "walk_test", "wrong_code"})
+USER_CODES: frozenset[ReportKind] = frozenset(
+    {"open", "close", "cancel", "duress", "walk_test", "wrong_code", "close_stay", "open_stay"}
+)
 
 _CID_BY_EVENT: dict[tuple[int, int], tuple[ReportKind, bool]] = {}
 for _kind, _event in CONTACT_ID.items():
-    if _kind == "close":
+    if _kind in CLOSINGS:
         _CID_BY_EVENT[(3, _event)] = (_kind, False)
-    elif _kind == "open":
+    elif _kind in OPENINGS:
         _CID_BY_EVENT[(1, _event)] = (_kind, False)
     else:
         _CID_BY_EVENT[(1, _event)] = (_kind, False)
@@ -176,13 +186,13 @@ for _kind, _event in CONTACT_ID.items():
             _CID_BY_EVENT[(3, _event)] = (_kind, True)
 _SIA_BY_CODE: dict[str, tuple[ReportKind, bool]] = {}
 for _kind, (_new, _restore) in SIA_CODES.items():
-    _SIA_BY_CODE[_new] = (_kind, False)
+    _SIA_BY_CODE.setdefault(_new, (_kind, False))  # OP reads back as a plain opening
     if _restore is not None:
         _SIA_BY_CODE[_restore] = (_kind, True)
 
 
 def _cid_qualifier(kind: ReportKind, restore: bool) -> int:
-    if kind == "close":
+    if kind in CLOSINGS:
         return 3
     if kind in EVENT_ONLY:
         return 1

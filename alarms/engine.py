@@ -11,13 +11,14 @@ states, effects and ids (``replay``), so the shell can recover after ``kill -9``
 
 Three machines live in the state and interact only through the rules below:
 
-1. The *intrusion mode* (``state.mode``): disarmed, arming_home/away (exit delay),
-   armed_home/away, pending (entry delay), triggered (siren). Its moves are the
-   table ``MODE_TRANSITIONS``; the few moves that depend on more than (mode, trigger)
-   are listed in the comment right below the table. Only intrusion zones (behaviour
-   instant, entry or follower) that are *armed in the target mode* feed it: in
-   ``home`` only zones with ``home=True``, in ``away`` all of them, and never an
-   excluded zone (see *Exclusions* below).
+1. The *intrusion mode* (``state.mode``): disarmed, arming_<target> (exit delay),
+   armed_<target>, pending (entry delay), triggered (siren), where the target is one of
+   the armed modes home, night, away and vacation. Its moves are the table
+   ``MODE_TRANSITIONS``; the few moves that depend on more than (mode, trigger) are
+   listed in the comment right below the table. Only intrusion zones (behaviour
+   instant, entry or follower) that are *armed in the target mode* feed it: zones whose
+   ``modes`` hold the target, and never an excluded zone (see *Exclusions* below). Each
+   target has its own exit and entry delays (``AlarmSettings.modes``, else the common ones).
 2. *Incidents* (``state.incidents``, open ones only): at most one open incident per
    kind, except ``duress``. An alarm of a kind that already has an open incident adds
    activations to it. 24h zones (water, smoke, power, panic) and device tamper raise
@@ -123,9 +124,13 @@ import msgspec
 from alarms import output_rules
 from alarms.errors import AlarmsError
 from alarms.model import (
+    ARM_TARGETS,
+    DEFAULT_MODES,
+    DEFAULT_WATCH_DAYS,
     INCIDENT_FOR_ZONE,
     ISOLATE_MAX_HOURS,
     ISOLATE_MAX_HOURS_24H,
+    STAY_TARGETS,
     Ack,
     Activation,
     ActivationAdded,
@@ -180,6 +185,8 @@ from alarms.model import (
     ZoneInclude,
     ZoneRemove,
     ZoneUpsert,
+    modes_from_home,
+    ordered_modes,
 )
 from alarms.output_rules import OutputRules
 
@@ -203,6 +210,8 @@ class EngineError(AlarmsError):
 Trigger = Literal[
     "arm_home",  # ArmRequest(mode="home") that passed readiness
     "arm_away",
+    "arm_night",
+    "arm_vacation",
     "exit_delay_over",  # Tick at the exit deadline
     "entry_opened",  # an armed entry zone opened
     "alarm",  # an armed instant zone, or a follower without a running entry delay
@@ -215,25 +224,49 @@ Trigger = Literal[
 # "armed" stands for armed_<target>: the armed mode we came from or are going to.
 ARMED: Literal["armed"] = "armed"
 
-MODE_TRANSITIONS: dict[Mode, dict[Trigger, Mode | Literal["armed"]]] = {
-    "disarmed": {"arm_home": "arming_home", "arm_away": "arming_away"},
-    "arming_home": {
-        "arm_away": "arming_away",
-        "exit_delay_over": "armed_home",
-        "arm_failed": "disarmed",
-        "disarm": "disarmed",
-    },
-    "arming_away": {
-        "arm_home": "arming_home",
-        "exit_delay_over": "armed_away",
-        "arm_failed": "disarmed",
-        "disarm": "disarmed",
-    },
-    "armed_home": {"arm_away": "arming_away", "entry_opened": "pending", "alarm": "triggered", "disarm": "disarmed"},
-    "armed_away": {"arm_home": "arming_home", "entry_opened": "pending", "alarm": "triggered", "disarm": "disarmed"},
-    "pending": {"entry_delay_over": "triggered", "alarm": "triggered", "disarm": "disarmed"},
-    "triggered": {"siren_over": ARMED, "disarm": "disarmed"},
+ARMING: dict[ArmTarget, Mode] = {
+    "home": "arming_home",
+    "away": "arming_away",
+    "night": "arming_night",
+    "vacation": "arming_vacation",
 }
+ARMED_MODE: dict[ArmTarget, Mode] = {
+    "home": "armed_home",
+    "away": "armed_away",
+    "night": "armed_night",
+    "vacation": "armed_vacation",
+}
+ARM_TRIGGER: dict[ArmTarget, Trigger] = {
+    "home": "arm_home",
+    "away": "arm_away",
+    "night": "arm_night",
+    "vacation": "arm_vacation",
+}
+ARMING_MODES: frozenset[Mode] = frozenset(ARMING.values())
+ARMED_MODES: frozenset[Mode] = frozenset(ARMED_MODE.values())
+
+
+def _mode_table() -> dict[Mode, dict[Trigger, Mode | Literal["armed"]]]:
+    """Every armed mode moves alike: from disarmed or another target's arming_/armed_ mode an
+    arm_<target> starts that target's exit delay."""
+    table: dict[Mode, dict[Trigger, Mode | Literal["armed"]]] = {
+        "disarmed": {ARM_TRIGGER[t]: ARMING[t] for t in ARM_TARGETS},
+    }
+    for target in ARM_TARGETS:
+        others: dict[Trigger, Mode | Literal["armed"]] = {ARM_TRIGGER[t]: ARMING[t] for t in ARM_TARGETS if t != target}
+        table[ARMING[target]] = {
+            **others,
+            "exit_delay_over": ARMED_MODE[target],
+            "arm_failed": "disarmed",
+            "disarm": "disarmed",
+        }
+        table[ARMED_MODE[target]] = {**others, "entry_opened": "pending", "alarm": "triggered", "disarm": "disarmed"}
+    table["pending"] = {"entry_delay_over": "triggered", "alarm": "triggered", "disarm": "disarmed"}
+    table["triggered"] = {"siren_over": ARMED, "disarm": "disarmed"}
+    return table
+
+
+MODE_TRANSITIONS: dict[Mode, dict[Trigger, Mode | Literal["armed"]]] = _mode_table()
 
 # Special cases, the moves the table cannot say on its own:
 # - arm_* with exit_delay == 0 goes straight to armed_<mode> (one ModeChanged).
@@ -248,9 +281,6 @@ MODE_TRANSITIONS: dict[Mode, dict[Trigger, Mode | Literal["armed"]]] = {
 # - Alarms inside `pending` (entry or follower) only record an activation for the incident
 #   the entry delay will open; inside `triggered` every alarm is an activation of the open
 #   incident. Neither moves the mode.
-
-ARMING: dict[ArmTarget, Mode] = {"home": "arming_home", "away": "arming_away"}
-ARMED_MODE: dict[ArmTarget, Mode] = {"home": "armed_home", "away": "armed_away"}
 
 REPORT_FOR_INCIDENT: dict[IncidentKind, ReportCode] = {
     "fire": "fire",
@@ -268,7 +298,7 @@ REPORT_FOR_ANOMALY: dict[AnomalyKind, ReportCode] = {
 
 # A zone's live fields that ZoneUpsert keeps: what the armed period knows, what the device said.
 _ARMED_PERIOD_FIELDS = ("active", "excluded", "trips", "alarmed")
-_DEVICE_FIELDS = ("online", "offline_since", "tamper", "battery_low")
+_DEVICE_FIELDS = ("online", "offline_since", "tamper", "battery_low", "changed_at")
 # Walk-test results belong to the sensor: kept across renames, dropped with a new device.
 _WALK_TEST_FIELDS = ("walk_tested_at", "tamper_tested_at")
 
@@ -290,6 +320,7 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
     if isinstance(event, ClockStep):
         # Shift before firing: a clock that jumped an hour ahead must not end an entry delay early.
         run.shift_clock(event.delta)
+    run.start_watches(now)
     run.fire_due(now)
     match event:
         case Tick() | ClockStep():
@@ -368,7 +399,15 @@ def _armed_in(zone: Zone, target: ArmTarget | None) -> bool:
     """An intrusion zone that the `target` armed mode watches."""
     if target is None or zone.behaviour == "24h" or zone.excluded is not None:
         return False
-    return target == "away" or zone.home
+    return target in zone.modes
+
+
+def _zone_modes(event: ZoneUpsert) -> tuple[ArmTarget, ...]:
+    if event.modes is not None:
+        return ordered_modes(event.modes)
+    if event.home is not None:
+        return modes_from_home(event.home)
+    return DEFAULT_MODES[event.kind]
 
 
 def _isolation_allowed(zone: Zone, hours: float | None) -> bool:
@@ -413,6 +452,20 @@ def _offline_due(
     return due
 
 
+DAY = 86400.0
+
+
+def _inactive_due(zones: dict[str, Zone], anomalies: dict[str, Anomaly]) -> list[tuple[float, str]]:
+    """(time its sensor_inactive is due, zone id) of every watched zone, soonest first. An offline
+    or excluded zone is not watched: its own fault (or the exclusion) already says it is not protecting."""
+    reported = {a.subject for a in anomalies.values() if a.kind == "sensor_inactive"}
+    return sorted(
+        (z.changed_at + z.watch_days * DAY, z.id)
+        for z in zones.values()
+        if z.watch_days > 0 and z.changed_at is not None and z.online and z.excluded is None and z.id not in reported
+    )
+
+
 def _isolation_ends(zones: dict[str, Zone]) -> list[tuple[float, str]]:
     """(until, zone id) of every isolation, soonest first."""
     return sorted(
@@ -430,6 +483,7 @@ def _next_deadline(
 ) -> float | None:
     times = [at for at, _ in _offline_due(zones, anomalies, settings, outputs).values()]
     times += [at for at, _ in _isolation_ends(zones)[:1]]
+    times += [at for at, _ in _inactive_due(zones, anomalies)[:1]]
     if deadline is not None:
         times.append(deadline)
     if walk_test is not None:
@@ -485,9 +539,18 @@ class _Run:
             self.walk_test = msgspec.structs.replace(self.walk_test, ends_at=self.walk_test.ends_at + delta)
         for zone_id, zone in list(self.zones.items()):
             if zone.offline_since is not None:
-                self.zones[zone_id] = msgspec.structs.replace(zone, offline_since=zone.offline_since + delta)
+                zone = self.update_zone(zone_id, offline_since=zone.offline_since + delta)
+            if zone.changed_at is not None:
+                self.update_zone(zone_id, changed_at=zone.changed_at + delta)
         self.out.shift(delta)
         self.emit(LogEvent(kind="clock_step", detail=f"{delta:+.1f} s"))
+
+    def start_watches(self, now: float) -> None:
+        """A watched zone that has no last report yet (a snapshot from before sensor watch) is
+        watched from now: it gets its full watch_days before anyone is told."""
+        for zone in list(self.zones.values()):
+            if zone.watch_days > 0 and zone.changed_at is None:
+                self.update_zone(zone.id, changed_at=now)
 
     def emit(self, *effects: AnyEffect) -> None:
         self.effects.extend(effects)
@@ -529,7 +592,7 @@ class _Run:
     def arrived_armed(self, target: ArmTarget, by: str | None) -> None:
         """Entry actions of armed_* reached by arming (not by the end of the siren)."""
         self.emit(
-            Report(code="close", user=by),
+            Report(code="close_stay" if target in STAY_TARGETS else "close", user=by),
             Notify(subject="event", event=ARMED_MODE[target], by=by),
             Led(pattern="armed"),
         )
@@ -567,12 +630,15 @@ class _Run:
                 self.end_walk_test(by=None)
             elif (ends := _isolation_ends(self.zones)) and ends[0][0] <= due:
                 self.include(ends[0][1], by=None, why="expired", now=due)
+            elif (quiet := _inactive_due(self.zones, self.anomalies)) and quiet[0][0] <= due:
+                zone = self.zones[quiet[0][1]]
+                self.raise_anomaly("sensor_inactive", due, device=zone.device, subject=zone.id, zone=zone.id)
             else:
                 self.fire_offline(due)
         raise EngineError(f"deadlines keep firing at {now} (mode {self.mode})")
 
     def fire_mode_deadline(self, at: float) -> None:
-        if self.mode in ("arming_home", "arming_away"):
+        if self.mode in ARMING_MODES:
             self.exit_delay_over(at)
         elif self.mode == "pending":
             self.trigger("entry_delay_over", self.entry_activations, at)
@@ -632,9 +698,10 @@ class _Run:
             self.exclude(zone_id, Exclusion(how="open_at_arming", by=event.by, reason=reason))
         self.target = event.mode
         self.armed_by = event.by
-        trigger: Trigger = "arm_home" if event.mode == "home" else "arm_away"
-        if self.settings.exit_delay > 0:
-            self.move(trigger, by=event.by, deadline=now + self.settings.exit_delay)
+        trigger = ARM_TRIGGER[event.mode]
+        exit_delay = self.settings.exit_delay_for(event.mode)
+        if exit_delay > 0:
+            self.move(trigger, by=event.by, deadline=now + exit_delay)
             self.emit(Led(pattern="arming"))
         else:
             self.lookup(trigger)  # special case: a zero exit delay skips arming_*
@@ -658,12 +725,16 @@ class _Run:
             self.emit(LogEvent(kind="disarm_noop", by=event.by))
         else:
             was_triggered = self.mode == "triggered"
+            stay = self.target in STAY_TARGETS
             self.move("disarm", by=event.by)
             if was_triggered:
                 self.emit(Siren(on=False))
             self.out.squawk("squawk_disarmed", "disarmed", event.by)
             self.to_disarmed(now)
-            self.emit(Report(code="open", user=event.by), Notify(subject="event", event="disarmed", by=event.by))
+            self.emit(
+                Report(code="open_stay" if stay else "open", user=event.by),
+                Notify(subject="event", event="disarmed", by=event.by),
+            )
             for incident in list(self.incidents.values()):
                 recent = now - incident.opened_at <= self.settings.abort_window
                 if incident.kind == "intrusion" and incident.state == "active" and recent:
@@ -682,7 +753,9 @@ class _Run:
             self.emit(LogEvent(kind="unknown_zone", zone=event.zone))
             return
         was_active = self.zones[event.zone].active
-        zone = self.update_zone(event.zone, active=event.active)
+        zone = self.update_zone(event.zone, active=event.active, changed_at=now)
+        if (quiet := self.find_anomaly("sensor_inactive", zone.device, zone.id)) is not None:
+            self.clear_anomaly(quiet, now, zone=zone.id)  # it spoke: the sensor is alive
         if event.active and not was_active and zone.chime and self.mode == "disarmed" and self.walk_test is None:
             self.out.chime()
         if not event.active:
@@ -710,14 +783,14 @@ class _Run:
     def intrusion_opened(self, zone: Zone, now: float) -> None:
         if not _armed_in(zone, self.target) or self.mode == "disarmed":
             return
-        if self.mode in ("arming_home", "arming_away"):
+        if self.mode in ARMING_MODES:
             if zone.behaviour == "instant":
                 self.arm_failed(zone, now)
             return  # entry and follower zones are free during the exit delay
         if self.swinger_shutdown(zone):
             return
         activation = Activation(zone=zone.id, at=now)
-        if self.mode in ("armed_home", "armed_away"):
+        if self.mode in ARMED_MODES:
             if zone.behaviour == "entry":
                 self.start_entry_delay(zone, now)
                 self.entry_activations = [activation]
@@ -732,7 +805,8 @@ class _Run:
             self.intrusion_alarm([activation], now)
 
     def start_entry_delay(self, zone: Zone, at: float) -> None:
-        self.move("entry_opened", deadline=at + self.settings.entry_delay)
+        entry_delay = self.settings.entry_delay if self.target is None else self.settings.entry_delay_for(self.target)
+        self.move("entry_opened", deadline=at + entry_delay)
         self.entry_zone = zone.id
 
     def trigger(self, trigger: Trigger, activations: list[Activation], at: float) -> None:
@@ -1098,10 +1172,12 @@ class _Run:
             name=event.name,
             kind=event.kind,
             behaviour=event.behaviour,
-            home=event.home,
+            modes=_zone_modes(event),
             device=event.device,
             room=event.room,
             chime=event.chime,
+            watch_days=DEFAULT_WATCH_DAYS[event.kind] if event.watch_days is None else event.watch_days,
+            changed_at=now,
         )
         if old is None or old.device != event.device:
             # A new device's health starts as healthy: the old one's says nothing about it.
@@ -1111,6 +1187,7 @@ class _Run:
             live = {f: getattr(old, f) for f in (*_ARMED_PERIOD_FIELDS, *_DEVICE_FIELDS, *_WALK_TEST_FIELDS)}
             self.zones[event.id] = msgspec.structs.replace(config, **live)
         self.emit(LogEvent(kind="zone_changed", zone=event.id, by=event.by, detail="created" if old is None else None))
+        self.end_inactive(event.id, now, unless_watched=True)
         excluded = self.zones[event.id].excluded
         if event.behaviour == "24h" and excluded is not None:
             # Only an isolation of at most a day may keep a 24h zone out of service.
@@ -1126,10 +1203,19 @@ class _Run:
             self.emit(LogEvent(kind="unknown_zone", zone=event.id, by=event.by))
             return
         self.emit(LogEvent(kind="zone_removed", zone=event.id, by=event.by))
+        self.end_inactive(event.id, now, unless_watched=False)
         if zone.device is not None and not self.device_in_use(zone.device):
             # The device is gone with its last zone: its faults cannot be resolved any more.
             for anomaly in [a for a in self.anomalies.values() if a.device == zone.device]:
                 self.clear_anomaly(anomaly, now)
+
+    def end_inactive(self, zone_id: str, now: float, *, unless_watched: bool) -> None:
+        """A zone removed, given another device or no longer watched: its sensor_inactive ends."""
+        for anomaly in [a for a in self.anomalies.values() if a.kind == "sensor_inactive" and a.subject == zone_id]:
+            zone = self.zones.get(zone_id)
+            if unless_watched and zone is not None and zone.watch_days > 0 and zone.device == anomaly.device:
+                continue
+            self.clear_anomaly(anomaly, now, zone=zone_id)
 
     def device_in_use(self, device: str) -> bool:
         """A zone or an output still has this device."""

@@ -353,6 +353,47 @@ MANUAL: dict[AnomalyKind, dict[str, ManualEntry]] = {
             ),
         ),
     },
+    "sensor_inactive": {
+        "it": ManualEntry(
+            title="Sensore silenzioso da giorni",
+            meaning=(
+                "Questo sensore è collegato e risponde, ma non segnala un movimento o un'apertura da più giorni di "
+                "quanti ne sono stati impostati per lui. Una porta o una stanza che si usano ogni giorno non restano "
+                "ferme così a lungo: il sensore potrebbe essere guasto, coperto o spostato, e non accorgersi di un "
+                "intruso."
+            ),
+            steps=(
+                "Passa davanti al sensore di movimento o apri la porta o la finestra: l'avviso si chiude da solo "
+                "appena il sensore segnala.",
+                "Se non si chiude, controlla che nulla copra il sensore (un mobile, una tenda) e che sia ancora "
+                "fissato dove era stato montato.",
+                "Cambia la batteria anche se l'hub non la segnala scarica: alcuni sensori smettono di rilevare "
+                "prima di smettere di rispondere.",
+                "Se la stanza resta davvero inutilizzata (una camera degli ospiti), allunga i giorni di controllo "
+                "della zona o disattiva il controllo nelle impostazioni della zona.",
+                "Se il sensore continua a non segnalare, fai una prova impianto con l'installatore o sostituiscilo.",
+            ),
+        ),
+        "en": ManualEntry(
+            title="Sensor silent for days",
+            meaning=(
+                "This sensor is connected and answers, but it has not reported any motion or opening for more days "
+                "than were set for it. A door or a room used every day does not stay still that long: the sensor "
+                "may be broken, covered or moved, and would not notice an intruder."
+            ),
+            steps=(
+                "Walk past the motion sensor or open the door or window: the warning clears by itself as soon as "
+                "the sensor reports.",
+                "If it does not clear, check that nothing covers the sensor (furniture, a curtain) and that it is "
+                "still fixed where it was mounted.",
+                "Replace the battery even if the hub does not report it low: some sensors stop detecting before "
+                "they stop answering.",
+                "If the room really is unused (a guest room), set more days for the zone's check or turn the check "
+                "off in the zone's settings.",
+                "If the sensor still reports nothing, run a walk test with your installer or replace it.",
+            ),
+        ),
+    },
 }
 
 

@@ -14,8 +14,22 @@ import msgspec
 
 from alarms.outputs import Action, Command, OutputKind, OutputStatus
 
-Mode = Literal["disarmed", "arming_home", "arming_away", "armed_home", "armed_away", "pending", "triggered"]
-ArmTarget = Literal["home", "away"]
+Mode = Literal[
+    "disarmed",
+    "arming_home",
+    "arming_away",
+    "armed_home",
+    "armed_away",
+    "pending",
+    "triggered",
+    "arming_night",
+    "armed_night",
+    "arming_vacation",
+    "armed_vacation",
+]
+# The armed modes, with Home Assistant's names: home (people awake at home), night (asleep: the
+# perimeter and the night paths), away (nobody home), vacation (away for days).
+ArmTarget = Literal["home", "away", "night", "vacation"]
 ZoneKind = Literal["water", "smoke", "motion", "contact", "power", "panic", "camera"]
 Behaviour = Literal["24h", "instant", "entry", "follower"]
 IncidentKind = Literal["fire", "water", "intrusion", "power", "panic", "tamper", "duress"]
@@ -31,6 +45,7 @@ AnomalyKind = Literal[
     "backup_failed",
     "no_notification_channel",
     "output_failure",  # a siren, valve or relay did not do what it was asked (the shell gave up retrying)
+    "sensor_inactive",  # a zone in daily use has not changed for its watch_days: a dead PIR, a stuck contact
 ]
 AnomalyState = Literal["active", "resolved"]
 # How a zone stops protecting (EN 50131-1's inhibit and isolate, plus the two the hub decides):
@@ -44,6 +59,8 @@ EXCLUSION_HOWS: tuple[ExclusionHow, ...] = get_args(ExclusionHow)
 # every list (tests/unit/test_vocabulary_lists.py).
 MODES: tuple[Mode, ...] = get_args(Mode)
 ARM_TARGETS: tuple[ArmTarget, ...] = get_args(ArmTarget)
+# The armed modes in which somebody is at home: the centre hears them as "armed stay".
+STAY_TARGETS: frozenset[ArmTarget] = frozenset({"home", "night"})
 ZONE_KINDS: tuple[ZoneKind, ...] = get_args(ZoneKind)
 BEHAVIOURS: tuple[Behaviour, ...] = get_args(Behaviour)
 INCIDENT_KINDS: tuple[IncidentKind, ...] = get_args(IncidentKind)
@@ -73,6 +90,45 @@ DEFAULT_BEHAVIOUR: dict[ZoneKind, Behaviour] = {
 }
 
 
+# The armed modes that watch a zone when the installer does not choose: doors and windows are the
+# perimeter (every mode), anything inside (motion, a camera) only when nobody is at home.
+DEFAULT_MODES: dict[ZoneKind, tuple[ArmTarget, ...]] = {
+    "water": ARM_TARGETS,
+    "smoke": ARM_TARGETS,
+    "power": ARM_TARGETS,
+    "panic": ARM_TARGETS,
+    "motion": ("away", "vacation"),
+    "contact": ARM_TARGETS,
+    "camera": ("away", "vacation"),
+}
+
+
+# Sensor watch: days without a change after which a zone in daily use is suspect (0: not watched).
+# Doors and rooms are used every day; a smoke or water sensor rightly stays quiet for years.
+DEFAULT_WATCH_DAYS: dict[ZoneKind, int] = {
+    "water": 0,
+    "smoke": 0,
+    "power": 0,
+    "panic": 0,
+    "motion": 14,
+    "contact": 14,
+    "camera": 0,
+}
+WatchDays = Annotated[int, msgspec.Meta(ge=0, le=365)]
+
+
+def modes_from_home(home: bool) -> tuple[ArmTarget, ...]:
+    """The modes of a zone configured with the first release's `home` flag: a zone armed at home
+    was perimeter (every mode); one that was not, interior (away and vacation)."""
+    return ARM_TARGETS if home else ("away", "vacation")
+
+
+def ordered_modes(modes: object) -> tuple[ArmTarget, ...]:
+    """`modes` as a tuple in ARM_TARGETS order without repeats (the API and the journal keep one spelling)."""
+    chosen = set(modes) if isinstance(modes, (tuple, list, set, frozenset)) else set()
+    return tuple(m for m in ARM_TARGETS if m in chosen)
+
+
 # Durations as decoded from the journal or an API: bounded, so no deadline can become inf.
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=1e8)]
 
@@ -82,6 +138,13 @@ class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 
 # --------------------------------------------------------------------------- settings
+
+
+class ModeDelays(Struct, frozen=True):
+    """One armed mode's own exit and entry delays (`[alarm.night] entry_delay = 0`); None: `[alarm]`'s."""
+
+    exit_delay: Seconds | None = None
+    entry_delay: Seconds | None = None
 
 
 class AlarmSettings(Struct, frozen=True):
@@ -97,6 +160,15 @@ class AlarmSettings(Struct, frozen=True):
     # A panic button sounds the sirens (`emergency`) only when the household wants it: by default
     # a panic alarm is silent, so an intruder does not know help was called.
     panic_audible: bool = False
+    modes: dict[ArmTarget, ModeDelays] = {}
+
+    def exit_delay_for(self, target: ArmTarget) -> float:
+        own = self.modes.get(target)
+        return own.exit_delay if own is not None and own.exit_delay is not None else self.exit_delay
+
+    def entry_delay_for(self, target: ArmTarget) -> float:
+        own = self.modes.get(target)
+        return own.entry_delay if own is not None and own.entry_delay is not None else self.entry_delay
 
 
 # --------------------------------------------------------------------------- state
@@ -122,7 +194,9 @@ class Zone(Struct, frozen=True):
     name: str
     kind: ZoneKind
     behaviour: Behaviour
-    home: bool = False
+    # The armed modes that watch this zone (ARM_TARGETS order). A 24h zone alarms in every mode
+    # whatever this says. The API's `home` is `"home" in modes`.
+    modes: tuple[ArmTarget, ...] = ARM_TARGETS
     device: str | None = None
     room: str = ""
     excluded: Exclusion | None = None  # None: the zone protects as its behaviour says
@@ -138,11 +212,19 @@ class Zone(Struct, frozen=True):
     walk_tested_at: float | None = None
     tamper_tested_at: float | None = None
     chime: bool = False  # opening while disarmed makes the sirens with `chime` beep (a door chime)
+    # Sensor watch: `sensor_inactive` when the zone has not changed for this many days (0: off).
+    watch_days: WatchDays = 0
+    changed_at: float | None = None  # its last report; None: the watch starts at the next input
 
     @property
     def bypassed(self) -> bool:
         """The API's `bypassed`: excluded in any way."""
         return self.excluded is not None
+
+    @property
+    def home(self) -> bool:
+        """The first release's flag, kept in the API: watched while armed home."""
+        return "home" in self.modes
 
 
 class Output(Struct, frozen=True):
@@ -238,19 +320,22 @@ class Configure(Event, frozen=True, tag="configure"):
 
 
 class ZoneUpsert(Event, frozen=True, tag="zone_upsert"):
-    """Create a zone or change its configuration (name, room, behaviour, home).
+    """Create a zone or change its configuration (name, room, behaviour, modes).
 
-    Exclusions are not configuration: they come and go with `ZoneExclude` / `ZoneInclude`."""
+    Exclusions are not configuration: they come and go with `ZoneExclude` / `ZoneInclude`.
+    `modes` None: from `home` when a journal of the first release set it, else DEFAULT_MODES."""
 
     id: str
     name: str
     kind: ZoneKind
     behaviour: Behaviour
-    home: bool = False
+    home: bool | None = None  # the first release's flag; only old journals and old callers set it
+    modes: tuple[ArmTarget, ...] | None = None
     device: str | None = None
     room: str = ""
     by: str | None = None
     chime: bool = False
+    watch_days: WatchDays | None = None  # None: DEFAULT_WATCH_DAYS of the kind; 0: not watched
 
 
 class ZoneExclude(Event, frozen=True, tag="zone_exclude"):
@@ -500,14 +585,16 @@ ReportCode = Literal[
     "ac_loss",
     "low_battery",
     "supervision_loss",
-    "open",  # disarmed by user
-    "close",  # armed by user
+    "open",  # disarmed by user (from away or vacation)
+    "close",  # armed by user (away or vacation)
     "cancel",
     "confirmed",
     "bypass",
     "trouble",
     "walk_test",  # entering (restore=False) / leaving (restore=True) walk-test mode
     "wrong_code",  # too many wrong alarm codes (an event, no restore)
+    "close_stay",  # armed home or night: somebody is inside (CID 441, SIA NL)
+    "open_stay",  # disarmed from home or night
 ]
 
 

@@ -36,7 +36,9 @@ from collections.abc import Sequence
 from typing import Literal, assert_never, get_args
 
 from alarms.messages import EVENT_NAMES, Language
-from alarms.model import Anomaly, Incident, Notify, Report, State, Struct
+from alarms.model import ARM_TARGETS, Anomaly, Incident, Notify, Report, State, Struct
+
+ARMED_EVENTS = frozenset(f"armed_{target}" for target in ARM_TARGETS)
 
 Channel = Literal["sms", "email", "push", "ntfy", "voice", "gsm", "centre"]
 # Every channel in the Literal's order: the order the registry, /metrics, the commissioning
@@ -149,7 +151,7 @@ def plan_notify(
             params = _event_params(n, state, found)
             template = f"event.{n.event}" if n.event in EVENT_NAMES else "event.other"
             excluded = sorted(z.name or z.id for z in state.zones.values() if z.excluded is not None)
-            if n.event in ("armed_home", "armed_away") and excluded:
+            if n.event in ARMED_EVENTS and excluded:
                 # "All zones are active" would be a lie: name the ones that are not.
                 template = f"event.{n.event}.excluded"
                 params["excluded"] = ", ".join(excluded)

@@ -30,8 +30,8 @@ NOT_ACCEPTED = "—"
 # comment right below MODE_TRANSITIONS in alarms/engine.py: change both together.
 SPECIAL_MOVES: tuple[str, ...] = (
     "`armed_*` after `siren_over`: back to the armed mode the alarm interrupted "
-    "(`armed_home` or `armed_away`); the system stays armed.",
-    "`arm_home` / `arm_away` with an exit delay of 0 go straight to `armed_home` / `armed_away`.",
+    "(`armed_home`, `armed_night`, `armed_away` or `armed_vacation`); the system stays armed.",
+    "`arm_<mode>` with an exit delay of 0 (that mode's own, else the common one) goes straight to `armed_<mode>`.",
     "An arm request is a trigger only once it passes readiness: with a zone open, offline or "
     "tampered (and no forced arm), or during a walk test, it is refused and the mode stays.",
     "Arming to the mode the system is in, or is already arming towards, changes nothing "

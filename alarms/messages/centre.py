@@ -24,6 +24,8 @@ _CENTRE_LABEL: dict[ReportCode, dict[str, str]] = {
     "trouble": {"it": "Guasto", "en": "Trouble"},
     "walk_test": {"it": "Prova impianto (walk test)", "en": "Walk test mode"},
     "wrong_code": {"it": "Codici d'allarme errati ripetuti", "en": "Wrong code entry (repeated)"},
+    "close_stay": {"it": "Inserimento con persone in casa", "en": "Armed stay (closing)"},
+    "open_stay": {"it": "Disinserimento (era inserito con persone in casa)", "en": "Disarmed from stay (opening)"},
 }
 _CENTRE_SUBJECT = {"it": "casahub, centrale: ", "en": "casahub, centre: "}
 

@@ -24,9 +24,34 @@ EVENT_TEMPLATES: dict[str, dict[str, Text]] = {
     "event.armed_away": {
         "it": _event(
             "Allarme inserito (fuori casa)",
-            "Allarme inserito in modalità fuori casa{by_user}{at}. Tutte le zone sono attive.",
+            "Allarme inserito in modalità fuori casa{by_user}{at}. Sono attive le zone previste per quando "
+            "in casa non c'è nessuno.",
         ),
-        "en": _event("Alarm armed (away)", "Alarm armed in away mode{by_user}{at}. All zones are active."),
+        "en": _event(
+            "Alarm armed (away)",
+            "Alarm armed in away mode{by_user}{at}. The zones meant for when nobody is at home are active.",
+        ),
+    },
+    "event.armed_night": {
+        "it": _event(
+            "Allarme inserito (notte)",
+            "Allarme inserito in modalità notte{by_user}{at}. Sono attive le zone previste per la notte.",
+        ),
+        "en": _event(
+            "Alarm armed (night)",
+            "Alarm armed in night mode{by_user}{at}. The zones meant for the night are active.",
+        ),
+    },
+    "event.armed_vacation": {
+        "it": _event(
+            "Allarme inserito (vacanza)",
+            "Allarme inserito in modalità vacanza{by_user}{at}. Sono attive le zone previste per quando siete "
+            "via per giorni.",
+        ),
+        "en": _event(
+            "Alarm armed (vacation)",
+            "Alarm armed in vacation mode{by_user}{at}. The zones meant for when you are away for days are active.",
+        ),
     },
     "event.armed_home.excluded": {
         "it": _event(
@@ -46,6 +71,26 @@ EVENT_TEMPLATES: dict[str, dict[str, Text]] = {
         "en": _event(
             "Alarm armed (away), with zones excluded",
             "Alarm armed in away mode{by_user}{at}, but these zones do not protect: {excluded}.",
+        ),
+    },
+    "event.armed_night.excluded": {
+        "it": _event(
+            "Allarme inserito (notte), con zone escluse",
+            "Allarme inserito in modalità notte{by_user}{at}, ma queste zone non proteggono: {excluded}.",
+        ),
+        "en": _event(
+            "Alarm armed (night), with zones excluded",
+            "Alarm armed in night mode{by_user}{at}, but these zones do not protect: {excluded}.",
+        ),
+    },
+    "event.armed_vacation.excluded": {
+        "it": _event(
+            "Allarme inserito (vacanza), con zone escluse",
+            "Allarme inserito in modalità vacanza{by_user}{at}, ma queste zone non proteggono: {excluded}.",
+        ),
+        "en": _event(
+            "Alarm armed (vacation), with zones excluded",
+            "Alarm armed in vacation mode{by_user}{at}, but these zones do not protect: {excluded}.",
         ),
     },
     "event.disarmed": {

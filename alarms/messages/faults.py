@@ -38,6 +38,7 @@ _FAULT_DETAILS: dict[AnomalyKind, dict[str, str]] = {
     "backup_failed": _SYSTEM_FAULT_DETAILS,
     "no_notification_channel": _SYSTEM_FAULT_DETAILS,
     "output_failure": _OUTPUT_FAULT_DETAILS,
+    "sensor_inactive": _DEVICE_FAULT_DETAILS,
 }
 
 _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
@@ -233,6 +234,22 @@ _FAULTS: dict[AnomalyKind, dict[str, _Fault]] = {
             ),
             cleared_subject="Resolved: {where} responds again",
             cleared_short="casahub: resolved, {where} responds to commands again{at}.",
+        ),
+    },
+    "sensor_inactive": {
+        "it": _Fault(
+            subject="Controllo: il sensore {where} non segnala nulla da giorni",
+            short=(
+                "casahub: il sensore {where} tace da giorni{at}. Provalo: potrebbe essere guasto. Istruzioni nell'app."
+            ),
+            cleared_subject="Risolto: il sensore {where} segnala di nuovo",
+            cleared_short="casahub: risolto, il sensore {where} ha segnalato di nuovo{at}.",
+        ),
+        "en": _Fault(
+            subject="Check: sensor {where} has reported nothing for days",
+            short=("casahub: sensor {where} has been silent for days{at}. Try it: it may be broken. Steps in the app."),
+            cleared_subject="Resolved: sensor {where} reports again",
+            cleared_short="casahub: resolved, sensor {where} reported again{at}.",
         ),
     },
 }

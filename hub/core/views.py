@@ -15,7 +15,8 @@ from typing import Any, Protocol
 import msgspec
 
 from alarms import engine
-from alarms.model import AlarmSettings, Anomaly, Incident, Output, State, WalkTestActivation, Zone
+from alarms.engine import ARMING_MODES
+from alarms.model import ARM_TARGETS, AlarmSettings, Anomaly, Incident, Output, State, WalkTestActivation, Zone
 from alarms.output_rules import SIREN_SOUNDS
 from alarms.outputs import CONFIRMED_BY, OutputKind, OutputStatus
 from drivers.capabilities import traits_of
@@ -45,7 +46,7 @@ def system_json(hub: HubView) -> dict[str, Any]:
     not_ready = engine.readiness(s, "away")
     delays: dict[str, Any] = {}
     if s.deadline is not None:
-        name = {"arming_home": "exit", "arming_away": "exit", "pending": "entry", "triggered": "siren"}.get(s.mode)
+        name = "exit" if s.mode in ARMING_MODES else {"pending": "entry", "triggered": "siren"}.get(s.mode)
         if name:
             delays[name] = {
                 "until": hub.iso(s.deadline),
@@ -56,6 +57,8 @@ def system_json(hub: HubView) -> dict[str, Any]:
         "target": s.target,
         "ready": not not_ready,
         "ready_home": not engine.readiness(s, "home"),
+        # Ready to arm in each armed mode (`ready` and `not_ready` are away's, as before modes).
+        "ready_modes": {target: not engine.readiness(s, target) for target in ARM_TARGETS},
         "not_ready": [{"zone": z, "name": member_name(s, z), "reason": r} for z, r in not_ready],
         # A duress incident is for the centre only: whoever holds the screen must not see it.
         "incidents": [incident_json(hub, i) for i in s.incidents.values() if i.kind != "duress"],
@@ -175,7 +178,8 @@ def zone_json(hub: HubView, zone_id: str) -> dict[str, Any]:
         "name": z.name,
         "kind": z.kind,
         "behaviour": z.behaviour,
-        "home": z.home,
+        "home": z.home,  # derived: "home" in modes (the first release's flag, kept for its clients)
+        "modes": list(z.modes),
         "chime": z.chime,
         "room": z.room,
         "device": z.device,

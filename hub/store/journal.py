@@ -18,7 +18,17 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from alarms.model import EVENT_DECODER, EVENT_ENCODER, STATE_DECODER, Anomaly, AnyEvent, Incident, State
+from alarms.model import (
+    DEFAULT_WATCH_DAYS,
+    EVENT_DECODER,
+    EVENT_ENCODER,
+    STATE_DECODER,
+    Anomaly,
+    AnyEvent,
+    Incident,
+    State,
+    modes_from_home,
+)
 from hub.store.db import Database, StorageError
 
 log = logging.getLogger("hub.journal")  # the name users' [log] levels know (README)
@@ -120,8 +130,13 @@ _OLD_BYPASS_FIELDS = {"bypassed": "inhibit", "forced_bypass": "open_at_arming", 
 
 def _upgrade_state(state: dict[str, Any]) -> dict[str, Any]:
     """A snapshot written before exclusions: its bypass flags become the exclusion they meant, so
-    an upgrade keeps every zone that was out of protection out of it, and says how."""
+    an upgrade keeps every zone that was out of protection out of it, and says how. One written
+    before armed modes: a zone's `home` flag becomes its modes."""
     for zone in state.get("zones", {}).values():
+        if "home" in zone:
+            # Before armed modes (issue 17): `home` becomes the modes it meant (alarms/model.py).
+            zone["modes"] = list(modes_from_home(bool(zone.pop("home"))))
+            zone.setdefault("watch_days", DEFAULT_WATCH_DAYS.get(zone.get("kind"), 0))
         flags = {field: bool(zone.pop(field, False)) for field in _OLD_BYPASS_FIELDS}
         how = next((how for field, how in _OLD_BYPASS_FIELDS.items() if flags[field]), None)
         if how is not None and "excluded" not in zone:

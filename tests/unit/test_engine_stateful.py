@@ -11,6 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from alarms.engine import REPORT_FOR_ANOMALY, handle, initial_state, next_deadline, replay
 from alarms.model import (
+    ARM_TARGETS,
     DEFAULT_BEHAVIOUR,
     EVENT_DECODER,
     EVENT_ENCODER,
@@ -31,6 +32,7 @@ from alarms.model import (
     IncidentOpened,
     LogEvent,
     ModeChanged,
+    ModeDelays,
     Notify,
     OutputCommand,
     OutputFailed,
@@ -60,7 +62,7 @@ from alarms.outputs import ACTIONS, ACTIONS_FOR_KIND, OUTPUT_KINDS, OUTPUT_STATU
 ZONE_IDS = ("z1", "z2", "z3", "z4", "z5", "z6")
 DEVICES = ("d1", "d2", "d3", "d4")
 INTRUSION_KINDS: tuple[ZoneKind, ...] = ("motion", "contact", "camera")
-DELAY_MODES = {"arming_home", "arming_away", "pending", "triggered"}
+DELAY_MODES = {*(f"arming_{t}" for t in ARM_TARGETS), "pending", "triggered"}
 OUTPUT_IDS = ("o1", "o2", "o3", "o4")
 OUTPUT_DEVICES = ("s1", "s2")  # devices with outputs only (the others may have zones too)
 # The reasons a command may have while a walk test runs: the test of an output, the end of a
@@ -79,7 +81,9 @@ def zone_upserts(draw: Any, zone_id: str | None = None) -> ZoneUpsert:
         name="zone",
         kind=kind,
         behaviour=behaviour,
-        home=draw(st.booleans()),
+        # The first release's flag, the kind's default, or the installer's choice of modes.
+        home=draw(st.none() | st.booleans()),
+        modes=draw(st.none() | st.lists(st.sampled_from(ARM_TARGETS), max_size=4).map(tuple)),
         device=draw(st.sampled_from((*DEVICES, None))),
         by="installer",
     )
@@ -94,6 +98,15 @@ alarm_settings = st.builds(
     confirmation_window=st.sampled_from((0, 100, 1800)),
     swinger_limit=st.integers(1, 3),
     offline_grace=st.sampled_from((0, 60, 600)),
+    modes=st.dictionaries(
+        st.sampled_from(ARM_TARGETS),
+        st.builds(
+            ModeDelays,
+            exit_delay=st.none() | st.sampled_from((0, 10)),
+            entry_delay=st.none() | st.sampled_from((0, 10)),
+        ),
+        max_size=2,
+    ),
 )
 
 output_upserts = st.builds(
@@ -154,6 +167,16 @@ class EngineMachine(RuleBasedStateMachine):
         if before.mode == "disarmed" and self.state.mode == "disarmed":
             assert not incident_ids(effects, "intrusion")
             assert Siren(on=True) not in effects
+        # An intrusion zone alarms only in the armed modes it is watched in (24h zones in every mode).
+        targets = {before.target, handle(before, Tick(), self.now).state.target, self.state.target} - {None}
+        for changed in (e for e in effects if isinstance(e, IncidentOpened | ActivationAdded)):
+            known = before.incidents.get(changed.incident.id)
+            added = set(changed.incident.activations) - set(known.activations if known else ())
+            for activation in added:
+                zone = before.zones.get(activation.zone)
+                if changed.incident.kind == "intrusion" and zone is not None and zone.behaviour != "24h":
+                    if activation.at == self.now and not isinstance(event, ZoneUpsert):
+                        assert targets & set(zone.modes), (zone, targets)
         # A mode with a delay always has a deadline, the others never do.
         assert (self.state.deadline is not None) == (self.state.mode in DELAY_MODES)
         # Open incidents and active anomalies only.
@@ -352,9 +375,7 @@ class EngineMachine(RuleBasedStateMachine):
         """Someone walks through the house while it is armed: close then open a zone."""
         target = self.state.target
         watched = [
-            z.id
-            for z in self.state.zones.values()
-            if z.behaviour != "24h" and z.excluded is None and (target == "away" or z.home)
+            z.id for z in self.state.zones.values() if z.behaviour != "24h" and z.excluded is None and target in z.modes
         ]
         zone = data.draw(st.sampled_from(watched or sorted(self.state.zones)))
         if self.state.zones[zone].active:
@@ -396,11 +417,11 @@ class EngineMachine(RuleBasedStateMachine):
         assert self.state.mode == time_only.state.mode
         assert incident_ids(effects, "intrusion") == incident_ids(list(time_only.effects), "intrusion")
 
-    @rule(mode=st.sampled_from(("home", "away")), force=st.booleans())
+    @rule(mode=st.sampled_from(ARM_TARGETS), force=st.booleans())
     def arm_again(self, mode: Any, force: bool) -> None:
         self.arm(mode, force)  # twice the weight: most interesting journals are armed
 
-    @rule(mode=st.sampled_from(("home", "away")), force=st.booleans())
+    @rule(mode=st.sampled_from(ARM_TARGETS), force=st.booleans())
     def arm(self, mode: Any, force: bool) -> None:
         self.step(ArmRequest(mode=mode, by="anna", force=force))
 

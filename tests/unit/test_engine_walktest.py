@@ -51,7 +51,12 @@ class Hub:
         self.journal: list[tuple[AnyEvent, float]] = []
         self.now = 1000.0
         for zone_id, kind, behaviour, device in KIT:
-            self.feed(ZoneUpsert(id=zone_id, name=zone_id.title(), kind=kind, behaviour=behaviour, device=device))
+            # No sensor watch here: these tests count every other deadline (tests/unit/test_sensor_watch.py).
+            self.feed(
+                ZoneUpsert(
+                    id=zone_id, name=zone_id.title(), kind=kind, behaviour=behaviour, device=device, watch_days=0
+                )
+            )
 
     def feed(self, event: AnyEvent, at: float | None = None) -> list[AnyEffect]:
         if at is not None:

@@ -73,6 +73,7 @@ addTexts({
     "an.storage_error": "errore della memoria dell'hub", "an.clock_unsynced": "orologio non sincronizzato",
     "an.backup_failed": "backup non riuscito", "an.no_notification_channel": "nessun canale per avvisare la famiglia",
     "an.output_failure": "sirena o valvola che non risponde",
+    "an.sensor_inactive": "sensore che non segnala nulla da giorni",
     "an.other": "un problema dell'impianto",
     "ev.login": "Accesso al pannello", "ev.login_failed": "Accesso non riuscito (nome o password errati)",
     "ev.owner_created": "Proprietario creato (prima configurazione)", "ev.user_added": "Utente aggiunto: {user}",
@@ -171,6 +172,7 @@ addTexts({
     "an.storage_error": "the hub's storage is failing", "an.clock_unsynced": "clock not synchronised",
     "an.backup_failed": "backup failed", "an.no_notification_channel": "no channel to alert the household",
     "an.output_failure": "a siren or valve that does not respond",
+    "an.sensor_inactive": "a sensor that has reported nothing for days",
     "an.other": "a problem with the system",
     "ev.login": "Logged in to the dashboard", "ev.login_failed": "Failed log-in (wrong name or password)",
     "ev.owner_created": "Owner created (first setup)", "ev.user_added": "User added: {user}",
@@ -209,7 +211,8 @@ addTexts({
 });
 
 const ANOMALIES = ["sensor_offline", "low_battery", "centre_unreachable", "channel_failure", "hub_battery_low",
-  "storage_error", "clock_unsynced", "backup_failed", "no_notification_channel", "output_failure"];
+  "storage_error", "clock_unsynced", "backup_failed", "no_notification_channel", "output_failure",
+  "sensor_inactive"];
 const ZONE_KINDS = ["contact", "motion", "water", "smoke", "power", "panic", "camera"];
 const HOWS = ["inhibit", "open_at_arming", "isolate", "auto"];
 // Kinds whose sentence is the key "ev.<kind>" with no values to fill in but the common ones.
