@@ -1,7 +1,9 @@
 """What the dashboards hear of each engine step: the live stream's messages (hub/core/fanout.py).
 
 The hub (hub/core/runtime.py) hands every step here once it is committed (or kept in memory
-while storage fails): the messages carry the JSON the API shows (hub/core/views.py).
+while storage fails): the messages carry the JSON the API shows (hub/core/views.py). With no
+dashboard connected a step costs a counter increment and the zones' bookkeeping; the system
+snapshot is never built per step (hub/core/fanout.py coalesces it).
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class LiveMessages:
 
     def step(self, step: Step) -> None:
         hub, fanout = self._hub, self._hub.fanout
+        # The snapshot is built later, once, for whoever is due one; a mode change at once.
+        fanout.system_changed(milestone=any(isinstance(e, ModeChanged) for e in step.effects))
+        if not fanout.count:  # nobody watching: only the zones' and outputs' bookkeeping
+            self.zones(step.state.zones)
+            self.outputs(step.state.outputs)
+            return
         for effect in step.effects:
             match effect:
                 case ModeChanged():
@@ -59,8 +67,6 @@ class LiveMessages:
                     fanout.publish(views.walk_test_activation_json(hub, effect))
         self.zones(step.state.zones)
         self.outputs(step.state.outputs)
-        if fanout.count:  # the snapshot is only worth building for someone watching
-            fanout.publish({"type": "system", "system": views.system_json(hub)})
 
     def zones(self, zones: Mapping[str, Zone], only: Sequence[str] | None = None) -> None:
         """A `zone` message for each zone whose JSON changed since the last one sent.
@@ -110,6 +116,8 @@ class LiveMessages:
 
     def notification(self, row: dict[str, Any]) -> None:
         """A delivery result; the centre's duress reports never go there."""
+        if not self._hub.fanout.count:
+            return
         incident = self._hub.state.incidents.get(row.get("incident") or "")
         if row.get("template") == "centre.duress" or (incident is not None and incident.kind == "duress"):
             return

@@ -129,7 +129,7 @@ class Hub:
         # the beginning gives exactly this state.
         self.state: State = engine.initial_state()
         self.devices: dict[str, DeviceRecord] = {}
-        self.fanout = Fanout()
+        self.fanout = Fanout(lambda: {"type": "system", "system": views.system_json(self)})
         self.live = LiveMessages(self)  # what the dashboards hear of each step
         self.ready = False
         self.dispatcher: outbox.OutboxDispatcher | None = None

@@ -1,15 +1,20 @@
 """The live stream (`/api/v1/ws`): the system state on connect, then every message of the
-hub's fan-out (hub/core/live.py) the reader may see, for as long as their credential holds."""
+hub's fan-out (hub/core/live.py) the reader may see, for as long as their credential holds.
+
+A message is encoded once per reader variant (`_variant`), not once per dashboard, and the
+system snapshot comes coalesced (hub/core/fanout.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable, Hashable
 from typing import Any
 
+import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from hub.core.views import system_json
+from hub.core.fanout import LiveMessage
 from hub.store.accounts import Principal
 from hub.web.api_common import ctx_of, shown
 from hub.web.auth import EVERYONE, HOUSEHOLD, authenticate, require
@@ -18,6 +23,7 @@ from hub.web.errors import ApiError
 from hub.web.installer_view import installer_may_see_event, is_installer
 
 CREDENTIAL_RECHECK = 2.0  # seconds between credential checks of an open WebSocket stream
+_ENCODER = msgspec.json.Encoder()
 
 
 # The open dashboard streams, closed when the hub shuts down: otherwise a stop would wait for
@@ -31,21 +37,44 @@ async def _close_websockets(app: web.Application) -> None:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"hub shutting down")
 
 
-async def _stream_may_show(ctx: WebContext, principal: Principal, message: dict[str, Any]) -> bool:
-    """The stream shows what the REST API would: notifications (they carry the contacts' phone
-    numbers and emails) only to the household, and never one about a duress incident; to an
-    installer only the events about the installation."""
-    if message.get("type") == "event" and is_installer(principal):
-        return installer_may_see_event(message.get("kind"))
-    if message.get("type") != "notification":
-        return True
-    if principal.role not in HOUSEHOLD:
+def _variant(principal: Principal) -> Hashable:
+    """Readers who see the same bytes share one encoding of each message: the household, other
+    roles, and each installer (an installer sees their own name, nobody else's)."""
+    if is_installer(principal):
+        return ("installer", principal.name)
+    return "household" if principal.role in HOUSEHOLD else "others"
+
+
+def _encoder(principal: Principal) -> Callable[[dict[str, Any]], str | None]:
+    """What this reader's variant shows of a message, encoded (None: nothing). The stream shows
+    what the REST API would: notifications (they carry the contacts' phone numbers and emails)
+    only to the household; to an installer only the events about the installation, with the
+    household's names blanked (hub/web/installer_view.py)."""
+    installer = is_installer(principal)
+    household = principal.role in HOUSEHOLD
+
+    def encode(body: dict[str, Any]) -> str | None:
+        kind = body.get("type")
+        if kind == "event" and installer and not installer_may_see_event(body.get("kind")):
+            return None
+        if kind == "notification" and not household:
+            return None
+        return _ENCODER.encode(shown(principal, body)).decode()
+
+    return encode
+
+
+async def _about_duress(ctx: WebContext, message: LiveMessage) -> bool:
+    """Whether a notification is about a duress incident: never shown (checked once per message)."""
+    incident = (message.body.get("notification") or {}).get("incident")
+    if message.type != "notification" or not incident:
         return False
-    incident = (message.get("notification") or {}).get("incident")
-    if not incident:
-        return True
-    row = await ctx.hub.db.fetchone("SELECT kind FROM incidents WHERE id = ?", (incident,))
-    return row is None or row["kind"] != "duress"
+
+    async def look_up() -> bool:
+        row = await ctx.hub.db.fetchone("SELECT kind FROM incidents WHERE id = ?", (incident,))
+        return row is not None and row["kind"] == "duress"
+
+    return await message.check("duress", look_up)
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
@@ -58,9 +87,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     request.app[WEBSOCKETS].add(ws)
-    queue = ctx.hub.fanout.subscribe()
+    subscription = ctx.hub.fanout.open()
+    variant, encode = _variant(principal), _encoder(principal)
     try:
-        await ws.send_json(shown(principal, {"type": "system", "system": system_json(ctx.hub)}))
+        first = subscription.snapshot().encoded(variant, encode)
+        if first is not None:
+            await ws.send_str(first)
 
         checked_at = ctx.clock()
 
@@ -69,10 +101,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             while True:
                 # A quiet house sends nothing for hours: wake up anyway, so a removed user's
                 # stream ends within CREDENTIAL_RECHECK (hub/store/accounts.py _end_credentials).
-                try:
-                    message: dict[str, Any] | None = await asyncio.wait_for(queue.get(), CREDENTIAL_RECHECK)
-                except TimeoutError:
-                    message = None
+                message = await subscription.next(CREDENTIAL_RECHECK)
                 now = ctx.clock()
                 # Credentials are re-checked every few seconds, not per message: a revoked token
                 # or a logout ends the stream within CREDENTIAL_RECHECK, and a storm stays cheap.
@@ -84,8 +113,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                     return
                 else:
                     checked_at = now
-                if message is not None and await _stream_may_show(ctx, principal, message):
-                    await ws.send_json(shown(principal, message))
+                if message is None:
+                    continue
+                text = message.encoded(variant, encode)
+                if text is not None and not await _about_duress(ctx, message):
+                    await ws.send_str(text)
 
         sender = asyncio.create_task(pump())
         try:
@@ -97,7 +129,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         finally:
             sender.cancel()
     finally:
-        ctx.hub.fanout.unsubscribe(queue)
+        ctx.hub.fanout.close(subscription)
     return ws
 
 
