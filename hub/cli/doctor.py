@@ -12,6 +12,10 @@ self-monitored home) is only listed.
 It then says, in the hub's language, what the status LED is showing (the pattern the running
 daemon records in the data dir, hub/system/led_state.py) and how the last nightly backup went
 (hub/backup/schedule.py), so an installer standing by the Pi can read the blinking.
+
+`--groups` checks only that the user it runs as (the service's: the unit runs it before every
+start) is in the groups its configured drivers need: a membership changed since install.sh
+would otherwise show as a driver failing later, far from its cause.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import grp
 import json
+import os
+import pwd
 import sys
 import zoneinfo
 from collections.abc import Callable
@@ -233,14 +240,86 @@ def backup_check(config: Config, data_dir: Path) -> tuple[bool, str] | None:
     return False, text
 
 
-def doctor_main(config_path: Path | None, data_dir: Path, send_test: str | None, to: str | None, as_json: bool) -> int:
+# Where a configured feature reaches its device, and the group that usually owns it. A device
+# node that exists tells its own group (a udev rule may give it to casahub instead).
+_BLUETOOTH = "bluetooth"  # BlueZ's D-Bus policy lets this group talk to org.bluez
+
+
+def _device_group(path: str, fallback: str) -> str:
+    try:
+        return grp.getgrgid(os.stat(path).st_gid).gr_name
+    except (OSError, KeyError):
+        return fallback
+
+
+def needed_groups(config: Config) -> dict[str, list[str]]:
+    """Group -> what in the config needs it (only groups that exist on this system)."""
+    needs: dict[str, list[str]] = {}
+    for driver in config.drivers:
+        if driver.type == "bthome":
+            needs.setdefault(_BLUETOOTH, []).append("the bthome driver (BlueZ)")
+        elif driver.type == "gpio":
+            chip = str(driver.options.get("chip", "/dev/gpiochip0"))
+            needs.setdefault(_device_group(chip, "gpio"), []).append(f"the gpio driver ({chip})")
+    if config.led is not None and config.led.line is not None:
+        needs.setdefault(_device_group(config.led.chip, "gpio"), []).append(f"[led] line ({config.led.chip})")
+    if config.gsm is not None:
+        needs.setdefault(_device_group(config.gsm.device, "dialout"), []).append(f"[gsm] ({config.gsm.device})")
+    existing = {g.gr_name for g in grp.getgrall()}
+    return {group: why for group, why in needs.items() if group in existing and group != "root"}
+
+
+def groups_check(config: Config, uid: int | None = None) -> list[tuple[bool, str]]:
+    """(ok, line) per needed group, for the user `uid` (default: the one running) as /etc/group has it."""
+    user = pwd.getpwuid(os.geteuid() if uid is None else uid)
+    if user.pw_uid == 0:
+        return []  # root opens every device: nothing to check (the service never runs as root)
+    member_of = {g.gr_name for g in grp.getgrall() if user.pw_name in g.gr_mem}
+    with contextlib.suppress(KeyError):
+        member_of.add(grp.getgrgid(user.pw_gid).gr_name)
+    lines: list[tuple[bool, str]] = []
+    for group, why in sorted(needed_groups(config).items()):
+        if group in member_of:
+            lines.append((True, f"{user.pw_name} is in the group {group}: {', '.join(why)}"))
+        else:
+            lines.append(
+                (
+                    False,
+                    f"{user.pw_name} is not in the group {group}, which {', '.join(why)} needs: "
+                    f"sudo usermod -aG {group} {user.pw_name} && sudo systemctl restart casahub",
+                )
+            )
+    return lines
+
+
+def _groups_main(config: Config, as_json: bool) -> int:
+    checks = groups_check(config)
+    if as_json:
+        print(json.dumps([{"ok": ok, "detail": line} for ok, line in checks], indent=2))
+    else:
+        for ok, line in checks:
+            print(f"{'ok  ' if ok else 'FAIL'} groups  {line}", file=sys.stdout if ok else sys.stderr)
+    return 0 if all(ok for ok, _ in checks) else 1
+
+
+def doctor_main(
+    config_path: Path | None,
+    data_dir: Path,
+    send_test: str | None,
+    to: str | None,
+    as_json: bool,
+    groups_only: bool = False,
+) -> int:
     try:
         config = load_config(config_path).config
     except ConfigError as exc:
         print(f"casahub: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
+    if groups_only:
+        return _groups_main(config, as_json)
     results = asyncio.run(run_doctor(config, data_dir, send_test, to))
     backup = backup_check(config, data_dir)
+    groups = groups_check(config)
     if as_json:
         print(json.dumps(results, indent=2))
     else:
@@ -249,9 +328,12 @@ def doctor_main(config_path: Path | None, data_dir: Path, send_test: str | None,
             print(f"{mark} {r['channel']:<7} {r['transport']:<8} {r['detail']}")
         if backup is not None:
             print(f"{'ok  ' if backup[0] else 'FAIL'} backup  {backup[1]}")
+        for ok, line in groups:
+            print(f"{'ok  ' if ok else 'FAIL'} groups  {line}")
         print(led_line(config, data_dir))
     backup_ok = backup is None or backup[0]
-    return 0 if not any(_fails(r) for r in results) and backup_ok else 1
+    groups_ok = all(ok for ok, _ in groups)
+    return 0 if not any(_fails(r) for r in results) and backup_ok and groups_ok else 1
 
 
 def _fails(row: dict[str, Any]) -> bool:

@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the configured channels (and send a test message)")
     doctor.add_argument("--send-test", metavar="CHANNEL", choices=CHANNELS)
     doctor.add_argument("--to", help="recipient of the test message (default: the first contact)")
+    doctor.add_argument("--groups", action="store_true", help="only check the groups the configured drivers need")
     _add_local(doctor)
 
     status = sub.add_parser("status", help="alarm state")
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         from hub.cli.doctor import doctor_main
 
-        return doctor_main(args.config, resolve_data_dir(args), args.send_test, args.to, args.json)
+        return doctor_main(args.config, resolve_data_dir(args), args.send_test, args.to, args.json, args.groups)
     if args.command == "pair":
         from hub.cli.pair import run_pair
 

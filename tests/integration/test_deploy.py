@@ -74,7 +74,7 @@ def unit_root(tmp_path: Path) -> Path:
     require_systemd_analyze()
     root = tmp_path / "root"
     shutil.copytree(systemd_units_dir(), root / "usr/lib/systemd/system", symlinks=True)
-    binary = root / "opt/casahub/venv/bin/casahub"
+    binary = root / "opt/casahub/current/bin/casahub"
     binary.parent.mkdir(parents=True)
     binary.write_text("#!/bin/sh\nexit 0\n")
     binary.chmod(0o755)
@@ -138,9 +138,12 @@ def test_the_unit_has_the_contracted_settings() -> None:
     assert one["WatchdogSec"] == "30"
     assert one["Restart"] == "on-failure"
     assert one["User"] == "casahub"
+    # /opt/casahub/current: the versioned venv install.sh switched to (issue 18: upgrades never
+    # touch the running venv).
     assert one["ExecStart"] == (
-        "/opt/casahub/venv/bin/casahub serve --config /etc/casahub/casahub.toml --data-dir /var/lib/casahub"
+        "/opt/casahub/current/bin/casahub serve --config /etc/casahub/casahub.toml --data-dir /var/lib/casahub"
     )
+    assert one["ExecStartPre"].startswith("-/opt/casahub/current/bin/casahub doctor --groups ")
     for key in (
         "NoNewPrivileges",
         "ProtectHome",
@@ -218,7 +221,9 @@ def test_install_upgrade_uninstall_purge_in_a_prefix(tmp_path: Path) -> None:
     assert (data.stat().st_mode & 0o777) == 0o750
     assert (config.stat().st_mode & 0o777) == 0o640
     unit_text = unit.read_text()
-    assert f"ExecStart={venv_casahub} serve --config {config} --data-dir {data}" in unit_text
+    current = prefix / "opt/casahub/current"
+    assert current.is_symlink() and current.resolve().parent == prefix / "opt/casahub/venvs"
+    assert f"ExecStart={current}/bin/casahub serve --config {config} --data-dir {data}" in unit_text
     assert f"ReadWritePaths={data}" in unit_text
     assert (prefix / "etc/udev/rules.d/90-casahub-led.rules").exists()
     assert not (ROOT / "build").exists(), "pip built inside the source tree"
@@ -233,12 +238,22 @@ def test_install_upgrade_uninstall_purge_in_a_prefix(tmp_path: Path) -> None:
     # Running it again upgrades: the config and the data stay as they are.
     config.write_text(config.read_text() + '\n[led]\npath = "/sys/class/leds/ACT"\n')
     edited = config.read_text()
-    (data / "casahub.db").write_bytes(b"precious")
+    subprocess.run(
+        [venv_casahub, "user", "add", "anna", "--role", "owner", "--data-dir", str(data)],
+        input="a long password\n",
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    first_venv = current.resolve()
     second = run_install("--prefix", str(prefix))
     assert "keeping the existing" in second.stdout
+    assert "backing up" in second.stdout  # before the new version may migrate the database
     assert config.read_text() == edited
-    assert (data / "casahub.db").read_bytes() == b"precious"
+    users = subprocess.run([venv_casahub, "user", "list", "--data-dir", str(data)], capture_output=True, text=True)
+    assert "anna" in users.stdout, users.stdout + users.stderr
     assert os.access(venv_casahub, os.X_OK)
+    assert current.resolve() != first_venv and first_venv.is_dir()  # a new venv; the old one kept
 
     # An upgrade onto a config that does not pass `config check` stops before (re)starting anything.
     config.write_text("[alarm]\nexit_delay = -1\n")
