@@ -36,6 +36,7 @@ from hub.config import Config, ConfigError, ContactConfig, load_config, parse_li
 from hub.core.channel_watch import check_notification_channels, run_channel_watch
 from hub.core.clock import SteadyClock
 from hub.core.clock_watch import run_clock_watch
+from hub.core.heap import freeze_startup_heap, thaw
 from hub.core.outbox import OutboxDispatcher
 from hub.core.outputs import OutputDispatcher
 from hub.core.pairing import OutputSpec, pair_device
@@ -415,6 +416,7 @@ class Daemon:
                 await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
                 await check_notification_channels(hub)  # no_notification_channel from the first second
                 hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
+                freeze_startup_heap()  # a full collection no longer walks start-up's objects (issue 19)
                 # Announced on the LAN for `casahub pair` (not on loopback: the demo stays private).
                 await stack.enter_async_context(
                     HubAdvertiser(
@@ -511,6 +513,7 @@ class Daemon:
             accounts.conn.close()
             push_store.conn.close()
             await db.close()
+            thaw()
 
     async def _start_driver(
         self, stack: contextlib.AsyncExitStack, tasks: asyncio.TaskGroup, hub: Hub, driver_cfg: Any
