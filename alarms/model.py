@@ -338,6 +338,24 @@ class ZoneUpsert(Event, frozen=True, tag="zone_upsert"):
     watch_days: WatchDays | None = None  # None: DEFAULT_WATCH_DAYS of the kind; 0: not watched
 
 
+def zone_upsert_of(zone: Zone, by: str | None, **changes: object) -> ZoneUpsert:
+    """The ZoneUpsert that keeps `zone`'s whole configuration but `changes`: a rename must not
+    reset the modes or the sensor watch to the kind's defaults."""
+    config: dict[str, object] = {
+        "id": zone.id,
+        "name": zone.name,
+        "kind": zone.kind,
+        "behaviour": zone.behaviour,
+        "modes": zone.modes,
+        "device": zone.device,
+        "room": zone.room,
+        "chime": zone.chime,
+        "watch_days": zone.watch_days,
+    }
+    config.update(changes)
+    return ZoneUpsert(by=by, **config)  # type: ignore[arg-type]
+
+
 class ZoneExclude(Event, frozen=True, tag="zone_exclude"):
     """A user takes a zone out of protection: `inhibit` (until disarm) or `isolate` (for `hours`)."""
 

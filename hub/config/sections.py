@@ -14,7 +14,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from alarms.model import AlarmSettings
+from alarms.model import ARM_TARGETS, AlarmSettings, ArmTarget, ModeDelays
 from hub.config.addresses import parse_listen
 from hub.config.errors import _Context
 from hub.config.model import (
@@ -139,7 +139,34 @@ _ALARM_KEYS = (
     "swinger_limit",
     "offline_grace",
     "panic_audible",
+    *ARM_TARGETS,  # [alarm.night] exit_delay / entry_delay: that armed mode's own delays
 )
+
+
+def _mode_delays(ctx: _Context, raw: Mapping[str, Any]) -> dict[ArmTarget, ModeDelays]:
+    """`[alarm.<mode>]` tables: a mode's own exit and entry delays (night often has no entry delay)."""
+    delays: dict[ArmTarget, ModeDelays] = {}
+    for target in ARM_TARGETS:
+        value = raw.get(target)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            ctx.error(f"alarm.{target}", "must be a table: [alarm.night] with exit_delay and entry_delay")
+            continue
+        t = _Table(ctx, value, f"alarm.{target}", ("exit_delay", "entry_delay"))
+        exit_delay = t.duration("exit_delay", -1) if t.has("exit_delay") else None
+        entry_delay = t.duration("entry_delay", -1) if t.has("entry_delay") else None
+        own = ModeDelays(
+            exit_delay=exit_delay if exit_delay is not None and exit_delay >= 0 else None,
+            entry_delay=entry_delay if entry_delay is not None and entry_delay >= 0 else None,
+        )
+        if own != ModeDelays():
+            delays[target] = own
+        if own.entry_delay is not None and own.entry_delay > MAX_ENTRY_DELAY:
+            t.warn(
+                "entry_delay", f"{own.entry_delay:g} s is over {MAX_ENTRY_DELAY:g} s, outside EN 50131 grade-2 practice"
+            )
+    return delays
 
 
 def _alarm(ctx: _Context, raw: Mapping[str, Any]) -> AlarmSettings:
@@ -154,6 +181,7 @@ def _alarm(ctx: _Context, raw: Mapping[str, Any]) -> AlarmSettings:
         swinger_limit=t.integer("swinger_limit", base.swinger_limit, minimum=0),
         offline_grace=t.duration("offline_grace", base.offline_grace),
         panic_audible=t.boolean("panic_audible", base.panic_audible),
+        modes=_mode_delays(ctx, raw),
     )
     if settings.entry_delay > MAX_ENTRY_DELAY:
         t.warn(

@@ -180,6 +180,7 @@ def zone_json(hub: HubView, zone_id: str) -> dict[str, Any]:
         "behaviour": z.behaviour,
         "home": z.home,  # derived: "home" in modes (the first release's flag, kept for its clients)
         "modes": list(z.modes),
+        "watch_days": z.watch_days,  # sensor watch: sensor_inactive after this many days without a change (0: off)
         "chime": z.chime,
         "room": z.room,
         "device": z.device,

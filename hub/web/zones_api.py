@@ -10,12 +10,15 @@ from alarms.model import (
     INCIDENT_FOR_ZONE,
     ISOLATE_MAX_HOURS,
     ISOLATE_MAX_HOURS_24H,
+    ArmTarget,
     Behaviour,
+    WatchDays,
     ZoneExclude,
     ZoneInclude,
     ZoneKind,
     ZoneRemove,
-    ZoneUpsert,
+    ordered_modes,
+    zone_upsert_of,
 )
 from drivers.base import DriverError
 from drivers.capabilities import DrivenByHand
@@ -34,7 +37,9 @@ class ZonePatch(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     room: Name | msgspec.UnsetType = msgspec.UNSET
     behaviour: Behaviour | msgspec.UnsetType = msgspec.UNSET
-    home: bool | msgspec.UnsetType = msgspec.UNSET
+    home: bool | msgspec.UnsetType = msgspec.UNSET  # the first release's flag: adds or removes "home" in modes
+    modes: list[ArmTarget] | msgspec.UnsetType = msgspec.UNSET  # the armed modes that watch the zone
+    watch_days: WatchDays | msgspec.UnsetType = msgspec.UNSET  # sensor watch: days without a change (0: off)
     # Opening while disarmed makes the sirens with chime = true beep (alarms/output_rules.py).
     chime: bool | msgspec.UnsetType = msgspec.UNSET
     bypassed: bool | msgspec.UnsetType = msgspec.UNSET
@@ -70,7 +75,10 @@ async def zone_patch(request: web.Request) -> web.Response:
     body = await read_body(request, ZonePatch)
     hub = ctx_of(request).hub
     z = hub.state.zones[zone_id]
-    configures = any(v is not msgspec.UNSET for v in (body.name, body.room, body.behaviour, body.home, body.chime))
+    configures = any(
+        v is not msgspec.UNSET
+        for v in (body.name, body.room, body.behaviour, body.home, body.modes, body.watch_days, body.chime)
+    )
     if principal.role == "member" and configures:
         raise ApiError(403, "forbidden", "members may only exclude zones or end an exclusion")
     if principal.role == "installer" and body.bypassed is not msgspec.UNSET:
@@ -94,25 +102,37 @@ async def zone_patch(request: web.Request) -> web.Response:
     name = z.name if body.name is msgspec.UNSET else body.name.strip()
     if not name:
         raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
+    modes = _patched_modes(z.modes, body)
+    if behaviour != "24h" and not modes:
+        # An intrusion zone watched in no armed mode would never alarm: nobody would know.
+        raise ApiError(400, "invalid_field:modes", "modes: at least one armed mode must watch the zone", field="modes")
     if configures:
-        await hub.submit(
-            ZoneUpsert(
-                id=z.id,
-                name=name,
-                kind=z.kind,
-                behaviour=behaviour,
-                home=z.home if body.home is msgspec.UNSET else body.home,
-                device=z.device,
-                room=z.room if body.room is msgspec.UNSET else body.room,
-                chime=z.chime if body.chime is msgspec.UNSET else body.chime,
-                by=actor(principal),
-            )
-        )
+        changes = {
+            "name": name,
+            "behaviour": behaviour,
+            "modes": modes,
+            "room": z.room if body.room is msgspec.UNSET else body.room,
+            "chime": z.chime if body.chime is msgspec.UNSET else body.chime,
+            "watch_days": z.watch_days if body.watch_days is msgspec.UNSET else body.watch_days,
+        }
+        await hub.submit(zone_upsert_of(z, actor(principal), **changes))
     if body.bypassed is True and z.excluded is None:
         await hub.submit(ZoneExclude(zone=zone_id, how="inhibit", by=actor(principal)))
     elif body.bypassed is False and z.excluded is not None:
         await hub.submit(ZoneInclude(zone=zone_id, by=actor(principal)))
     return web.json_response(shown(principal, zone_json(hub, zone_id)))
+
+
+def _patched_modes(current: tuple[ArmTarget, ...], body: ZonePatch) -> tuple[ArmTarget, ...]:
+    """`modes` replaces the zone's modes; the old `home` flag adds or removes home; both must agree."""
+    modes = current if body.modes is msgspec.UNSET else ordered_modes(body.modes)
+    if body.home is msgspec.UNSET:
+        return modes
+    if body.modes is not msgspec.UNSET:
+        if body.home != ("home" in modes):
+            raise ApiError(400, "invalid_field:home", "home: disagrees with modes", field="home")
+        return modes
+    return ordered_modes({*modes, "home"} if body.home else set(modes) - {"home"})
 
 
 class IsolateBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -200,6 +200,14 @@ def section_keys() -> dict[str, dict[str, st.SearchStrategy[Any]]]:
             "swinger_limit": st.integers(-2, 10),
             "offline_grace": DURATION,
             "panic_audible": st.booleans() | ANY_VALUE,
+            # [alarm.night] and the other armed modes' own delays (issue 17)
+            **{
+                mode: st.fixed_dictionaries(
+                    {}, optional={"exit_delay": DURATION, "entry_delay": DURATION, "extra": TEXT}
+                )
+                | ANY_VALUE
+                for mode in ("home", "away", "night", "vacation")
+            },
         },
         "outputs": {"deadline": DURATION | ANY_VALUE},
         "escalation": {"ack_timeout": DURATION},

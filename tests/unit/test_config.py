@@ -813,3 +813,21 @@ lines = [{{ line = 1, name = "{long}", kind = "contact", room = "{long}" }}]
     assert set(found) == keys, found
     assert all(reason == "at most 64 characters, got 100" for reason in found.values()), found
     assert load(tmp_path, text.replace(long, "y" * 64)).config.hub.name == "y" * 64
+
+
+# --------------------------------------------------------------------------- armed modes' own delays (issue 17)
+
+
+def test_a_mode_may_have_its_own_delays(tmp_path: Path) -> None:
+    from alarms.model import ModeDelays
+
+    alarm = load(tmp_path, "[alarm]\nentry_delay = 25\n[alarm.night]\nentry_delay = 0\n").config.alarm
+    assert alarm.modes == {"night": ModeDelays(entry_delay=0)}
+    assert (alarm.entry_delay_for("night"), alarm.entry_delay_for("away"), alarm.exit_delay_for("night")) == (0, 25, 30)
+
+
+def test_a_bad_mode_table_is_named_by_its_key(tmp_path: Path) -> None:
+    assert only_error(tmp_path, "[alarm.night]\nentry_delay = -1\n").key == "alarm.night.entry_delay"
+    assert only_error(tmp_path, "[alarm.night]\nentry = 0\n").key == "alarm.night.entry"
+    assert only_error(tmp_path, "[alarm]\nnight = 3\n").key == "alarm.night"
+    assert only_error(tmp_path, "[alarm.weekend]\nentry_delay = 0\n").key == "alarm.weekend"
