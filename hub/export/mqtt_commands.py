@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from alarms.model import ArmRefused, ArmRequest, ArmTarget, DisarmRequest
+from alarms.model import ARM_TARGETS, ArmRefused, ArmRequest, ArmTarget, DisarmRequest
 from hub.core.degraded import DURABLE_REQUIRED, NotDurable
 from hub.core.runtime import Hub
 from hub.core.throttle import CodeThrottle
@@ -34,7 +34,7 @@ THROTTLE_NAME = "MQTT (Home Assistant)"  # who typed the codes, in the household
 MAX_COMMAND_BYTES = 1024
 MAX_CODE_LENGTH = 64
 
-ACTIONS: dict[str, ArmTarget | None] = {"ARM_HOME": "home", "ARM_AWAY": "away", "DISARM": None}
+ACTIONS: dict[str, ArmTarget | None] = {**{f"ARM_{t.upper()}": t for t in ARM_TARGETS}, "DISARM": None}
 # Home Assistant renders this with the action and the code the user typed; `tojson` quotes
 # whatever the code holds, so the payload is always valid JSON.
 COMMAND_TEMPLATE = '{{ {"action": action, "code": code} | tojson }}'
@@ -50,7 +50,7 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    action: str  # ARM_HOME | ARM_AWAY | DISARM
+    action: str  # ARM_HOME | ARM_AWAY | ARM_NIGHT | ARM_VACATION | DISARM
     code: str
 
 

@@ -2,9 +2,10 @@
 
 What Home Assistant gets (discovery configs retained under `<discovery_prefix>/<component>/<hub_id>/...`):
 - `alarm_control_panel`: the intrusion mode as HA's states (disarmed, arming, armed_home,
-  armed_away, pending, triggered); arm home/away and disarm from HA. The code is checked by the
-  hub (hub/export/mqtt_commands.py), not by HA (`code: REMOTE_CODE`), and HA sends it with the action as JSON through
-  `command_template`: `{"action": "ARM_AWAY", "code": "12345"}`.
+  armed_away, armed_night, armed_vacation, pending, triggered); arm in each mode and disarm from
+  HA. The code is checked by the hub (hub/export/mqtt_commands.py), not by HA
+  (`code: REMOTE_CODE`), and HA sends it with the action as JSON through `command_template`:
+  `{"action": "ARM_AWAY", "code": "12345"}`.
 - a `binary_sensor` per zone (water -> moisture, smoke, motion, contact -> door, power, panic ->
   safety, camera -> occupancy), unavailable while the zone or its device is offline. A power
   zone is ON while mains power is present (HA's `power` class), OFF when it is lost.
@@ -30,7 +31,17 @@ import re
 from typing import Any
 
 from alarms import engine
-from alarms.model import INCIDENT_KINDS, INCIDENT_STATES, IncidentKind, IncidentState, Mode, Output, Zone, ZoneKind
+from alarms.model import (
+    ARM_TARGETS,
+    INCIDENT_KINDS,
+    INCIDENT_STATES,
+    IncidentKind,
+    IncidentState,
+    Mode,
+    Output,
+    Zone,
+    ZoneKind,
+)
 from alarms.outputs import OutputKind, OutputStatus
 from drivers.capabilities import traits_of
 from hub.core.runtime import DeviceRecord, Hub
@@ -38,12 +49,11 @@ from hub.core.views import output_state
 from hub.export.mqtt_commands import COMMAND_TEMPLATE
 
 # casahub mode -> Home Assistant alarm_control_panel state
+# (Home Assistant's armed states carry the same names as casahub's armed modes.)
 HA_STATE: dict[Mode, str] = {
     "disarmed": "disarmed",
-    "arming_home": "arming",
-    "arming_away": "arming",
-    "armed_home": "armed_home",
-    "armed_away": "armed_away",
+    **{engine.ARMING[t]: "arming" for t in ARM_TARGETS},
+    **{engine.ARMED_MODE[t]: f"armed_{t}" for t in ARM_TARGETS},
     "pending": "pending",
     "triggered": "triggered",
 }
@@ -222,10 +232,9 @@ class HaDiscovery:
             "code": "REMOTE_CODE",
             "code_arm_required": True,
             "code_disarm_required": True,
-            "payload_arm_home": "ARM_HOME",
-            "payload_arm_away": "ARM_AWAY",
+            **{f"payload_arm_{t}": f"ARM_{t.upper()}" for t in ARM_TARGETS},
             "payload_disarm": "DISARM",
-            "supported_features": ["arm_home", "arm_away"],
+            "supported_features": [f"arm_{t}" for t in ARM_TARGETS],
             "json_attributes_topic": f"{self.base}/alarm/attributes",
         }
 

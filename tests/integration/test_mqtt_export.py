@@ -457,7 +457,8 @@ async def test_discovery_configs_are_retained_and_valid_for_home_assistant(setup
     assert panel["code"] == "REMOTE_CODE"  # the hub checks the code, HA only passes it on
     assert panel["code_arm_required"] is True and panel["code_disarm_required"] is True
     assert panel["command_template"] == COMMAND_TEMPLATE and "tojson" in panel["command_template"]
-    assert set(panel["supported_features"]) == {"arm_home", "arm_away"}
+    assert set(panel["supported_features"]) == {"arm_home", "arm_away", "arm_night", "arm_vacation"}
+    assert (panel["payload_arm_night"], panel["payload_arm_vacation"]) == ("ARM_NIGHT", "ARM_VACATION")
     assert panel["availability"] == [{"topic": f"{BASE}/status"}]
 
     classes = {c["device_class"] for c in by_platform["binary_sensor"]}
@@ -585,6 +586,13 @@ async def test_mqtt_commands_need_the_right_code(setup: Setup, broker: Mosquitto
         assert result["result"] == "disarmed"
         await wait_until(lambda: watcher.text(f"{BASE}/alarm/state") == "disarmed", what="disarmed")
 
+        # Night, as HA's alarm panel sends it (issue 17).
+        result = await watcher.command("ARM_NIGHT", CODE)
+        assert result["result"] == "armed"
+        await wait_until(lambda: watcher.text(f"{BASE}/alarm/state") == "armed_night", what="armed_night")
+        assert (await watcher.command("DISARM", CODE))["result"] == "disarmed"
+        await wait_until(lambda: watcher.text(f"{BASE}/alarm/state") == "disarmed", what="disarmed again")
+
         # A missing code is a wrong code (HA always sends one: code_*_required).
         result = await watcher.command("ARM_HOME", None)
         assert result["result"] == "bad_code" and hub.state.mode == "disarmed"
@@ -622,7 +630,7 @@ async def test_malformed_and_retained_commands_are_ignored(
             b"\xff\xfe",
             b"{",
             b"[]",
-            b'{"action": "ARM_NIGHT", "code": "12345"}',
+            b'{"action": "ARM_CUSTOM_BYPASS", "code": "12345"}',
             b'{"action": 1, "code": "12345"}',
             b'{"action": "DISARM", "code": {"x": 1}}',
             b"x" * 5000,
