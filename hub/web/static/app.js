@@ -5,7 +5,7 @@ import { language, t, translate } from "./i18n.js";
 import { contactsSection, delaysSection, languageSection, saveLanguage, schedulesSection, tokensSection, usersSection } from "./settings.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
-import { ALWAYS_ON, exclusionOf, exclusionText, zonesView } from "./zones.js";
+import { ALWAYS_ON, ARM_MODES, exclusionOf, exclusionText, modesOf, zonesView } from "./zones.js";
 import { alarmCard } from "./alarm.js";
 import { homeOutputs, patchSystem, sirenSounds } from "./outputs.js";
 import { historyView } from "./history.js";
@@ -129,7 +129,7 @@ async function sendCode(force) {
   if (keypadAction === "open_water") return openWater(code);
   try {
     const path = keypadAction === "disarm" ? "/api/v1/system/disarm" : "/api/v1/system/arm";
-    const body = keypadAction === "disarm" ? { code } : { mode: keypadAction === "arm_home" ? "home" : "away", code, force };
+    const body = keypadAction === "disarm" ? { code } : { mode: keypadAction.slice("arm_".length), code, force };
     state.system = await api("POST", path, body);
     dialog.close();
     current?.onMessage?.({ type: "system", system: state.system });
@@ -280,6 +280,77 @@ function exclusionsOf(s, zones) {
   return listed.map((e) => ({ ...e, ...(zones.get(e.zone)?.excluded || {}), zone: e.zone, name: e.name || zones.get(e.zone)?.name || e.zone }));
 }
 
+// The armed mode a mode is in or arming to ("armed_night" -> "night"), else null.
+const targetOf = (mode) => /^(?:armed|arming)_(\w+)$/.exec(mode || "")?.[1] || null;
+// Modes in which somebody stays at home: arming them is no "leave now".
+const STAY = ["home", "night"];
+const MAX_NAMES = 8;
+
+function names(list) {
+  if (list.length <= MAX_NAMES) return list.join(", ");
+  return t("mode.zones.more", { zones: list.slice(0, MAX_NAMES).join(", "), n: list.length - MAX_NAMES });
+}
+
+// The intrusion zones the `target` mode watches (`on`) and leaves out (`off`); an excluded zone
+// is in neither (the amber list says it).
+function watchedIn(target, zones) {
+  const intrusion = [...zones.values()].filter((z) => z.behaviour !== ALWAYS_ON);
+  return {
+    on: intrusion.filter((z) => modesOf(z).includes(target) && !exclusionOf(z)).map((z) => z.name),
+    off: intrusion.filter((z) => !modesOf(z).includes(target)).map((z) => z.name),
+  };
+}
+
+// Why `target` is not ready, as the engine decides it (alarms/engine.py readiness): a zone the
+// mode watches that is open, offline or tampered, and any siren offline (the system's list).
+function notReadyIn(target, s, zones) {
+  const out = [];
+  for (const z of zones.values()) {
+    if (z.behaviour === ALWAYS_ON || exclusionOf(z) || !modesOf(z).includes(target)) continue;
+    if (z.active) out.push({ name: z.name, reason: "open" });
+    if (!z.online) out.push({ name: z.name, reason: "offline" });
+    if (z.tamper) out.push({ name: z.name, reason: "tamper" });
+  }
+  return [...out, ...(s.not_ready || []).filter((r) => r.reason === "siren_offline")];
+}
+
+const readyIn = (s, m) => (s.ready_modes ? s.ready_modes[m] !== false : m === "away" ? s.ready : s.ready_home ?? s.ready);
+
+// One tile per armed mode the house is not in: its name, what it is for, and why it is not ready.
+function armTiles(s, zones) {
+  return ARM_MODES.filter((m) => s.mode !== `armed_${m}`).map((m) => {
+    const ready = readyIn(s, m);
+    const why = ready ? [] : notReadyIn(m, s, zones);
+    return h(
+      "div",
+      { class: `arm-mode${ready ? "" : " arm-not-ready"}`, "data-mode": m },
+      h("button", { type: "button", class: "arm", id: `arm-${m}`, "aria-describedby": ready ? null : `arm-why-${m}`, onclick: () => openKeypad(`arm_${m}`) },
+        h("span", { class: "arm-name" }, t(`arm.${m}`)),
+        h("span", { class: "arm-hint" }, t(`arm.hint.${m}`))),
+      ready
+        ? ""
+        : h("p", { class: "arm-why", id: `arm-why-${m}` },
+            why.length ? t("arm.not_ready", { zones: why.map((r) => `${r.name} (${t(`reason.${r.reason}`)})`).join(", ") }) : t("arm.not_ready_unknown")),
+    );
+  });
+}
+
+// The mode card's words: the hint, and for an armed mode which zones watch and which do not.
+function modeWords(s, zones, excluded) {
+  const target = targetOf(s.mode);
+  if (s.mode.startsWith("arming")) return { hint: STAY.includes(target) ? "mode.hint.arming_stay" : "mode.hint.arming", line: "" };
+  if (!s.mode.startsWith("armed_")) return { hint: `mode.hint.${s.mode}`, line: "" };
+  if (!zones.size) return { hint: `mode.hint.${s.mode}`, line: "" }; // the zones are still loading
+  const { on, off } = watchedIn(target, zones);
+  let hint = `mode.hint.${s.mode}`;
+  if (excluded.length) hint = STAY.includes(target) ? "mode.hint.armed_home_excluded" : "mode.hint.armed_away_excluded";
+  else if (on.length && !off.length) hint = "mode.hint.armed_all";
+  let line = "";
+  if (!on.length) line = t("mode.zones.none");
+  else if (off.length) line = `${t("mode.zones.on", { zones: names(on) })} ${t("mode.zones.off", { zones: names(off) })}`;
+  return { hint, line };
+}
+
 // The home page, most urgent first: an active alarm (what the SMS says), the mode, the zones
 // that do not protect, the buttons, readiness (only while disarmed), anomalies.
 function homeView(root) {
@@ -314,16 +385,14 @@ function homeView(root) {
     );
     const excluded = exclusionsOf(s, zones);
     const always = excluded.filter((e) => zones.get(e.zone)?.behaviour === ALWAYS_ON);
-    const arming = s.mode.startsWith("arming");
-    let hint = arming ? "mode.hint.arming" : `mode.hint.${s.mode}`;
-    if (s.mode === "armed_away" && excluded.length) hint = "mode.hint.armed_away_excluded";
-    if (s.mode === "armed_home" && excluded.length) hint = "mode.hint.armed_home_excluded";
+    let { hint, line } = modeWords(s, zones, excluded);
     if (s.mode === "disarmed" && always.length) hint = "mode.hint.disarmed_excluded";
     if (s.mode === "triggered" && !hasSiren(s)) hint = "mode.hint.triggered_nosiren";
     modeBox.className = `mode mode-${s.mode}`;
     modeBox.replaceChildren(
       h("p", { id: "mode", "data-mode": s.mode, class: "mode-text" }, t(`mode.${s.mode}`)),
       h("p", { class: "mode-hint", id: "mode-hint" }, t(hint)),
+      line ? h("p", { class: "mode-zones", id: "mode-zones" }, line) : "",
       countdown,
     );
     excludedBox.replaceChildren(
@@ -337,28 +406,37 @@ function homeView(root) {
     delayName = Object.keys(s.delays || {}).find((name) => name !== "siren" || hasSiren(s)) || null;
     deadline = delayName ? performance.now() + s.delays[delayName].remaining * 1000 : null;
     tick();
-    const buttons = [];
-    if (HOUSEHOLD.includes(ME.role)) {
-      if (["disarmed", "armed_home", "armed_away"].includes(s.mode)) {
-        if (s.mode !== "armed_home") buttons.push(h("button", { type: "button", class: "big", id: "arm-home", onclick: () => openKeypad("arm_home") }, t("arm_home")));
-        if (s.mode !== "armed_away") buttons.push(h("button", { type: "button", class: "big", id: "arm-away", onclick: () => openKeypad("arm_away") }, t("arm_away")));
-      }
-      if (s.mode !== "disarmed") buttons.push(h("button", { type: "button", class: "big primary", id: "disarm", onclick: () => openKeypad("disarm") }, t("disarm")));
-    }
-    actions.replaceChildren(...buttons);
-    // Whether the house can be armed matters only while it is not.
+    // Disarm first when armed (what the person at the door needs); the modes to arm, or to
+    // switch to, while disarmed or armed (docs/modes.md: one armed mode goes to another).
+    const household = HOUSEHOLD.includes(ME.role);
+    const canArm = household && (s.mode === "disarmed" || s.mode.startsWith("armed_"));
+    actions.replaceChildren(
+      household && s.mode !== "disarmed"
+        ? h("button", { type: "button", class: "big primary", id: "disarm", onclick: () => openKeypad("disarm") }, t("disarm"))
+        : "",
+      canArm
+        ? h("section", { class: "arm-block", "aria-labelledby": "arm-title" },
+            h("h2", { id: "arm-title" }, t(s.mode === "disarmed" ? "arm.title" : "arm.switch")),
+            h("div", { class: "arm-modes" }, armTiles(s, zones)))
+        : "",
+    );
+    // Whether the house can be armed matters only while it is not: every mode ready, away not
+    // ready (its zones, and arming away anyway), or only some modes ready.
+    const readyModes = ARM_MODES.filter((m) => readyIn(s, m));
     notReady.replaceChildren(
       s.mode !== "disarmed"
         ? ""
-        : s.ready
+        : readyModes.length === ARM_MODES.length
           ? h("p", { class: "ok", id: "ready" }, t("ready"))
-          : section(
-              "notready.title",
-              h("ul", { class: "list" }, s.not_ready.map((z) => h("li", {}, h("strong", {}, z.name), `: ${t(`reason.${z.reason}`)}`))),
-              HOUSEHOLD.includes(ME.role)
-                ? h("button", { type: "button", class: "warn", id: "bypass-arm", onclick: () => openKeypad("arm_away") }, t("bypass_arm"))
-                : "",
-            ),
+          : !readyIn(s, "away")
+            ? section(
+                "notready.title",
+                h("ul", { class: "list" }, s.not_ready.map((z) => h("li", {}, h("strong", {}, z.name), `: ${t(`reason.${z.reason}`)}`))),
+                household
+                  ? h("button", { type: "button", class: "warn", id: "bypass-arm", onclick: () => openKeypad("arm_away") }, t("bypass_arm"))
+                  : "",
+              )
+            : h("p", { class: "ok", id: "ready" }, t("arm.ready_for", { modes: readyModes.map((m) => t(`arm.${m}`)).join(", ") })),
     );
   }
 

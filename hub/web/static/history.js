@@ -33,7 +33,8 @@ addTexts({
     "ev.arm_noop": "Era già inserito: nessun cambiamento", "ev.disarm_noop": "Era già disinserito: nessun cambiamento",
     "ev.bad_code": "Codice di allarme errato", "ev.code_outside_window": "Codice temporaneo rifiutato: fuori dal periodo in cui vale",
     "ev.wrong_codes": "Troppi codici di allarme errati in un'ora: famiglia e centrale avvisate",
-    "ev.wrong_code_limit": "Troppi codici di allarme errati ({n} in un'ora)", "ev.mode.home": "casa", "ev.mode.away": "totale",
+    "ev.wrong_code_limit": "Troppi codici di allarme errati ({n} in un'ora)", "ev.mode.home": "casa", "ev.mode.away": "fuori casa",
+    "ev.mode.night": "notte", "ev.mode.vacation": "vacanza",
     "ev.zone_upsert": "Zona configurata: {zone}", "ev.zone_remove": "Rimozione della zona {zone}",
     "ev.zone_created": "Zona creata: {zone}", "ev.zone_changed": "Zona modificata: {zone}", "ev.zone_removed": "Zona rimossa: {zone}",
     "ev.zone_exclude": "Richiesta di esclusione: {zone}", "ev.zone_isolate": "Richiesta di isolamento: {zone} ({hours} h, {reason})",
@@ -133,6 +134,7 @@ addTexts({
     "ev.bad_code": "Wrong alarm code", "ev.code_outside_window": "Temporary code refused: outside the times it is valid",
     "ev.wrong_codes": "Too many wrong alarm codes within an hour: household and centre told",
     "ev.wrong_code_limit": "Too many wrong alarm codes ({n} within an hour)", "ev.mode.home": "home", "ev.mode.away": "away",
+    "ev.mode.night": "night", "ev.mode.vacation": "vacation",
     "ev.zone_upsert": "Zone set up: {zone}", "ev.zone_remove": "Removal of the zone {zone}",
     "ev.zone_created": "Zone created: {zone}", "ev.zone_changed": "Zone changed: {zone}", "ev.zone_removed": "Zone removed: {zone}",
     "ev.zone_exclude": "Request to exclude: {zone}", "ev.zone_isolate": "Request to isolate: {zone} ({hours} h, {reason})",
@@ -277,7 +279,7 @@ function sentence(e, ctx) {
     case "mode_changed":
       return t("ev.mode_changed", { mode: has(`mode.${d.new}`) ? t(`mode.${d.new}`) : "?" });
     case "arm_request": {
-      const mode = t(d.mode === "home" ? "ev.mode.home" : "ev.mode.away");
+      const mode = has(`ev.mode.${d.mode}`) ? t(`ev.mode.${d.mode}`) : "?";
       return t(d.force ? "ev.arm_request_force" : "ev.arm_request", { mode });
     }
     case "arm_refused": {

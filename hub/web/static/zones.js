@@ -8,6 +8,9 @@
 import { addTexts, t } from "./i18n.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, when } from "./ui.js";
 
+// Who may change how a zone protects (PATCH /api/v1/zones/{id}: hub/web/zones_api.py).
+const CONFIGURERS = ["owner", "installer"];
+
 addTexts({
   it: {
     "excl.title": "Zone escluse: non danno l'allarme",
@@ -45,6 +48,22 @@ addTexts({
     "excl.system_armed": "Disinserisci l'impianto prima di modificare le zone.",
     "excl.owner_only": "Solo il proprietario può farlo.",
     "excl.force_note": "Inserendo comunque, una zona aperta non darà l'allarme finché resta aperta; una non raggiungibile o manomessa fino al disinserimento.",
+    "zcfg.modes": "Sorvegliata in: {modes}", "zcfg.always": "Sempre attiva (24 ore)", "zcfg.chime_on": "campanello",
+    "zcfg.watch": "avviso se non segnala nulla per {n} giorni", "zcfg.watch_off": "controllo del sensore spento",
+    "zcfg.edit": "Impostazioni…", "zcfg.edit_label": "Impostazioni di {name}",
+    "zcfg.title": "Impostazioni di «{name}»",
+    "zcfg.text": "In quali modalità la zona dà l'allarme, e come. Si cambia solo a impianto disinserito.",
+    "zcfg.text_24h": "Questa zona è sempre attiva (24 ore), in ogni modalità e anche a impianto disinserito.",
+    "zcfg.modes_legend": "Sorvegliata quando inserisci in modalità",
+    "zcfg.behaviour": "Quando dà l'allarme",
+    "zcfg.chime": "Campanello: un bip quando si apre a impianto disinserito",
+    "zcfg.watch_days": "Controllo del sensore: giorni senza segnali prima dell'avviso (0 = spento)",
+    "zcfg.watch_help": "Un sensore che per tanti giorni non segnala nulla può essere guasto: meglio saperlo prima di un furto.",
+    "zcfg.save": "Salva", "zcfg.saved": "Impostazioni di {name} salvate.",
+    "zcfg.modes_required": "Scegli almeno una modalità: una zona che nessuna modalità sorveglia non darebbe mai l'allarme.",
+    "zcfg.watch_range": "I giorni vanno da 0 (controllo spento) a 365.",
+    "zcfg.behaviour_bad": "Questo tipo di sensore è sempre attivo (24 ore): il comportamento non si cambia.",
+    "zcfg.forbidden": "Solo il proprietario o l'installatore possono cambiare le zone.",
   },
   en: {
     "excl.title": "Excluded zones: they raise no alarm",
@@ -82,10 +101,37 @@ addTexts({
     "excl.system_armed": "Disarm the system before changing the zones.",
     "excl.owner_only": "Only the owner can do this.",
     "excl.force_note": "Arming anyway, an open zone raises no alarm while it stays open; an offline or tampered one until the system is disarmed.",
+    "zcfg.modes": "Watched in: {modes}", "zcfg.always": "Always active (24 hours)", "zcfg.chime_on": "chime",
+    "zcfg.watch": "warning if it reports nothing for {n} days", "zcfg.watch_off": "sensor watch off",
+    "zcfg.edit": "Settings…", "zcfg.edit_label": "Settings of {name}",
+    "zcfg.title": "Settings of “{name}”",
+    "zcfg.text": "In which modes the zone raises the alarm, and how. It can be changed only while disarmed.",
+    "zcfg.text_24h": "This zone is always active (24 hours), in every mode and while disarmed too.",
+    "zcfg.modes_legend": "Watched when you arm in the modes",
+    "zcfg.behaviour": "When it raises the alarm",
+    "zcfg.chime": "Chime: a beep when it opens while disarmed",
+    "zcfg.watch_days": "Sensor watch: days without a signal before a warning (0 = off)",
+    "zcfg.watch_help": "A sensor that reports nothing for many days may be dead: better to know before a burglary.",
+    "zcfg.save": "Save", "zcfg.saved": "Settings of {name} saved.",
+    "zcfg.modes_required": "Choose at least one mode: a zone no mode watches would never raise the alarm.",
+    "zcfg.watch_range": "Days go from 0 (watch off) to 365.",
+    "zcfg.behaviour_bad": "This kind of sensor is always active (24 hours): its behaviour cannot be changed.",
+    "zcfg.forbidden": "Only the owner or the installer may change the zones.",
   },
 });
 
 export const ALWAYS_ON = "24h"; // smoke, water, power, panic: active also when disarmed
+// The armed modes in the order people think of them (alarms.model.ARM_TARGETS: the same four).
+export const ARM_MODES = ["home", "night", "away", "vacation"];
+const BEHAVIOURS = ["instant", "entry", "follower"]; // an intrusion zone's (alarms.model.Behaviour, but 24h)
+const MAX_WATCH_DAYS = 365;
+
+// The armed modes that watch a zone: `modes`, else (an older hub) its `home` flag as the hub
+// reads it (alarms.model.modes_from_home: every mode, or away and vacation).
+export function modesOf(zone) {
+  if (Array.isArray(zone?.modes)) return zone.modes;
+  return zone?.home ? ARM_MODES : ["away", "vacation"];
+}
 const MAX_HOURS = 720;
 const MAX_HOURS_24H = 24;
 // What a member may end with PATCH {"bypassed": false}; the rest only the owner, with the code.
@@ -236,11 +282,92 @@ export function askRestore(zone) {
   });
 }
 
-// The controls of one zone: exclude / isolate / restore, as the role and the mode allow.
-function zoneControls(zone, mode) {
-  if (!HOUSEHOLD.includes(ME.role)) return [];
-  const owner = ME.role === "owner";
+// What a refused zone change means, in words (hub/web/zones_api.py zone_patch).
+function configRefusal(exc) {
+  const code = exc?.body?.error;
+  if (code === "invalid_field:modes") return t("zcfg.modes_required");
+  if (code === "invalid_field:watch_days") return t("zcfg.watch_range");
+  if (code === "invalid_field:behaviour") return t("zcfg.behaviour_bad");
+  if (code === "system_armed") return t("excl.system_armed");
+  if (exc?.status === 403) return t("zcfg.forbidden");
+  return errorText(exc);
+}
+
+// The owner or the installer sets which armed modes watch a zone, how it alarms, its chime and
+// its sensor watch (a 24-hour zone: only the sensor watch). The hub checks every value and says
+// why it refuses; `onSaved` gets the zone as the hub now has it.
+export function askConfigure(zone, onSaved = () => {}) {
+  const always = zone.behaviour === ALWAYS_ON;
+  const current = modesOf(zone);
+  const boxes = ARM_MODES.map((m) => h("input", { type: "checkbox", id: `cfg-mode-${m}`, value: m, checked: current.includes(m) }));
+  const behaviour = h("select", { id: "cfg-behaviour" },
+    BEHAVIOURS.map((b) => h("option", { value: b, selected: zone.behaviour === b }, t(`behaviour.${b}`))));
+  const chime = h("input", { type: "checkbox", id: "cfg-chime", checked: Boolean(zone.chime) });
+  const watch = h("input", {
+    id: "cfg-watch", type: "number", min: 0, max: MAX_WATCH_DAYS, step: 1, inputmode: "numeric",
+    value: zone.watch_days ?? 0, "aria-describedby": "cfg-watch-help",
+  });
+  const lower = (text) => text.charAt(0).toLowerCase() + text.slice(1);
+  const fields = always
+    ? []
+    : [
+        h("fieldset", { class: "plain modes-choice", id: "cfg-modes" },
+          h("legend", {}, t("zcfg.modes_legend")),
+          ARM_MODES.map((m, i) => h("label", { class: "toggle" }, boxes[i], `${t(`arm.${m}`)}: ${lower(t(`arm.hint.${m}`))}`))),
+        h("label", { for: "cfg-behaviour" }, t("zcfg.behaviour")), behaviour,
+        h("label", { class: "toggle" }, chime, t("zcfg.chime")),
+      ];
+  fields.push(
+    h("label", { for: "cfg-watch" }, t("zcfg.watch_days")), watch,
+    h("p", { class: "muted", id: "cfg-watch-help" }, t("zcfg.watch_help")),
+  );
+  return ask({
+    title: t("zcfg.title", { name: zone.name }),
+    text: t(always ? "zcfg.text_24h" : "zcfg.text"),
+    fields,
+    yes: t("zcfg.save"),
+    cls: "primary",
+    run: async () => {
+      const days = Number(watch.value);
+      if (watch.value === "" || !Number.isInteger(days) || days < 0 || days > MAX_WATCH_DAYS) return t("zcfg.watch_range");
+      const body = { watch_days: days };
+      if (!always) {
+        body.modes = ARM_MODES.filter((m, i) => boxes[i].checked);
+        body.behaviour = behaviour.value;
+        body.chime = chime.checked;
+      }
+      try {
+        onSaved(await api("PATCH", zonePath(zone), body));
+      } catch (exc) {
+        return configRefusal(exc);
+      }
+      return null;
+    },
+  });
+}
+
+// How a zone protects, in words: the modes that watch it (or always), how, chime, sensor watch.
+function protectionText(zone) {
+  const always = zone.behaviour === ALWAYS_ON;
+  const modes = ARM_MODES.filter((m) => modesOf(zone).includes(m)).map((m) => t(`arm.${m}`));
+  const parts = always ? [t("zcfg.always")] : [t("zcfg.modes", { modes: modes.join(", ") }), t(`behaviour.${zone.behaviour}`)];
+  if (!always && zone.chime) parts.push(t("zcfg.chime_on"));
+  if (zone.watch_days > 0) parts.push(t("zcfg.watch", { n: zone.watch_days }));
+  else if (!always && zone.watch_days === 0) parts.push(t("zcfg.watch_off"));
+  return parts.join(" · ");
+}
+
+// The controls of one zone: exclude / isolate / restore, as the role and the mode allow; the
+// zone's settings for the owner and the installer.
+function zoneControls(zone, mode, onSaved) {
   const armed = mode && mode !== "disarmed";
+  const settings = CONFIGURERS.includes(ME.role)
+    ? h("button", { type: "button", id: `config-${zone.id}`, "aria-label": t("zcfg.edit_label", { name: zone.name }), disabled: armed, onclick: () => askConfigure(zone, onSaved) }, t("zcfg.edit"))
+    : null;
+  if (!HOUSEHOLD.includes(ME.role)) {
+    return settings ? [h("div", { class: "row" }, settings), armed ? h("p", { class: "muted armed-note" }, t("excl.armed")) : ""] : [];
+  }
+  const owner = ME.role === "owner";
   const excluded = exclusionOf(zone);
   const always = zone.behaviour === ALWAYS_ON;
   const buttons = [];
@@ -257,13 +384,14 @@ function zoneControls(zone, mode) {
     if (!always) buttons.push(button(`bypass-${zone.id}`, t("excl.exclude"), t("excl.exclude_label", { name: zone.name }), () => confirmInhibit(zone), "warn"));
     if (owner) buttons.push(button(`isolate-${zone.id}`, t("excl.isolate_button"), t("excl.isolate_label", { name: zone.name }), () => askIsolate(zone)));
   }
+  if (settings) buttons.push(settings);
   const notes = [];
   if (always && !excluded && !owner) notes.push(h("p", { class: "muted" }, t("excl.always_on")));
   if (armed && buttons.some((b) => b.disabled)) notes.push(h("p", { class: "muted armed-note" }, t("excl.armed")));
   return [buttons.length ? h("div", { class: "row" }, buttons) : "", ...notes];
 }
 
-export function zoneItem(zone, device, mode) {
+export function zoneItem(zone, device, mode, onSaved = () => {}) {
   const excluded = exclusionOf(zone);
   const badges = [
     h("span", { class: `badge ${zone.active ? "bad" : "good"}` }, zone.active ? t("zone_active") : t("zone_idle")),
@@ -283,12 +411,13 @@ export function zoneItem(zone, device, mode) {
     "li",
     { class: `zone${excluded ? " zone-excluded" : ""}`, "data-zone": zone.id },
     h("div", {}, h("strong", {}, zone.name), ` (${t(`kind.${zone.kind}`)})`, " ", badges),
+    h("p", { class: "muted zone-protection" }, protectionText(zone)),
     facts ? h("p", { class: "muted" }, facts) : "",
     excluded
       ? h("p", { class: "excluded", "data-how": excluded.how },
           exclusionText(excluded), excluded.by ? ` · ${t("excl.by", { by: excluded.by })}` : "")
       : "",
-    zoneControls(zone, mode),
+    zoneControls(zone, mode, onSaved),
   );
 }
 
@@ -318,7 +447,7 @@ export function zonesView(root, system) {
       }
       body.replaceChildren(
         ...[...rooms.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([room, list]) =>
-          h("section", { class: "block" }, h("h2", {}, room), h("ul", { class: "zones" }, list.map((z) => zoneItem(z, byId.get(z.device), mode)))),
+          h("section", { class: "block" }, h("h2", {}, room), h("ul", { class: "zones" }, list.map((z) => zoneItem(z, byId.get(z.device), mode, update)))),
         ),
       );
     } catch (exc) {
@@ -333,7 +462,7 @@ export function zonesView(root, system) {
     const item = [...body.querySelectorAll("[data-zone]")].find((el) => el.dataset.zone === zone.id);
     if (!item || item.closest("section")?.querySelector("h2")?.textContent !== roomOf(zone)) return later();
     const focused = item.contains(document.activeElement) ? document.activeElement.id : null;
-    item.replaceWith(zoneItem(zone, byId.get(zone.device), mode));
+    item.replaceWith(zoneItem(zone, byId.get(zone.device), mode, update));
     if (focused) document.getElementById(focused)?.focus();
   }
   // Battery, signal and last seen are not pushed live (a reading would cost every dashboard a
