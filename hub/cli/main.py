@@ -58,11 +58,14 @@ def _add_pair(sub: Any) -> None:
     add = pair_sub.add_parser("add", help="pair a device found by a scan")
     add.add_argument("candidate", nargs="?", help="candidate id from `pair scan` (or its address)")
     add.add_argument("--name", help="the name the household sees")
-    add.add_argument("--room", help="where it is")
+    add.add_argument("--room", help="where it is: a room in use (an unknown one is refused unless --new-room)")
+    add.add_argument("--new-room", action="store_true", help="create --room: no device is in it yet")
     add.add_argument(
         "--kind", action="append", choices=ZONE_KINDS, help="zone kind (default: what the device senses); repeatable"
     )
-    add.add_argument("--behaviour", choices=BEHAVIOURS, help="zone behaviour (default: by kind)")
+    add.add_argument("--behaviour", choices=BEHAVIOURS, help="zone behaviour (default: proposed from kind and name)")
+    add.add_argument("--modes", help="armed modes that watch it, e.g. home,night,away,vacation (default: proposed)")
+    add.add_argument("--chime", action=argparse.BooleanOptionalAction, help="chime sirens beep when it opens disarmed")
     add.add_argument(
         "--output",
         action="append",

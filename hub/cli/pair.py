@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.cli.client import TIMEOUT, HubSession, RemoteError, connect, interactive
+from hub.cli.pair_choice import ask as _ask
+from hub.cli.pair_choice import choose_room, chooses_zones, describe_zones, zone_bodies
 
 CANDIDATE_FIELDS = ("id", "driver", "address", "model", "kinds", "signal", "battery", "paired")
 MAX_SCAN = 600.0
@@ -109,15 +111,6 @@ def devices_table(items: Sequence[dict[str, Any]]) -> Any:
 
 def _candidate_json(item: dict[str, Any]) -> dict[str, Any]:
     return {key: item.get(key, False if key == "paired" else None) for key in CANDIDATE_FIELDS}
-
-
-def _ask(question: str, default: str | None = None) -> str:
-    suffix = f" [{default}]" if default else ""
-    try:
-        answer = input(f"{question}{suffix}: ").strip()
-    except EOFError:
-        raise RemoteError("no answer given") from None
-    return answer or (default or "")
 
 
 # ---------------------------------------------------------------------------- pair hubs
@@ -263,13 +256,17 @@ async def cmd_add(args: argparse.Namespace) -> int:
             name = _ask("Name")
             if not name:
                 raise RemoteError("a device needs a name: pass --name NAME")
-        room = args.room
-        if room is None:
-            room = _ask("Room", None) if tty else ""
+        room, new_room = await choose_room(hub, args.room, args.new_room, tty)
         kinds: list[str] = list(args.kind or [])
         outputs: list[str] = list(args.outputs or [])
-        if not kinds and args.behaviour:
-            kinds = list(candidate["kinds"]) if candidate else []
+        # Choices for the zones (options, or a terminal's answers) go with the candidate's kinds;
+        # not on a terminal for a device that may also be an output: the hub pairs it as both.
+        if (
+            not kinds
+            and candidate
+            and (chooses_zones(args) or (tty and not await _offers_outputs(hub, candidate["id"])))
+        ):
+            kinds = list(candidate["kinds"])
         # A siren or a valve senses nothing: with --output (or a candidate that is an output, which
         # the hub pairs as one) there is no zone kind to ask for.
         if not kinds and not outputs and candidate is not None and not candidate["kinds"]:
@@ -280,15 +277,18 @@ async def cmd_add(args: argparse.Namespace) -> int:
             else:
                 kinds = [_ask("Zone kind (water, smoke, motion, contact, power, panic, camera)")]
         body: dict[str, Any] = {"candidate": candidate_id, "name": name, "room": room}
+        if new_room:
+            body["new_room"] = True
         if kinds:
-            body["zones"] = [{"kind": k, **({"behaviour": args.behaviour} if args.behaviour else {})} for k in kinds]
+            body["zones"] = await zone_bodies(hub, args, kinds, name, room, tty)
         if outputs:
             body["outputs"] = [{"kind": k} for k in outputs]
         if args.bindkey:
             body["bindkey"] = args.bindkey
         device = await hub.call("POST", "/api/v1/devices", body)
+        zones = device["zones"] if args.json else await describe_zones(hub, device["zones"])
     where = f" in {device['room']}" if device.get("room") else ""
-    made = [f"zones {', '.join(device['zones'])}"] if device["zones"] or not device.get("outputs") else []
+    made = [f"zones {', '.join(zones)}"] if device["zones"] or not device.get("outputs") else []
     made += [f"outputs {', '.join(device['outputs'])}"] if device.get("outputs") else []
     text = f"paired {device['name']}{where}: device {device['id']} ({device['driver']} {device['address']}), " + (
         ", ".join(made)

@@ -5,6 +5,10 @@ A device may have zones (what it senses), outputs (a siren, a valve, a relay it 
 both. An output's id is the slug of its name, made unique among zones and outputs (the alarm
 centre and the anomalies name an output-only device by its first output, as a zone).
 
+A zone's behaviour, modes and chime are the installer's choice (`ZoneChoice`); what the choice
+leaves out is the proposal of hub/core/pairing_defaults.py for its kind, name and room, so a
+window paired without options is instant in every mode, never a delayed entry.
+
 Called by the API (hub/web/devices_api.py), the daemon for the devices the config declares,
 the tests and the benchmarks.
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 import msgspec
 
 from alarms.model import (
-    DEFAULT_BEHAVIOUR,
+    ArmTarget,
     Behaviour,
     IncidentKind,
     Notify,
@@ -27,10 +31,13 @@ from alarms.model import (
     ZoneKind,
     ZoneRemove,
     ZoneUpsert,
+    modes_from_home,
+    ordered_modes,
 )
 from alarms.outputs import OutputKind
 from alarms.policy import plan_notify
 from hub.core.devices import DeviceRecord
+from hub.core.pairing_defaults import modes_for, propose
 from hub.core.runtime import Hub
 from hub.store import journal
 
@@ -46,6 +53,49 @@ class OutputSpec:
     squawk: bool = False
 
 
+@dataclass(frozen=True)
+class ZoneChoice:
+    """A zone to create on a paired device, as the installer chose it; None: the proposal
+    (name: the device's). `home` is the first release's flag (the config's GPIO lines and the
+    demo kit still give it): modes from it when `modes` is None."""
+
+    kind: ZoneKind
+    name: str | None = None
+    behaviour: Behaviour | None = None
+    modes: tuple[ArmTarget, ...] | None = None
+    chime: bool | None = None
+    home: bool | None = None
+
+
+# The older callers' form (kind, name, behaviour, home): the daemon's fixed devices, benchmarks.
+LegacyZone = tuple[ZoneKind, str | None, Behaviour | None, bool | None]
+
+
+def _choice(zone: ZoneChoice | LegacyZone) -> ZoneChoice:
+    if isinstance(zone, ZoneChoice):
+        return zone
+    kind, name, behaviour, home = zone
+    return ZoneChoice(kind=kind, name=name, behaviour=behaviour, home=home)
+
+
+def entry_taken(hub: Hub) -> bool:
+    """Whether a zone is the entry already: then no other door is proposed as one."""
+    return any(z.behaviour == "entry" for z in hub.state.zones.values())
+
+
+def chosen_zone(hub: Hub, choice: ZoneChoice, name: str, room: str) -> tuple[Behaviour, tuple[ArmTarget, ...], bool]:
+    """The behaviour, modes and chime of a zone: the installer's choice, the rest proposed."""
+    proposal = propose(choice.kind, name, room, entry_taken=entry_taken(hub))
+    behaviour = choice.behaviour or proposal.behaviour
+    if choice.modes is not None:
+        modes = ordered_modes(choice.modes)
+    elif choice.home is not None:
+        modes = modes_from_home(choice.home)
+    else:
+        modes = proposal.modes if choice.behaviour is None else modes_for(choice.kind, behaviour)
+    return behaviour, modes, proposal.chime if choice.chime is None else choice.chime
+
+
 async def pair_device(
     hub: Hub,
     *,
@@ -55,7 +105,7 @@ async def pair_device(
     room: str,
     model: str,
     bindkey: str | None,
-    zones: Sequence[tuple[ZoneKind, str | None, Behaviour | None, bool | None]],
+    zones: Sequence[ZoneChoice | LegacyZone],
     by: str,
     outputs: Sequence[OutputSpec] = (),
 ) -> DeviceRecord:
@@ -97,19 +147,24 @@ async def pair_device(
     hub.devices[device_id] = device
     if plans and hub.dispatcher is not None:
         hub.dispatcher.wake()
-    for index, (kind, zone_name, behaviour, home) in enumerate(zones):
+    choices = [_choice(z) for z in zones]
+    for index, choice in enumerate(choices):
+        kind = choice.kind
         zone_id = device_id if len(zones) == 1 else f"{device_id}-{kind}-{index + 1}"
         while zone_id in hub.state.zones:  # never take over another device's zone
             zone_id += "-x"
+        zone_name = choice.name or (name if len(zones) == 1 else f"{name} ({kind})")
+        behaviour, modes, chime = chosen_zone(hub, choice, zone_name, room)
         await hub.submit(
             ZoneUpsert(
                 id=zone_id,
-                name=zone_name or (name if len(zones) == 1 else f"{name} ({kind})"),
+                name=zone_name,
                 kind=kind,
-                behaviour=behaviour or DEFAULT_BEHAVIOUR[kind],
-                home=bool(home),
+                behaviour=behaviour,
+                modes=modes,
                 device=device_id,
                 room=room,
+                chime=chime,
                 by=by,
             )
         )

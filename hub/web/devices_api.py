@@ -1,5 +1,6 @@
 """The devices and pairing (README, HTTP API): list, pair, rename, unpair; the drivers'
-pairing candidates and scans."""
+pairing candidates and scans; the pairing proposal (hub/core/pairing_defaults.py) and the rooms
+a device may be paired into."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from alarms.model import Behaviour, IncidentKind, OutputUpsert, ZoneKind, ZoneUpsert
+from alarms.model import ZONE_KINDS, ArmTarget, Behaviour, IncidentKind, OutputUpsert, ZoneKind, zone_upsert_of
 from alarms.outputs import OutputKind
 from drivers.base import DriverError
 from drivers.capabilities import NormalisesAddress, OutputDriver, ReportsConnection
-from hub.bounds import Name, clip
+from hub.bounds import NAME_MAX, Name, clip
 from hub.core.pairing import OutputSpec as PairedOutput
-from hub.core.pairing import pair_device, unpair_device
+from hub.core.pairing import ZoneChoice, entry_taken, pair_device, unpair_device
+from hub.core.pairing_defaults import propose, room_named
+from hub.core.runtime import Hub
 from hub.core.views import device_json
 from hub.store import journal
 from hub.web.api_common import actor, ctx_of
@@ -23,16 +26,21 @@ from hub.web.auth import EVERYONE, INSTALLERS, require
 from hub.web.context import WebContext
 from hub.web.errors import ApiError, read_body
 from hub.web.guards import refuse_while_armed
-from hub.web.zones_api import check_behaviour
+from hub.web.zones_api import INTRUSION_KINDS, check_behaviour
 
 log = logging.getLogger("hub.web.api")  # the name of the module it came from: users' [log] levels may name it
 
 
 class ZoneSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A zone of the device as the installer chooses it; what is left out is the proposal
+    (GET /api/v1/pairing/proposal). Areas will join here as `areas: [ids]` beside `modes`."""
+
     kind: ZoneKind
     name: Name | None = None
     behaviour: Behaviour | None = None
-    home: bool | None = None
+    modes: list[ArmTarget] | None = None  # the armed modes that watch the zone
+    chime: bool | None = None  # opening while disarmed makes the chime sirens beep
+    home: bool | None = None  # the first release's flag: modes with or without home
 
 
 class OutputSpec(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,6 +58,7 @@ class OutputSpec(msgspec.Struct, forbid_unknown_fields=True):
 class DeviceBody(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     room: Name = ""
+    new_room: bool = False  # `room` may be a room no device or zone is in yet (else a typo is refused)
     driver: str | None = None
     address: str | None = None
     candidate: str | None = None
@@ -100,19 +109,18 @@ async def device_add(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_field:zones", "zones: name at least one zone kind or output", field="zones")
     if not body.name.strip():
         raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
-    for spec in specs:
-        if spec.behaviour is not None:
-            check_behaviour(spec.kind, spec.behaviour)
+    room = _room(ctx.hub, body.room, body.new_room)
+    choices = [_zone_choice(index, spec) for index, spec in enumerate(specs)]
     try:
         device = await pair_device(
             ctx.hub,
             driver=driver,
             address=address,
             name=body.name.strip(),
-            room=body.room,
+            room=room,
             model=model,
             bindkey=body.bindkey,
-            zones=[(s.kind, s.name, s.behaviour, s.home) for s in specs],
+            zones=choices,
             by=actor(principal),
             outputs=[
                 PairedOutput(
@@ -128,6 +136,55 @@ async def device_add(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(409, "already_paired", str(exc)) from None
     return web.json_response(device_json(ctx.hub, device), status=201)
+
+
+def rooms_of(hub: Hub) -> list[str]:
+    """The rooms in use (devices, zones, outputs), one spelling each, sorted."""
+    found: dict[str, str] = {}
+    places = [*(d.room for d in hub.devices.values()), *(z.room for z in hub.state.zones.values())]
+    for room in [*places, *(o.room for o in hub.state.outputs.values())]:
+        if room.strip():
+            found.setdefault(" ".join(room.split()).casefold(), room)
+    return sorted(found.values(), key=str.casefold)
+
+
+def _room(hub: Hub, wanted: str, new_room: bool) -> str:
+    """The room a device is paired into: an existing one (in its own spelling), none, or a new
+    one the request says it creates; anything else is a typo, refused before it makes a room."""
+    wanted = " ".join(wanted.split())
+    if not wanted:
+        return ""
+    rooms = rooms_of(hub)
+    existing = room_named(wanted, rooms)
+    if existing is not None:
+        return existing
+    if new_room:
+        return wanted
+    listed = ", ".join(rooms) or "none yet"
+    raise ApiError(
+        400,
+        "unknown_room",
+        f"room: no room {wanted!r} (rooms: {listed}); to create it pass new_room: true",
+        field="room",
+        rooms=rooms,
+    )
+
+
+def _zone_choice(index: int, spec: ZoneSpec) -> ZoneChoice:
+    if spec.behaviour is not None:
+        check_behaviour(spec.kind, spec.behaviour)
+    modes = tuple(dict.fromkeys(spec.modes)) if spec.modes is not None else None
+    if modes is not None and spec.home is not None and spec.home != ("home" in modes):
+        raise ApiError(400, "invalid_field:home", f"zones[{index}].home: disagrees with modes", field="home")
+    if modes == () and spec.behaviour != "24h" and spec.kind in INTRUSION_KINDS:
+        # An intrusion zone watched in no armed mode would never alarm: nobody would know.
+        raise ApiError(
+            400, "invalid_field:modes", f"zones[{index}].modes: at least one armed mode must watch it", field="modes"
+        )
+    name = spec.name.strip() if spec.name and spec.name.strip() else None
+    return ZoneChoice(
+        kind=spec.kind, name=name, behaviour=spec.behaviour, modes=modes, chime=spec.chime, home=spec.home
+    )
 
 
 def _zone_specs(body: DeviceBody, kinds: tuple[ZoneKind, ...]) -> list[ZoneSpec]:
@@ -206,19 +263,7 @@ async def device_patch(request: web.Request) -> web.Response:
             zone_room = room if z.room == old_room else z.room
             if (zone_name, zone_room) == (z.name, z.room):
                 continue
-            await hub.submit(
-                ZoneUpsert(
-                    id=z.id,
-                    name=zone_name,
-                    kind=z.kind,
-                    behaviour=z.behaviour,
-                    home=z.home,
-                    device=z.device,
-                    room=zone_room,
-                    chime=z.chime,
-                    by=actor(principal),
-                )
-            )
+            await hub.submit(zone_upsert_of(z, actor(principal), name=zone_name, room=zone_room))
         for o in sorted((o for o in hub.state.outputs.values() if o.device == device_id), key=lambda o: o.id):
             output_name = {old_name: name, f"{old_name} ({o.kind})": f"{name} ({o.kind})"}.get(o.name, o.name)
             output_room = room if o.room == old_room else o.room
@@ -264,10 +309,34 @@ def _link_warnings(ctx: WebContext) -> list[dict[str, str]]:
 
 
 async def candidates(request: web.Request) -> web.Response:
+    """The candidates, each with the proposal for each kind it senses (before it has a name: by
+    kind alone), and the rooms a device may be paired into."""
     require(request, INSTALLERS)
     ctx = ctx_of(request)
-    items = [msgspec.to_builtins(c) | {"paired": False} for c in await _candidates(ctx)]
-    return web.json_response({"items": items, "warnings": _link_warnings(ctx)})
+    taken = entry_taken(ctx.hub)
+    items = [
+        msgspec.to_builtins(c)
+        | {"paired": False, "proposal": {k: propose(k, entry_taken=taken).as_json() for k in c.kinds}}
+        for c in await _candidates(ctx)
+    ]
+    return web.json_response({"items": items, "warnings": _link_warnings(ctx), "rooms": rooms_of(ctx.hub)})
+
+
+async def proposal(request: web.Request) -> web.Response:
+    """`?kind=contact&name=Finestra camera&room=Camera da letto`: what pairing would make of the
+    zone (the dashboard's form and the CLI offer it), and whether the room exists."""
+    require(request, INSTALLERS)
+    hub = ctx_of(request).hub
+    kind = request.query.get("kind", "")
+    if kind not in ZONE_KINDS:
+        raise ApiError(400, "invalid_field:kind", f"kind: one of {', '.join(ZONE_KINDS)}", field="kind")
+    name, room = request.query.get("name", ""), request.query.get("room", "")
+    for field, value in (("name", name), ("room", room)):
+        if len(value) > NAME_MAX:
+            raise ApiError(400, f"invalid_field:{field}", f"{field}: at most {NAME_MAX} characters", field=field)
+    made = propose(kind, name, room, entry_taken=entry_taken(hub))
+    existing = room_named(room, rooms_of(hub)) if room.strip() else ""
+    return web.json_response(made.as_json() | {"kind": kind, "room": existing})
 
 
 class ScanBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -303,4 +372,5 @@ def add_devices_routes(app: web.Application) -> None:
     r.add_patch("/api/v1/devices/{id}", device_patch)
     r.add_delete("/api/v1/devices/{id}", device_delete)
     r.add_get("/api/v1/pairing/candidates", candidates)
+    r.add_get("/api/v1/pairing/proposal", proposal)
     r.add_post("/api/v1/pairing/scan", scan)

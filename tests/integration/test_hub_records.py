@@ -85,7 +85,7 @@ async def test_pair_candidate_and_remove(api: Api) -> None:
     assert candidates, "the demo kit offers unpaired devices"
     cand = candidates[0]
     status, device = await api.post(
-        "/api/v1/devices", {"candidate": cand["id"], "name": "Finestra bagno", "room": "Bagno"}
+        "/api/v1/devices", {"candidate": cand["id"], "name": "Finestra bagno", "room": "Bagno", "new_room": True}
     )
     assert status == 201, device
     assert device["address"] == cand["address"] and device["zones"]

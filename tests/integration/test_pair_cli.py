@@ -128,7 +128,7 @@ async def test_scan_add_list_rename_remove_json(cli: Cli, api: Api) -> None:
 
     device = await cli.json(
         "pair", "add", "simulated:sim-window-2", "--name", "Finestra camera", "--room", "Camera",
-        "--kind", "contact", "--behaviour", "instant",
+        "--new-room", "--kind", "contact", "--behaviour", "instant",
     )  # fmt: skip
     assert device["name"] == "Finestra camera" and device["room"] == "Camera"
     zone = await api.get(f"/api/v1/zones/{device['zones'][0]}")
@@ -139,7 +139,7 @@ async def test_scan_add_list_rename_remove_json(cli: Cli, api: Api) -> None:
         "Camera",
     )
     # by address, without --kind: the candidate's kinds
-    water = await cli.json("pair", "add", "sim-water-2", "--name", "Sensore lavatrice", "--room", "Bagno")
+    water = await cli.json("pair", "add", "sim-water-2", "--name", "Sensore lavatrice", "--room", "Bagno", "--new-room")
     assert (await api.get(f"/api/v1/zones/{water['zones'][0]}"))["kind"] == "water"
 
     listed = await cli.json("pair", "list")
@@ -165,7 +165,7 @@ async def test_scan_add_list_rename_remove_json(cli: Cli, api: Api) -> None:
 async def test_bad_input_gives_one_line_errors(cli: Cli) -> None:
     line = await cli.error("pair", "add", "simulated:sim-nothing", "--name", "x")
     assert "no pairing candidate 'simulated:sim-nothing'" in line and "casahub pair scan" in line
-    await cli.json("pair", "add", "simulated:sim-motion-2", "--name", "Garage", "--room", "Garage")
+    await cli.json("pair", "add", "simulated:sim-motion-2", "--name", "Garage", "--room", "Garage", "--new-room")
     for again in ("simulated:sim-motion-2", "sim-motion-2"):
         line = await cli.error("pair", "add", again, "--name", "Garage")
         assert "already paired, as device simulated-sim-motion-2 (Garage)" in line and "pair remove" in line
@@ -226,7 +226,11 @@ async def test_terminal_mode_tables_and_prompts(cli: Cli, api: Api) -> None:
 
     # missing arguments are asked for on a terminal
     code, out = await asyncio.to_thread(
-        cli.terminal, "pair", "add", "simulated:sim-water-2", answers=[("Name", "Lavatrice"), ("Room", "Bagno")]
+        cli.terminal,
+        "pair",
+        "add",
+        "simulated:sim-water-2",
+        answers=[("Name", "Lavatrice"), ("Room", "Bagno"), ("create it?", "y")],
     )
     assert code == 0, out
     assert "paired Lavatrice in Bagno: device simulated-sim-water-2" in out
@@ -274,14 +278,76 @@ async def test_patch_device_is_strict(api: Api) -> None:
 
 async def test_names_and_rooms_over_64_characters_are_refused_naming_the_field(cli: Cli, api: Api) -> None:
     long = "N" * 100
-    line = await cli.error("pair", "add", "simulated:sim-motion-2", "--name", long, "--room", "Garage")
+    line = await cli.error("pair", "add", "simulated:sim-motion-2", "--name", long, "--room", "Garage", "--new-room")
     assert "name: at most 64 characters" in line, line
     line = await cli.error("pair", "add", "simulated:sim-motion-2", "--name", "Garage", "--room", long)
     assert "room: at most 64 characters" in line, line
     assert "simulated:sim-motion-2" in {c["id"] for c in await cli.json("pair", "scan", "--seconds", "1")}
-    device = await cli.json("pair", "add", "simulated:sim-motion-2", "--name", "G" * 64, "--room", "Garage")
+    device = await cli.json(
+        "pair", "add", "simulated:sim-motion-2", "--name", "G" * 64, "--room", "Garage", "--new-room"
+    )  # fmt: skip
     line = await cli.error("pair", "rename", device["id"], "--name", long)
     assert "name: at most 64 characters" in line, line
     line = await cli.error("pair", "rename", device["id"], "--room", long)
     assert "room: at most 64 characters" in line, line
     assert (await api.get("/api/v1/devices"))["items"] and long not in json.dumps(await api.get("/api/v1/devices"))
+
+
+async def test_pairing_chooses_behaviour_modes_chime_and_rooms(cli: Cli, api: Api) -> None:
+    """Issue 17: the installer sets what a zone does at pairing; what is not set is the safe
+    proposal (a bedroom window: instant in every mode, never a delayed entry off at home); a room
+    is one in use or created on purpose."""
+    # an unknown room is refused, naming the rooms in use and --new-room; nothing is paired
+    line = await cli.error("pair", "add", "simulated:sim-window-2", "--name", "Finestra camera", "--room", "Camra")
+    assert "there is no room 'Camra'" in line and "Camera da letto" in line and "--new-room" in line, line
+    assert "simulated:sim-window-2" in {c["id"] for c in await cli.json("pair", "scan", "--seconds", "1")}
+    line = await cli.error("pair", "add", "sim-window-2", "--name", "F", "--room", "Cucina", "--modes", "home,weekend")
+    assert "--modes" in line and "weekend" in line, line
+
+    # everything chosen, into a new room
+    device = await cli.json(
+        "pair", "add", "simulated:sim-window-2", "--name", "Finestra camera", "--behaviour", "instant",
+        "--modes", "home,night,away,vacation", "--chime", "--room", "Camera", "--new-room",
+    )  # fmt: skip
+    assert device["room"] == "Camera"
+    zone = await api.get(f"/api/v1/zones/{device['zones'][0]}")
+    assert (zone["behaviour"], zone["modes"], zone["chime"], zone["home"], zone["room"]) == (
+        "instant",
+        ["home", "away", "night", "vacation"],
+        True,
+        True,
+        "Camera",
+    )
+    await cli.json("pair", "remove", device["id"])
+
+    # nothing chosen: the proposal; the room in any case is the room in use
+    device = await cli.json("pair", "add", "sim-window-2", "--name", "Finestra camera", "--room", "camera DA letto")
+    assert device["room"] == "Camera da letto"
+    zone = await api.get(f"/api/v1/zones/{device['zones'][0]}")
+    assert (zone["behaviour"], zone["modes"], zone["chime"]) == (
+        "instant",
+        ["home", "away", "night", "vacation"],
+        False,
+    )
+
+    # on a terminal the proposal is shown and may be changed
+    code, out = await asyncio.to_thread(
+        cli.terminal,
+        "pair",
+        "add",
+        "simulated:sim-motion-2",
+        "--name",
+        "Sensore garage",
+        "--room",
+        "Soggiorno",
+        answers=[
+            ("motion zone: follower, armed in away, vacation. Keep it?", "n"),
+            ("Behaviour", "instant"),
+            ("Armed in", "night,away"),
+            ("Chime", "y"),
+        ],
+    )
+    assert code == 0, out
+    assert "paired Sensore garage in Soggiorno" in out and "(instant, armed in away, night, chime)" in out, out
+    zone = await api.get("/api/v1/zones/simulated-sim-motion-2")
+    assert (zone["behaviour"], zone["modes"], zone["chime"]) == ("instant", ["away", "night"], True)

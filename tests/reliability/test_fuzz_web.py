@@ -176,6 +176,7 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "device_add": {
         "name": NAME,
         "room": ROOM,
+        "new_room": mostly(BOOL, TEXT),
         "driver": mostly(st.just("simulated"), optional(st.sampled_from(["bthome", ""]) | TEXT)),
         "address": mostly(SIM_ADDRESS, optional(TEXT)),
         "candidate": mostly(st.none(), st.sampled_from(["simulated:spare-1", "simulated:sim-water-1"]) | TEXT),
@@ -189,6 +190,8 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
                         "name": optional(TEXT | BOUNDARY),
                         "behaviour": optional(BEHAVIOUR),
                         "home": optional(BOOL),
+                        "modes": optional(st.lists(mostly(st.sampled_from(ARM_TARGETS), TEXT), max_size=5)),
+                        "chime": optional(BOOL),
                     },
                 ),
                 min_size=1,
@@ -559,6 +562,7 @@ QUERY_ROUTES = (
     "/api/v1/notifications",
     "/api/v1/notifications/{id}",
     "/api/v1/pairing/candidates",
+    "/api/v1/pairing/proposal",
     "/api/v1/push/vapid",
     "/api/v1/users",
     "/api/v1/contacts",
@@ -566,6 +570,7 @@ QUERY_ROUTES = (
     "/api/v1/nothing-here",
 )
 QUERY_NAMES = ["before", "kind", "zone", "limit", "state", "incident", "id", "type", "since", "until", "lang"]
+QUERY_NAMES += ["name", "room"]  # the pairing proposal's
 QUERY_VALUES = st.sampled_from(
     [
         "",

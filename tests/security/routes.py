@@ -78,6 +78,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/notifications"): Rule(HOUSEHOLD, "/api/v1/notifications"),
     ("GET", "/api/v1/notifications/{id}"): Rule(HOUSEHOLD, "/api/v1/notifications/999999"),
     ("GET", "/api/v1/pairing/candidates"): Rule(INSTALLERS, "/api/v1/pairing/candidates"),
+    ("GET", "/api/v1/pairing/proposal"): Rule(INSTALLERS, "/api/v1/pairing/proposal?kind=contact&name=Finestra"),
     ("POST", "/api/v1/pairing/scan"): Rule(INSTALLERS, "/api/v1/pairing/scan", {"seconds": 0}),
     # the commissioning report (a plain read) and its test messages ({"timeout": 0} -> 400, nothing sent)
     ("GET", "/api/v1/pairing/report"): Rule(INSTALLERS, "/api/v1/pairing/report?format=md"),

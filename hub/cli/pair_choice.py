@@ -1,0 +1,120 @@
+"""What `casahub pair add` asks the hub to make of a device: the room (one that exists, or a new
+one said so with `--new-room`: a typo never makes a room) and each zone's behaviour, armed modes
+and chime (`--behaviour`, `--modes`, `--chime`; left out: the hub's proposal, which a terminal
+shows and lets the installer change).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from urllib.parse import urlencode
+
+from hub.bounds import NAME_MAX
+from hub.cli.client import HubSession, RemoteError
+
+YES = ("y", "yes", "s", "si", "sì")
+NO = ("n", "no")
+# As alarms.model's: the CLI does not import the domain to answer `--help` quickly; the hub checks.
+INTRUSION_KINDS = ("motion", "contact", "camera")
+
+
+def ask(question: str, default: str | None = None) -> str:
+    suffix = f" [{default}]" if default else ""
+    try:
+        answer = input(f"{question}{suffix}: ").strip()
+    except EOFError:
+        raise RemoteError("no answer given") from None
+    return answer or (default or "")
+
+
+def parse_modes(text: str) -> list[str]:
+    """`home,night` (commas or spaces) as a list; the hub names a wrong mode."""
+    from alarms.model import ARM_TARGETS
+
+    modes = [m for m in text.replace(",", " ").split() if m]
+    wrong = [m for m in modes if m not in ARM_TARGETS]
+    if wrong or not modes:
+        raise RemoteError(f"--modes: a comma-separated list of {', '.join(ARM_TARGETS)} (got {text!r})")
+    return list(dict.fromkeys(modes))
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+async def choose_room(hub: HubSession, room: str | None, new_room: bool, tty: bool) -> tuple[str, bool]:
+    """The room to pair into and whether it is new: an existing one in its own spelling, none
+    (empty), or one the installer creates on purpose (`--new-room`, or yes on a terminal)."""
+    rooms: list[str] | None = (await hub.call("GET", "/api/v1/pairing/candidates")).get("rooms")
+    listed = ", ".join(rooms or ()) or "none yet"
+    if room is None:
+        if not tty:
+            return "", False
+        print(f"Rooms: {listed}")
+        room = ask("Room (one of these, a new one, or empty)")
+    for _ in range(5):
+        room = " ".join(room.split())
+        if not room or rooms is None or len(room) > NAME_MAX:  # an older hub takes any; the hub says "too long"
+            return room, new_room and bool(room)
+        existing = next((r for r in rooms if _same(r, room)), None)
+        if existing is not None:
+            return existing, False
+        if new_room:
+            return room, True
+        if not tty:
+            raise RemoteError(f"there is no room {room!r} (rooms: {listed}): name one, or pass --new-room to create it")
+        if ask(f"There is no room {room!r} yet: create it? [y/N]").lower() in YES:
+            return room, True
+        room = ask(f"Room ({listed})")
+    raise RemoteError("no room chosen")
+
+
+def _describe(kind: str, p: dict[str, Any]) -> str:
+    chime = ", chime" if p.get("chime") else ""
+    return f"{kind} zone: {p['behaviour']}, armed in {', '.join(p['modes'])}{chime}"
+
+
+async def zone_bodies(
+    hub: HubSession, args: argparse.Namespace, kinds: list[str], name: str, room: str, tty: bool
+) -> list[dict[str, Any]]:
+    """The `zones` of the pairing request: what the options say; on a terminal with none of them,
+    the hub's proposal for each intrusion zone, kept or changed by the installer."""
+    modes = parse_modes(args.modes) if args.modes else None
+    bodies: list[dict[str, Any]] = []
+    for kind in kinds:
+        zone: dict[str, Any] = {"kind": kind}
+        if args.behaviour:
+            zone["behaviour"] = args.behaviour
+        if modes is not None:
+            zone["modes"] = modes
+        if args.chime is not None:
+            zone["chime"] = args.chime
+        if tty and kind in INTRUSION_KINDS and not args.behaviour and modes is None:
+            query = urlencode({"kind": kind, "name": name, "room": room})
+            proposed = await hub.call("GET", f"/api/v1/pairing/proposal?{query}")
+            if ask(f"{_describe(kind, proposed)}. Keep it? [Y/n]").lower() in NO:
+                zone["behaviour"] = ask("Behaviour (instant, entry, follower)", proposed["behaviour"])
+                zone["modes"] = parse_modes(ask("Armed in (home, away, night, vacation)", ",".join(proposed["modes"])))
+                if args.chime is None:
+                    zone["chime"] = ask("Chime when it opens while disarmed? [y/N]").lower() in YES
+        bodies.append(zone)
+    return bodies
+
+
+def chooses_zones(args: argparse.Namespace) -> bool:
+    """Whether an option sets something of the zones (then they are sent, with the candidate's kinds)."""
+    return bool(args.behaviour or args.modes or args.chime is not None)
+
+
+async def describe_zones(hub: HubSession, zone_ids: list[str]) -> list[str]:
+    """Each zone made, with what it does: `simulated-sim-window-2 (instant, armed in home, away...)`."""
+    from urllib.parse import quote
+
+    described = []
+    for zone_id in zone_ids:
+        zone = await hub.call("GET", f"/api/v1/zones/{quote(zone_id, safe='')}")
+        armed = "" if zone.get("behaviour") == "24h" else f", armed in {', '.join(zone.get('modes') or ())}"
+        chime = ", chime" if zone.get("chime") else ""
+        described.append(f"{zone_id} ({zone.get('behaviour')}{armed}{chime})")
+    return described
