@@ -176,7 +176,7 @@ async def test_dashboard_in_chromium(tmp_path: Path, browser_factory: Any) -> No
 
             # ---- arm away with the keypad: the exit countdown runs
             await page.click("#arm-away")
-            await expect(page.locator("#keypad-title")).to_have_text("Codice per inserire (totale)")
+            await expect(page.locator("#keypad-title")).to_have_text("Codice per inserire (fuori casa)")
             await check_page(page, shots, "keypad")
             await keypad(page, "12345")
             await expect(page.locator("#mode")).to_have_attribute("data-mode", re.compile("arming_away|armed_away"))

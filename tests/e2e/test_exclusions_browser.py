@@ -127,7 +127,7 @@ async def test_home_and_zones_tell_the_truth_about_exclusions(tmp_path: Path, br
             # ---- armed away with the door excluded: never "the whole house is protected"
             await page.click("#arm-away")
             await keypad(page, "12345")
-            await expect(page.locator("#mode")).to_have_text("Inserito (totale)")
+            await expect(page.locator("#mode")).to_have_text("Inserito (fuori casa)")
             await expect(page.locator("#mode-hint")).to_have_text(
                 "Inserito, ma non tutta la casa è protetta: le zone escluse qui sotto non danno l'allarme."
             )
@@ -155,7 +155,7 @@ async def test_home_and_zones_tell_the_truth_about_exclusions(tmp_path: Path, br
             assert await excluded(api, DOOR) is None
             await page.click("#arm-away")
             await keypad(page, "12345")
-            await expect(page.locator("#mode")).to_have_text("Inserito (totale)")
+            await expect(page.locator("#mode")).to_have_text("Inserito (fuori casa)")
             await expect(page.locator("#mode-hint")).to_have_text(f"{PROTECTED}.")
 
             # ---- an intrusion: "Allarme in corso", no siren is claimed (the hub has none)

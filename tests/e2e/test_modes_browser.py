@@ -157,6 +157,10 @@ async def test_zone_modes_on_the_zones_page(tmp_path: Path, browser_factory: Any
             await expect(dialog.locator("#cfg-mode-night")).not_to_be_checked()
             await expect(dialog.locator("#cfg-behaviour")).to_have_value((await zone(api, MOTION))["behaviour"])
             await check_phone(page, shots, "zones-settings-dialog")
+            # The dialog fits the screen (it scrolls inside if it must): what the phone shows.
+            await page.screenshot(path=str(shots.directory / "zones-settings-dialog-viewport.png"))
+            box = await dialog.bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
             await dialog.get_by_label("Notte: andate a dormire").check()
             await dialog.locator("#cfg-watch").fill("30")
             await dialog.get_by_role("button", name="Salva").click()

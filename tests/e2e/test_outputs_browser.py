@@ -117,7 +117,7 @@ async def test_valve_and_siren_on_the_home_page(tmp_path: Path, browser_factory:
             # ---- armed, an instant zone: the alarm sounds the siren, and the page says so
             await page.click("#arm-away")
             await keypad(page, "12345")
-            await expect(page.locator("#mode")).to_have_text("Inserito (totale)")
+            await expect(page.locator("#mode")).to_have_text("Inserito (fuori casa)")
             await api.trigger(CAMERA)
             await expect(page.locator("#mode")).to_have_text("ALLARME IN CORSO")
             sounding = page.locator(f'#home-outputs [data-output="{siren}"]')

@@ -433,7 +433,7 @@ function homeView(root) {
                 "notready.title",
                 h("ul", { class: "list" }, s.not_ready.map((z) => h("li", {}, h("strong", {}, z.name), `: ${t(`reason.${z.reason}`)}`))),
                 household
-                  ? h("button", { type: "button", class: "warn", id: "bypass-arm", onclick: () => openKeypad("arm_away") }, t("bypass_arm"))
+                  ? h("button", { type: "button", class: "warn", id: "bypass-arm", onclick: () => openKeypad("arm_away") }, t("arm.bypass_away"))
                   : "",
               )
             : h("p", { class: "ok", id: "ready" }, t("arm.ready_for", { modes: readyModes.map((m) => t(`arm.${m}`)).join(", ") })),

@@ -52,10 +52,11 @@ addTexts({
     "zcfg.watch": "avviso se non segnala nulla per {n} giorni", "zcfg.watch_off": "controllo del sensore spento",
     "zcfg.edit": "Impostazioni…", "zcfg.edit_label": "Impostazioni di {name}",
     "zcfg.title": "Impostazioni di «{name}»",
-    "zcfg.text": "In quali modalità la zona dà l'allarme, e come. Si cambia solo a impianto disinserito.",
+    "zcfg.text": "Si cambia solo a impianto disinserito.",
     "zcfg.text_24h": "Questa zona è sempre attiva (24 ore), in ogni modalità e anche a impianto disinserito.",
-    "zcfg.modes_legend": "Sorvegliata quando inserisci in modalità",
+    "zcfg.modes_legend": "Sorvegliata in modalità",
     "zcfg.behaviour": "Quando dà l'allarme",
+    "zcfg.b.instant": "subito", "zcfg.b.entry": "dopo il ritardo di ingresso", "zcfg.b.follower": "subito, o in ritardo dopo un ingresso",
     "zcfg.chime": "Campanello: un bip quando si apre a impianto disinserito",
     "zcfg.watch_days": "Controllo del sensore: giorni senza segnali prima dell'avviso (0 = spento)",
     "zcfg.watch_help": "Un sensore che per tanti giorni non segnala nulla può essere guasto: meglio saperlo prima di un furto.",
@@ -105,10 +106,11 @@ addTexts({
     "zcfg.watch": "warning if it reports nothing for {n} days", "zcfg.watch_off": "sensor watch off",
     "zcfg.edit": "Settings…", "zcfg.edit_label": "Settings of {name}",
     "zcfg.title": "Settings of “{name}”",
-    "zcfg.text": "In which modes the zone raises the alarm, and how. It can be changed only while disarmed.",
+    "zcfg.text": "These change only while the system is disarmed.",
     "zcfg.text_24h": "This zone is always active (24 hours), in every mode and while disarmed too.",
-    "zcfg.modes_legend": "Watched when you arm in the modes",
+    "zcfg.modes_legend": "Watched in the modes",
     "zcfg.behaviour": "When it raises the alarm",
+    "zcfg.b.instant": "at once", "zcfg.b.entry": "after the entry delay", "zcfg.b.follower": "at once, or delayed after an entry",
     "zcfg.chime": "Chime: a beep when it opens while disarmed",
     "zcfg.watch_days": "Sensor watch: days without a signal before a warning (0 = off)",
     "zcfg.watch_help": "A sensor that reports nothing for many days may be dead: better to know before a burglary.",
@@ -301,7 +303,7 @@ export function askConfigure(zone, onSaved = () => {}) {
   const current = modesOf(zone);
   const boxes = ARM_MODES.map((m) => h("input", { type: "checkbox", id: `cfg-mode-${m}`, value: m, checked: current.includes(m) }));
   const behaviour = h("select", { id: "cfg-behaviour" },
-    BEHAVIOURS.map((b) => h("option", { value: b, selected: zone.behaviour === b }, t(`behaviour.${b}`))));
+    BEHAVIOURS.map((b) => h("option", { value: b, selected: zone.behaviour === b }, t(`zcfg.b.${b}`))));
   const chime = h("input", { type: "checkbox", id: "cfg-chime", checked: Boolean(zone.chime) });
   const watch = h("input", {
     id: "cfg-watch", type: "number", min: 0, max: MAX_WATCH_DAYS, step: 1, inputmode: "numeric",
