@@ -186,7 +186,9 @@ async def test_zone_modes_on_the_zones_page(tmp_path: Path, browser_factory: Any
             status, body = await api.post("/api/v1/system/arm", {"mode": "away", "code": CODE})
             assert status == 200, body
             await dialog.get_by_role("button", name="Salva").click()
-            await expect(dialog.locator("#ask-error")).to_have_text("Disinserisci l'impianto prima di modificare le zone.")
+            await expect(dialog.locator("#ask-error")).to_have_text(
+                "Disinserisci l'impianto prima di modificare le zone."
+            )
             await dialog.get_by_role("button", name="Annulla").click()
             await expect(page.locator(f'[id="config-{MOTION}"]')).to_be_disabled()
             assert "home" not in (await zone(api, MOTION))["modes"]
