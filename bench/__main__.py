@@ -28,7 +28,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEFAULT_OUTPUT, Report, Row, load_results, machine_info, merge_results, now_iso, say
+from bench.common import (
+    DEFAULT_OUTPUT,
+    Report,
+    Row,
+    load_results,
+    loadavg,
+    machine_info,
+    merge_results,
+    now_iso,
+    say,
+)
 
 SUITES = ("floor", "latency", "ingest", "footprint", "wear", "storm", "camera", "sirens")
 
@@ -75,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                 return
             say(f"{name} ...")
             t0 = time.monotonic()
+            before = loadavg()
             try:
                 results[name] = call()
+                # Every suite's numbers with the machine's load around them (a shared machine).
+                results[name]["loadavg_before"], results[name]["loadavg_after"] = before, loadavg()
             except Exception as exc:  # one broken suite must not hide the others' numbers
                 traceback.print_exc()
                 errors[name] = f"{type(exc).__name__}: {exc}"

@@ -245,7 +245,7 @@ def latency_row(
             target += f", <= {floor_p99_max_x:g}x"
     elif p99_max_ms is not None:
         met, target = False, f"p99 <= {p99_max_ms:g} ms"
-    entry: dict[str, Any] = {**stats}
+    entry: dict[str, Any] = {**stats, "loadavg": loadavg()}  # the machine's load when it was measured
     if fx is not None:
         entry["x_floor"] = fx
     if met is not None:
@@ -255,6 +255,14 @@ def latency_row(
 
 
 # --------------------------------------------------------------------------- small helpers
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages: a shared machine's numbers need them beside."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 def proc_io(pid: int | str = "self") -> dict[str, int]:

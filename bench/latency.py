@@ -38,7 +38,7 @@ from typing import Any
 import msgspec
 
 from alarms.model import ArmRequest, Configure, DisarmRequest, IncidentOpened
-from bench.common import DEFAULT_OUTPUT, Report, Row, latency_row, merge_results, now_iso, summary_ms
+from bench.common import DEFAULT_OUTPUT, Report, Row, latency_row, merge_results, now_iso
 from bench.rig import Rig, bench_hub
 from tests.peers import wait_until
 
@@ -190,11 +190,12 @@ def run(folder: Path, report: Report, floor: dict[str, float] | None, *, alarms:
     started = time.monotonic()
     samples, by_kind, failed = asyncio.run(_run(folder, alarms))
     stages = report_rows(report, SECTION, samples, floor)
-    kinds = {kind: summary_ms(values) for kind, values in by_kind.items() if values}
-    for kind, stats in kinds.items():
-        report.add(
-            Row(SECTION, f"    committed, {kind}{' (armed away)' if kind in ('motion', 'contact') else ''}", stats)
-        )
+    kinds: dict[str, Any] = {}
+    for kind, values in by_kind.items():
+        if values:  # with its ratio to the floor, as every latency
+            label = f"    committed, {kind}{' (armed away)' if kind in ('motion', 'contact') else ''}"
+            row, kinds[kind] = latency_row(SECTION, label, values, floor)
+            report.add(row)
     report.add(Row(SECTION, "    failed delivery attempts (retried)", value=str(failed["failed_attempts"])))
     if failed["restore_not_seen"]:
         report.add(
