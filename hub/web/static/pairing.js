@@ -8,16 +8,13 @@
 import { language, t } from "./i18n.js";
 import { ME, api, debounce, errorText, h, section } from "./ui.js";
 import { outputsSection, walkOutputs } from "./outputs.js";
+import { roomChoice, zoneChoice } from "./pairing_choice.js";
 
 const INSTALLERS = ["owner", "installer"];
 const POLL_MS = 2000; // candidates while a scan runs
 const SCAN_SECONDS = 30;
 const WALK_MINUTES = [5, 10, 15, 30, 60]; // the hub allows at most 60
 const WALK_DEFAULT = 15;
-// As alarms/model.py: only intrusion zones choose a behaviour (hub/web/zones_api.py check_behaviour refuses
-// anything but 24h for the others), and DEFAULT_BEHAVIOUR is what a zone gets without a choice.
-const BEHAVIOURS = ["instant", "entry", "follower"];
-const DEFAULT_BEHAVIOUR = { motion: "follower", contact: "entry", camera: "instant" };
 const BINDKEY = /^[0-9a-fA-F]{32}$/; // BTHome v2 AES-128 key
 const DEVICE_EVENTS = new Set(["device_paired", "device_removed", "device_renamed", "zone_changed", "zone_removed"]);
 
@@ -79,16 +76,19 @@ function field(id, labelKey, control) {
 }
 
 // ------------------------------------------------------------------ 1. pair a device
-function candidateCard(candidate, { rooms, paired }) {
+function candidateCard(candidate, { roomsNow, paired }) {
   const id = nextId("cand");
   const title = candidate.model || candidate.address;
   const facts = h("p", { class: "muted" });
-  const name = h("input", { id: `${id}-name`, required: true, maxlength: 80, autocomplete: "off" });
-  const room = h("input", { id: `${id}-room`, list: rooms.id, maxlength: 80, autocomplete: "off" });
-  const kind = h("select", { id: `${id}-kind`, onchange: () => behaviours() },
+  const name = h("input", { id: `${id}-name`, required: true, maxlength: 64, autocomplete: "off" });
+  const room = roomChoice(`${id}-room`, "pair.room");
+  const kind = h("select", { id: `${id}-kind`, onchange: () => { choice.kindChanged(); propose(); } },
     candidate.kinds.map((k) => h("option", { value: k }, t(`kind.${k}`))));
-  const behaviour = h("select", { id: `${id}-behaviour` });
-  const behaviourField = field(`${id}-behaviour`, "pair.behaviour", behaviour);
+  // Behaviour, modes and chime: the hub's proposal for the kind, then for the name and room typed.
+  const choice = zoneChoice(id, kind, candidate.proposal);
+  const propose = () => choice.later(name.value.trim(), room.current());
+  name.addEventListener("input", propose);
+  for (const input of room.inputs) input.addEventListener(input.tagName === "SELECT" ? "change" : "input", propose);
   const bthome = candidate.driver.split("#")[0] === "bthome";
   const bindkey = bthome
     ? h("input", { id: `${id}-bindkey`, autocomplete: "off", spellcheck: "false", maxlength: 32, inputmode: "text" })
@@ -98,9 +98,9 @@ function candidateCard(candidate, { rooms, paired }) {
     "form",
     { class: "pair-form", id: `${id}-form`, hidden: true, onsubmit: (event) => { event.preventDefault(); submit(); } },
     field(`${id}-name`, "pair.name", name),
-    field(`${id}-room`, "pair.room", room),
-    field(`${id}-kind`, "pair.kind", kind),
-    behaviourField,
+    room.el,
+    candidate.kinds.length ? field(`${id}-kind`, "pair.kind", kind) : "",
+    candidate.kinds.length ? choice.el : "",
     bindkey ? field(`${id}-bindkey`, "pair.bindkey", bindkey) : "",
     error,
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("pair.submit"))),
@@ -118,25 +118,18 @@ function candidateCard(candidate, { rooms, paired }) {
     },
   }, t("pair.open"));
 
-  function behaviours() {
-    const choice = DEFAULT_BEHAVIOUR[kind.value];
-    behaviourField.hidden = !choice; // water, smoke, power, panic: always 24h, nothing to choose
-    behaviour.replaceChildren(
-      h("option", { value: "" }, t("behaviour.default", { b: t(`behaviour.${choice || "24h"}`) })),
-      ...(choice ? BEHAVIOURS.map((b) => h("option", { value: b }, t(`behaviour.${b}`))) : []),
-    );
-  }
-
   async function submit() {
     error.textContent = "";
-    const zone = { kind: kind.value };
-    if (behaviour.value && DEFAULT_BEHAVIOUR[kind.value]) zone.behaviour = behaviour.value;
-    const body = { candidate: candidate.id, name: name.value.trim(), room: room.value.trim(), zones: [zone] };
-    if (!body.name) {
-      error.textContent = t("pair.name_required");
-      name.focus();
+    const where = room.value();
+    const zone = candidate.kinds.length ? choice.value() : { zone: null };
+    const body = { candidate: candidate.id, name: name.value.trim() };
+    const wrong = !body.name ? { error: t("pair.name_required"), focus: name } : where.error ? where : zone.error ? zone : null;
+    if (wrong) {
+      error.textContent = wrong.error;
+      wrong.focus.focus();
       return;
     }
+    Object.assign(body, { room: where.room }, where.new_room ? { new_room: true } : {}, zone.zone ? { zones: [zone.zone] } : {});
     if (bindkey && bindkey.value.trim()) {
       if (!BINDKEY.test(bindkey.value.trim())) {
         error.textContent = t("pair.bindkey_invalid");
@@ -149,7 +142,8 @@ function candidateCard(candidate, { rooms, paired }) {
       const device = await api("POST", "/api/v1/devices", body);
       paired(candidate, device);
     } catch (exc) {
-      if (exc.status === 409) error.textContent = t("pair.duplicate");
+      if (exc.status === 409 && exc.body?.error === "already_paired") error.textContent = t("pair.duplicate");
+      else if (exc.body?.error === "unknown_room") error.textContent = t("pc.room_unknown");
       else if (exc.status === 404 && exc.body?.error === "unknown_candidate") error.textContent = t("pair.unknown");
       else error.textContent = errorText(exc);
     }
@@ -158,13 +152,14 @@ function candidateCard(candidate, { rooms, paired }) {
   const el = h("article", { class: "card candidate", "data-candidate": candidate.id }, h("h3", {}, title), facts, open, form);
   const update = (c) => {
     facts.textContent = [c.driver, c.address, ...radioFacts(c)].filter(Boolean).join(" · ");
+    room.setRooms(roomsNow());
   };
-  behaviours();
+  choice.refresh("", "");
   update(candidate);
   return { el, update };
 }
 
-function pairSection(rooms, onPaired) {
+function pairSection(onPaired) {
   const status = h("p", { id: "scan-status", role: "status", class: "muted" });
   const warnings = h("p", { id: "pair-warnings", role: "alert", class: "error", hidden: true });
   const result = h("p", { id: "pair-result", role: "status", class: "ok" });
@@ -172,6 +167,7 @@ function pairSection(rooms, onPaired) {
   const empty = h("p", { class: "muted", id: "candidates-empty", hidden: true }, t("pair.none"));
   const scanButton = h("button", { type: "button", id: "scan", class: "primary", onclick: () => scan() }, t("pair.scan"));
   const cards = new Map();
+  let roomNames = []; // the rooms in use, as the hub lists them with the candidates
   let scanUntil = 0;
   let poller = null;
 
@@ -187,11 +183,12 @@ function pairSection(rooms, onPaired) {
     try {
       const answer = await api("GET", "/api/v1/pairing/candidates");
       const items = answer.items;
+      roomNames = answer.rooms || [];
       // A bridge that lost its broker: its candidates are what it said last, and nothing can join.
       const down = (answer.warnings || []).map((w) => t("pair.bridge_down", { driver: w.driver }));
       warnings.textContent = down.join(" ");
       warnings.hidden = !down.length;
-      sync(list, cards, items.filter((c) => !c.paired), (c) => c.id, (c) => candidateCard(c, { rooms, paired }));
+      sync(list, cards, items.filter((c) => !c.paired), (c) => c.id, (c) => candidateCard(c, { roomsNow: () => roomNames, paired }));
       empty.hidden = cards.size > 0;
     } catch (exc) {
       status.textContent = errorText(exc);
@@ -531,7 +528,7 @@ export function pairingView(root) {
   }
   const rooms = h("datalist", { id: "pair-rooms" }); // the rooms in use, offered by every room field
   const devices = devicesSection(rooms, () => pair.load()); // a removed device is a candidate again
-  const pair = pairSection(rooms, () => devices.load());
+  const pair = pairSection(() => devices.load());
   const walk = walkTestSection(devices.signalText);
   const outputs = outputsSection();
   // The device list grows long on a phone: buttons to the parts below the first (not #anchors, which
