@@ -292,6 +292,7 @@ async def test_mqtt_broker_restart_then_a_leak_still_raises_a_water_incident(
                     "address": IEEE,
                     "name": "Sensore lavatrice",
                     "room": "Bagno",
+                    "new_room": True,  # a hub with no room yet (issue 17: rooms are created on purpose)
                     "zones": [{"kind": "water"}],
                 },
             )
