@@ -58,7 +58,7 @@ async def test_without_choices_the_proposal(api: Api) -> None:
 
 async def test_part_chosen_the_rest_proposed(api: Api) -> None:
     # the behaviour chosen: the modes of a contact are every mode; the modes chosen: the behaviour proposed
-    zones = [{"kind": "contact", "behaviour": "entry"}]
+    zones: list[dict[str, Any]] = [{"kind": "contact", "behaviour": "entry"}]
     status, device = await pair(api, {"candidate": WINDOW, "name": "Porta retro", "room": "Cucina", "zones": zones})
     assert status == 201, device
     assert settings(await zone_of(api, device)) == ("entry", ALL, True, False, "Cucina")
