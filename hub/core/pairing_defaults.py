@@ -14,9 +14,10 @@ window paired without options was the burglar's way in. The proposal is safe by 
 - a camera: `instant`, away and vacation.
 
 The place is read from the zone's name, then from the room's when the name says nothing (or
-says "door" in the entrance hall), in Italian and English. The API's candidate list and `GET /api/v1/pairing/proposal` show it
-(the dashboard pre-fills its form), `POST /api/v1/devices` applies it to whatever the request
-leaves out, and the CLI offers it as the default answer.
+says "door" in the entrance hall), in Italian and English. The API's candidate list and
+`GET /api/v1/pairing/proposal` show it (the dashboard pre-fills its form), `POST
+/api/v1/devices` applies it to whatever the request leaves out, and the CLI offers it as the
+default answer.
 """
 
 from __future__ import annotations
