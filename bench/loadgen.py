@@ -34,12 +34,15 @@ PATHS = (
 )
 
 
-async def dashboard(session: aiohttp.ClientSession, base: str, ready: asyncio.Event, out: dict[str, Any]) -> None:
+async def dashboard(
+    session: aiohttp.ClientSession, base: str, token: str, ready: asyncio.Event, out: dict[str, Any]
+) -> None:
     seen: dict[str, float] = {}
     out["zone_seen"] = seen
     out["messages"] = 0
     out["types"] = {}
-    async with session.ws_connect(base.replace("http", "ws", 1) + "/api/v1/ws", heartbeat=None) as ws:
+    url = base.replace("http", "ws", 1) + "/api/v1/ws"
+    async with session.ws_connect(url, heartbeat=None, headers={"Authorization": f"Bearer {token}"}) as ws:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
@@ -56,15 +59,18 @@ async def dashboard(session: aiohttp.ClientSession, base: str, ready: asyncio.Ev
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {args.token}"}
+    # The hub allows a few live streams per principal (hub/web/limits.py): the dashboards take the
+    # tokens in turn, as the phones and tablets of several people would.
+    tokens: list[str] = args.token
+    headers = {"Authorization": f"Bearer {tokens[0]}"}
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as session:
         clients: list[dict[str, Any]] = [{} for _ in range(args.dashboards)]
         readies = [asyncio.Event() for _ in clients]
         tasks = [
-            asyncio.create_task(dashboard(session, args.base, ready, out))
-            for ready, out in zip(readies, clients, strict=True)
+            asyncio.create_task(dashboard(session, args.base, tokens[n % len(tokens)], ready, out))
+            for n, (ready, out) in enumerate(zip(readies, clients, strict=True))
         ]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
         print("ready", flush=True)
@@ -108,7 +114,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
     parser.add_argument("--base", required=True)
-    parser.add_argument("--token", required=True)
+    parser.add_argument("--token", required=True, action="append", help="a bearer token (repeat: used in turn)")
     parser.add_argument("--dashboards", type=int, default=20)
     parser.add_argument("--rps", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=6.0)
