@@ -18,7 +18,7 @@ from typing import Any
 
 from hub.cli.client import TIMEOUT, HubSession, RemoteError, connect, interactive
 from hub.cli.pair_choice import ask as _ask
-from hub.cli.pair_choice import choose_room, chooses_zones, describe_zones, zone_bodies
+from hub.cli.pair_choice import choose_room, chooses_zones, cmd_zone, describe_zones, zone_bodies
 
 CANDIDATE_FIELDS = ("id", "driver", "address", "model", "kinds", "signal", "battery", "paired")
 MAX_SCAN = 600.0
@@ -648,6 +648,7 @@ COMMANDS = {
     "add": cmd_add,
     "list": cmd_list,
     "rename": cmd_rename,
+    "zone": cmd_zone,
     "remove": cmd_remove,
 }
 

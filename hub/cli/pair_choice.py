@@ -118,3 +118,43 @@ async def describe_zones(hub: HubSession, zone_ids: list[str]) -> list[str]:
         chime = ", chime" if zone.get("chime") else ""
         described.append(f"{zone_id} ({zone.get('behaviour')}{armed}{chime})")
     return described
+
+
+# ---------------------------------------------------------------------------- pair zone
+async def cmd_zone(args: argparse.Namespace) -> int:
+    """`casahub pair zone ZONE --behaviour --modes --chime --watch-days`: change later, while
+    disarmed, what pairing set (PATCH /api/v1/zones/{id}; the hub answers 409 while armed)."""
+    import json
+    from urllib.parse import quote
+
+    from hub.cli.client import connect
+
+    body: dict[str, Any] = {}
+    if args.behaviour:
+        body["behaviour"] = args.behaviour
+    if args.modes:
+        body["modes"] = parse_modes(args.modes)
+    if args.chime is not None:
+        body["chime"] = args.chime
+    if args.watch_days is not None:
+        body["watch_days"] = args.watch_days
+    if not body:
+        raise RemoteError("say what to change: --behaviour, --modes, --chime/--no-chime or --watch-days")
+    async with connect(args, role="installer") as hub:
+        zones: list[dict[str, Any]] = (await hub.call("GET", "/api/v1/zones"))["items"]
+        named = [z for z in zones if z["id"] == args.zone] or [
+            z for z in zones if str(z["name"]).casefold() == args.zone.casefold()
+        ]
+        if len(named) > 1:
+            raise RemoteError(
+                f"{len(named)} zones are called {args.zone!r}: use the id ({', '.join(z['id'] for z in named)})"
+            )
+        zone_id = named[0]["id"] if named else args.zone  # unknown: the hub answers unknown_zone
+        await hub.call("PATCH", f"/api/v1/zones/{quote(zone_id, safe='')}", body)
+        zone = await hub.call("GET", f"/api/v1/zones/{quote(zone_id, safe='')}")
+        [described] = await describe_zones(hub, [zone_id])
+    if args.json:
+        print(json.dumps(zone, indent=2, ensure_ascii=False))
+    else:
+        print(f"zone {zone['name']}: {described}")
+    return 0

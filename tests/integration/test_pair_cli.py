@@ -351,3 +351,27 @@ async def test_pairing_chooses_behaviour_modes_chime_and_rooms(cli: Cli, api: Ap
     assert "paired Sensore garage in Soggiorno" in out and "(instant, armed in away, night, chime)" in out, out
     zone = await api.get("/api/v1/zones/simulated-sim-motion-2")
     assert (zone["behaviour"], zone["modes"], zone["chime"]) == ("instant", ["away", "night"], True)
+
+
+async def test_pair_zone_changes_what_pairing_set_while_disarmed(cli: Cli, api: Api) -> None:
+    device = await cli.json("pair", "add", "simulated:sim-motion-2", "--name", "Sensore garage", "--room", "Soggiorno")
+    zone = await cli.json(
+        "pair", "zone", "sensore GARAGE", "--behaviour", "instant", "--modes", "night,away", "--chime",
+        "--watch-days", "7",
+    )  # fmt: skip
+    assert (zone["id"], zone["behaviour"], zone["modes"], zone["chime"], zone["watch_days"]) == (
+        device["zones"][0],
+        "instant",
+        ["away", "night"],
+        True,
+        7,
+    )
+    line = await cli.error("pair", "zone", device["zones"][0])
+    assert "--behaviour" in line
+    line = await cli.error("pair", "zone", "simulated-sim-water-1", "--behaviour", "instant")
+    assert "always 24h" in line, line
+    status, body = await api.post("/api/v1/system/arm", {"mode": "away", "code": "12345"})
+    assert status in (200, 202), body
+    line = await cli.error("pair", "zone", device["zones"][0], "--no-chime")
+    assert "armed" in line, line
+    assert (await api.get(f"/api/v1/zones/{device['zones'][0]}"))["chime"] is True
