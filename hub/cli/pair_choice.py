@@ -15,8 +15,6 @@ from hub.cli.client import HubSession, RemoteError
 
 YES = ("y", "yes", "s", "si", "sì")
 NO = ("n", "no")
-# As alarms.model's: the CLI does not import the domain to answer `--help` quickly; the hub checks.
-INTRUSION_KINDS = ("motion", "contact", "camera")
 
 
 def ask(question: str, default: str | None = None) -> str:
@@ -90,9 +88,12 @@ async def zone_bodies(
             zone["modes"] = modes
         if args.chime is not None:
             zone["chime"] = args.chime
-        if tty and kind in INTRUSION_KINDS and not args.behaviour and modes is None:
+        if tty and not args.behaviour and modes is None:
             query = urlencode({"kind": kind, "name": name, "room": room})
             proposed = await hub.call("GET", f"/api/v1/pairing/proposal?{query}")
+            if proposed["behaviour"] == "24h":  # water, smoke, power, panic: nothing to choose
+                bodies.append(zone)
+                continue
             if ask(f"{_describe(kind, proposed)}. Keep it? [Y/n]").lower() in NO:
                 zone["behaviour"] = ask("Behaviour (instant, entry, follower)", proposed["behaviour"])
                 zone["modes"] = parse_modes(ask("Armed in (home, away, night, vacation)", ",".join(proposed["modes"])))
