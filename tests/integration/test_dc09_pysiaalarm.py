@@ -167,7 +167,7 @@ async def test_every_report_kind_arrives_with_its_code(
         assert event.sequence == f"{i:04d}"
         number = f"{user if kind in USER_CODES else zone:03d}"
         if fmt == "cid":
-            qualifier = "3" if kind == "close" or restore else "1"
+            qualifier = "3" if kind in ("close", "close_stay") or restore else "1"
             assert kind_of(event) == "ADM-CID"
             # Assert on the event type: pysiaalarm names 154 and 384 "YN" (not in its table).
             assert (event.event_qualifier, event.event_type, event.partition, event.ri) == (

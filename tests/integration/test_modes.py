@@ -19,6 +19,10 @@ import pytest
 from alarms.model import Tick
 from tests.conftest import Api, RunningHub, start_hub
 from tests.integration.test_walktest import Clock
+from tests.peers import wait_until
+from tests.peers.household import household, logged_in
+from tests.peers.sia import require_pysiaalarm
+from tests.peers.tls import trusted
 
 CODE = "12345"  # the demo owner's alarm code
 
@@ -161,3 +165,30 @@ async def test_a_silent_sensor_is_reported_after_its_watch_days_and_cleared_when
 
     await api.trigger(motion)  # somebody walks by: the sensor is alive
     assert inactive(await api.get("/api/v1/system")) == []
+
+
+async def test_the_centre_hears_night_as_armed_stay_and_away_as_a_closing(tmp_path: Path) -> None:
+    """DC-09 to the real pysiaalarm receiver: CID 3441/1441 for night (somebody is inside), 3401/1401 for away."""
+    require_pysiaalarm()
+    async with household(tmp_path / "peers") as peers:
+        config = peers.write_config(tmp_path / "casahub.toml", language="en")
+        with trusted(peers.cert):
+            hub = await start_hub(tmp_path / "data", config)
+            try:
+                async with logged_in(hub.base) as owner:
+                    for mode in ("night", "away"):
+                        status, body = await owner.post("/api/v1/system/arm", {"mode": mode, "code": CODE})
+                        assert status == 200, body
+                        armed = f"armed_{mode}"
+                        await wait_until(lambda: hub.hub.state.mode == armed, 15, what=armed)  # noqa: B023
+                        status, body = await owner.post("/api/v1/system/disarm", {"code": CODE})
+                        assert status == 200, body
+                reports = await peers.centre.wait_reports(4, timeout=15)
+                assert [(r.event_qualifier, r.event_type) for r in reports] == [
+                    ("3", "441"),
+                    ("1", "441"),
+                    ("3", "401"),
+                    ("1", "401"),
+                ]
+            finally:
+                await hub.stop()
