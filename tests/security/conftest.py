@@ -21,11 +21,12 @@ USERS = {"owner": "demo", "member": "mia", "installer": "ivo"}
 
 
 def running_app(running: RunningHub) -> web.Application:
-    """The aiohttp application the running daemon serves.
-
-    `Daemon` keeps the app in a local variable of `run()`, so it is found among the live
-    objects: the one Application whose context holds this daemon's hub.
-    """
+    """The aiohttp application the running daemon serves: `Daemon.app`, else the one Application
+    among the live objects whose context holds this daemon's hub (the daemon freezes its start-up
+    heap, hub/core/heap.py, and gc.get_objects() does not list frozen objects)."""
+    app = running.daemon.app
+    if isinstance(app, web.Application) and CONTEXT in app and app[CONTEXT].hub is running.hub:
+        return app
     for obj in gc.get_objects():
         if isinstance(obj, web.Application) and CONTEXT in obj and obj[CONTEXT].hub is running.hub:
             return obj
