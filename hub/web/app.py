@@ -19,6 +19,7 @@ from aiohttp import web
 from hub.core.degraded import DURABLE_REQUIRED, STORAGE_ERRORS, NotDurable
 from hub.web.auth import Handler, auth_middleware
 from hub.web.camera_api import add_camera_routes
+from hub.web.channels_api import add_channels_routes
 from hub.web.contacts_api import add_contacts_routes
 from hub.web.context import CONTEXT, WebContext
 from hub.web.devices_api import add_devices_routes
@@ -110,6 +111,7 @@ def make_app(
     add_settings_routes(app)
     add_schedules_routes(app)
     add_token_routes(app)
+    add_channels_routes(app)
     add_page_routes(app)
     if metrics is not None:
         # Prometheus: loopback is trusted, anything else needs a token or a dashboard session.
