@@ -115,6 +115,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/schedules"): Rule(HOUSEHOLD, "/api/v1/schedules"),
     ("POST", "/api/v1/schedules"): Rule(frozenset({OWNER}), "/api/v1/schedules", {}),
     ("DELETE", "/api/v1/schedules/{id}"): Rule(frozenset({OWNER}), "/api/v1/schedules/999999"),
+    # the notification channels and a test message on one (hub/web/channels_api.py): the owner only
+    # (an unknown channel -> 404)
+    ("GET", "/api/v1/channels"): Rule(frozenset({OWNER}), "/api/v1/channels"),
+    ("POST", "/api/v1/channels/{channel}/test"): Rule(frozenset({OWNER}), "/api/v1/channels/no-such-channel/test", {}),
     # everyone's own language; a token has no user ({} -> 400 once allowed)
     ("PATCH", "/api/v1/session"): Rule(EVERYONE, "/api/v1/session", {}, sessions_only=True),
     # cameras: installers may list them, only the household sees pictures; an unknown camera -> 404
