@@ -283,6 +283,8 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "code": optional(mostly(st.just(DEMO_CODE), TEXT)),
     },
     "schedule_delete": {},
+    # a test message through the outbox (hub/web/channels_api.py): the demo's contact mostly
+    "channel_test": {"contact": optional(mostly(st.just("Famiglia Demo"), NAME))},
 }
 
 
@@ -338,6 +340,7 @@ ROUTES = (
     Route("output_open", "POST", "/api/v1/outputs/{id}/open", outputs=True),
     Route("schedule_add", "POST", "/api/v1/schedules"),
     Route("schedule_delete", "DELETE", "/api/v1/schedules/{id}", real_ids=False),
+    Route("channel_test", "POST", "/api/v1/channels/sms/test"),
 )
 # The outputs the output routes aim at, made the way pairing makes them (no device: nothing is sent).
 FUZZ_OUTPUTS = (
@@ -567,6 +570,7 @@ QUERY_ROUTES = (
     "/api/v1/users",
     "/api/v1/contacts",
     "/api/v1/schedules",
+    "/api/v1/channels",
     "/api/v1/nothing-here",
 )
 QUERY_NAMES = ["before", "kind", "zone", "limit", "state", "incident", "id", "type", "since", "until", "lang"]
