@@ -21,6 +21,7 @@ import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ from hub.system import host_health, sdnotify
 from hub.system import led as status_led
 from hub.system.discovery import HubAdvertiser, tls_fingerprint
 from hub.system.led_state import record_led_state
+from hub.system.local_ca import LocalCA, wanted_now
 from hub.system.logs import setup_logging
 from hub.transports.registry import build as build_transports
 from hub.transports.registry import enter_all as enter_transports
@@ -153,6 +155,7 @@ class Plan:
     tls: ssl.SSLContext | None
     demo: bool
     config_path: Path | None = None  # what the nightly backup saves beside the database
+    local_ca: LocalCA | None = None  # `tls = "auto"`: renews the served certificate while running
 
 
 def _raw_keys(path: Path | None) -> dict[str, Any]:
@@ -191,22 +194,23 @@ def plan(options: ServeOptions) -> tuple[Plan, list[str]]:
     data_dir = options.data_dir or config.hub.data_dir or (DEMO_DATA_DIR if options.demo else default_data_dir())
     tls_mode = "off" if options.demo and "tls" not in raw.get("web", {}) else config.web.tls
     tls: ssl.SSLContext | None = None
+    local_ca: LocalCA | None = None
     if tls_mode == "auto":
-        from hub.system.certs import ensure_self_signed
+        # The hub's own CA signs the certificate, so phones can trust it (hub/system/local_ca.py).
+        from hub.system.local_ca import serve as serve_local_ca
 
         try:
-            cert, key, fingerprint = ensure_self_signed(Path(data_dir) / "certs", config.hub.name)
+            local_ca, tls, tls_notes = serve_local_ca(Path(data_dir) / "certs", config.hub.name, host)
         except OSError as exc:
             raise DataDirError(
                 f"cannot write the TLS certificate in {Path(data_dir) / 'certs'}: {exc.strerror or exc};"
                 f" fix it with: sudo chown -R {_me()}: {data_dir}"
             ) from None
-        tls = _ssl_context(cert, key)
-        notes.append(f"TLS certificate SHA-256 fingerprint: {fingerprint}")
+        notes.extend(tls_notes)
     elif tls_mode != "off":
         assert not isinstance(tls_mode, str)
         tls = _ssl_context(tls_mode.cert, tls_mode.key)
-    return Plan(config, Path(data_dir), host, port, tls, options.demo, options.config), notes
+    return Plan(config, Path(data_dir), host, port, tls, options.demo, options.config, local_ca), notes
 
 
 def replace_struct(value: Any, **changes: Any) -> Any:
@@ -441,6 +445,9 @@ class Daemon:
                 tasks.create_task(run_channel_watch(hub), name="channel-watch")
                 tasks.create_task(Scheduler(hub).run(), name="schedules")  # hub/core/scheduler.py
                 tasks.create_task(lag.run(), name="loop-lag")
+                if p.local_ca is not None and p.tls is not None:  # renewed, and re-issued for new addresses
+                    wanted = partial(wanted_now, cfg.hub.name, p.host)
+                    tasks.create_task(p.local_ca.keep_fresh(p.tls, wanted), name="certificate")
                 tasks.create_task(self._camera_snapshots(hub).run(), name="camera-snapshots")
                 if backups is not None:
                     tasks.create_task(backups.run(), name="backup")

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from hub.core.degraded import DURABLE_REQUIRED, STORAGE_ERRORS, NotDurable
 from hub.web.auth import Handler, auth_middleware
+from hub.web.ca_api import add_ca_routes
 from hub.web.camera_api import add_camera_routes
 from hub.web.channels_api import add_channels_routes
 from hub.web.contacts_api import add_contacts_routes
@@ -113,6 +114,7 @@ def make_app(
     add_token_routes(app)
     add_channels_routes(app)
     add_page_routes(app)
+    add_ca_routes(app)  # the local CA root for phones: public (hub/web/ca_api.py)
     if metrics is not None:
         # Prometheus: loopback is trusted, anything else needs a token or a dashboard session.
         app.router.add_get("/metrics", metrics)

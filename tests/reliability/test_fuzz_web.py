@@ -571,6 +571,7 @@ QUERY_ROUTES = (
     "/api/v1/contacts",
     "/api/v1/schedules",
     "/api/v1/channels",
+    "/api/v1/phone-setup",  # reads no query: the hub's CA for phones (hub/web/ca_api.py)
     "/api/v1/nothing-here",
 )
 QUERY_NAMES = ["before", "kind", "zone", "limit", "state", "incident", "id", "type", "since", "until", "lang"]

@@ -134,12 +134,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/incidents/{id}/snapshots/{name}"): Rule(
         HOUSEHOLD, "/api/v1/incidents/inc-0/snapshots/camera-1700000000000.jpg"
     ),
+    # setting up a phone for push (the local CA's root, its URLs): the household, who get the pushes
+    ("GET", "/api/v1/phone-setup"): Rule(HOUSEHOLD, "/api/v1/phone-setup"),
 }
 
 # The dashboard's pages and files (hub/web/pages.py), outside /api: "session" pages redirect
 # to /login without a dashboard session (a bearer token is no dashboard login); "owner" pages
 # as well, and answer 403 to the other roles; "installers" pages likewise, but open to the owner
-# and the installer; "public" ones answer anyone; "setup" redirects
+# and the installer; "public" ones answer anyone ("local_ca" too, 404 without a local CA); "setup" redirects
 # to /login once the hub has a user. (method, canonical) -> (access, the concrete path probed).
 PAGES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/"): ("session", "/"),
@@ -159,6 +161,10 @@ PAGES: dict[tuple[str, str], tuple[str, str]] = {
     # Prometheus: answers loopback (where these tests run) without credentials; from elsewhere it
     # needs a token or a session (tests/integration/test_metrics.py checks that side).
     ("GET", "/metrics"): ("public", "/metrics"),
+    # the local CA's public root for phones, no login (hub/web/ca_api.py): "local_ca" answers anyone,
+    # 404 on this demo hub without TLS; tests/integration/test_local_ca.py checks the 200 over HTTPS
+    ("GET", "/ca.crt"): ("local_ca", "/ca.crt"),
+    ("GET", "/ca.mobileconfig"): ("local_ca", "/ca.mobileconfig"),
 }
 for (_method, _path), _page in list(PAGES.items()):
     PAGES["HEAD", _path] = _page

@@ -3,6 +3,7 @@
 // data), so nothing the hub or a sensor name says can become markup.
 import { language, t, translate } from "./i18n.js";
 import { contactsSection, delaysSection, languageSection, saveLanguage, schedulesSection, tokensSection, usersSection } from "./settings.js";
+import { phoneSetupSection } from "./phone_setup.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
 import { ALWAYS_ON, ARM_MODES, exclusionOf, exclusionText, modesOf, zonesView } from "./zones.js";
@@ -568,10 +569,12 @@ function settingsView(root) {
   const schedules = schedulesSection();
   const pairing = h("div", { id: "pairing" });
   const tokens = tokensSection();
+  const phone = phoneSetupSection(); // the hub's CA on the phone, for push (phone_setup.js)
   root.append(
     h("h1", {}, t("settings.title")),
     languageSection((lang) => { saveLanguage(lang); rerender(); }),
     pushBlock(),
+    phone.el,
     users.el,
     contacts.el,
     delays.el,
@@ -582,7 +585,7 @@ function settingsView(root) {
 
   const refresh = async () => {
     try {
-      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh(), schedules.refresh(), tokens.refresh()]);
+      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh(), schedules.refresh(), tokens.refresh(), phone.refresh()]);
       const [devices, candidates] = await Promise.all([api("GET", "/api/v1/devices"), api("GET", "/api/v1/pairing/candidates")]);
       pairing.replaceChildren(
         h("ul", { class: "list" },
