@@ -6,7 +6,7 @@ The dashboard is a plain HTML/CSS/ES-module app served from `hub/web/static/` (n
 step). It talks to the hub only through the HTTP API and `/api/v1/ws`.
 
     GET  /, /incidents, /incidents/{id}, /zones, /history, /anomalies   the app shell (session)
-    GET  /settings                     the app shell, owner only (others get a 403 page)
+    GET  /settings, /settings/{page}   the app shell, owner only (others get a 403 page)
     GET  /pairing                      the app shell, owner and installer only (pairing, walk test)
     GET  /login                        the login page (public)
     GET  /setup                        first start: create the owner (only while no user exists,
@@ -60,11 +60,16 @@ APP_PAGES = (
     "/history",
     "/anomalies",
     "/settings",
+    "/settings/{page}",  # a sub-page of Settings (hub/web/static/settings.js)
     "/pairing",
     "/camera",
 )
 # Pages only some roles may open (the others get the 403 page); every other page: any session.
-PAGE_ROLES: dict[str, tuple[str, ...]] = {"/settings": ("owner",), "/pairing": ("owner", "installer")}
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "/settings": ("owner",),
+    "/settings/{page}": ("owner",),
+    "/pairing": ("owner", "installer"),
+}
 ICON_SIZES = (192, 512)
 MIN_SETUP_CODE = 5  # EN 50131 grade 2: arming codes of at least 5 digits
 MIN_SETUP_PASSWORD = 8

@@ -151,6 +151,7 @@ PAGES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/history"): ("session", "/history"),
     ("GET", "/anomalies"): ("session", "/anomalies"),
     ("GET", "/settings"): ("owner", "/settings"),
+    ("GET", "/settings/{page}"): ("owner", "/settings/people"),  # its sub-pages
     ("GET", "/pairing"): ("installers", "/pairing"),  # owner and installer; members get the 403 page
     ("GET", "/camera"): ("session", "/camera"),  # installers see the list without pictures
     ("GET", "/login"): ("public", "/login"),

@@ -2,7 +2,7 @@
 // Plain ES module, no build step. Everything is built with DOM calls (never innerHTML with
 // data), so nothing the hub or a sensor name says can become markup.
 import { language, t, translate } from "./i18n.js";
-import { contactsSection, delaysSection, languageSection, saveLanguage, schedulesSection, tokensSection, usersSection } from "./settings.js";
+import { anomalyChannel, channelName, recipientName, saveLanguage, settingsView } from "./settings.js";
 import { phoneSetupSection } from "./phone_setup.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
@@ -202,7 +202,7 @@ function incidentCard(incident, { actions = true } = {}) {
     { class: `card incident incident-${incident.state}`, "data-incident": incident.id },
     h("h3", {}, t(`incident.kind.${incident.kind}`), " ", h("span", { class: `badge state-${incident.state}` }, t(`incident.state.${incident.state}`))),
     h("p", {}, zones, incident.confirmed ? ` · ${t("confirmed")}` : ""),
-    h("p", { class: "muted" }, `${t("opened")}: ${when(incident.opened_at)}`),
+    h("p", { class: "muted" }, `${t("opened")}: ${when(incident.opened_at)}`, incident.closed_at ? ` · ${t("closed")}: ${when(incident.closed_at)}` : ""),
     h("div", { class: "row" }, h("a", { href: `/incidents/${encodeURIComponent(incident.id)}`, "data-link": true, class: "button" }, t("details")), buttons),
   );
 }
@@ -502,14 +502,13 @@ function incidentView(root, id) {
         ...incident.notifications.map((n) => ({
           at: n.sent_at || n.created_at,
           kind: `notification state-${n.state}`,
-          text: `${t("notification", { channel: n.channel, recipient: n.recipient, state: t(`notif.state.${n.state}`) })}` +
+          text: `${t("notification", { channel: channelName(n.channel), recipient: recipientName(n.recipient), state: t(`notif.state.${n.state}`) })}` +
             ` (${n.transport}, ${t("attempts", { n: n.attempts })}${n.last_error ? `, ${n.last_error}` : ""})`,
         })),
       ].sort((a, b) => String(a.at).localeCompare(String(b.at)));
       body.replaceChildren(
-        h("h1", {}, t(`incident.kind.${incident.kind}`)),
+        h("h1", {}, t(`incident.kind.${incident.kind}`), " ", h("span", { class: `badge state-${incident.state}` }, t(`incident.state.${incident.state}`))),
         incidentCard(incident),
-        incident.closed_at ? h("p", { class: "muted" }, `${t("closed")}: ${when(incident.closed_at)}`) : "",
         section("timeline", h("ol", { class: "timeline" }, items.map((i) => h("li", { class: i.kind }, h("time", { datetime: i.at }, when(i.at)), " ", i.text)))),
         incident.snapshots?.length ? section("camera.snapshots", h("ul", { class: "snapshots", id: "snapshots" },
           incident.snapshots.map((s) => h("li", {},
@@ -518,6 +517,7 @@ function incidentView(root, id) {
             h("time", { datetime: s.at }, when(s.at)))))) : "",
       );
       body.querySelector(".card .button")?.remove();
+      body.querySelector(".card h3")?.remove(); // the title is the page's heading
     } catch (exc) {
       body.textContent = errorText(exc);
     }
@@ -543,7 +543,8 @@ function anomaliesView(root) {
           ? items.map((a) =>
               h("article", { class: `card anomaly anomaly-${a.state}`, "data-anomaly": a.id },
                 h("h2", {}, a.manual.title, " ", h("span", { class: `badge state-${a.state}` }, t(`anomaly.state.${a.state}`))),
-                h("p", { class: "muted" }, `${t("opened")}: ${when(a.opened_at)}`, a.device || a.subject ? ` · ${t("device")}: ${a.device || a.subject}` : ""),
+                h("p", { class: "muted" }, `${t("opened")}: ${when(a.opened_at)}`, a.device || (a.subject && a.kind !== "channel_failure") ? ` · ${t("device")}: ${a.device || a.subject}` : ""),
+                anomalyChannel(a),
                 h("p", {}, a.manual.meaning),
                 h("h3", {}, t("steps")),
                 h("ol", {}, a.manual.steps.map((s) => h("li", {}, s)))))
@@ -558,49 +559,6 @@ function anomaliesView(root) {
   return { refresh, onMessage: (m) => { if (m.type === "anomaly") later(); } };
 }
 
-function settingsView(root) {
-  if (ME.role !== "owner") {
-    root.append(h("h1", {}, t("settings.title")), h("p", { class: "error", id: "forbidden" }, t("forbidden")));
-    return {};
-  }
-  const users = usersSection();
-  const contacts = contactsSection();
-  const delays = delaysSection();
-  const schedules = schedulesSection();
-  const pairing = h("div", { id: "pairing" });
-  const tokens = tokensSection();
-  const phone = phoneSetupSection(); // the hub's CA on the phone, for push (phone_setup.js)
-  root.append(
-    h("h1", {}, t("settings.title")),
-    languageSection((lang) => { saveLanguage(lang); rerender(); }),
-    pushBlock(),
-    phone.el,
-    users.el,
-    contacts.el,
-    delays.el,
-    schedules.el,
-    tokens.el,
-    section("settings.pairing", pairing),
-  );
-
-  const refresh = async () => {
-    try {
-      await Promise.all([delays.refresh(), users.refresh(), contacts.refresh(), schedules.refresh(), tokens.refresh(), phone.refresh()]);
-      const [devices, candidates] = await Promise.all([api("GET", "/api/v1/devices"), api("GET", "/api/v1/pairing/candidates")]);
-      pairing.replaceChildren(
-        h("ul", { class: "list" },
-          devices.items.map((d) => h("li", {}, h("strong", {}, d.name), ` (${d.driver}, ${d.room || "—"}): ${t("pairing.paired")}, ${d.online ? t("online") : t("offline")}`)),
-          candidates.items.map((c) => h("li", {}, h("strong", {}, c.model || c.address), ` (${c.driver}, ${c.address}): ${t("pairing.candidate")}`))),
-        candidates.items.length ? "" : h("p", { class: "muted" }, t("pairing.empty")),
-      );
-    } catch (exc) {
-      pairing.textContent = errorText(exc);
-    }
-  };
-  refresh();
-  return { refresh };
-}
-
 // ------------------------------------------------------------------ router
 const ROUTES = [
   [/^\/$/, homeView, "/"],
@@ -609,7 +567,8 @@ const ROUTES = [
   [/^\/zones$/, (root) => zonesView(root, () => state.system), "/zones"],
   [/^\/history$/, historyView, "/history"],
   [/^\/anomalies$/, anomaliesView, "/anomalies"],
-  [/^\/settings$/, settingsView, "/settings"],
+  [/^\/settings$/, (root) => settingsView(root, "", { pushBlock, rerender }), "/settings"],
+  [/^\/settings\/([a-z_]+)$/, (root, page) => settingsView(root, page, { pushBlock, rerender }), "/settings"],
   ...EXTRA_ROUTES,
 ];
 

@@ -13,7 +13,7 @@ const TEXTS = {
     "camera.record_disarmed": "Registra anche quando l'allarme è disinserito",
     "camera.record_disarmed_help": "Se attivo, le telecamere tengono gli ultimi secondi anche a impianto disinserito, così ogni allarme (anche il pulsante di emergenza) ha le sue foto. Se spento, a impianto disinserito non si registra nulla.",
     "login.title": "Accesso", "login.username": "Nome utente", "login.password": "Password", "login.submit": "Entra",
-    "login.wrong": "Nome utente o password errati.", "login.locked": "Troppi tentativi: riprova tra {s} s.",
+    "login.wrong": "Nome utente o password errati.", "login.locked": "Troppi tentativi: riprova tra {s:min}.",
     "setup.title": "Configurazione iniziale", "setup.intro": "Crea il proprietario dell'impianto. Questa pagina è disponibile una sola volta.",
     "setup.password": "Password (almeno 8 caratteri)", "setup.code": "Codice di allarme (5–12 cifre)", "setup.submit": "Crea il proprietario",
     "mode.disarmed": "Disinserito", "mode.arming_home": "Inserimento casa in corso", "mode.arming_away": "Inserimento fuori casa in corso",
@@ -48,7 +48,7 @@ const TEXTS = {
     "keypad.arm_home": "Codice per inserire (casa)", "keypad.arm_away": "Codice per inserire (fuori casa)", "keypad.disarm": "Codice per disinserire",
     "keypad.arm_night": "Codice per inserire (notte)", "keypad.arm_vacation": "Codice per inserire (vacanza)",
     "keypad.clear": "Cancella", "keypad.back": "Cancella l'ultima cifra", "keypad.digit": "Cifra {d}",
-    bad_code: "Codice errato.", locked: "Troppi codici errati: riprova tra {s} s.", not_ready: "Non pronto: zone aperte o guaste",
+    bad_code: "Codice errato.", locked: "Troppi codici errati: riprova tra {s:min}.", not_ready: "Non pronto: zone aperte o guaste",
     "notready.title": "Zone non pronte", "reason.open": "aperta", "reason.offline": "non raggiungibile", "reason.tamper": "manomessa",
     ready: "Pronto per l'inserimento", "active.incidents": "Allarmi attivi", "active.anomalies": "Anomalie attive",
     no_incidents: "Nessun allarme attivo.", no_anomalies: "Nessuna anomalia.", ack: "Ho visto (conferma)", resolve: "Risolto",
@@ -57,7 +57,7 @@ const TEXTS = {
     "incident.kind.power": "Mancanza di corrente", "incident.kind.panic": "Emergenza", "incident.kind.tamper": "Manomissione",
     "incident.kind.duress": "Coercizione",
     "incident.state.active": "attivo", "incident.state.acknowledged": "confermato", "incident.state.resolved": "risolto",
-    "incident.state.cancelled": "annullato", confirmed: "confermato da più sensori",
+    "incident.state.cancelled": "annullato", confirmed: "verificato da più sensori",
     "incidents.title": "Allarmi", "incidents.empty": "Nessun allarme registrato.", opened: "Aperto", closed: "Chiuso",
     "snapshot.alt": "Foto della telecamera delle {at}",
     timeline: "Cronologia", activation: "Attivazione: {zone}", notification: "{channel} a {recipient}: {state}",
@@ -202,7 +202,7 @@ const TEXTS = {
     "camera.record_disarmed": "Record while disarmed too",
     "camera.record_disarmed_help": "When on, the cameras keep their last seconds while the alarm is disarmed too, so every alarm (the emergency button as well) gets photos. When off, nothing is recorded while disarmed.",
     "login.title": "Log in", "login.username": "Username", "login.password": "Password", "login.submit": "Log in",
-    "login.wrong": "Wrong username or password.", "login.locked": "Too many attempts: try again in {s} s.",
+    "login.wrong": "Wrong username or password.", "login.locked": "Too many attempts: try again in {s:min}.",
     "setup.title": "First setup", "setup.intro": "Create the owner of the system. This page is available only once.",
     "setup.password": "Password (at least 8 characters)", "setup.code": "Alarm code (5–12 digits)", "setup.submit": "Create the owner",
     "mode.disarmed": "Disarmed", "mode.arming_home": "Arming (home)", "mode.arming_away": "Arming (away)",
@@ -237,7 +237,7 @@ const TEXTS = {
     "keypad.arm_home": "Code to arm (home)", "keypad.arm_away": "Code to arm (away)", "keypad.disarm": "Code to disarm",
     "keypad.arm_night": "Code to arm (night)", "keypad.arm_vacation": "Code to arm (vacation)",
     "keypad.clear": "Clear", "keypad.back": "Delete the last digit", "keypad.digit": "Digit {d}",
-    bad_code: "Wrong code.", locked: "Too many wrong codes: try again in {s} s.", not_ready: "Not ready: open or faulty zones",
+    bad_code: "Wrong code.", locked: "Too many wrong codes: try again in {s:min}.", not_ready: "Not ready: open or faulty zones",
     "notready.title": "Zones not ready", "reason.open": "open", "reason.offline": "offline", "reason.tamper": "tampered",
     ready: "Ready to arm", "active.incidents": "Active incidents", "active.anomalies": "Active anomalies",
     no_incidents: "No active incidents.", no_anomalies: "No anomalies.", ack: "Acknowledge", resolve: "Resolve",
@@ -246,7 +246,7 @@ const TEXTS = {
     "incident.kind.power": "Power failure", "incident.kind.panic": "Emergency", "incident.kind.tamper": "Tamper",
     "incident.kind.duress": "Duress",
     "incident.state.active": "active", "incident.state.acknowledged": "acknowledged", "incident.state.resolved": "resolved",
-    "incident.state.cancelled": "cancelled", confirmed: "confirmed by several sensors",
+    "incident.state.cancelled": "cancelled", confirmed: "verified by several sensors",
     "incidents.title": "Incidents", "incidents.empty": "No incidents recorded.", opened: "Opened", closed: "Closed",
     "snapshot.alt": "Camera photo at {at}",
     timeline: "Timeline", activation: "Activation: {zone}", notification: "{channel} to {recipient}: {state}",
@@ -413,8 +413,20 @@ export function setLanguage(lang) {
 export function t(key, vars = {}) {
   const lang = language();
   let text = TEXTS[lang][key] ?? TEXTS.it[key] ?? key;
-  for (const [name, value] of Object.entries(vars)) text = text.replaceAll(`{${name}}`, String(value));
+  for (const [name, value] of Object.entries(vars)) {
+    text = text.replaceAll(`{${name}}`, String(value)).replaceAll(`{${name}:min}`, duration(value));
+  }
   return text;
+}
+
+// A wait the hub gives in seconds (a lockout's Retry-After: 895) as people say it: "15 minuti",
+// "1 minuto", under a minute "40 secondi". A text asks for it with {name:min}.
+export function duration(seconds) {
+  const s = Math.max(0, Math.ceil(Number(seconds) || 0));
+  const it = language() === "it";
+  if (s < 60) return it ? `${s} ${s === 1 ? "secondo" : "secondi"}` : `${s} ${s === 1 ? "second" : "seconds"}`;
+  const m = Math.ceil(s / 60);
+  return it ? `${m} ${m === 1 ? "minuto" : "minuti"}` : `${m} ${m === 1 ? "minute" : "minutes"}`;
 }
 
 // Translate every [data-i18n] element under root, and set <html lang>.

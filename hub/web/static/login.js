@@ -36,9 +36,16 @@ async function submit(form, path, body) {
   }
 }
 
+// The switch names the other language in full ("English", "Italiano"): a visitor who reads no
+// Italian finds it at the top of the page.
+function translatePage() {
+  translate();
+  document.getElementById("lang").textContent = t("lang_switch");
+}
+
 document.getElementById("lang").addEventListener("click", () => {
   setLanguage(language() === "it" ? "en" : "it");
-  translate();
+  translatePage();
 });
 
 const login = document.getElementById("login");
@@ -58,5 +65,5 @@ setup?.addEventListener("submit", (event) => {
   });
 });
 
-translate();
+translatePage();
 document.getElementById("username")?.focus();
