@@ -246,7 +246,9 @@ async def test_dashboard_in_chromium(tmp_path: Path, browser_factory: Any) -> No
             await expect(page.locator(".timeline li.notification").first).to_be_visible()
             await check_page(page, shots, "incident-detail")
             await page.get_by_role("button", name="Risolto").click()
-            await expect(page.locator("#incident-detail .card .badge")).to_have_text("risolto")
+            # the state is beside the page's title, shown once (issue 18), with when it closed
+            await expect(page.locator("#incident-detail h1 .badge")).to_have_text("risolto")
+            await expect(page.locator("#incident-detail .card")).to_contain_text("Chiuso:")
             assert (await api.get(f"/api/v1/incidents/{incident_id}"))["state"] == "resolved"
 
             # ---- zones and devices, grouped by room; a 24-hour zone offers no simple exclusion
@@ -296,9 +298,12 @@ async def test_dashboard_in_chromium(tmp_path: Path, browser_factory: Any) -> No
             await page.click('#menu a[href="/"]')
             await expect(page.locator("#home-anomalies")).to_contain_text(title)
 
-            # ---- settings: delays, contacts note, installer token with its QR code
+            # ---- settings: delays, installer token with its QR code, devices, push (its sub-pages, issue 18)
             await page.click('#menu a[href="/settings"]')
+            await page.click("#settings-delays")
             await expect(page.locator("#delays dt").first).to_be_visible()
+            await page.click("#settings-back")
+            await page.click("#settings-installer")
             await page.select_option("#s-ttl", "3600")
             await page.click("#make-token")
             token = (await page.locator("#token-text").text_content() or "").strip()
@@ -314,7 +319,11 @@ async def test_dashboard_in_chromium(tmp_path: Path, browser_factory: Any) -> No
             async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as plain:
                 async with plain.get(base + "/api/v1/session", headers={"Authorization": f"Bearer {token}"}) as resp:
                     assert resp.status == 200 and (await resp.json())["role"] == "installer"
+            await page.click("#settings-back")
+            await page.click("#settings-about")
             await expect(page.locator("#pairing li").first).to_be_visible()
+            await page.click("#settings-back")
+            await page.click("#settings-channels")
             # the plain demo has no [push]: the button says so instead of failing silently
             await page.get_by_role("button", name="Attiva le notifiche").click()
             await expect(page.get_by_role("status").filter(has_text="non sono abilitate")).to_be_visible()
@@ -403,6 +412,7 @@ async def test_settings_users_contacts_language_history_and_push(tmp_path: Path,
             page = context.pages[0] if context.pages else await context.new_page()
             await login(page, base, "demo", "demo")
             await page.click('#menu a[href="/settings"]')
+            await page.click("#settings-people")  # Settings' sub-page (issue 18)
 
             # ---- users: add a member with an alarm code and a duress code
             await expect(page.locator('#users [data-user="demo"]')).to_be_visible()
@@ -445,6 +455,8 @@ async def test_settings_users_contacts_language_history_and_push(tmp_path: Path,
             assert "leo" not in [u["username"] for u in (await api.get("/api/v1/users"))["items"]]
 
             # ---- contacts: the config's is read only; add, edit and remove one of the dashboard
+            await page.click("#settings-back")
+            await page.click("#settings-contacts")
             config = page.locator('#contacts [data-contact="config-1"]')
             await expect(config).to_contain_text("casahub.toml")
             await expect(config.locator("button")).to_have_count(0)

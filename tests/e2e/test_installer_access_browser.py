@@ -44,6 +44,7 @@ async def test_owner_grants_and_revokes_access_and_a_member_stops_the_walk_test(
 
         # ---- Settings: grant installer access (8 hours by default), listed with who granted it
         await owner_page.click('#menu a[href="/settings"]')
+        await owner_page.click("#settings-installer")  # Settings' sub-page (issue 18)
         await expect(owner_page.locator("#s-ttl")).to_have_value("28800")
         await owner_page.click("#make-token")
         token = (await owner_page.locator("#token-text").text_content() or "").strip()

@@ -36,6 +36,7 @@ async def test_add_and_delete_a_schedule_in_settings(tmp_path: Path, browser_fac
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
             await login(page, running.base, "demo", "demo")
             await page.click('#menu a[href="/settings"]')
+            await page.click("#settings-schedules")  # Settings' sub-page (issue 18)
             await expect(page.locator("#schedules")).to_contain_text("Nessun programma.")
             form = page.locator("#sch-form")  # the users' code windows have days of their own
 

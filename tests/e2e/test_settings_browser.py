@@ -43,6 +43,7 @@ async def test_delays_in_settings_and_live_zones(tmp_path: Path, browser_factory
 
             # ---- the exit delay: 10 s from the demo's config, changed to 20 s and saved
             await page.click('#menu a[href="/settings"]')
+            await page.click("#settings-delays")  # Settings' sub-page (issue 18)
             exit_delay = page.get_by_label("Ritardo di uscita (secondi)")
             await expect(exit_delay).to_have_value("10")
             await expect(page.locator("#d-exit_delay-source")).to_have_text("Valore dell'installatore.")

@@ -131,7 +131,7 @@ async def test_settings_subpages_channel_test_and_wording(tmp_path: Path, browse
             titles = page.locator("#incident-detail :is(h1, h2, h3)", has_text="Perdita d'acqua")
             await expect(titles).to_have_count(1)  # the page's heading only, not the card's again
             await expect(page.locator("#incident-detail")).to_contain_text("Chiuso:")
-            await expect(page.locator("#incident-detail .timeline")).to_contain_text("Centrale operativa")
+            await expect(page.locator("#incident-detail .timeline")).to_contain_text("Collegamento DC-09 a Centrale operativa")
             await expect(page.locator("#incident-detail .timeline")).not_to_contain_text(re.compile(r"\bcentre\b"))
             await check_page(page, shots, "incident-detail")
 

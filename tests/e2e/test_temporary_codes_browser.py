@@ -51,6 +51,7 @@ async def test_settings_lists_and_sets_temporary_codes(tmp_path: Path, browser_f
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
             await login(page, running.base, "demo", "demo")
             await page.click('#menu a[href="/settings"]')
+            await page.click("#settings-people")  # Settings' sub-page (issue 18)
 
             # ---- listed with their windows, in the hub's time
             cleaner = page.locator('[data-user="pulizie"]')

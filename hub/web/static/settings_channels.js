@@ -20,7 +20,8 @@ addTexts({
     "channels.not_reachable": "{name} non riceve questo canale.", "channels.unconfigured": "Questo canale non è configurato (casahub.toml).",
     "channels.empty": "Nessun canale di notifica.", "channels.failed_channel": "Canale che non funziona: {channel}",
     "channels.open": "Canali e prove",
-    "channel.ntfy": "ntfy", "channel.centre": "Centrale operativa", "channel.gsm": "SMS (modem)",
+    "channel.ntfy": "ntfy", "channel.centre": "Collegamento DC-09", "channel.gsm": "SMS (modem)",
+    "recipient.centre": "Centrale operativa", "recipient.household": "famiglia (tutti i telefoni iscritti)",
   },
   en: {
     "channels.note": "A test message goes through the same queue as the alarms: if it arrives, that channel works. It goes to your own contact (the one with your username) or to the one chosen here.",
@@ -35,11 +36,12 @@ addTexts({
     "channels.not_reachable": "{name} does not get this channel.", "channels.unconfigured": "This channel is not configured (casahub.toml).",
     "channels.empty": "No notification channel.", "channels.failed_channel": "Channel not working: {channel}",
     "channels.open": "Channels and tests",
-    "channel.ntfy": "ntfy", "channel.centre": "Monitoring centre", "channel.gsm": "SMS (modem)",
+    "channel.ntfy": "ntfy", "channel.centre": "DC-09 link", "channel.gsm": "SMS (modem)",
+    "recipient.centre": "Monitoring centre", "recipient.household": "household (every subscribed phone)",
   },
 });
 
-// "sms" -> "SMS", "centre" -> "Centrale operativa": a channel in people's words.
+// "sms" -> "SMS", "centre" -> "Collegamento DC-09": a channel in people's words.
 export function channelName(channel) {
   const key = `channel.${channel}`;
   const text = t(key);
@@ -48,8 +50,7 @@ export function channelName(channel) {
 
 // Who a message went to: a contact's name, or the household topic and the centre in words.
 export function recipientName(recipient) {
-  if (recipient === "centre") return t("channel.centre");
-  return recipient;
+  return ["centre", "household"].includes(recipient) ? t(`recipient.${recipient}`) : recipient;
 }
 
 // Sends one test and follows its outbox row on `out` until it is sent or dead (1 s apart, at
@@ -122,7 +123,7 @@ export function channelsSection({ pushBlock }) {
       h("div", {}, h("strong", {}, channelName(c.channel)), " ", transportBadge(c)),
       h("p", { class: "muted" }, contactChannel
         ? (c.recipients.length ? t("channels.to", { names: c.recipients.join(", ") }) : t("channels.nobody"))
-        : ""),
+        : t("channels.to", { names: recipientName(c.channel === "centre" ? "centre" : "household") })),
       h("div", { class: "row" },
         h("button", { type: "button", "data-test-channel": c.channel, disabled: !canTest,
           "aria-label": t("channels.test_label", { channel: channelName(c.channel) }),
