@@ -27,7 +27,7 @@ from hub.commissioning.grade2 import (
     SIREN_MIN,
 )
 from hub.commissioning.masking import mask_email, mask_phone
-from hub.commissioning.texts import Language, _language, _seconds, text
+from hub.commissioning.texts import Language, _language, _seconds, text, word, words
 from hub.transports.registry import DEMO, NOT_CONFIGURED, is_real
 
 
@@ -130,12 +130,14 @@ def _tests_check(facts: Facts, lang: Language) -> dict[str, Any]:
     nobody = [c.name for c in facts.contacts if not any(c in used[ch] for ch in working)]
     problems = []
     if missing:
-        who = ", ".join(f"{ch} ({_names([c.name for c in used[ch] if c is not None])})" for ch in missing)
+        who = ", ".join(
+            f"{word('channel', ch, lang)} ({_names([c.name for c in used[ch] if c is not None])})" for ch in missing
+        )
         problems.append(text("v_tests_missing", lang, who=who.replace(" ()", "")))
     if demo:
-        problems.append(text("v_tests_demo", lang, who=", ".join(demo)))
+        problems.append(text("v_tests_demo", lang, who=words("channel", demo, lang)))
     if not_sent:
-        problems.append(text("v_tests_bad", lang, who=", ".join(not_sent)))
+        problems.append(text("v_tests_bad", lang, who=words("channel", not_sent, lang)))
     if nobody:
         problems.append(text("v_tests_nobody", lang, who=_names(nobody)))
     if not used:
@@ -305,5 +307,3 @@ def build_report(facts: Facts, lang: str | None = None) -> dict[str, Any]:
         "test_messages": [facts.tests[ch].as_json(tz) for ch in CHANNEL_ORDER if ch in facts.tests],
         "checklist": checklist(facts, language),
     }
-
-

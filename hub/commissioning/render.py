@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.commissioning.texts import _DELAY_LABELS, Language, _language, _seconds, text
+from hub.commissioning.texts import _DELAY_LABELS, Language, _language, _seconds, text, word, words
 
 
 def _signal_cell(item: Mapping[str, Any]) -> str:
@@ -48,6 +48,10 @@ _MODE_NAMES: dict[str, dict[Language, str]] = {
     "arming_away": {"it": "Inserimento in corso (fuori casa)", "en": "Arming (away)"},
     "armed_home": {"it": "Inserito (casa)", "en": "Armed (home)"},
     "armed_away": {"it": "Inserito (fuori casa)", "en": "Armed (away)"},
+    "arming_night": {"it": "Inserimento in corso (notte)", "en": "Arming (night)"},
+    "arming_vacation": {"it": "Inserimento in corso (vacanza)", "en": "Arming (vacation)"},
+    "armed_night": {"it": "Inserito (notte)", "en": "Armed (night)"},
+    "armed_vacation": {"it": "Inserito (vacanza)", "en": "Armed (vacation)"},
     "pending": {"it": "Ritardo di ingresso", "en": "Entry delay"},
     "triggered": {"it": "Allarme in corso", "en": "Alarm"},
 }
@@ -100,8 +104,8 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
     zone_rows = [
         [
             z["name"],
-            z["kind"],
-            z["behaviour"],
+            word("kind", z["kind"], lang),
+            word("behaviour", z["behaviour"], lang),
             z["room"],
             z["model"] or "—",
             _signal_cell(z),
@@ -131,7 +135,14 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
         )
     )
     output_rows = [
-        [o["name"], o["kind"], o["room"], ", ".join(o["on"]) or "—", _cell(o["online"], lang), tested(o["tested_at"])]
+        [
+            o["name"],
+            word("kind", o["kind"], lang),
+            o["room"],
+            words("incident", o["on"], lang),
+            _cell(o["online"], lang),
+            tested(o["tested_at"]),
+        ]
         for o in report.get("outputs") or ()
     ]
     if output_rows:  # a hub without outputs shows no empty table (the checklist says what is missing)
@@ -170,19 +181,19 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
         )
         channel_rows.append(
             [
-                ch["channel"],
+                word("channel", ch["channel"], lang),
                 ch["transport"]
                 if ch["configured"]
                 else f"log — {t('log_only')}"
                 if ch.get("demo")
                 else t("not_configured"),
-                ", ".join(ch["recipients"]) or "—",
+                ", ".join(word("recipient", r, lang) for r in ch["recipients"]) or "—",
                 result,
             ]
         )
     sections.append((t("channels"), [t("channel"), t("transport"), t("recipients"), t("tests")], channel_rows))
     contact_rows = [
-        [c["name"], c["phone"] or "—", c["email"] or "—", c["language"], ", ".join(c["channels"]) or "—"]
+        [c["name"], c["phone"] or "—", c["email"] or "—", c["language"], words("channel", c["channels"], lang)]
         for c in report["contacts"]
     ]
     sections.append((t("contacts"), [t("name"), t("phone"), t("email"), t("language"), t("channels")], contact_rows))
@@ -193,12 +204,12 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
         where = f"{centre['host']}:{centre['port']}" if centre["host"] else centre["protocol"]
         centre_rows = [
             [t("centre"), f"{centre['protocol']} {where}"],
-            ["account / receiver / line", f"{centre['account']} / {centre['receiver']} / {centre['line']}"],
+            [t("centre_ids"), f"{centre['account']} / {centre['receiver']} / {centre['line']}"],
             [t("kind"), f"{centre['format']}, {t('encrypted') if centre['encrypted'] else t('unencrypted')}"],
             [t("supervision"), text("every", lang, s=f"{centre['supervision_interval']:g}")],
         ]
         if centre["backup"]:
-            centre_rows.append(["backup", centre["backup"]])
+            centre_rows.append([t("centre_backup"), centre["backup"]])
     sections.append((t("centre"), [t("item"), t("value")], centre_rows))
 
     def code(has: bool, ok: bool | None) -> str:
@@ -207,11 +218,11 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], Sequence[Row
         return t("code_ok") if ok else t("code_short") if ok is False else t("code_unknown")
 
     user_rows = [
-        [u["username"], u["role"], code(u["has_code"], u["code_grade2"])]
-        + ([f"duress: {code(True, u['duress_grade2'])}"] if u["has_duress"] else ["—"])
+        [u["username"], word("role", u["role"], lang), code(u["has_code"], u["code_grade2"])]
+        + ([code(True, u["duress_grade2"])] if u["has_duress"] else ["—"])
         for u in report["users"]
     ]
-    sections.append((t("users"), [t("user"), t("role"), t("code"), "duress"], user_rows))
+    sections.append((t("users"), [t("user"), t("role"), t("code"), t("duress")], user_rows))
     return sections
 
 

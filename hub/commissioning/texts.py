@@ -152,6 +152,9 @@ _T: dict[str, dict[Language, str]] = {
     "output": {"it": "Uscita", "en": "Output"},
     "output_test": {"it": "Prova", "en": "Test"},
     "drives": {"it": "Entra in funzione per", "en": "Acts for"},
+    "duress": {"it": "Codice di coercizione", "en": "Duress code"},
+    "centre_ids": {"it": "account / ricevitore / linea", "en": "account / receiver / line"},
+    "centre_backup": {"it": "centrale di riserva", "en": "backup centre"},
 }
 
 _DELAY_LABELS: dict[str, dict[Language, str]] = {
@@ -164,6 +167,71 @@ _DELAY_LABELS: dict[str, dict[Language, str]] = {
     "offline_grace": {"it": "Tolleranza dispositivo non in linea", "en": "Offline grace"},
     "ack_timeout": {"it": "Tempo per la presa in carico", "en": "Acknowledgement timeout"},
 }
+
+
+# The hub's vocabulary in the report's words: zone kinds and behaviours, output kinds, incident
+# kinds (what an output acts for), roles, channels. An Italian report says "porta/finestra", not
+# `contact`; tests/unit/test_commissioning_words.py checks every value of each Literal has its words.
+_WORDS: dict[str, dict[str, dict[Language, str]]] = {
+    "kind": {
+        "water": {"it": "acqua", "en": "water"},
+        "smoke": {"it": "fumo", "en": "smoke"},
+        "motion": {"it": "movimento", "en": "motion"},
+        "contact": {"it": "porta/finestra", "en": "door/window"},
+        "power": {"it": "corrente", "en": "power"},
+        "panic": {"it": "panico", "en": "panic"},
+        "camera": {"it": "telecamera", "en": "camera"},
+        "siren": {"it": "sirena", "en": "siren"},
+        "valve": {"it": "valvola", "en": "valve"},
+        "switch": {"it": "relè", "en": "relay"},
+    },
+    "behaviour": {
+        "24h": {"it": "sempre attiva (24 ore)", "en": "always on (24 hours)"},
+        "instant": {"it": "immediata", "en": "instant"},
+        "entry": {"it": "ingresso (con ritardo)", "en": "entry (delayed)"},
+        "follower": {"it": "a seguire", "en": "follower"},
+    },
+    "incident": {
+        "fire": {"it": "incendio", "en": "fire"},
+        "water": {"it": "acqua", "en": "water"},
+        "intrusion": {"it": "intrusione", "en": "intrusion"},
+        "power": {"it": "mancanza di corrente", "en": "power cut"},
+        "panic": {"it": "emergenza", "en": "panic"},
+        "tamper": {"it": "manomissione", "en": "tamper"},
+        "duress": {"it": "coercizione", "en": "duress"},
+    },
+    "role": {
+        "owner": {"it": "proprietario", "en": "owner"},
+        "member": {"it": "familiare", "en": "member"},
+        "installer": {"it": "installatore", "en": "installer"},
+    },
+    "channel": {
+        "sms": {"it": "SMS", "en": "SMS"},
+        "email": {"it": "email", "en": "email"},
+        "push": {"it": "notifiche app", "en": "app notifications"},
+        "ntfy": {"it": "ntfy", "en": "ntfy"},
+        "voice": {"it": "chiamata vocale", "en": "voice call"},
+        "gsm": {"it": "SMS (modem GSM)", "en": "SMS (GSM modem)"},
+        "centre": {"it": "centrale operativa", "en": "monitoring centre"},
+    },
+    # the recipients that are no contact (hub/commissioning/channels.py _recipient_label)
+    "recipient": {
+        "centre": {"it": "centrale operativa", "en": "monitoring centre"},
+        "household": {"it": "famiglia (argomento ntfy)", "en": "household (ntfy topic)"},
+    },
+}
+
+
+def word(group: str, value: str, lang: Language) -> str:
+    """A vocabulary value in the report's language; an unknown one (a newer hub's) as it is."""
+    found = _WORDS.get(group, {}).get(value)
+    return found[lang] if found is not None else value
+
+
+def words(group: str, values: object, lang: Language) -> str:
+    """Several values, comma-separated, or "—"."""
+    listed = [word(group, str(v), lang) for v in values] if isinstance(values, (list, tuple)) else []
+    return ", ".join(listed) or "—"
 
 
 def text(key: str, lang: Language, **values: object) -> str:

@@ -139,7 +139,8 @@ async def test_send_tests_on_the_demo_log_transport(running_hub: RunningHub, api
     assert tests["email"]["recipient"] == "Famiglia Demo (f•••@example.invalid)"
     # Written to the log is what the demo does, and it proves no channel: the line says so.
     line = next(c for c in report["checklist"] if c["id"] == "tests")
-    assert line["pass"] is False and line["value"].startswith("demo, solo nel registro: sms, email, push, centre")
+    value = line["value"]  # the channels in Italian words (issue 18)
+    assert line["pass"] is False and value.startswith("demo, solo nel registro: SMS, email, notifiche app, centrale")
     channels = {c["channel"]: c for c in report["channels"]}
     assert channels["sms"]["configured"] is False and channels["sms"]["demo"] is True
     assert channels["sms"]["last_test"]["state"] == "sent"

@@ -247,14 +247,15 @@ def test_a_phone_without_sms_fails_the_channel_check() -> None:
     tests["sms"] = ChannelTestResult("sms", "none", "x", "not_configured", "no [sms] in the config", NOW - 5)
     facts = _facts(transports=transports, tests=tests)
     line = _line(facts, "tests")
-    assert line["pass"] is False and line["value"] == "not configured: sms (Anna)"
-    assert _line(facts, "tests", "it")["value"] == "non configurati: sms (Anna)"
+    # channels in people's words, in both languages (issue 18: no `sms`, `centre` in a report)
+    assert line["pass"] is False and line["value"] == "not configured: SMS (Anna)"
+    assert _line(facts, "tests", "it")["value"] == "non configurati: SMS (Anna)"
     report = commissioning.build_report(facts, "en")
     sms = next(c for c in report["channels"] if c["channel"] == "sms")
     assert (sms["transport"], sms["configured"], sms["demo"]) == ("none", False, False)
     assert sms["last_test"]["state"] == "not_configured"
     markdown = commissioning.to_markdown(report)
-    assert "| sms | not configured |" in markdown and "not configured" in markdown
+    assert "| SMS | not configured |" in markdown and "not configured" in markdown
 
 
 def test_the_demo_log_proves_nothing() -> None:
@@ -262,7 +263,9 @@ def test_the_demo_log_proves_nothing() -> None:
     facts = _facts(transports=demo, tests={ch: _sent(ch, transport="log") for ch in REAL})
     line = _line(facts, "tests")
     assert line["pass"] is False
-    assert line["value"] == "demo, written to the log only: sms, email, push, centre; no working channel for: Anna"
+    assert line["value"] == (
+        "demo, written to the log only: SMS, email, app notifications, monitoring centre; no working channel for: Anna"
+    )
     channels = commissioning.build_report(facts, "en")["channels"]
     assert all(c["demo"] and not c["configured"] for c in channels)
     assert "log — demo: written to the log only" in commissioning.to_markdown(commissioning.build_report(facts, "en"))
