@@ -332,6 +332,8 @@ class HubSession:
             text += f": {HINTS[code]}"
         if isinstance(data, dict) and data.get("not_ready"):
             text += "\n" + "\n".join(f"  - {z['name']}: {z['reason']}" for z in data["not_ready"])
+            # The way out the dashboard offers as "Escludi e inserisci", named (issue 18).
+            text += "\nclose them, or arm anyway with --force: the open zones stay excluded while they remain open"
         return text
 
 

@@ -142,6 +142,7 @@ async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> No
     assert r.returncode == 1 and "no code" in r.stderr, r.stderr
     r = await asyncio.to_thread(run, "arm", "away", code="12345\n")
     assert r.returncode == 1 and "Porta ingresso" in r.stderr
+    assert "arm anyway with --force" in r.stderr, r.stderr  # the refusal names the way out (issue 18)
     r = await asyncio.to_thread(run, "arm", "away", "--force", "--json", code="12345\n")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["mode"] == "arming_away"
