@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -142,6 +143,7 @@ class ServeOptions:
     data_dir: Path | None = None
     listen: str | None = None
     log_level: str | None = None  # the CLI's --log-level: wins over [log] level
+    reset: bool = False  # --demo --reset: start the demo from nothing (deletes .casahub-demo)
 
 
 @dataclass(frozen=True)
@@ -417,7 +419,10 @@ class Daemon:
                     await self._start_driver(stack, tasks, hub, driver_cfg)
                 # Sirens first: what recover() left to command goes out as soon as drivers run.
                 tasks.create_task(hub.outputs.run(), name="outputs")
-                await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=True)
+                # "Started and resumed from the saved state" is told only when there was one: a first
+                # start (a new data dir, a reset demo) resumed nothing.
+                resumed = await db.fetchone("SELECT 1 FROM events WHERE kind = 'hub_started' LIMIT 1")
+                await hub.audit("hub_started", actor="hub", data={"version": ctx.version}, notify=resumed is not None)
                 await check_notification_channels(hub)  # no_notification_channel from the first second
                 hub.ready = True  # health answers 200 from here: state recovered, drivers feeding
                 freeze_startup_heap()  # a full collection no longer walks start-up's objects (issue 19)
@@ -649,7 +654,22 @@ def _seed_demo_user(accounts: accounts_mod.Accounts) -> None:
         accounts.add_user(DEMO_USER, DEMO_PASSWORD, "owner", code=DEMO_CODE, language="it")
 
 
+def reset_demo(the_plan: Plan) -> str | None:
+    """`serve --demo --reset`: delete the demo's data dir (users, zones, history) before starting.
+    Only the demo's own `.casahub-demo`: a real hub's data is never deleted by a flag. Returns why
+    not, or None once done."""
+    if not the_plan.demo or the_plan.data_dir != DEMO_DATA_DIR:
+        return f"--reset only resets the demo's data ({DEMO_DATA_DIR}/): use it with --demo and no --data-dir"
+    if DEMO_DATA_DIR.exists():
+        shutil.rmtree(DEMO_DATA_DIR)
+        print(f"demo reset: {DEMO_DATA_DIR.resolve()} deleted, starting from nothing", flush=True)
+    return None
+
+
 def serve(options: ServeOptions) -> int:
+    if options.reset and not options.demo:
+        print(f"casahub: --reset only resets the demo's data ({DEMO_DATA_DIR}/): use it with --demo", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         the_plan, notes = plan(options)
     except ConfigError as exc:
@@ -658,6 +678,11 @@ def serve(options: ServeOptions) -> int:
     except DataDirError as exc:
         print(f"casahub: {exc}", file=sys.stderr, flush=True)
         return EXIT_STORAGE
+    if options.reset:
+        refused = reset_demo(the_plan)
+        if refused:
+            print(f"casahub: {refused}", file=sys.stderr, flush=True)
+            return EXIT_CONFIG
     raise_fd_limit()  # the web server's share is bounded below it (hub/web/limits.py)
     setup_logging(the_plan.config.log, level=options.log_level)
     for note in notes:

@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="simulated kit, demo user, short delays")
     serve.add_argument("--data-dir", type=Path)
     serve.add_argument("--listen", help="HOST:PORT")
+    serve.add_argument("--reset", action="store_true", help="with --demo: delete the demo's data first (.casahub-demo)")
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="action", required=True)
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 data_dir=args.data_dir,
                 listen=args.listen,
                 log_level=args.log_level,
+                reset=args.reset,
             )
         )
     if args.command == "config":
