@@ -3,7 +3,6 @@
 // data), so nothing the hub or a sensor name says can become markup.
 import { language, t, translate } from "./i18n.js";
 import { anomalyChannel, channelName, recipientName, saveLanguage, settingsView } from "./settings.js";
-import { phoneSetupSection } from "./phone_setup.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, section, when } from "./ui.js";
 import { EXTRA_ROUTES, walkTestBanner } from "./views.js";
 import { ALWAYS_ON, ARM_MODES, exclusionOf, exclusionText, modesOf, zonesView } from "./zones.js";

@@ -81,7 +81,7 @@ async function phoneSetupSection() {
   return { el };
 }
 // True once phone_setup.js is in hub/web/static (another engineer's part of issue 18).
-const PHONE_SETUP = false;
+const PHONE_SETUP = true;
 
 // slug, title key, build(options) -> {el, refresh?}; the hint is settings.hint.<slug>. The index's order:
 // the issue's (people first; the rarely opened last).
