@@ -18,6 +18,7 @@ from hub.bounds import NAME_MAX, Name, clip
 from hub.core.pairing import OutputSpec as PairedOutput
 from hub.core.pairing import ZoneChoice, entry_taken, pair_device, unpair_device
 from hub.core.pairing_defaults import propose, room_named
+from hub.core.pairing_names import suggested_name
 from hub.core.runtime import Hub
 from hub.core.views import device_json
 from hub.store import journal
@@ -314,9 +315,11 @@ async def candidates(request: web.Request) -> web.Response:
     require(request, INSTALLERS)
     ctx = ctx_of(request)
     taken = entry_taken(ctx.hub)
+    names = [d.name for d in ctx.hub.devices.values()]
     items = [
         msgspec.to_builtins(c)
         | {"paired": False, "proposal": {k: propose(k, entry_taken=taken).as_json() for k in c.kinds}}
+        | {"suggested_name": suggested_name(c.kinds, c.outputs, names, ctx.hub.language)}  # not its model code
         for c in await _candidates(ctx)
     ]
     return web.json_response({"items": items, "warnings": _link_warnings(ctx), "rooms": rooms_of(ctx.hub)})

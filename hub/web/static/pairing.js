@@ -78,9 +78,10 @@ function field(id, labelKey, control) {
 // ------------------------------------------------------------------ 1. pair a device
 function candidateCard(candidate, { roomsNow, paired }) {
   const id = nextId("cand");
-  const title = candidate.model || candidate.address;
+  // The hub's suggested name ("Sensore movimento"), not the model code ("SIM-MOTION"): the model is in the facts.
+  const title = candidate.suggested_name || candidate.model || candidate.address;
   const facts = h("p", { class: "muted" });
-  const name = h("input", { id: `${id}-name`, required: true, maxlength: 64, autocomplete: "off" });
+  const name = h("input", { id: `${id}-name`, required: !candidate.suggested_name, maxlength: 64, autocomplete: "off", placeholder: candidate.suggested_name || null });
   const room = roomChoice(`${id}-room`, "pair.room");
   const kind = h("select", { id: `${id}-kind`, onchange: () => { choice.kindChanged(); propose(); } },
     candidate.kinds.map((k) => h("option", { value: k }, t(`kind.${k}`))));
@@ -122,7 +123,7 @@ function candidateCard(candidate, { roomsNow, paired }) {
     error.textContent = "";
     const where = room.value();
     const zone = candidate.kinds.length ? choice.value() : { zone: null };
-    const body = { candidate: candidate.id, name: name.value.trim() };
+    const body = { candidate: candidate.id, name: name.value.trim() || candidate.suggested_name || "" };
     const wrong = !body.name ? { error: t("pair.name_required"), focus: name } : where.error ? where : zone.error ? zone : null;
     if (wrong) {
       error.textContent = wrong.error;
@@ -151,7 +152,7 @@ function candidateCard(candidate, { roomsNow, paired }) {
 
   const el = h("article", { class: "card candidate", "data-candidate": candidate.id }, h("h3", {}, title), facts, open, form);
   const update = (c) => {
-    facts.textContent = [c.driver, c.address, ...radioFacts(c)].filter(Boolean).join(" · ");
+    facts.textContent = [c.suggested_name ? c.model : "", c.driver, c.address, ...radioFacts(c)].filter(Boolean).join(" · ");
     room.setRooms(roomsNow());
   };
   choice.refresh("", "");
