@@ -5,6 +5,7 @@ of the demo meets.
   scroll, and leads back to the index.
 - Channels: a test message on SMS goes through the outbox and the page says it was delivered; a
   `channel_failure` anomaly's card names the channel in words and sends a test from there.
+- Pairing: a candidate shows a suggested name ("Sensore movimento"), its model code beside.
 - Wording: a keypad lockout in minutes; "verified by several sensors" is not the acknowledged
   state's word; a resolved incident shows when it closed; the incident page shows its title
   once; the timeline names the centre in Italian; the language switch is visible on the login page.
@@ -131,9 +132,20 @@ async def test_settings_subpages_channel_test_and_wording(tmp_path: Path, browse
             titles = page.locator("#incident-detail :is(h1, h2, h3)", has_text="Perdita d'acqua")
             await expect(titles).to_have_count(1)  # the page's heading only, not the card's again
             await expect(page.locator("#incident-detail")).to_contain_text("Chiuso:")
-            await expect(page.locator("#incident-detail .timeline")).to_contain_text("Collegamento DC-09 a Centrale operativa")
+            timeline = page.locator("#incident-detail .timeline")
+            await expect(timeline).to_contain_text("Collegamento DC-09 a Centrale operativa")
             await expect(page.locator("#incident-detail .timeline")).not_to_contain_text(re.compile(r"\bcentre\b"))
             await check_page(page, shots, "incident-detail")
+
+            # ---- pairing: a candidate is offered under a suggested name, not its model code
+            await page.click("#nav-pairing")
+            motion = page.locator('[data-candidate="simulated:sim-motion-2"]')
+            await expect(motion.locator("h3")).to_have_text(re.compile(r"^Sensore movimento( \d+)?$"))
+            await expect(motion.locator(".muted").first).to_contain_text("SIM-MOTION")
+            await motion.locator(".pair-open").click()
+            name = motion.get_by_label("Nome", exact=True)
+            assert (await name.get_attribute("placeholder") or "").startswith("Sensore movimento")
+            await check_page(page, shots, "pairing-suggested-name")
 
             # ---- three wrong codes: the lockout is said in minutes, not "895 s"
             await page.click('#menu a[href="/"]')

@@ -152,7 +152,7 @@ async def test_a_phone_without_sms_is_never_delivered(tmp_path: Path, peers: Hou
                 assert (tests["email"]["transport"], tests["email"]["state"]) == ("smtp", "sent")
                 report = await api.get("/api/v1/pairing/report?lang=en")
                 line = next(c for c in report["checklist"] if c["id"] == "tests")
-                assert line["pass"] is False and "not configured: sms (Mario)" in line["value"], line
+                assert line["pass"] is False and "not configured: SMS (Mario)" in line["value"], line
                 channels = {c["channel"]: c for c in report["channels"]}
                 assert channels["sms"]["configured"] is False and channels["sms"]["transport"] == "none"
         finally:
