@@ -135,7 +135,7 @@ async def test_a_tls_hub_hands_its_root_to_phones(tmp_path: Path) -> None:
                 await asyncio.sleep(0.05)  # the context loads it right after the file is written
             finally:
                 task.cancel()
-            reader, writer = await asyncio.open_connection("localhost", port, ssl=trust, server_hostname="localhost")
+            _reader, writer = await asyncio.open_connection("localhost", port, ssl=trust, server_hostname="localhost")
             der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
             writer.close()
             served = x509.load_der_x509_certificate(der)
