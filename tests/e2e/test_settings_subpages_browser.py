@@ -33,6 +33,7 @@ SUBPAGES = {
     "delays": "#delays dt",
     "installer": "#make-token",
     "channels": '[data-channel-row="sms"]',
+    "phone": "#phone-setup",  # phone_setup.js (another part of issue 18), mounted here
     "schedules": "#sch-form",
     "backup": "#backup-state:not(:empty)",
     "about": "#pairing li",
