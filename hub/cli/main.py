@@ -65,6 +65,7 @@ def _add_pair(sub: Any) -> None:
     )
     add.add_argument("--behaviour", choices=BEHAVIOURS, help="zone behaviour (default: proposed from kind and name)")
     add.add_argument("--modes", help="armed modes that watch it, e.g. home,night,away,vacation (default: proposed)")
+    add.add_argument("--areas", help="the areas its zones belong to, e.g. casa,garage (default: the first area)")
     add.add_argument("--chime", action=argparse.BooleanOptionalAction, help="chime sirens beep when it opens disarmed")
     add.add_argument(
         "--output",
@@ -75,10 +76,11 @@ def _add_pair(sub: Any) -> None:
     )
     add.add_argument("--bindkey", help="BTHome encryption key (32 hex digits)")
     _add_remote(add)
-    zone = pair_sub.add_parser("zone", help="change what a zone does, while disarmed: behaviour, modes, chime, watch")
+    zone = pair_sub.add_parser("zone", help="change a zone while disarmed: behaviour, modes, areas, chime, watch")
     zone.add_argument("zone", help="zone id (or its name)")
     zone.add_argument("--behaviour", choices=BEHAVIOURS)
     zone.add_argument("--modes", help="armed modes that watch it, e.g. home,night,away,vacation")
+    zone.add_argument("--areas", help="the areas it belongs to, e.g. casa,garage (while disarmed)")
     zone.add_argument("--chime", action=argparse.BooleanOptionalAction, help="chime sirens beep when it opens disarmed")
     zone.add_argument("--watch-days", type=int, help="days without a change before a warning (0: off)")
     _add_remote(zone)

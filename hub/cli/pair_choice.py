@@ -1,7 +1,7 @@
 """What `casahub pair add` asks the hub to make of a device: the room (one that exists, or a new
-one said so with `--new-room`: a typo never makes a room) and each zone's behaviour, armed modes
-and chime (`--behaviour`, `--modes`, `--chime`; left out: the hub's proposal, which a terminal
-shows and lets the installer change).
+one said so with `--new-room`: a typo never makes a room) and each zone's behaviour, armed modes,
+chime and areas (`--behaviour`, `--modes`, `--chime`, `--areas`; left out: the hub's proposal,
+which a terminal shows and lets the installer change, and the first area).
 """
 
 from __future__ import annotations
@@ -35,6 +35,19 @@ def parse_modes(text: str) -> list[str]:
     if wrong or not modes:
         raise RemoteError(f"--modes: a comma-separated list of {', '.join(ARM_TARGETS)} (got {text!r})")
     return list(dict.fromkeys(modes))
+
+
+def parse_areas(text: str) -> list[str]:
+    """`casa,garage` (commas or spaces) as a list of area ids; the hub names an unknown one."""
+    areas = [a for a in text.replace(",", " ").split() if a]
+    if not areas:
+        raise RemoteError(f"--areas: a comma-separated list of area ids, e.g. casa,garage (got {text!r})")
+    return list(dict.fromkeys(areas))
+
+
+async def configured_areas(hub: HubSession) -> list[dict[str, str]]:
+    """The areas of the hub ({id, name}); an older hub lists none."""
+    return list((await hub.call("GET", "/api/v1/pairing/candidates")).get("areas") or [])
 
 
 def _same(a: str, b: str) -> bool:
@@ -79,6 +92,13 @@ async def zone_bodies(
     """The `zones` of the pairing request: what the options say; on a terminal with none of them,
     the hub's proposal for each intrusion zone, kept or changed by the installer."""
     modes = parse_modes(args.modes) if args.modes else None
+    areas = parse_areas(args.areas) if args.areas else None
+    if areas is None and tty:
+        # Several areas: which one the zones join (one area: nothing about areas to ask).
+        known = await configured_areas(hub)
+        if len(known) > 1:
+            listed = ", ".join(f"{a['id']} ({a['name']})" for a in known)
+            areas = parse_areas(ask(f"Areas: {listed}. In which", known[0]["id"]))
     bodies: list[dict[str, Any]] = []
     for kind in kinds:
         zone: dict[str, Any] = {"kind": kind}
@@ -86,6 +106,8 @@ async def zone_bodies(
             zone["behaviour"] = args.behaviour
         if modes is not None:
             zone["modes"] = modes
+        if areas is not None:
+            zone["areas"] = areas
         if args.chime is not None:
             zone["chime"] = args.chime
         if tty and not args.behaviour and modes is None:
@@ -105,26 +127,30 @@ async def zone_bodies(
 
 def chooses_zones(args: argparse.Namespace) -> bool:
     """Whether an option sets something of the zones (then they are sent, with the candidate's kinds)."""
-    return bool(args.behaviour or args.modes or args.chime is not None)
+    return bool(args.behaviour or args.modes or args.areas or args.chime is not None)
 
 
 async def describe_zones(hub: HubSession, zone_ids: list[str]) -> list[str]:
-    """Each zone made, with what it does: `simulated-sim-window-2 (instant, armed in home, away...)`."""
+    """Each zone made, with what it does: `simulated-sim-window-2 (instant, armed in home, away...)`,
+    and its areas when the house has several (`in Casa, Garage`)."""
     from urllib.parse import quote
 
+    known = {a["id"]: a["name"] for a in await configured_areas(hub)} if zone_ids else {}
     described = []
     for zone_id in zone_ids:
         zone = await hub.call("GET", f"/api/v1/zones/{quote(zone_id, safe='')}")
         armed = "" if zone.get("behaviour") == "24h" else f", armed in {', '.join(zone.get('modes') or ())}"
         chime = ", chime" if zone.get("chime") else ""
-        described.append(f"{zone_id} ({zone.get('behaviour')}{armed}{chime})")
+        areas = [known.get(a, a) for a in zone.get("areas") or ()]
+        where = f", in {', '.join(areas)}" if len(known) > 1 and areas else ""
+        described.append(f"{zone_id} ({zone.get('behaviour')}{armed}{chime}{where})")
     return described
 
 
 # ---------------------------------------------------------------------------- pair zone
 async def cmd_zone(args: argparse.Namespace) -> int:
-    """`casahub pair zone ZONE --behaviour --modes --chime --watch-days`: change later, while
-    disarmed, what pairing set (PATCH /api/v1/zones/{id}; the hub answers 409 while armed)."""
+    """`casahub pair zone ZONE --behaviour --modes --areas --chime --watch-days`: change later,
+    while disarmed, what pairing set (PATCH /api/v1/zones/{id}; the hub answers 409 while armed)."""
     import json
     from urllib.parse import quote
 
@@ -135,12 +161,14 @@ async def cmd_zone(args: argparse.Namespace) -> int:
         body["behaviour"] = args.behaviour
     if args.modes:
         body["modes"] = parse_modes(args.modes)
+    if args.areas:
+        body["areas"] = parse_areas(args.areas)
     if args.chime is not None:
         body["chime"] = args.chime
     if args.watch_days is not None:
         body["watch_days"] = args.watch_days
     if not body:
-        raise RemoteError("say what to change: --behaviour, --modes, --chime/--no-chime or --watch-days")
+        raise RemoteError("say what to change: --behaviour, --modes, --areas, --chime/--no-chime or --watch-days")
     async with connect(args, role="installer") as hub:
         zones: list[dict[str, Any]] = (await hub.call("GET", "/api/v1/zones"))["items"]
         named = [z for z in zones if z["id"] == args.zone] or [

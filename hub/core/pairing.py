@@ -5,7 +5,7 @@ A device may have zones (what it senses), outputs (a siren, a valve, a relay it 
 both. An output's id is the slug of its name, made unique among zones and outputs (the alarm
 centre and the anomalies name an output-only device by its first output, as a zone).
 
-A zone's behaviour, modes and chime are the installer's choice (`ZoneChoice`); what the choice
+A zone's behaviour, modes, chime and areas are the installer's choice (`ZoneChoice`); what the choice
 leaves out is the proposal of hub/core/pairing_defaults.py for its kind, name and room, so a
 window paired without options is instant in every mode, never a delayed entry.
 
@@ -57,7 +57,8 @@ class OutputSpec:
 class ZoneChoice:
     """A zone to create on a paired device, as the installer chose it; None: the proposal
     (name: the device's). `home` is the first release's flag (the config's GPIO lines and the
-    demo kit still give it): modes from it when `modes` is None."""
+    demo kit still give it): modes from it when `modes` is None. The caller checks `areas`
+    against the configured ones (the engine ignores an id it does not know)."""
 
     kind: ZoneKind
     name: str | None = None
@@ -65,6 +66,7 @@ class ZoneChoice:
     modes: tuple[ArmTarget, ...] | None = None
     chime: bool | None = None
     home: bool | None = None
+    areas: tuple[str, ...] | None = None  # ids of [[areas]]; None: the first area
 
 
 # The older callers' form (kind, name, behaviour, home): the daemon's fixed devices, benchmarks.
@@ -165,6 +167,7 @@ async def pair_device(
                 device=device_id,
                 room=room,
                 chime=chime,
+                areas=choice.areas or (),
                 by=by,
             )
         )

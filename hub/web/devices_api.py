@@ -34,12 +34,13 @@ log = logging.getLogger("hub.web.api")  # the name of the module it came from: u
 
 class ZoneSpec(msgspec.Struct, forbid_unknown_fields=True):
     """A zone of the device as the installer chooses it; what is left out is the proposal
-    (GET /api/v1/pairing/proposal). Areas will join here as `areas: [ids]` beside `modes`."""
+    (GET /api/v1/pairing/proposal), and the first area for `areas`."""
 
     kind: ZoneKind
     name: Name | None = None
     behaviour: Behaviour | None = None
     modes: list[ArmTarget] | None = None  # the armed modes that watch the zone
+    areas: list[str] | None = None  # the areas it belongs to (ids of [[areas]]); None: the first
     chime: bool | None = None  # opening while disarmed makes the chime sirens beep
     home: bool | None = None  # the first release's flag: modes with or without home
 
@@ -111,7 +112,8 @@ async def device_add(request: web.Request) -> web.Response:
     if not body.name.strip():
         raise ApiError(400, "invalid_field:name", "name: must not be empty", field="name")
     room = _room(ctx.hub, body.room, body.new_room)
-    choices = [_zone_choice(index, spec) for index, spec in enumerate(specs)]
+    known_areas = [a.id for a in ctx.hub.state.settings.areas]
+    choices = [_zone_choice(index, spec, known_areas) for index, spec in enumerate(specs)]
     try:
         device = await pair_device(
             ctx.hub,
@@ -171,7 +173,23 @@ def _room(hub: Hub, wanted: str, new_room: bool) -> str:
     )
 
 
-def _zone_choice(index: int, spec: ZoneSpec) -> ZoneChoice:
+def _areas(index: int, wanted: list[str] | None, known: list[str]) -> tuple[str, ...] | None:
+    """The zone's areas, each one the config declares, in the config's order; None: the first."""
+    if wanted is None:
+        return None
+    unknown = [a for a in wanted if a not in known]
+    if not wanted or unknown:
+        what = f"no area {unknown[0]!r}" if unknown else "at least one area"
+        raise ApiError(
+            400,
+            "invalid_field:areas",
+            f"zones[{index}].areas: {what} (areas: {', '.join(known)})",
+            field="areas",
+        )
+    return tuple(a for a in known if a in wanted)
+
+
+def _zone_choice(index: int, spec: ZoneSpec, known_areas: list[str]) -> ZoneChoice:
     if spec.behaviour is not None:
         check_behaviour(spec.kind, spec.behaviour)
     modes = tuple(dict.fromkeys(spec.modes)) if spec.modes is not None else None
@@ -184,7 +202,13 @@ def _zone_choice(index: int, spec: ZoneSpec) -> ZoneChoice:
         )
     name = spec.name.strip() if spec.name and spec.name.strip() else None
     return ZoneChoice(
-        kind=spec.kind, name=name, behaviour=spec.behaviour, modes=modes, chime=spec.chime, home=spec.home
+        kind=spec.kind,
+        name=name,
+        behaviour=spec.behaviour,
+        modes=modes,
+        chime=spec.chime,
+        home=spec.home,
+        areas=_areas(index, spec.areas, known_areas),
     )
 
 
@@ -311,7 +335,7 @@ def _link_warnings(ctx: WebContext) -> list[dict[str, str]]:
 
 async def candidates(request: web.Request) -> web.Response:
     """The candidates, each with the proposal for each kind it senses (before it has a name: by
-    kind alone), and the rooms a device may be paired into."""
+    kind alone), the rooms a device may be paired into and the areas its zones may join."""
     require(request, INSTALLERS)
     ctx = ctx_of(request)
     taken = entry_taken(ctx.hub)
@@ -322,7 +346,10 @@ async def candidates(request: web.Request) -> web.Response:
         | {"suggested_name": suggested_name(c.kinds, c.outputs, names, ctx.hub.language)}  # not its model code
         for c in await _candidates(ctx)
     ]
-    return web.json_response({"items": items, "warnings": _link_warnings(ctx), "rooms": rooms_of(ctx.hub)})
+    areas = [{"id": a.id, "name": a.name} for a in ctx.hub.state.settings.areas]
+    return web.json_response(
+        {"items": items, "warnings": _link_warnings(ctx), "rooms": rooms_of(ctx.hub), "areas": areas}
+    )
 
 
 async def proposal(request: web.Request) -> web.Response:
