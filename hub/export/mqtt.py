@@ -48,6 +48,7 @@ from hub.export.mqtt_discovery import (
     HaDiscovery,
     not_ready,
     object_id,
+    shown_areas,
 )
 from hub.store.accounts import Accounts
 
@@ -255,12 +256,13 @@ class MqttExport(HaDiscovery):
         async for message in client.messages:
             topic = message.topic.value
             try:
-                if topic == self.command_topic:
+                area = self._area_of_command(topic)
+                if topic == self.command_topic or area is not None:
                     if message.retain:
                         log.warning("mqtt export: ignoring a retained command on %s (clearing it)", topic)
                         await client.publish(topic, b"", qos=1, retain=True)
                     else:
-                        await self.handle_command(message.payload)
+                        await self.handle_command(message.payload, area=area)
                 elif topic == self.ha_status_topic:
                     if _payload_text(message.payload).strip() == "online":
                         log.info("mqtt export: Home Assistant (re)started; publishing everything again")
@@ -278,8 +280,12 @@ class MqttExport(HaDiscovery):
                 log.exception("mqtt export: could not handle a message on %s", topic)
             _check_cancelled()
 
-    async def handle_command(self, payload: object) -> Outcome:
-        """One command from the command topic; never raises. Returns what came of it."""
+    def _area_of_command(self, topic: str) -> str | None:
+        """The area whose panel's command topic this is (only while the house has several areas)."""
+        return next((a.id for a in shown_areas(self.hub) if self.area_command_topic(a.id) == topic), None)
+
+    async def handle_command(self, payload: object, area: str | None = None) -> Outcome:
+        """One command from the house panel's command topic or `area`'s; never raises. Returns what came of it."""
         try:
             outcome, action = await run_command(
                 payload,
@@ -287,22 +293,25 @@ class MqttExport(HaDiscovery):
                 accounts=self.accounts,
                 throttle=self.throttle,
                 clock=self.clock,
-                topic=self.command_topic,
+                topic=self.command_topic if area is None else self.area_command_topic(area),
+                area=area,
             )
         except Exception:
             log.exception("mqtt export: command failed")
             outcome, action = "error", None
         if outcome != "ignored":
-            await self._publish_result(action, outcome)
+            await self._publish_result(action, outcome, area)
         return outcome
 
-    async def _publish_result(self, action: str | None, outcome: Outcome) -> None:
+    async def _publish_result(self, action: str | None, outcome: Outcome, area: str | None = None) -> None:
         client = self._client
         if client is None:
             return
         body: dict[str, Any] = {"action": action, "result": outcome}
+        if area is not None:
+            body["area"] = area  # one result topic for every panel: whose command this answers
         if outcome == "not_ready":
-            body["not_ready"] = [z for z, _ in not_ready(self.hub)]
+            body["not_ready"] = [z for z, _ in not_ready(self.hub, None if area is None else (area,))]
         with contextlib.suppress(aiomqtt.MqttError):
             await client.publish(self.result_topic, json.dumps(body), qos=1)
 

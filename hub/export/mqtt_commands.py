@@ -10,6 +10,11 @@ arming and disarming are engine inputs recorded with who did it (`"anna (mqtt)"`
 of every command is published (not retained) on `<base>/alarm/result`. Malformed payloads are
 logged and ignored; retained commands (left on the broker by a misconfigured client) are never
 executed, and are cleared.
+
+Areas (alarms/areas.py): the house panel's commands arm or disarm every area the code's user may
+use (all of them: `areas=None`, as before areas); an area panel's command (`area`) reaches that
+area only, and is refused as `forbidden` (recorded as `area_forbidden`) when the code's user is
+not allowed there, as the HTTP API's area routes refuse them.
 """
 
 from __future__ import annotations
@@ -40,7 +45,16 @@ ACTIONS: dict[str, ArmTarget | None] = {**{f"ARM_{t.upper()}": t for t in ARM_TA
 COMMAND_TEMPLATE = '{{ {"action": action, "code": code} | tojson }}'
 
 Outcome = Literal[
-    "ignored", "locked", "bad_code", "armed", "disarmed", "not_ready", "refused", "storage_error", "error"
+    "ignored",
+    "locked",
+    "bad_code",
+    "forbidden",
+    "armed",
+    "disarmed",
+    "not_ready",
+    "refused",
+    "storage_error",
+    "error",
 ]
 
 
@@ -105,8 +119,10 @@ async def run_command(
     throttle: CodeThrottle,
     clock: Callable[[], float],
     topic: str,
+    area: str | None = None,
 ) -> tuple[Outcome, str | None]:
-    """One command from `topic`: parsed, its code checked (and throttled), then run by the engine.
+    """One command from `topic`: parsed, its code checked (and throttled), then run by the engine
+    on `area` (None: the house panel's, every area the code's user may use).
 
     Returns the outcome and the action (None when the payload was not a command); raises only on a bug.
     """
@@ -141,15 +157,25 @@ async def run_command(
         return "bad_code", command.action
     await throttle.right(THROTTLE_KEY)
     who = f"{match.username} (mqtt)"
+    configured = [a.id for a in hub.state.settings.areas]
+    if area is not None and area not in configured:
+        log.warning("mqtt export: %s refused: no area %s", command.action, area)
+        return "refused", command.action
+    areas = _areas_for(area, configured, await asyncio.to_thread(user_areas, accounts, match.username))
+    if areas == ():
+        log.warning("mqtt export: %s refused: %s may not use area %s", command.action, who, area or "any")
+        forbidden = {"action": command.action, "user": match.username, "area": area or "*"}
+        await hub.audit("area_forbidden", actor="mqtt", data=forbidden)
+        return "forbidden", command.action
     mode = ACTIONS[command.action]
     if mode is None:
         # A duress code disarms like any other code: nothing here may tell them apart.
-        await hub.submit(DisarmRequest(by=who, duress=match.duress))
+        await hub.submit(DisarmRequest(by=who, duress=match.duress, areas=areas))
         log.info("mqtt export: disarmed by %s", who)
         return "disarmed", command.action
     token = DURABLE_REQUIRED.set(True)  # as through the API: armed only once it is written
     try:
-        step = await hub.submit(ArmRequest(mode=mode, by=who))
+        step = await hub.submit(ArmRequest(mode=mode, by=who, areas=areas))
     except NotDurable as exc:
         log.error("mqtt export: arming %s by %s not made: %s", mode, who, exc)
         return "storage_error", command.action
@@ -161,3 +187,20 @@ async def run_command(
         return ("not_ready" if refused.reason == "not_ready" else "refused"), command.action
     log.info("mqtt export: arming %s by %s", mode, who)
     return "armed", command.action
+
+
+def user_areas(accounts: Accounts, username: str) -> tuple[str, ...] | None:
+    """The areas `username` may arm and disarm; None: every one."""
+    user = accounts.get_user(username)
+    # Users limited to areas arrive with the accounts' `areas`; until then every user may use all.
+    areas: tuple[str, ...] | None = getattr(user, "areas", None)
+    return areas
+
+
+def _areas_for(area: str | None, configured: list[str], allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """What the engine is asked to arm or disarm: None (every area) when the user may use them all,
+    else the allowed ones among those asked for; () when none of them is allowed."""
+    asked = configured if area is None else [area]
+    if allowed is None or set(asked) <= set(allowed):
+        return None if area is None else (area,)
+    return tuple(a for a in asked if a in allowed)

@@ -6,6 +6,10 @@ What Home Assistant gets (discovery configs retained under `<discovery_prefix>/<
   HA. The code is checked by the hub (hub/export/mqtt_commands.py), not by HA
   (`code: REMOTE_CODE`), and HA sends it with the action as JSON through `command_template`:
   `{"action": "ARM_AWAY", "code": "12345"}`.
+  With two or more areas (`[[areas]]`, alarms/areas.py) that panel is the whole house (the most
+  urgent area's mode; its commands arm or disarm every area the code's user may use) and each
+  area gets its own panel "Alarm <area name>": state `<base>/area/<id>/state`, commands on
+  `<base>/area/<id>/set` for that area alone. With one area there is only the house's.
 - a `binary_sensor` per zone (water -> moisture, smoke, motion, contact -> door, power, panic ->
   safety, camera -> occupancy), unavailable while the zone or its device is offline. A power
   zone is ON while mains power is present (HA's `power` class), OFF when it is lost.
@@ -35,6 +39,8 @@ from alarms.model import (
     ARM_TARGETS,
     INCIDENT_KINDS,
     INCIDENT_STATES,
+    AreaConfig,
+    AreaState,
     IncidentKind,
     IncidentState,
     Mode,
@@ -111,6 +117,13 @@ class HaDiscovery:
         configs[self._config_topic("alarm_control_panel", "alarm")] = dump(self.panel_config())
         states[self.state_topic] = HA_STATE.get(hub.state.mode, "disarmed")
         states[f"{self.base}/alarm/attributes"] = dump(self._panel_attributes())
+
+        for area in shown_areas(hub):
+            oid = object_id(area.id)
+            configs[self._config_topic("alarm_control_panel", f"area_{oid}")] = dump(self.area_panel_config(area))
+            area_state = hub.state.areas.get(area.id, AreaState())
+            states[self.area_state_topic(area.id)] = HA_STATE.get(area_state.mode, "disarmed")
+            states[f"{self.base}/area/{oid}/attributes"] = dump(self._area_attributes(area, area_state))
 
         configs[self._config_topic("event", "incident")] = dump(self.incident_config())
 
@@ -238,6 +251,23 @@ class HaDiscovery:
             "json_attributes_topic": f"{self.base}/alarm/attributes",
         }
 
+    def area_state_topic(self, area_id: str) -> str:
+        return f"{self.base}/area/{object_id(area_id)}/state"
+
+    def area_command_topic(self, area_id: str) -> str:
+        return f"{self.base}/area/{object_id(area_id)}/set"
+
+    def area_panel_config(self, area: AreaConfig) -> dict[str, Any]:
+        """One area's panel: the house's, on the area's own topics (its commands reach that area only)."""
+        oid = object_id(area.id)
+        return {
+            **self.panel_config(),
+            **self._common(f"area_{oid}", f"Alarm {area.name}", self._hub_device()),
+            "state_topic": self.area_state_topic(area.id),
+            "command_topic": self.area_command_topic(area.id),
+            "json_attributes_topic": f"{self.base}/area/{oid}/attributes",
+        }
+
     def incident_config(self) -> dict[str, Any]:
         return {
             **self._common("incident", "Incident", self._hub_device()),
@@ -329,19 +359,41 @@ class HaDiscovery:
 
     def _panel_attributes(self) -> dict[str, Any]:
         state = self.hub.state
+        attributes = {"mode": state.mode, "target": state.target, **self._readiness(None)}
+        areas = shown_areas(self.hub)
+        if areas:
+            attributes["areas"] = [
+                {"id": a.id, "name": a.name, "mode": state.areas.get(a.id, AreaState()).mode} for a in areas
+            ]
+        return attributes
+
+    def _area_attributes(self, area: AreaConfig, area_state: AreaState) -> dict[str, Any]:
         return {
-            "mode": state.mode,
-            "target": state.target,
-            "ready": not not_ready(self.hub),
-            "not_ready": [
-                {"zone": z, "name": state.zones[z].name if z in state.zones else z, "reason": r}
-                for z, r in not_ready(self.hub)
-            ],
+            "area": area.id,
+            "name": area.name,
+            "mode": area_state.mode,
+            "target": area_state.target,
+            **self._readiness((area.id,)),
+        }
+
+    def _readiness(self, areas: tuple[str, ...] | None) -> dict[str, Any]:
+        zones = self.hub.state.zones
+        found = not_ready(self.hub, areas)
+        return {
+            "ready": not found,
+            "not_ready": [{"zone": z, "name": zones[z].name if z in zones else z, "reason": r} for z, r in found],
         }
 
 
-def not_ready(hub: Hub) -> list[tuple[str, str]]:
-    return list(engine.readiness(hub.state, "away"))
+def shown_areas(hub: Hub) -> tuple[AreaConfig, ...]:
+    """The areas that get a panel of their own: none while the house is one area (its panel is the house's)."""
+    areas = hub.state.settings.areas
+    return areas if len(areas) > 1 else ()
+
+
+def not_ready(hub: Hub, areas: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """What keeps `areas` (None: the whole house) from arming away."""
+    return list(engine.readiness(hub.state, "away", areas))
 
 
 def _dump(value: Any) -> str:

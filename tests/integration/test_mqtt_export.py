@@ -478,6 +478,9 @@ async def test_discovery_configs_are_retained_and_valid_for_home_assistant(setup
         states[c["json_attributes_topic"]] for cs in by_platform.values() for c in cs if "json_attributes_topic" in c
     )
     assert f"{BASE}/incident" not in states  # events are never retained: they would fire again
+    # One area (the default): the house panel is that area, no panel or topic of its own (issue 17).
+    assert not [t for t in states if t.startswith(f"{BASE}/area/")]
+    assert "areas" not in json.loads(states[f"{BASE}/alarm/attributes"])
 
 
 async def test_state_follows_arming_and_disarming(setup: Setup, broker: Mosquitto) -> None:
