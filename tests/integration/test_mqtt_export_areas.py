@@ -66,10 +66,11 @@ async def area_command(watcher: Watcher, area: str, action: str, code: str | Non
 async def two_areas(tmp_path: Path) -> AsyncIterator[RunningHub]:
     """The demo hub, no exit delay, with a second area (the demo's zones stay in the first)."""
     config = tmp_path / "casahub.toml"
-    config.write_text("[alarm]\nexit_delay = 0\n")
+    areas = "".join(f'[[areas]]\nid = "{a.id}"\nname = "{a.name}"\n' for a in AREAS)
+    config.write_text(f"[alarm]\nexit_delay = 0\n{areas}")
     running = await start_hub(tmp_path / "data", config=config)
     try:
-        await running.hub.submit(with_areas(running.hub.state.settings, AREAS), actor="config")
+        assert running.hub.state.settings.areas == AREAS
         yield running
     finally:
         await running.stop()
