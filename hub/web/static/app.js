@@ -9,6 +9,7 @@ import { ALWAYS_ON, ARM_MODES, exclusionOf, exclusionText, modesOf, zonesView } 
 import { alarmCard } from "./alarm.js";
 import { homeOutputs, patchSystem, sirenSounds } from "./outputs.js";
 import { historyView } from "./history.js";
+import { areaActions, houseLine, severalAreas, tickAreas } from "./areas.js";
 
 const main = document.getElementById("main");
 const state = { system: null, zones: new Map() };
@@ -93,7 +94,7 @@ const keypadError = document.getElementById("keypad-error");
 const keypadNotReady = document.getElementById("keypad-notready");
 const forceButton = document.getElementById("keypad-force");
 let keypadAction = null;
-let keypadTarget = null; // the valve "open_water" opens
+let keypadTarget = null; // the valve "open_water" opens, or the area to arm or disarm (null: every area)
 
 function buildKeys() {
   const keys = document.getElementById("keys");
@@ -113,7 +114,9 @@ function openKeypad(action, target = null) {
   keypadAction = action;
   keypadTarget = target;
   buildKeys();
-  document.getElementById("keypad-title").textContent = t(`keypad.${action}`);
+  const title = t(`keypad.${action}`);
+  document.getElementById("keypad-title").textContent =
+    target && action !== "open_water" ? t("areas.keypad", { action: title, area: target.name }) : title;
   codeInput.value = "";
   keypadError.textContent = "";
   keypadNotReady.replaceChildren();
@@ -128,7 +131,8 @@ async function sendCode(force) {
   keypadError.textContent = "";
   if (keypadAction === "open_water") return openWater(code);
   try {
-    const path = keypadAction === "disarm" ? "/api/v1/system/disarm" : "/api/v1/system/arm";
+    const base = keypadTarget ? `/api/v1/areas/${encodeURIComponent(keypadTarget.id)}` : "/api/v1/system";
+    const path = `${base}/${keypadAction === "disarm" ? "disarm" : "arm"}`;
     const body = keypadAction === "disarm" ? { code } : { mode: keypadAction.slice("arm_".length), code, force };
     state.system = await api("POST", path, body);
     dialog.close();
@@ -143,6 +147,9 @@ async function sendCode(force) {
       forceButton.hidden = false;
     } else if (exc.status === 403 && exc.body.error === "bad_code") {
       keypadError.textContent = t("bad_code");
+      codeInput.value = "";
+    } else if (exc.status === 403 && exc.body.error === "forbidden_area") {
+      keypadError.textContent = t("areas.forbidden");
       codeInput.value = "";
     } else if (exc.status === 429) {
       keypadError.textContent = t("locked", { s: exc.headers?.get("Retry-After") || "90" });
@@ -385,16 +392,24 @@ function homeView(root) {
     );
     const excluded = exclusionsOf(s, zones);
     const always = excluded.filter((e) => zones.get(e.zone)?.behaviour === ALWAYS_ON);
-    let { hint, line } = modeWords(s, zones, excluded);
-    if (s.mode === "disarmed" && always.length) hint = "mode.hint.disarmed_excluded";
-    if (s.mode === "triggered" && !hasSiren(s)) hint = "mode.hint.triggered_nosiren";
-    modeBox.className = `mode mode-${s.mode}`;
-    modeBox.replaceChildren(
-      h("p", { id: "mode", "data-mode": s.mode, class: "mode-text" }, t(`mode.${s.mode}`)),
-      h("p", { class: "mode-hint", id: "mode-hint" }, t(hint)),
-      line ? h("p", { class: "mode-zones", id: "mode-zones" }, line) : "",
-      countdown,
-    );
+    const areas = severalAreas(s);
+    if (areas) {
+      // Several areas: the whole house in one line, each area in its own card (areas.js).
+      const house = houseLine(s);
+      modeBox.className = `mode mode-${house.mode} mode-house`;
+      modeBox.replaceChildren(...house.children);
+    } else {
+      let { hint, line } = modeWords(s, zones, excluded);
+      if (s.mode === "disarmed" && always.length) hint = "mode.hint.disarmed_excluded";
+      if (s.mode === "triggered" && !hasSiren(s)) hint = "mode.hint.triggered_nosiren";
+      modeBox.className = `mode mode-${s.mode}`;
+      modeBox.replaceChildren(
+        h("p", { id: "mode", "data-mode": s.mode, class: "mode-text" }, t(`mode.${s.mode}`)),
+        h("p", { class: "mode-hint", id: "mode-hint" }, t(hint)),
+        line ? h("p", { class: "mode-zones", id: "mode-zones" }, line) : "",
+        countdown,
+      );
+    }
     excludedBox.replaceChildren(
       excluded.length
         ? h("section", { class: "block excluded-list", "aria-labelledby": "excluded-title" },
@@ -409,6 +424,11 @@ function homeView(root) {
     // Disarm first when armed (what the person at the door needs); the modes to arm, or to
     // switch to, while disarmed or armed (docs/modes.md: one armed mode goes to another).
     const household = HOUSEHOLD.includes(ME.role);
+    if (areas) {
+      actions.replaceChildren(...areaActions(s, { household, openKeypad }));
+      notReady.replaceChildren();
+      return;
+    }
     const canArm = household && (s.mode === "disarmed" || s.mode.startsWith("armed_"));
     actions.replaceChildren(
       household && s.mode !== "disarmed"
@@ -441,6 +461,7 @@ function homeView(root) {
   }
 
   function tick() {
+    tickAreas();
     if (deadline === null) {
       countdown.textContent = "";
       return;

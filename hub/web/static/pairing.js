@@ -76,7 +76,7 @@ function field(id, labelKey, control) {
 }
 
 // ------------------------------------------------------------------ 1. pair a device
-function candidateCard(candidate, { roomsNow, paired }) {
+function candidateCard(candidate, { roomsNow, areasNow, paired }) {
   const id = nextId("cand");
   // The hub's suggested name ("Sensore movimento"), not the model code ("SIM-MOTION"): the model is in the facts.
   const title = candidate.suggested_name || candidate.model || candidate.address;
@@ -154,6 +154,7 @@ function candidateCard(candidate, { roomsNow, paired }) {
   const update = (c) => {
     facts.textContent = [c.suggested_name ? c.model : "", c.driver, c.address, ...radioFacts(c)].filter(Boolean).join(" · ");
     room.setRooms(roomsNow());
+    choice.setAreas(areasNow());
   };
   choice.refresh("", "");
   update(candidate);
@@ -169,6 +170,7 @@ function pairSection(onPaired) {
   const scanButton = h("button", { type: "button", id: "scan", class: "primary", onclick: () => scan() }, t("pair.scan"));
   const cards = new Map();
   let roomNames = []; // the rooms in use, as the hub lists them with the candidates
+  let areaList = []; // the house's areas ({id, name}), likewise
   let scanUntil = 0;
   let poller = null;
 
@@ -185,11 +187,12 @@ function pairSection(onPaired) {
       const answer = await api("GET", "/api/v1/pairing/candidates");
       const items = answer.items;
       roomNames = answer.rooms || [];
+      areaList = answer.areas || [];
       // A bridge that lost its broker: its candidates are what it said last, and nothing can join.
       const down = (answer.warnings || []).map((w) => t("pair.bridge_down", { driver: w.driver }));
       warnings.textContent = down.join(" ");
       warnings.hidden = !down.length;
-      sync(list, cards, items.filter((c) => !c.paired), (c) => c.id, (c) => candidateCard(c, { roomsNow: () => roomNames, paired }));
+      sync(list, cards, items.filter((c) => !c.paired), (c) => c.id, (c) => candidateCard(c, { roomsNow: () => roomNames, areasNow: () => areaList, paired }));
       empty.hidden = cards.size > 0;
     } catch (exc) {
       status.textContent = errorText(exc);

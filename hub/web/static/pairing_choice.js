@@ -1,10 +1,12 @@
 // What the pairing form asks of a new device (issue 17, item 6): the room, chosen among the rooms
 // in use or created on purpose (the hub refuses an unknown room without `new_room`: a typo never
-// makes a room), and for each zone its behaviour, the armed modes that watch it and the chime.
+// makes a room), and for each zone its behaviour, the armed modes that watch it, the chime and,
+// when the house has several areas, the areas it belongs to (the first one unless chosen).
 // The form opens with the hub's proposal (the candidate's, by kind), and follows the proposal
 // for the name and room typed (GET /api/v1/pairing/proposal) until the installer changes a choice.
 import { addTexts, t } from "./i18n.js";
 import { api, debounce, h } from "./ui.js";
+import "./areas.js"; // its texts: "areas.required"
 
 // The armed modes in the order people think of them (alarms.model.ARM_TARGETS: the same four).
 const MODES = ["home", "night", "away", "vacation"];
@@ -28,6 +30,7 @@ addTexts({
     "pc.place.window": "È una finestra: dà l'allarme subito, mai con il ritardo d'ingresso.",
     "pc.place.door": "È una porta: dà l'allarme subito (il ritardo è solo per la porta d'ingresso).",
     "pc.place.front_door": "È la porta d'ingresso: dà il tempo di disinserire entrando.",
+    "pc.areas": "Fa parte delle aree",
   },
   en: {
     "pc.room_none": "No room", "pc.room_new": "New room…", "pc.room_new_name": "What the new room is called",
@@ -42,6 +45,7 @@ addTexts({
     "pc.place.window": "A window: it raises the alarm at once, never after the entry delay.",
     "pc.place.door": "A door: it raises the alarm at once (the delay is for the front door only).",
     "pc.place.front_door": "The front door: it gives you time to disarm when you come in.",
+    "pc.areas": "Belongs to the areas",
   },
 });
 
@@ -83,7 +87,8 @@ export function roomChoice(id, labelKey) {
   return { el, setRooms, value, current, inputs: [select, name] };
 }
 
-// A zone's choices: behaviour (intrusion kinds), modes and chime, pre-filled with the proposal.
+// A zone's choices: behaviour (intrusion kinds), modes and chime, pre-filled with the proposal;
+// the areas (every kind) when the hub lists several, the first one checked.
 export function zoneChoice(id, kindSelect, proposals) {
   const behaviour = h("select", { id: `${id}-behaviour`, onchange: () => { touched = true; } },
     BEHAVIOURS.map((b) => h("option", { value: b }, t(`pc.b.${b}`)))); // short: a phone shows them whole
@@ -98,6 +103,9 @@ export function zoneChoice(id, kindSelect, proposals) {
     MODES.map((m, i) => h("label", { class: "toggle" }, boxes[i], t(`arm.${m}`))),
   );
   const chimeField = h("label", { class: "toggle" }, chime, t("pc.chime"));
+  const areasField = h("fieldset", { class: "plain areas-choice", id: `${id}-areas`, hidden: true });
+  let areaBoxes = [];
+  let areas = [];
   let touched = false; // the installer chose: the proposal no longer overwrites the form
   let proposal = null;
 
@@ -134,9 +142,25 @@ export function zoneChoice(id, kindSelect, proposals) {
     }
   }
 
+  // The areas ({id, name}) the hub lists: checkboxes when there are several (one: nothing shows).
+  function setAreas(list) {
+    if (JSON.stringify(list || []) === JSON.stringify(areas)) return; // unchanged: keep the choice
+    const chosen = new Set(areaBoxes.filter((box) => box.checked).map((box) => box.value));
+    areas = list || [];
+    areaBoxes = areas.map((a, i) => h("input", {
+      type: "checkbox", id: `${id}-area-${a.id}`, value: a.id, checked: chosen.size ? chosen.has(a.id) : i === 0,
+    }));
+    areasField.replaceChildren(h("legend", {}, t("pc.areas")), areas.map((a, i) => h("label", { class: "toggle" }, areaBoxes[i], a.name)));
+    areasField.hidden = areas.length < 2;
+  }
+
   // The zone for the request, or an error text.
   function value() {
     const zone = { kind: kindSelect.value, chime: chime.checked };
+    if (areas.length > 1) {
+      zone.areas = areaBoxes.filter((box) => box.checked).map((box) => box.value);
+      if (!zone.areas.length) return { error: t("areas.required"), focus: areaBoxes[0] };
+    }
     if (!INTRUSION.includes(zone.kind)) return { zone };
     zone.behaviour = behaviour.value;
     zone.modes = MODES.filter((m, i) => boxes[i].checked);
@@ -144,10 +168,11 @@ export function zoneChoice(id, kindSelect, proposals) {
     return { zone };
   }
 
-  const el = h("div", { class: "zone-choice" }, hint, behaviourField, modes, chimeField);
+  const el = h("div", { class: "zone-choice" }, hint, behaviourField, modes, chimeField, areasField);
   return {
     el,
     value,
+    setAreas,
     refresh,
     later: debounce(refresh, 250),
     kindChanged: () => { touched = false; },

@@ -7,9 +7,13 @@
 // while the system is armed, except putting a zone back.
 import { addTexts, t } from "./i18n.js";
 import { HOUSEHOLD, ME, api, debounce, errorText, h, when } from "./ui.js";
+import { areaNames } from "./areas.js";
 
 // Who may change how a zone protects (PATCH /api/v1/zones/{id}: hub/web/zones_api.py).
 const CONFIGURERS = ["owner", "installer"];
+// The house's areas ({id, name}) as the system JSON lists them; zonesView keeps it current. With
+// one area nothing about areas shows.
+let AREAS = [];
 
 addTexts({
   it: {
@@ -55,6 +59,8 @@ addTexts({
     "zcfg.text": "Si cambia solo a impianto disinserito.",
     "zcfg.text_24h": "Questa zona è sempre attiva (24 ore), in ogni modalità e anche a impianto disinserito.",
     "zcfg.modes_legend": "Sorvegliata in modalità",
+    "zcfg.areas_legend": "Fa parte delle aree",
+    "zcfg.areas_help": "Una zona in più aree (un corridoio comune) dà l'allarme solo quando tutte le sue aree sono inserite.",
     "zcfg.behaviour": "Quando dà l'allarme",
     "zcfg.b.instant": "subito", "zcfg.b.entry": "dopo il ritardo di ingresso", "zcfg.b.follower": "subito, o in ritardo dopo un ingresso",
     "zcfg.chime": "Campanello: un bip quando si apre a impianto disinserito",
@@ -109,6 +115,8 @@ addTexts({
     "zcfg.text": "These change only while the system is disarmed.",
     "zcfg.text_24h": "This zone is always active (24 hours), in every mode and while disarmed too.",
     "zcfg.modes_legend": "Watched in the modes",
+    "zcfg.areas_legend": "Belongs to the areas",
+    "zcfg.areas_help": "A zone in several areas (a shared hall) raises the alarm only while all of its areas are armed.",
     "zcfg.behaviour": "When it raises the alarm",
     "zcfg.b.instant": "at once", "zcfg.b.entry": "after the entry delay", "zcfg.b.follower": "at once, or delayed after an entry",
     "zcfg.chime": "Chime: a beep when it opens while disarmed",
@@ -290,6 +298,7 @@ function configRefusal(exc) {
   if (code === "invalid_field:modes") return t("zcfg.modes_required");
   if (code === "invalid_field:watch_days") return t("zcfg.watch_range");
   if (code === "invalid_field:behaviour") return t("zcfg.behaviour_bad");
+  if (code === "invalid_field:areas") return t("areas.required");
   if (code === "system_armed") return t("excl.system_armed");
   if (exc?.status === 403) return t("zcfg.forbidden");
   return errorText(exc);
@@ -310,6 +319,10 @@ export function askConfigure(zone, onSaved = () => {}) {
     value: zone.watch_days ?? 0, "aria-describedby": "cfg-watch-help",
   });
   const lower = (text) => text.charAt(0).toLowerCase() + text.slice(1);
+  // Several areas: which the zone belongs to (a 24-hour zone too: its alarms are its areas').
+  const areas = AREAS.length > 1 ? AREAS : [];
+  const mine = zone.areas?.length ? zone.areas : areas.slice(0, 1).map((a) => a.id);
+  const areaBoxes = areas.map((a) => h("input", { type: "checkbox", id: `cfg-area-${a.id}`, value: a.id, checked: mine.includes(a.id) }));
   const fields = always
     ? []
     : [
@@ -319,6 +332,12 @@ export function askConfigure(zone, onSaved = () => {}) {
         h("label", { for: "cfg-behaviour" }, t("zcfg.behaviour")), behaviour,
         h("label", { class: "toggle" }, chime, t("zcfg.chime")),
       ];
+  if (areas.length) {
+    fields.push(h("fieldset", { class: "plain areas-choice", id: "cfg-areas", "aria-describedby": "cfg-areas-help" },
+      h("legend", {}, t("zcfg.areas_legend")),
+      areas.map((a, i) => h("label", { class: "toggle" }, areaBoxes[i], a.name)),
+      h("p", { class: "muted", id: "cfg-areas-help" }, t("zcfg.areas_help"))));
+  }
   fields.push(
     h("label", { for: "cfg-watch" }, t("zcfg.watch_days")), watch,
     h("p", { class: "muted", id: "cfg-watch-help" }, t("zcfg.watch_help")),
@@ -333,6 +352,10 @@ export function askConfigure(zone, onSaved = () => {}) {
       const days = Number(watch.value);
       if (watch.value === "" || !Number.isInteger(days) || days < 0 || days > MAX_WATCH_DAYS) return t("zcfg.watch_range");
       const body = { watch_days: days };
+      if (areas.length) {
+        body.areas = areas.filter((a, i) => areaBoxes[i].checked).map((a) => a.id);
+        if (!body.areas.length) return t("areas.required");
+      }
       if (!always) {
         body.modes = ARM_MODES.filter((m, i) => boxes[i].checked);
         body.behaviour = behaviour.value;
@@ -356,6 +379,7 @@ function protectionText(zone) {
   if (!always && zone.chime) parts.push(t("zcfg.chime_on"));
   if (zone.watch_days > 0) parts.push(t("zcfg.watch", { n: zone.watch_days }));
   else if (!always && zone.watch_days === 0) parts.push(t("zcfg.watch_off"));
+  if (AREAS.length > 1) parts.push(t("areas.of", { areas: areaNames(zone.areas?.length ? zone.areas : [AREAS[0].id], AREAS).join(", ") }));
   return parts.join(" · ");
 }
 
@@ -439,6 +463,7 @@ export function zonesView(root, system) {
     try {
       const [zones, devices, sys] = await Promise.all([api("GET", "/api/v1/zones"), api("GET", "/api/v1/devices"), api("GET", "/api/v1/system")]);
       mode = sys.mode;
+      AREAS = Array.isArray(sys.areas) ? sys.areas.map(({ id, name }) => ({ id, name })) : [];
       byId = new Map(devices.items.map((d) => [d.id, d]));
       zonesById = new Map(zones.items.map((z) => [z.id, z]));
       const rooms = new Map();
