@@ -23,6 +23,7 @@ addTexts({
     "areas.arm_label": "Inserisci {area} in modalità {mode}",
     "areas.arm_title": "Inserisci {area}",
     "areas.switch_title": "Cambia la modalità di {area}",
+    "areas.arm_in": "Inserisci in modalità", "areas.switch_to": "Passa alla modalità",
     "areas.not_ready": "Non pronta per {modes}: {zones}",
     "areas.ready": "Pronta per l'inserimento",
     "areas.forbidden": "Il tuo codice non vale per quest'area.",
@@ -42,6 +43,7 @@ addTexts({
     "areas.arm_label": "Arm {area} in {mode} mode",
     "areas.arm_title": "Arm {area}",
     "areas.switch_title": "Change the mode of {area}",
+    "areas.arm_in": "Arm in the mode", "areas.switch_to": "Switch to the mode",
     "areas.not_ready": "Not ready for {modes}: {zones}",
     "areas.ready": "Ready to arm",
     "areas.forbidden": "Your code is not valid for this area.",
@@ -118,6 +120,7 @@ function areaCard(area, { household, openKeypad }) {
       ? h("button", { type: "button", class: "primary area-disarm", id: `area-${area.id}-disarm`, onclick: () => openKeypad("disarm", area) },
           t("areas.disarm", { area: area.name }))
       : "",
+    canArm ? h("p", { class: "area-arm-title", "aria-hidden": "true" }, t(area.mode === "disarmed" ? "areas.arm_in" : "areas.switch_to")) : "",
     canArm
       ? h("div", { class: "area-arm", role: "group", "aria-label": t(area.mode === "disarmed" ? "areas.arm_title" : "areas.switch_title", { area: area.name }) },
           modes.map((m) => h("button", {

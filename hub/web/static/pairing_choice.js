@@ -147,10 +147,11 @@ export function zoneChoice(id, kindSelect, proposals) {
     if (JSON.stringify(list || []) === JSON.stringify(areas)) return; // unchanged: keep the choice
     const chosen = new Set(areaBoxes.filter((box) => box.checked).map((box) => box.value));
     areas = list || [];
-    areaBoxes = areas.map((a, i) => h("input", {
+    // One area: no checkbox at all (not even hidden), as if the house had no areas.
+    areaBoxes = (areas.length > 1 ? areas : []).map((a, i) => h("input", {
       type: "checkbox", id: `${id}-area-${a.id}`, value: a.id, checked: chosen.size ? chosen.has(a.id) : i === 0,
     }));
-    areasField.replaceChildren(h("legend", {}, t("pc.areas")), areas.map((a, i) => h("label", { class: "toggle" }, areaBoxes[i], a.name)));
+    areasField.replaceChildren(...(areaBoxes.length ? [h("legend", {}, t("pc.areas")), ...areas.map((a, i) => h("label", { class: "toggle" }, areaBoxes[i], a.name))] : []));
     areasField.hidden = areas.length < 2;
   }
 
