@@ -74,6 +74,17 @@ async def test_two_areas_through_the_api_and_the_cli(two_areas: RunningHub, tmp_
         assert "in Casa, Garage" in r, r
         assert (await api.get(f"/api/v1/zones/{zone_id}"))["areas"] == ["casa", "garage"]
 
+        # on a terminal, without --areas, the CLI asks which (the first area offered)
+        await cli.json("pair", "remove", "simulated-sim-window-2")
+        code, out = await asyncio.to_thread(
+            cli.terminal,
+            "pair", "add", WINDOW, "--name", "Finestra box", "--room", "",
+            answers=[("Areas: casa (Casa), garage (Garage). In which [casa]", "garage"), ("Keep it?", "y")],
+        )  # fmt: skip
+        assert code == 0, out
+        assert "in Garage)" in out, out
+        assert (await api.get("/api/v1/zones/simulated-sim-window-2"))["areas"] == ["garage"]
+
 
 async def cli_text(cli: Cli, *args: str) -> str:
     r = await asyncio.to_thread(cli.run, *args)
