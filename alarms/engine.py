@@ -122,6 +122,19 @@ from typing import Literal
 import msgspec
 
 from alarms import output_rules
+from alarms.areas import (
+    ARMED_MODE,
+    ARMED_MODES,
+    ARMING,
+    ARMING_MODES,
+    AreaRun,
+    armed_like,
+    house_of,
+    led_for,
+    load_areas,
+    others_watch,
+    zone_areas,
+)
 from alarms.errors import AlarmsError
 from alarms.model import (
     ARM_TARGETS,
@@ -141,6 +154,7 @@ from alarms.model import (
     AnomalyRaised,
     AnyEffect,
     AnyEvent,
+    AreaState,
     ArmRefused,
     ArmRequest,
     ArmTarget,
@@ -155,6 +169,7 @@ from alarms.model import (
     IncidentKind,
     IncidentOpened,
     Led,
+    LedPattern,
     LogEvent,
     Mode,
     ModeChanged,
@@ -191,6 +206,10 @@ from alarms.model import (
 from alarms.output_rules import OutputRules
 
 __all__ = [
+    "ARMED_MODE",
+    "ARMED_MODES",
+    "ARMING",
+    "ARMING_MODES",
     "MODE_TRANSITIONS",
     "EngineError",
     "handle",
@@ -224,26 +243,12 @@ Trigger = Literal[
 # "armed" stands for armed_<target>: the armed mode we came from or are going to.
 ARMED: Literal["armed"] = "armed"
 
-ARMING: dict[ArmTarget, Mode] = {
-    "home": "arming_home",
-    "away": "arming_away",
-    "night": "arming_night",
-    "vacation": "arming_vacation",
-}
-ARMED_MODE: dict[ArmTarget, Mode] = {
-    "home": "armed_home",
-    "away": "armed_away",
-    "night": "armed_night",
-    "vacation": "armed_vacation",
-}
 ARM_TRIGGER: dict[ArmTarget, Trigger] = {
     "home": "arm_home",
     "away": "arm_away",
     "night": "arm_night",
     "vacation": "arm_vacation",
 }
-ARMING_MODES: frozenset[Mode] = frozenset(ARMING.values())
-ARMED_MODES: frozenset[Mode] = frozenset(ARMED_MODE.values())
 
 
 def _mode_table() -> dict[Mode, dict[Trigger, Mode | Literal["armed"]]]:
@@ -367,6 +372,7 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
             run.output_failed(event, now)
         case Configure():
             run.settings = event.settings
+            run.sync_areas()
             run.emit(LogEvent(kind="settings_changed"))
         case _:
             raise EngineError(f"not an engine input: {event!r} (mode {state.mode})")
@@ -375,13 +381,18 @@ def handle(state: State, event: AnyEvent, now: float) -> Step:
 
 def next_deadline(state: State) -> float | None:
     """The earliest time at which a Tick must be fed, or None when nothing is waiting."""
-    return _next_deadline(state.deadline, state.zones, state.anomalies, state.settings, state.walk_test, state.outputs)
+    running = [a.deadline for a in state.areas.values() if a.deadline is not None]
+    deadline = (min(running) if running else None) if state.areas else state.deadline
+    return _next_deadline(deadline, state.zones, state.anomalies, state.settings, state.walk_test, state.outputs)
 
 
-def readiness(state: State, target: ArmTarget) -> list[tuple[str, str]]:
-    """(zone id, reason) for every armed-in-`target` zone that is open, offline or tampered, then
-    (output id, "siren_offline") for every siren whose device is offline."""
-    return _not_ready(state.zones, target) + output_rules.not_ready(state.outputs)
+def readiness(state: State, target: ArmTarget, areas: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """(zone id, reason) for every zone that arming `areas` (None: every area) in `target` would
+    watch and that is open, offline or tampered, then (output id, "siren_offline") for every
+    siren whose device is offline."""
+    runs = load_areas(state)
+    wanted = [a for a in runs if areas is None or a in areas]
+    return _not_ready(state.zones, target, wanted, runs) + output_rules.not_ready(state.outputs)
 
 
 def replay(events: Iterable[tuple[AnyEvent, float]], state: State | None = None) -> State:
@@ -416,10 +427,19 @@ def _isolation_allowed(zone: Zone, hours: float | None) -> bool:
     return hours is not None and 0 < hours <= limit
 
 
-def _not_ready(zones: dict[str, Zone], target: ArmTarget) -> list[tuple[str, str]]:
+def _not_ready(
+    zones: dict[str, Zone], target: ArmTarget, arming: list[str], areas: dict[str, AreaRun]
+) -> list[tuple[str, str]]:
+    """The zones of the areas being armed that the arm would watch: in one of those areas, in
+    `target`, and every other area of the zone armed in a mode that watches it or armed with them."""
+    known = list(areas)
     out: list[tuple[str, str]] = []
     for zone in zones.values():
-        if not _armed_in(zone, target):
+        mine = zone_areas(zone, known)
+        if not _armed_in(zone, target) or not any(a in arming for a in mine):
+            continue
+        others = [areas[a] for a in mine if a not in arming]
+        if not all(armed_like(o.mode) and o.target is not None and o.target in zone.modes for o in others):
             continue
         if zone.active:
             out.append((zone.id, "open"))
@@ -501,12 +521,10 @@ class _Run:
 
     def __init__(self, state: State) -> None:
         self.settings = state.settings
-        self.mode: Mode = state.mode
-        self.target: ArmTarget | None = state.target
-        self.deadline = state.deadline
-        self.entry_zone = state.entry_zone
-        self.entry_activations: list[Activation] = list(state.entry_activations)
-        self.armed_by = state.armed_by
+        # Each area's intrusion machine; the methods of the mode machine below work on `cur`,
+        # the area in focus (the first one unless a step focuses another: alarms/areas.py).
+        self.areas: dict[str, AreaRun] = load_areas(state)
+        self.cur: AreaRun = next(iter(self.areas.values()))
         self.zones = dict(state.zones)
         self.incidents = dict(state.incidents)
         self.anomalies = dict(state.anomalies)
@@ -515,15 +533,124 @@ class _Run:
         self.effects: list[AnyEffect] = []
         self.out = OutputRules(state.outputs, self.emit)
 
+    # The area in focus's machine, under the names the single-area engine used.
+    @property
+    def mode(self) -> Mode:
+        return self.cur.mode
+
+    @mode.setter
+    def mode(self, value: Mode) -> None:
+        self.cur.mode = value
+
+    @property
+    def target(self) -> ArmTarget | None:
+        return self.cur.target
+
+    @target.setter
+    def target(self, value: ArmTarget | None) -> None:
+        self.cur.target = value
+
+    @property
+    def deadline(self) -> float | None:
+        return self.cur.deadline
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self.cur.deadline = value
+
+    @property
+    def entry_zone(self) -> str | None:
+        return self.cur.entry_zone
+
+    @entry_zone.setter
+    def entry_zone(self, value: str | None) -> None:
+        self.cur.entry_zone = value
+
+    @property
+    def entry_activations(self) -> list[Activation]:
+        return self.cur.entry_activations
+
+    @entry_activations.setter
+    def entry_activations(self, value: list[Activation]) -> None:
+        self.cur.entry_activations = value
+
+    @property
+    def armed_by(self) -> str | None:
+        return self.cur.armed_by
+
+    @armed_by.setter
+    def armed_by(self, value: str | None) -> None:
+        self.cur.armed_by = value
+
+    @property
+    def several(self) -> bool:
+        return len(self.areas) > 1
+
+    def focus(self, area_id: str) -> AreaRun:
+        self.cur = self.areas[area_id]
+        return self.cur
+
+    def tag(self) -> str | None:
+        """The area in focus, for effects: None when the house is one area (as before areas)."""
+        return self.cur.id if self.several else None
+
+    def led(self, pattern: LedPattern) -> Led:
+        """The LED shows the whole house: with several areas, the most urgent one's pattern."""
+        return Led(pattern=led_for(list(self.areas.values())) if self.several else pattern)
+
+    def known_areas(self) -> list[str]:
+        return list(self.areas)
+
+    def areas_of(self, zone: Zone) -> list[str]:
+        return zone_areas(zone, self.known_areas())
+
+    def zone_disarmed(self, zone: Zone) -> bool:
+        return all(self.areas[a].mode == "disarmed" for a in self.areas_of(zone))
+
+    def house_disarmed(self) -> bool:
+        return all(a.mode == "disarmed" for a in self.areas.values())
+
+    def watched_here(self, zone: Zone) -> bool:
+        """An intrusion zone the area in focus watches: in its target mode, in this area, and
+        with every other area of the zone armed in a mode that watches it."""
+        return (
+            self.cur.id in self.areas_of(zone)
+            and _armed_in(zone, self.target)
+            and others_watch(zone, self.cur.id, self.areas, self.known_areas())
+        )
+
+    def requested(self, wanted: tuple[str, ...] | None) -> list[str]:
+        """The areas a request names, in the configured order (None: every area)."""
+        return [a for a in self.areas if wanted is None or a in wanted]
+
+    def sync_areas(self) -> None:
+        """A new `[[areas]]` list: new areas start disarmed, removed ones are forgotten."""
+        ids = [a.id for a in self.settings.areas] or ["casa"]
+        kept = {i: self.areas[i] for i in ids if i in self.areas}
+        if not kept and self.areas:
+            # The one area was renamed: the house keeps its machine.
+            first = next(iter(self.areas.values()))
+            first.id = ids[0]
+            kept = {ids[0]: first}
+        self.areas = {i: kept.get(i) or AreaRun(i, AreaState()) for i in ids}
+        self.cur = next(iter(self.areas.values()))
+
+    def mode_due(self) -> tuple[float, str] | None:
+        """The earliest running delay of any area, with its area (the first on a tie)."""
+        found = [(a.deadline, a.id) for a in self.areas.values() if a.deadline is not None]
+        return min(found, key=lambda d: d[0]) if found else None
+
     def freeze(self) -> State:
+        house = house_of(list(self.areas.values()))
         return State(
             settings=self.settings,
-            mode=self.mode,
-            target=self.target,
-            deadline=self.deadline,
-            entry_zone=self.entry_zone,
-            entry_activations=tuple(self.entry_activations),
-            armed_by=self.armed_by,
+            mode=house.mode,
+            target=house.target,
+            deadline=house.deadline,
+            entry_zone=house.entry_zone,
+            entry_activations=tuple(house.entry_activations),
+            armed_by=house.armed_by,
+            areas={i: a.freeze() for i, a in self.areas.items()} if self.several else {},
             zones=self.zones,
             incidents=self.incidents,
             anomalies=self.anomalies,
@@ -533,8 +660,9 @@ class _Run:
         )
 
     def shift_clock(self, delta: float) -> None:
-        if self.deadline is not None:
-            self.deadline += delta
+        for area in self.areas.values():
+            if area.deadline is not None:
+                area.deadline += delta
         if self.walk_test is not None:
             self.walk_test = msgspec.structs.replace(self.walk_test, ends_at=self.walk_test.ends_at + delta)
         for zone_id, zone in list(self.zones.items()):
@@ -586,15 +714,15 @@ class _Run:
         old = self.mode
         self.mode = new
         self.deadline = deadline
-        self.emit(ModeChanged(old=old, new=new, by=by, deadline=deadline))
+        self.emit(ModeChanged(old=old, new=new, by=by, deadline=deadline, area=self.tag()))
         return new
 
     def arrived_armed(self, target: ArmTarget, by: str | None) -> None:
         """Entry actions of armed_* reached by arming (not by the end of the siren)."""
         self.emit(
-            Report(code="close_stay" if target in STAY_TARGETS else "close", user=by),
-            Notify(subject="event", event=ARMED_MODE[target], by=by),
-            Led(pattern="armed"),
+            Report(code="close_stay" if target in STAY_TARGETS else "close", user=by, area=self.tag()),
+            Notify(subject="event", event=ARMED_MODE[target], by=by, area=self.tag()),
+            self.led("armed"),
         )
         self.out.squawk("squawk_armed", "armed", by)
 
@@ -604,28 +732,41 @@ class _Run:
         self.entry_zone = None
         self.entry_activations = []
         for zone in sorted(self.zones.values(), key=lambda z: z.id):
+            # A zone's armed period ends with the last of its areas; the whole house disarmed
+            # ends every one (a zone that changed areas meanwhile included).
+            mine = self.cur.id in self.areas_of(zone) and self.zone_disarmed(zone)
+            if not (mine or self.house_disarmed()):
+                continue
             intrusion = zone.behaviour != "24h"
             if zone.trips or (intrusion and zone.alarmed):
                 self.update_zone(zone.id, trips=0, alarmed=zone.alarmed and not intrusion)
             if zone.excluded is not None and zone.excluded.how != "isolate":
                 self.include(zone.id, by=None, why="disarm", now=now)
-        self.emit(Led(pattern="ok"))
+        self.emit(self.led("ok"))
 
     # ----------------------------------------------------------------- time
 
     def fire_due(self, now: float) -> None:
         for _ in range(_MAX_FIRINGS):
+            mode_due = self.mode_due()
             due = _next_deadline(
-                self.deadline, self.zones, self.anomalies, self.settings, self.walk_test, self.out.outputs
+                mode_due[0] if mode_due else None,
+                self.zones,
+                self.anomalies,
+                self.settings,
+                self.walk_test,
+                self.out.outputs,
             )
             if due is None or due > now:
                 return
-            if self.deadline is not None and self.deadline <= due:
-                self.fire_mode_deadline(self.deadline)
+            if mode_due is not None and mode_due[0] <= due:
+                self.focus(mode_due[1])
+                self.fire_mode_deadline(mode_due[0])
             elif (end := output_rules.earliest_end(self.out.outputs)) is not None and end[0] <= due:
                 # A sound (or a relay, a valve test) ends; within an alarm's siren time a siren
                 # that sounded something else goes back to the burglar pattern.
-                self.out.end(end[1], end[0], resume_until=self.deadline if self.mode == "triggered" else None)
+                house = house_of(list(self.areas.values()))
+                self.out.end(end[1], end[0], resume_until=house.deadline if house.mode == "triggered" else None)
             elif self.walk_test is not None and self.walk_test.ends_at <= due:
                 self.end_walk_test(by=None)
             elif (ends := _isolation_ends(self.zones)) and ends[0][0] <= due:
@@ -644,7 +785,7 @@ class _Run:
             self.trigger("entry_delay_over", self.entry_activations, at)
         elif self.mode == "triggered":
             self.move("siren_over")
-            self.emit(Siren(on=False), Led(pattern="armed"))
+            self.emit(Siren(on=False), self.led("armed"))
         else:
             raise EngineError(f"deadline {at} set in mode {self.mode!r}, which has no delay")
 
@@ -652,7 +793,7 @@ class _Run:
         target = self.target
         if target is None:
             raise EngineError(f"exit delay over in {self.mode!r} without a target")
-        open_zones = [z for z in sorted(self.zones.values(), key=lambda z: z.id) if z.active and _armed_in(z, target)]
+        open_zones = [z for z in sorted(self.zones.values(), key=lambda z: z.id) if z.active and self.watched_here(z)]
         instant = [z for z in open_zones if z.behaviour == "instant"]
         if instant:
             self.arm_failed(instant[0], at)
@@ -672,16 +813,21 @@ class _Run:
     # ----------------------------------------------------------------- arming
 
     def arm(self, event: ArmRequest, now: float) -> None:
+        wanted = self.requested(event.areas)
         if self.walk_test is not None:
             self.emit(ArmRefused(reason="walk_test"))
             return
-        if self.mode in ("pending", "triggered"):
+        if not wanted:
+            self.emit(ArmRefused(reason="unknown_area"))
+            return
+        if any(self.areas[a].mode in ("pending", "triggered") for a in wanted):
             self.emit(ArmRefused(reason="alarm_active"))
             return
-        if self.mode in (ARMING[event.mode], ARMED_MODE[event.mode]):
+        todo = [a for a in wanted if self.areas[a].mode not in (ARMING[event.mode], ARMED_MODE[event.mode])]
+        if not todo:
             self.emit(LogEvent(kind="arm_noop", by=event.by, detail=event.mode))
             return
-        not_ready = _not_ready(self.zones, event.mode)
+        not_ready = _not_ready(self.zones, event.mode, todo, self.areas)
         sirens = output_rules.not_ready(self.out.outputs)
         if (not_ready or sirens) and not event.force:
             self.emit(ArmRefused(reason="not_ready", not_ready=tuple(not_ready + sirens)))
@@ -696,13 +842,19 @@ class _Run:
                 reasons[zone_id] = reason
         for zone_id, reason in reasons.items():
             self.exclude(zone_id, Exclusion(how="open_at_arming", by=event.by, reason=reason))
+        for area_id in todo:
+            self.focus(area_id)
+            self.arm_area(event, now)
+
+    def arm_area(self, event: ArmRequest, now: float) -> None:
+        """Arm the area in focus (readiness already checked for the whole request)."""
         self.target = event.mode
         self.armed_by = event.by
         trigger = ARM_TRIGGER[event.mode]
-        exit_delay = self.settings.exit_delay_for(event.mode)
+        exit_delay = self.settings.exit_delay_for(event.mode, self.cur.id)
         if exit_delay > 0:
             self.move(trigger, by=event.by, deadline=now + exit_delay)
-            self.emit(Led(pattern="arming"))
+            self.emit(self.led("arming"))
         else:
             self.lookup(trigger)  # special case: a zero exit delay skips arming_*
             self.set_mode(ARMED_MODE[event.mode], by=event.by, deadline=None)
@@ -718,33 +870,47 @@ class _Run:
         self.to_disarmed(now)
 
     def disarm(self, event: DisarmRequest, now: float) -> None:
-        # Every sound stops, in every mode (a fire siren is silenced with the code too). A duress
-        # disarm does exactly what a normal one does here: anything else would give it away.
-        self.out.silence(event.by)
-        if self.mode == "disarmed":
+        wanted = self.requested(event.areas)
+        # Every sound stops, in every mode (a fire siren is silenced with the code too), unless an
+        # area this disarm leaves armed is in its alarm. A duress disarm does exactly what a normal
+        # one does here: anything else would give it away.
+        if not wanted:
+            self.emit(LogEvent(kind="unknown_area", by=event.by, detail=",".join(event.areas or ())))
+        elif not any(a.mode == "triggered" for a in self.areas.values() if a.id not in wanted):
+            self.out.silence(event.by)
+        if wanted and all(self.areas[a].mode == "disarmed" for a in wanted):
             self.emit(LogEvent(kind="disarm_noop", by=event.by))
-        else:
-            was_triggered = self.mode == "triggered"
-            stay = self.target in STAY_TARGETS
-            self.move("disarm", by=event.by)
-            if was_triggered:
-                self.emit(Siren(on=False))
-            self.out.squawk("squawk_disarmed", "disarmed", event.by)
-            self.to_disarmed(now)
-            self.emit(
-                Report(code="open_stay" if stay else "open", user=event.by),
-                Notify(subject="event", event="disarmed", by=event.by),
-            )
-            for incident in list(self.incidents.values()):
-                recent = now - incident.opened_at <= self.settings.abort_window
-                if incident.kind == "intrusion" and incident.state == "active" and recent:
-                    self.close_incident(incident, "cancelled", now, event.by)
-                    self.emit(Report(code="cancel", incident=incident.id, user=event.by))
+        for area_id in wanted:
+            if self.focus(area_id).mode != "disarmed":
+                self.disarm_area(event, now)
         if event.duress:
             # Silent on purpose: no Notify, no LogEvent. Only the centre may know.
-            incident = Incident(id=self.new_id("inc"), kind="duress", state="active", opened_at=now)
+            area = wanted[0] if self.several and wanted else None
+            incident = Incident(id=self.new_id("inc"), kind="duress", state="active", opened_at=now, area=area)
             self.incidents[incident.id] = incident
-            self.emit(IncidentOpened(incident=incident), Report(code="duress", user=event.by, incident=incident.id))
+            self.emit(
+                IncidentOpened(incident=incident),
+                Report(code="duress", user=event.by, incident=incident.id, area=area),
+            )
+
+    def disarm_area(self, event: DisarmRequest, now: float) -> None:
+        was_triggered = self.mode == "triggered"
+        stay = self.target in STAY_TARGETS
+        self.move("disarm", by=event.by)
+        if was_triggered:
+            self.emit(Siren(on=False))
+        self.out.squawk("squawk_disarmed", "disarmed", event.by)
+        self.to_disarmed(now)
+        self.emit(
+            Report(code="open_stay" if stay else "open", user=event.by, area=self.tag()),
+            Notify(subject="event", event="disarmed", by=event.by, area=self.tag()),
+        )
+        for incident in list(self.incidents.values()):
+            recent = now - incident.opened_at <= self.settings.abort_window
+            mine = incident.area == self.tag()
+            if incident.kind == "intrusion" and incident.state == "active" and recent and mine:
+                self.close_incident(incident, "cancelled", now, event.by)
+                self.emit(Report(code="cancel", incident=incident.id, user=event.by, area=self.tag()))
 
     # ----------------------------------------------------------------- zones
 
@@ -756,7 +922,7 @@ class _Run:
         zone = self.update_zone(event.zone, active=event.active, changed_at=now)
         if (quiet := self.find_anomaly("sensor_inactive", zone.device, zone.id)) is not None:
             self.clear_anomaly(quiet, now, zone=zone.id)  # it spoke: the sensor is alive
-        if event.active and not was_active and zone.chime and self.mode == "disarmed" and self.walk_test is None:
+        if event.active and not was_active and zone.chime and self.zone_disarmed(zone) and self.walk_test is None:
             self.out.chime()
         if not event.active:
             if zone.alarmed:
@@ -771,17 +937,26 @@ class _Run:
             return
         if zone.behaviour == "24h":
             self.update_zone(zone.id, alarmed=True)
-            self.raise_incident(INCIDENT_FOR_ZONE[zone.kind], [Activation(zone=zone.id, at=now)], now)
+            self.raise_incident(
+                INCIDENT_FOR_ZONE[zone.kind], [Activation(zone=zone.id, at=now)], now, self.home_of(zone)
+            )
             return
-        self.intrusion_opened(zone, now)
+        for area_id in self.areas_of(zone):
+            self.focus(area_id)
+            self.intrusion_opened(self.zones[zone.id], now)
 
     def restore(self, zone: Zone) -> None:
         self.update_zone(zone.id, alarmed=False)
         code = REPORT_FOR_INCIDENT[INCIDENT_FOR_ZONE[zone.kind]]
         self.emit(Report(code=code, restore=True, zone=zone.id), LogEvent(kind="zone_restored", zone=zone.id))
 
+    def home_of(self, zone: Zone) -> str | None:
+        """The area whose incidents a zone's 24h alarm or tamper joins: its first (None: one area)."""
+        return self.areas_of(zone)[0] if self.several else None
+
     def intrusion_opened(self, zone: Zone, now: float) -> None:
-        if not _armed_in(zone, self.target) or self.mode == "disarmed":
+        """An intrusion zone opened: what the area in focus does with it."""
+        if self.mode == "disarmed" or not self.watched_here(zone):
             return
         if self.mode in ARMING_MODES:
             if zone.behaviour == "instant":
@@ -805,7 +980,10 @@ class _Run:
             self.intrusion_alarm([activation], now)
 
     def start_entry_delay(self, zone: Zone, at: float) -> None:
-        entry_delay = self.settings.entry_delay if self.target is None else self.settings.entry_delay_for(self.target)
+        target = self.target
+        entry_delay = (
+            self.settings.entry_delay if target is None else self.settings.entry_delay_for(target, self.cur.id)
+        )
         self.move("entry_opened", deadline=at + entry_delay)
         self.entry_zone = zone.id
 
@@ -813,7 +991,7 @@ class _Run:
         self.move(trigger, deadline=at + self.settings.siren_time)
         self.entry_zone = None
         self.entry_activations = []
-        self.emit(Siren(on=True), Led(pattern="alarm"))
+        self.emit(Siren(on=True), self.led("alarm"))
         self.out.sound("intrusion", at, self.settings.siren_time)
         self.intrusion_alarm(activations, at)
 
@@ -834,24 +1012,32 @@ class _Run:
                 self.update_zone(zone.id, trips=zone.trips + 1, alarmed=zone.active)
             counted.append(activation)
         if counted:
-            self.raise_incident("intrusion", counted, at)
+            self.raise_incident("intrusion", counted, at, self.tag())
         for activation in counted:
             # A zone that closed again during the entry delay is restored at once, so
             # that the centre never keeps a zone in alarm that nobody will restore.
             zone = self.zones.get(activation.zone)
             if zone is not None and not zone.active:
-                self.emit(Report(code="burglary", restore=True, zone=zone.id))
+                self.emit(Report(code="burglary", restore=True, zone=zone.id, area=self.tag()))
 
     # ----------------------------------------------------------------- incidents
 
-    def raise_incident(self, kind: IncidentKind, activations: list[Activation], at: float) -> None:
-        """Open an incident of `kind`, or add the activations to the open one."""
+    def raise_incident(
+        self, kind: IncidentKind, activations: list[Activation], at: float, area: str | None = None
+    ) -> None:
+        """Open an incident of `kind` in `area` (None: the house of one area), or add the
+        activations to the open one there."""
         code = REPORT_FOR_INCIDENT[kind]
         first_zone = activations[0].zone
-        incident = next((i for i in self.incidents.values() if i.kind == kind), None)
+        incident = next((i for i in self.incidents.values() if i.kind == kind and i.area == area), None)
         if incident is None:
             incident = Incident(
-                id=self.new_id("inc"), kind=kind, state="active", opened_at=at, activations=tuple(activations)
+                id=self.new_id("inc"),
+                kind=kind,
+                state="active",
+                opened_at=at,
+                activations=tuple(activations),
+                area=area,
             )
             self.incidents[incident.id] = incident
             self.emit(
@@ -864,7 +1050,7 @@ class _Run:
                 self.emit(ActivationAdded(incident=incident, zone=activation.zone))
             self.emit(Notify(subject="incident_update", incident=incident.id, zone=first_zone))
         for activation in activations:
-            self.emit(Report(code=code, zone=activation.zone, incident=incident.id))
+            self.emit(Report(code=code, zone=activation.zone, incident=incident.id, area=area))
         if kind == "intrusion":
             self.check_confirmation(incident)
         else:
@@ -1012,7 +1198,7 @@ class _Run:
                 elif was_tampered and not tested_now:
                     self.emit(Report(code="tamper", restore=True, zone=first))
             elif event.tamper and not was_tampered:
-                self.raise_incident("tamper", [Activation(zone=first, at=now)], now)
+                self.raise_incident("tamper", [Activation(zone=first, at=now)], now, self.home_of(self.zones[first]))
             elif not event.tamper and was_tampered:
                 self.emit(Report(code="tamper", restore=True, zone=first))
 
@@ -1054,7 +1240,7 @@ class _Run:
             self.emit(LogEvent(kind="unknown_zone", zone=event.zone, by=event.by))
             return
         refusal = None
-        if self.mode != "disarmed":
+        if not self.zone_disarmed(zone):
             refusal = "not_disarmed"
         elif event.how == "inhibit" and zone.behaviour == "24h":
             refusal = "24h_zone"  # a smoke or water zone is only ever isolated, with an end
@@ -1102,7 +1288,7 @@ class _Run:
 
     def start_walk_test(self, event: WalkTestStart, now: float) -> None:
         refusal = "walk_test_active" if self.walk_test is not None else None
-        if refusal is None and self.mode != "disarmed":
+        if refusal is None and not self.house_disarmed():
             refusal = "not_disarmed"
         if refusal is not None:
             self.emit(LogEvent(kind="walk_test_refused", by=event.by, detail=refusal))
@@ -1178,6 +1364,7 @@ class _Run:
             chime=event.chime,
             watch_days=DEFAULT_WATCH_DAYS[event.kind] if event.watch_days is None else event.watch_days,
             changed_at=now,
+            areas=tuple(dict.fromkeys(event.areas)),
         )
         if old is None or old.device != event.device:
             # A new device's health starts as healthy: the old one's says nothing about it.
@@ -1290,7 +1477,7 @@ class _Run:
         if output is None:
             return
         refusal = None
-        if self.mode != "disarmed":
+        if not self.house_disarmed():
             refusal = "not_disarmed"
         elif output_rules.is_sounding(output):
             refusal = "sounding"

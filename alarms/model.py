@@ -147,6 +147,20 @@ class ModeDelays(Struct, frozen=True):
     entry_delay: Seconds | None = None
 
 
+AreaId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+DEFAULT_AREA = "casa"
+
+
+class AreaConfig(Struct, frozen=True):
+    """One area (partition) of the house (`[[areas]]`): armed and disarmed on its own, with its own
+    delays (None: the common ones) and its own incidents."""
+
+    id: AreaId
+    name: str
+    exit_delay: Seconds | None = None
+    entry_delay: Seconds | None = None
+
+
 class AlarmSettings(Struct, frozen=True):
     """The `[alarm]` and `[escalation]` timings, in seconds (config/casahub.toml, `[alarm]` and `[escalation]`)."""
 
@@ -161,14 +175,25 @@ class AlarmSettings(Struct, frozen=True):
     # a panic alarm is silent, so an intruder does not know help was called.
     panic_audible: bool = False
     modes: dict[ArmTarget, ModeDelays] = {}
+    # The areas, in the order the centre numbers them (area n is DC-09 partition n). One area
+    # is the whole house: nothing about areas shows until a second one is configured.
+    areas: tuple[AreaConfig, ...] = (AreaConfig(id=DEFAULT_AREA, name="Casa"),)
 
-    def exit_delay_for(self, target: ArmTarget) -> float:
-        own = self.modes.get(target)
-        return own.exit_delay if own is not None and own.exit_delay is not None else self.exit_delay
+    def area(self, area_id: str | None) -> AreaConfig | None:
+        return next((a for a in self.areas if a.id == area_id), None)
 
-    def entry_delay_for(self, target: ArmTarget) -> float:
-        own = self.modes.get(target)
-        return own.entry_delay if own is not None and own.entry_delay is not None else self.entry_delay
+    def exit_delay_for(self, target: ArmTarget, area: str | None = None) -> float:
+        """The mode's own delay, else the area's, else the common one."""
+        own, place = self.modes.get(target), self.area(area)
+        if own is not None and own.exit_delay is not None:
+            return own.exit_delay
+        return place.exit_delay if place is not None and place.exit_delay is not None else self.exit_delay
+
+    def entry_delay_for(self, target: ArmTarget, area: str | None = None) -> float:
+        own, place = self.modes.get(target), self.area(area)
+        if own is not None and own.entry_delay is not None:
+            return own.entry_delay
+        return place.entry_delay if place is not None and place.entry_delay is not None else self.entry_delay
 
 
 # --------------------------------------------------------------------------- state
@@ -214,6 +239,9 @@ class Zone(Struct, frozen=True):
     chime: bool = False  # opening while disarmed makes the sirens with `chime` beep (a door chime)
     # Sensor watch: `sensor_inactive` when the zone has not changed for this many days (0: off).
     watch_days: WatchDays = 0
+    # The areas it belongs to; () is the first area. A zone in several (a shared hall) is armed
+    # only while every one of them is armed in a mode that watches it.
+    areas: tuple[str, ...] = ()
     changed_at: float | None = None  # its last report; None: the watch starts at the next input
 
     @property
@@ -267,6 +295,7 @@ class Incident(Struct, frozen=True):
     activations: tuple[Activation, ...] = ()
     closed_at: float | None = None
     by: str | None = None  # who acknowledged / resolved / cancelled
+    area: str | None = None  # the area it belongs to when the house has several (None: one area)
 
 
 class Anomaly(Struct, frozen=True):
@@ -288,8 +317,23 @@ class WalkTest(Struct, frozen=True):
     tested: tuple[str, ...] = ()  # zone ids opened during this walk test, in order
 
 
+class AreaState(Struct, frozen=True):
+    """One area's intrusion machine (alarms/engine.py): its mode, delays and entry."""
+
+    mode: Mode = "disarmed"
+    target: ArmTarget | None = None
+    deadline: float | None = None
+    entry_zone: str | None = None
+    entry_activations: tuple[Activation, ...] = ()
+    armed_by: str | None = None
+
+
 class State(Struct, frozen=True):
-    """Everything the engine needs; the shell stores it as a snapshot after every step."""
+    """Everything the engine needs; the shell stores it as a snapshot after every step.
+
+    `mode` ... `armed_by` are the whole house: with one area, that area's machine; with several,
+    the most urgent area's (triggered, then pending, arming, armed, disarmed). `areas` holds each
+    area's own (empty in a snapshot from before areas: the one area is the house)."""
 
     settings: AlarmSettings = AlarmSettings()
     mode: Mode = "disarmed"
@@ -306,6 +350,7 @@ class State(Struct, frozen=True):
     next_id: int = 1  # ids are made from this counter so that replay gives the same ids
     walk_test: WalkTest | None = None
     outputs: dict[str, Output] = {}
+    areas: dict[str, AreaState] = {}
 
 
 # --------------------------------------------------------------------------- inputs (events)
@@ -336,6 +381,7 @@ class ZoneUpsert(Event, frozen=True, tag="zone_upsert"):
     by: str | None = None
     chime: bool = False
     watch_days: WatchDays | None = None  # None: DEFAULT_WATCH_DAYS of the kind; 0: not watched
+    areas: tuple[str, ...] = ()  # () : the first area
 
 
 def zone_upsert_of(zone: Zone, by: str | None, **changes: object) -> ZoneUpsert:
@@ -351,6 +397,7 @@ def zone_upsert_of(zone: Zone, by: str | None, **changes: object) -> ZoneUpsert:
         "room": zone.room,
         "chime": zone.chime,
         "watch_days": zone.watch_days,
+        "areas": zone.areas,
     }
     config.update(changes)
     return ZoneUpsert(by=by, **config)  # type: ignore[arg-type]
@@ -399,11 +446,13 @@ class ArmRequest(Event, frozen=True, tag="arm_request"):
     mode: ArmTarget
     by: str
     force: bool = False
+    areas: tuple[str, ...] | None = None  # None: every area
 
 
 class DisarmRequest(Event, frozen=True, tag="disarm_request"):
     by: str
     duress: bool = False  # the shell found a duress code: disarm normally, raise a silent duress incident
+    areas: tuple[str, ...] | None = None  # None: every area
 
 
 class Ack(Event, frozen=True, tag="ack"):
@@ -545,12 +594,13 @@ class ModeChanged(Effect, frozen=True, tag="mode_changed"):
     new: Mode
     by: str | None = None
     deadline: float | None = None
+    area: str | None = None  # whose mode, when the house has several areas
 
 
 class ArmRefused(Effect, frozen=True, tag="arm_refused"):
     """Arming refused: `not_ready` lists (zone id, reason) or `reason` says why."""
 
-    reason: Literal["not_ready", "alarm_active", "walk_test"]
+    reason: Literal["not_ready", "alarm_active", "walk_test", "unknown_area"]
     not_ready: tuple[tuple[str, str], ...] = ()
 
 
@@ -591,6 +641,7 @@ class Notify(Effect, frozen=True, tag="notify"):
     by: str | None = None
     detail: str | None = None  # zone_excluded: how; zone_included: why it ended (closed, expired, disarm, user)
     output: str | None = None  # valve_closed, valve_opened: the output's id
+    area: str | None = None  # armed_*, disarmed, arm_failed: which area, when the house has several
 
 
 ReportCode = Literal[
@@ -624,6 +675,7 @@ class Report(Effect, frozen=True, tag="report"):
     zone: str | None = None
     incident: str | None = None
     user: str | None = None
+    area: str | None = None  # the area (DC-09 partition) when the house has several; None: the first
 
 
 class Siren(Effect, frozen=True, tag="siren"):

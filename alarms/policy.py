@@ -404,6 +404,8 @@ def _event_params(n: Notify, state: State, incident: Incident | None) -> dict[st
         params["incident_kind"] = incident.kind
     if n.by is not None:
         params["user"] = n.by
+    if n.area is not None and (area := state.settings.area(n.area)) is not None:
+        params["area_name"] = area.name
     return params
 
 

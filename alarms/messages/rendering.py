@@ -88,7 +88,9 @@ def _derived(template: str, language: str, params: Mapping[str, str]) -> dict[st
         "where": where,
         "where_spoken": f", {words.zone} {where_spoken}" if where_spoken != MISSING else "",
         "at": f" {words.at} {time}" if time else "",
-        "by_user": f" {words.by} {user}" if user else "",
+        # Arming and disarming one area of several name it before who did it.
+        "by_user": (f" {words.in_area} {area}" if (area := params.get("area_name")) else "")
+        + (f" {words.by} {user}" if user else ""),
         "confirmed_note": words.confirmed if params.get("confirmed") == "yes" else "",
         "restore_label": words.restore if params.get("restore") == "yes" else "",
         "centre_detail": _centre_detail(words, params, where),

@@ -35,6 +35,7 @@ class Words(NamedTuple):
     zone: str
     user: str
     incident: str
+    in_area: str  # "armed ... in area Garage": which part of the house, when it has several
 
 
 WORDS: dict[str, Words] = {
@@ -46,6 +47,7 @@ WORDS: dict[str, Words] = {
         zone="zona",
         user="utente",
         incident="incidente",
+        in_area="nell'area",
     ),
     "en": Words(
         at="at",
@@ -55,5 +57,6 @@ WORDS: dict[str, Words] = {
         zone="zone",
         user="user",
         incident="incident",
+        in_area="in area",
     ),
 }

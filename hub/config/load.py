@@ -47,7 +47,7 @@ _TABLE_SECTIONS = (
     "storage",
     "outputs",
 )
-_ARRAY_SECTIONS = ("contacts", "drivers")
+_ARRAY_SECTIONS = ("contacts", "drivers", "areas")
 SECTIONS: tuple[str, ...] = (*_TABLE_SECTIONS, *_ARRAY_SECTIONS)
 
 
@@ -89,7 +89,7 @@ def _build(ctx: _Context, data: Mapping[str, Any]) -> Config:
     config = Config(
         hub=hub,
         web=_web(ctx, table("web")),
-        alarm=_alarm(ctx, table("alarm")),
+        alarm=_alarm(ctx, table("alarm"), _array(ctx, data, "areas")),
         escalation=_escalation(ctx, table("escalation")),
         contacts=_contacts(ctx, _array(ctx, data, "contacts"), hub.language),
         sms=None if sms is None else _sms(ctx, sms),

@@ -14,7 +14,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from alarms.model import ARM_TARGETS, AlarmSettings, ArmTarget, ModeDelays
+from alarms.model import ARM_TARGETS, AlarmSettings, AreaConfig, ArmTarget, ModeDelays
 from hub.config.addresses import parse_listen
 from hub.config.errors import _Context
 from hub.config.model import (
@@ -169,7 +169,44 @@ def _mode_delays(ctx: _Context, raw: Mapping[str, Any]) -> dict[ArmTarget, ModeD
     return delays
 
 
-def _alarm(ctx: _Context, raw: Mapping[str, Any]) -> AlarmSettings:
+_AREA_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+MAX_AREAS = 8  # the centre numbers areas as partitions; eight cover any house (and a shop below it)
+
+
+def _areas(ctx: _Context, raw: list[dict[str, Any]]) -> tuple[AreaConfig, ...]:
+    """`[[areas]] id, name, exit_delay?, entry_delay?`: the house's areas, in the order the centre
+    numbers them. None configured: one area, the whole house."""
+    if not raw:
+        return AlarmSettings().areas
+    areas: list[AreaConfig] = []
+    if len(raw) > MAX_AREAS:
+        ctx.error("areas", f"at most {MAX_AREAS} areas, got {len(raw)}")
+    for index, item in enumerate(raw[:MAX_AREAS]):
+        t = _Table(ctx, item, f"areas[{index}]", ("id", "name", "exit_delay", "entry_delay"))
+        area_id = t.required_string("id")
+        name = t.required_string("name")
+        if area_id and not _AREA_ID.fullmatch(area_id):
+            t.error("id", "lowercase letters, digits, - and _ (at most 32), starting with a letter or digit")
+            continue
+        if area_id and any(a.id == area_id for a in areas):
+            t.error("id", f"area {area_id!r} is defined twice")
+            continue
+        if not area_id or not name:
+            continue
+        exit_delay = t.duration("exit_delay", -1) if t.has("exit_delay") else None
+        entry_delay = t.duration("entry_delay", -1) if t.has("entry_delay") else None
+        areas.append(
+            AreaConfig(
+                id=area_id,
+                name=name,
+                exit_delay=exit_delay if exit_delay is not None and exit_delay >= 0 else None,
+                entry_delay=entry_delay if entry_delay is not None and entry_delay >= 0 else None,
+            )
+        )
+    return tuple(areas) or AlarmSettings().areas
+
+
+def _alarm(ctx: _Context, raw: Mapping[str, Any], areas: list[dict[str, Any]] | None = None) -> AlarmSettings:
     t = _Table(ctx, raw, "alarm", _ALARM_KEYS)
     base = AlarmSettings()
     settings = AlarmSettings(
@@ -182,6 +219,7 @@ def _alarm(ctx: _Context, raw: Mapping[str, Any]) -> AlarmSettings:
         offline_grace=t.duration("offline_grace", base.offline_grace),
         panic_audible=t.boolean("panic_audible", base.panic_audible),
         modes=_mode_delays(ctx, raw),
+        areas=_areas(ctx, areas or []),
     )
     if settings.entry_delay > MAX_ENTRY_DELAY:
         t.warn(

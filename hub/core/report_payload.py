@@ -12,18 +12,30 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from alarms.model import Report
+from alarms.model import AlarmSettings, Report
 
 
-def _base(report: Report) -> dict[str, Any]:
+def partition_of(settings: AlarmSettings | None, area: str | None) -> int:
+    """The DC-09 partition (CID group, SIA `ri`) of an area: its place in `[[areas]]`, from 1. A
+    report of the whole house (no area) is the first area's, as with one area."""
+    if settings is None or area is None:
+        return 1
+    ids = [a.id for a in settings.areas]
+    return ids.index(area) + 1 if area in ids else 1
+
+
+def _base(report: Report, settings: AlarmSettings | None) -> dict[str, Any]:
     payload: dict[str, Any] = msgspec.to_builtins(report)
     payload.pop("type", None)
+    payload["partition"] = partition_of(settings, report.area)
     return payload
 
 
-async def report_payload(conn: aiosqlite.Connection, report: Report, zone_numbers: dict[str, int]) -> dict[str, Any]:
+async def report_payload(
+    conn: aiosqlite.Connection, report: Report, zone_numbers: dict[str, int], settings: AlarmSettings | None = None
+) -> dict[str, Any]:
     """The payload, numbering the zone if it has no number yet; `zone_numbers` learns it."""
-    payload = _base(report)
+    payload = _base(report, settings)
     payload["zone_number"] = None
     payload["user_number"] = None
     if report.zone:
@@ -45,9 +57,11 @@ async def report_payload(conn: aiosqlite.Connection, report: Report, zone_number
     return payload
 
 
-def unsaved_report_payload(report: Report, zone_numbers: dict[str, int]) -> dict[str, Any]:
+def unsaved_report_payload(
+    report: Report, zone_numbers: dict[str, int], settings: AlarmSettings | None = None
+) -> dict[str, Any]:
     """The payload while storage fails (hub/core/degraded.py): nothing can be read or numbered."""
-    payload = _base(report)
+    payload = _base(report, settings)
     payload["zone_number"] = zone_numbers.get(report.zone or "", 0) if report.zone else None
     payload["user_number"] = None
     return payload

@@ -276,7 +276,7 @@ class Hub:
                         self.degraded.queue(message, transport=transport, now=now, params=extra, payload=None)
                 case Report():
                     message = plan_report(effect, step.state, self.language)
-                    payload = unsaved_report_payload(effect, self._zone_numbers)
+                    payload = unsaved_report_payload(effect, self._zone_numbers, self.state.settings)
                     transport = self._transport("centre")
                     if transport != NOT_CONFIGURED:  # no centre, no report (as enqueue)
                         self.degraded.queue(message, transport=transport, now=now, params=extra, payload=payload)
@@ -378,7 +378,7 @@ class Hub:
                     notifications.append(await self.enqueue(conn, message, now, payload=payload))
             case Report():
                 message = plan_report(effect, state, self.language)
-                payload = await report_payload(conn, effect, self._zone_numbers)
+                payload = await report_payload(conn, effect, self._zone_numbers, self.state.settings)
                 notifications.append(await self.enqueue(conn, message, now, payload=payload))
             case CancelEscalation(incident=incident_id):
                 await outbox.cancel_escalation(conn, incident_id)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import msgspec
 
 from alarms import engine
+from alarms.areas import load_areas, zone_areas
 from alarms.engine import ARMING_MODES
 from alarms.model import ARM_TARGETS, AlarmSettings, Anomaly, Incident, Output, State, WalkTestActivation, Zone
 from alarms.output_rules import SIREN_SOUNDS
@@ -41,29 +42,75 @@ class HubView(Protocol):
     def iso(self, ts: float | None) -> str | None: ...
 
 
+def _delays_json(hub: HubView, mode: str, deadline: float | None) -> dict[str, Any]:
+    """The running delay (exit, entry, siren) with its end and what is left of it."""
+    if deadline is None:
+        return {}
+    name = "exit" if mode in ARMING_MODES else {"pending": "entry", "triggered": "siren"}.get(mode)
+    if not name:
+        return {}
+    return {name: {"until": hub.iso(deadline), "remaining": max(0.0, round(deadline - hub.clock(), 1))}}
+
+
+def _excluded_json(hub: HubView, zones: list[Zone]) -> list[dict[str, Any]]:
+    return [
+        {"zone": z.id, "name": z.name, "how": z.excluded.how, "until": hub.iso(z.excluded.until)}
+        for z in sorted(zones, key=lambda z: z.id)
+        if z.excluded is not None
+    ]
+
+
+def _readiness_json(s: State, areas: tuple[str, ...] | None) -> dict[str, Any]:
+    ready_modes = {target: engine.readiness(s, target, areas) for target in ARM_TARGETS}
+    not_ready = ready_modes["away"]
+    return {
+        "ready": not not_ready,
+        # Ready to arm in each armed mode (`ready` and `not_ready` are away's, as before modes).
+        "ready_modes": {target: not reasons for target, reasons in ready_modes.items()},
+        "not_ready": [{"zone": z, "name": member_name(s, z), "reason": r} for z, r in not_ready],
+    }
+
+
+def areas_json(hub: HubView, house: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each area as the home page shows it (issue 17): one item when the house is one area,
+    which repeats the house (`house`: its readiness, already worked out)."""
+    s = hub.state
+    runs = load_areas(s)
+    known = list(runs)
+    items = []
+    for config in s.settings.areas:
+        run = runs.get(config.id)
+        if run is None:
+            continue
+        zones = [z for z in s.zones.values() if config.id in zone_areas(z, known)]
+        ready = house if house is not None and len(runs) == 1 else _readiness_json(s, (config.id,))
+        items.append(
+            {
+                "id": config.id,
+                "name": config.name,
+                "mode": run.mode,
+                "target": run.target,
+                **{k: ready[k] for k in ("ready", "ready_modes", "not_ready")},
+                "excluded": _excluded_json(hub, zones),
+                "delays": _delays_json(hub, run.mode, run.deadline),
+                "zones": sorted(z.id for z in zones),
+            }
+        )
+    return items
+
+
 def system_json(hub: HubView) -> dict[str, Any]:
     s = hub.state
-    not_ready = engine.readiness(s, "away")
-    delays: dict[str, Any] = {}
-    if s.deadline is not None:
-        name = "exit" if s.mode in ARMING_MODES else {"pending": "entry", "triggered": "siren"}.get(s.mode)
-        if name:
-            delays[name] = {
-                "until": hub.iso(s.deadline),
-                "remaining": max(0.0, round(s.deadline - hub.clock(), 1)),
-            }
+    house = _readiness_json(s, None)
     return {
         "mode": s.mode,
         "target": s.target,
-        "ready": not not_ready,
-        "ready_home": not engine.readiness(s, "home"),
-        # Ready to arm in each armed mode (`ready` and `not_ready` are away's, as before modes).
-        "ready_modes": {target: not engine.readiness(s, target) for target in ARM_TARGETS},
-        "not_ready": [{"zone": z, "name": member_name(s, z), "reason": r} for z, r in not_ready],
+        **house,
+        "ready_home": house["ready_modes"]["home"],
         # A duress incident is for the centre only: whoever holds the screen must not see it.
         "incidents": [incident_json(hub, i) for i in s.incidents.values() if i.kind != "duress"],
         "anomalies": [anomaly_json(hub, a) for a in s.anomalies.values()],
-        "delays": delays,
+        "delays": _delays_json(hub, s.mode, s.deadline),
         "settings": msgspec.to_builtins(s.settings),
         "settings_source": {
             name: "dashboard" if name in hub.settings_overrides else "config"
@@ -71,14 +118,12 @@ def system_json(hub: HubView) -> dict[str, Any]:
         },
         "walk_test": walk_test_json(hub),
         # Every zone that does not protect right now, and until when: the home screen lists them.
-        "excluded": [
-            {"zone": z.id, "name": z.name, "how": z.excluded.how, "until": hub.iso(z.excluded.until)}
-            for z in sorted(s.zones.values(), key=lambda z: z.id)
-            if z.excluded is not None
-        ],
+        "excluded": _excluded_json(hub, list(s.zones.values())),
         # Sirens, valves and relays with what they are doing: the home screen says a siren sounds
         # only while one's `state` is "sounding", and shows a valve a leak closed.
         "outputs": [output_json(hub, o) for o in sorted(s.outputs)],
+        # Each area (partition) with its own mode; one item when the house is one area.
+        "areas": areas_json(hub, house),
     }
 
 
@@ -147,6 +192,9 @@ def incident_json(hub: HubView, inc: Incident) -> dict[str, Any]:
         "closed_at": hub.iso(inc.closed_at),
         "confirmed": inc.confirmed,
         "by": inc.by,
+        # The area (partition) it belongs to, with its name; null when the house is one area.
+        "area": inc.area,
+        "area_name": area.name if (area := hub.state.settings.area(inc.area)) is not None and inc.area else None,
         "activations": [
             {"zone": a.zone, "name": zones[a.zone].name if a.zone in zones else a.zone, "at": hub.iso(a.at)}
             for a in inc.activations
@@ -180,6 +228,7 @@ def zone_json(hub: HubView, zone_id: str) -> dict[str, Any]:
         "behaviour": z.behaviour,
         "home": z.home,  # derived: "home" in modes (the first release's flag, kept for its clients)
         "modes": list(z.modes),
+        "areas": zone_areas(z, [a.id for a in hub.state.settings.areas]),
         "watch_days": z.watch_days,  # sensor watch: sensor_inactive after this many days without a change (0: off)
         "chime": z.chime,
         "room": z.room,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import secrets
 import sqlite3
 import threading
@@ -114,6 +115,7 @@ class User:
     language_saved: bool = False
     # When the alarm and duress codes work (hub/store/code_window.py); None: always.
     window: CodeWindow | None = None
+    areas: tuple[str, ...] | None = None  # the areas the user may arm and disarm; None: every one
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,20 @@ class CodeMatch:
     role: Role = "member"
     # False: the code is right but outside its user's window, to be refused like a wrong one.
     inside: bool = True
+    areas: tuple[str, ...] | None = None  # the areas its user may arm and disarm; None: every one
+
+
+def _areas_of(row: sqlite3.Row) -> tuple[str, ...] | None:
+    """A user's stored areas (a JSON list; NULL: every area); an owner's codes work everywhere. A
+    limit that cannot be read is no area: it must never widen into everything."""
+    stored = row["areas"]
+    if stored is None or row["role"] == "owner":
+        return None
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return ()
+    return tuple(a for a in value if isinstance(a, str)) if isinstance(value, list) else ()
 
 
 def _digest(secret: str) -> str:
@@ -416,8 +432,8 @@ class Accounts:
     def list_users(self) -> list[User]:
         with self._lock:
             rows = self.conn.execute(
-                "SELECT username, role, language, language_saved, code_hash, duress_hash, code_window FROM users"
-                " ORDER BY username"
+                "SELECT username, role, language, language_saved, code_hash, duress_hash, code_window, areas"
+                " FROM users ORDER BY username"
             ).fetchall()
         return [
             User(
@@ -428,9 +444,24 @@ class Accounts:
                 bool(r["duress_hash"]),
                 bool(r["language_saved"]),
                 from_stored(r["code_window"]),
+                _areas_of(r),
             )
             for r in rows
         ]
+
+    def set_areas(self, username: str, areas: tuple[str, ...] | None) -> None:
+        """Limit a user's codes to some areas (None: every area). An owner is never limited: the
+        hub must keep somebody who can disarm the whole house."""
+        with self._lock:
+            row = self.conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                raise AccountError(f"no user {username!r}")
+            if areas is not None and row["role"] == "owner":
+                raise AccountError("areas: an owner's codes work in every area")
+            if areas is not None and not areas:
+                raise AccountError("areas: at least one area, or none to allow every area")
+            stored = None if areas is None else json.dumps(list(dict.fromkeys(areas)))
+            self.conn.execute("UPDATE users SET areas = ? WHERE username = ?", (stored, username))
 
     def get_user(self, username: str) -> User | None:
         return next((u for u in self.list_users() if u.username == username), None)
@@ -457,7 +488,7 @@ class Accounts:
         """
         with self._lock:
             rows = self.conn.execute(
-                "SELECT username, role, code_hash, duress_hash, code_window FROM users"
+                "SELECT username, role, code_hash, duress_hash, code_window, areas FROM users"
                 " WHERE code_hash IS NOT NULL OR duress_hash IS NOT NULL"
             ).fetchall()
         outside: CodeMatch | None = None
@@ -469,7 +500,7 @@ class Accounts:
             else:
                 continue
             now_inside = at is None or inside(from_stored(row["code_window"]), at, tz)
-            match = CodeMatch(row["username"], duress=duress, role=row["role"], inside=now_inside)
+            match = CodeMatch(row["username"], duress=duress, role=row["role"], inside=now_inside, areas=_areas_of(row))
             if now_inside:
                 return match
             outside = outside or match

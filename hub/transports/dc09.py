@@ -61,7 +61,7 @@ MAX_REPLY_BYTES = 4096
 SEQUENCE_MAX = 9999
 SEQUENCE_BLOCK = 32
 
-_ReportFields = tuple[ReportKind, bool, int | None, int | None]
+_ReportFields = tuple[ReportKind, bool, int | None, int | None, int]  # kind, restore, zone, user, partition
 
 
 class DC09LinkError(TransportError, ConnectionError):
@@ -178,7 +178,7 @@ class DC09Channel:
         fields = _report_fields(message.payload)
         if isinstance(fields, str):
             return Permanent(fields)
-        kind, restore, zone_number, user_number = fields
+        kind, restore, zone_number, user_number, partition = fields
         fmt = self.config.format
 
         def build(sequence: int, now: datetime) -> bytes:
@@ -188,6 +188,7 @@ class DC09Channel:
                 restore=restore,
                 zone_number=zone_number,
                 user_number=user_number,
+                partition=partition,
                 sequence=sequence,
                 account=self._account,
                 receiver=self.config.receiver,
@@ -477,7 +478,10 @@ def _report_fields(payload: dict[str, object] | None) -> _ReportFields | str:
             log.warning("centre report %s=%r does not fit the 3-digit field; sent as 000", name, value)
         return None
 
-    return kind, restore, number("zone_number"), number("user_number")
+    partition = payload.get("partition", 1)
+    if isinstance(partition, bool) or not isinstance(partition, int) or not 1 <= partition <= 99:
+        partition = 1  # a payload from before areas, or a damaged one: the first area
+    return kind, restore, number("zone_number"), number("user_number"), partition
 
 
 def _read_sequence(path: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -12,7 +13,20 @@ from hub.web.errors import ApiError
 
 
 async def check_code(request: web.Request, principal: Principal, code: str) -> tuple[str, bool]:
-    """Returns (who, duress) for a valid code; raises 403 bad_code or 429 locked.
+    """Returns (who, duress) for a valid code; raises 403 bad_code or 429 locked (code_use)."""
+    use = await code_use(request, principal, code)
+    return use.who, use.duress
+
+
+@dataclass(frozen=True)
+class CodeUse:
+    who: str  # "anna", or "anna (token:ab12)" when a token carried anna's code
+    duress: bool
+    areas: tuple[str, ...] | None  # the areas the code's user may arm and disarm; None: every one
+
+
+async def code_use(request: web.Request, principal: Principal, code: str) -> CodeUse:
+    """Whose valid code this is; raises 403 bad_code or 429 locked.
 
     The throttle (hub/core/throttle.py) is the one MQTT commands share, kept in the database: 3 wrong
     codes lock this caller for 90 s, each further run twice as long (at most 1 h), and 10 wrong
@@ -47,7 +61,7 @@ async def check_code(request: web.Request, principal: Principal, code: str) -> t
         raise ApiError(403, "bad_code", "wrong code")
     await ctx.code_throttle.right(key)
     who = match.username if match.username == principal.name else f"{match.username} ({principal.name})"
-    return who, match.duress
+    return CodeUse(who, match.duress, match.areas)
 
 
 def _locked(wait: float) -> ApiError:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.core.degraded import DURABLE_REQUIRED, STORAGE_ERRORS, NotDurable
+from hub.web.areas_api import add_areas_routes
 from hub.web.auth import Handler, auth_middleware
 from hub.web.ca_api import add_ca_routes
 from hub.web.camera_api import add_camera_routes
@@ -99,6 +100,7 @@ def make_app(
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
     add_system_routes(app)
+    add_areas_routes(app)
     add_zones_routes(app)
     add_outputs_routes(app)
     add_devices_routes(app)

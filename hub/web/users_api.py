@@ -1,10 +1,12 @@
 """Users and their alarm codes, managed by the owner from the dashboard; everyone's own language.
 
-    GET    /api/v1/users                {"items": [{"username","role","language","has_code","has_duress","window"}]}
-    POST   /api/v1/users                {"username","password","role","code"?,"duress_code"?,"language"?,"window"?}
-                                        -> 201 user
-    PATCH  /api/v1/users/{username}     any of {"password","role","code","duress_code","language","window"} -> 200 user
-                                        ("" for code or duress_code removes it; "window": null: always valid)
+    GET    /api/v1/users                {"items": [{"username","role","language","has_code","has_duress","window",
+                                        "areas"}]}
+    POST   /api/v1/users                {"username","password","role","code"?,"duress_code"?,"language"?,"window"?,
+                                        "areas"?} -> 201 user
+    PATCH  /api/v1/users/{username}     any of {"password","role","code","duress_code","language","window","areas"}
+                                        -> 200 user ("" for code or duress_code removes it; "window": null: always
+                                        valid; "areas": null: every area; an owner is never limited to areas)
     DELETE /api/v1/users/{username}     -> 204
     PATCH  /api/v1/session              {"language": "it"|"en"}: the logged-in user's own language
 
@@ -65,6 +67,7 @@ class NewUser(msgspec.Struct, forbid_unknown_fields=True):
     duress_code: str | None = None
     language: Language | None = None
     window: dict[str, Any] | None = None
+    areas: list[str] | None = None  # the areas the user's codes arm and disarm (None: every area)
 
 
 class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,6 +77,7 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
     duress_code: str | msgspec.UnsetType = msgspec.UNSET
     language: Language | msgspec.UnsetType = msgspec.UNSET
     window: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
+    areas: list[str] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,7 +97,21 @@ def user_json(user: User) -> dict[str, Any]:
         "has_code": user.has_code,
         "has_duress": user.has_duress,
         "window": None if user.window is None else user.window.as_json(),
+        "areas": None if user.areas is None else list(user.areas),
     }
+
+
+def read_areas(ctx: WebContext, raw: list[str] | None, role: str) -> tuple[str, ...] | None:
+    """A user's areas: known ids, at least one; None: every area. An owner is never limited."""
+    if raw is None:
+        return None
+    if role == "owner":
+        raise _invalid("areas", "an owner's codes work in every area", "owner_areas")
+    unknown = [a for a in raw if ctx.hub.state.settings.area(a) is None]
+    if unknown or not raw:
+        return_reason = "unknown_area" if unknown else "no_area"
+        raise _invalid("areas", f"unknown area {unknown[0]!r}" if unknown else "at least one area", return_reason)
+    return tuple(dict.fromkeys(raw))
 
 
 def read_window(ctx: WebContext, raw: dict[str, Any] | None) -> tuple[CodeWindow | None, list[str]]:
@@ -172,6 +190,7 @@ async def user_add(request: web.Request) -> web.Response:
     check_password(body.password)
     warnings = check_code("code", body.code) + check_code("duress_code", body.duress_code)
     window, window_warnings = read_window(ctx, body.window)
+    areas = read_areas(ctx, body.areas, body.role)
     if await asyncio.to_thread(ctx.accounts.get_user, body.username) is not None:
         raise ApiError(409, "user_exists", f"user {body.username!r} already exists")
     try:
@@ -186,13 +205,17 @@ async def user_add(request: web.Request) -> web.Response:
             language_saved=body.language is not None,
             window=window,
         )
+        if areas is not None:
+            await asyncio.to_thread(ctx.accounts.set_areas, user.username, areas)
+            user = await _user_or_404(ctx, user.username)
     except AccountError as exc:
         raise _account_error(exc) from None
     await ctx.hub.audit(
         "user_added",
         actor=principal.name,
         data={"user": user.username, "role": user.role, "code": user.has_code, "duress_code": user.has_duress}
-        | ({"window": window.as_json()} if window is not None else {}),
+        | ({"window": window.as_json()} if window is not None else {})
+        | ({"areas": list(areas)} if areas is not None else {}),
     )
     return web.json_response(user_json(user) | _warnings(warnings + window_warnings), status=201)
 
@@ -217,6 +240,8 @@ async def user_patch(request: web.Request) -> web.Response:
     if "window" in given:
         window, window_warnings = read_window(ctx, given["window"])
         warnings += window_warnings
+    current = await _user_or_404(ctx, username)
+    areas = read_areas(ctx, given.get("areas"), given.get("role", current.role)) if "areas" in given else None
     try:
         user = await asyncio.to_thread(
             ctx.accounts.update_user,
@@ -228,9 +253,14 @@ async def user_patch(request: web.Request) -> web.Response:
             language=given.get("language"),
             window=window,
         )
+        if "areas" in given:
+            await asyncio.to_thread(ctx.accounts.set_areas, username, areas)
+            user = await _user_or_404(ctx, username)
     except AccountError as exc:
         raise _account_error(exc) from None
     data: dict[str, Any] = {"user": username, "changed": sorted(given)}
+    if "areas" in given:
+        data["areas"] = user_json(user)["areas"]
     if "role" in given:
         data["role"] = user.role
     if "window" in given:

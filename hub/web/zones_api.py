@@ -10,6 +10,7 @@ from alarms.model import (
     INCIDENT_FOR_ZONE,
     ISOLATE_MAX_HOURS,
     ISOLATE_MAX_HOURS_24H,
+    AlarmSettings,
     ArmTarget,
     Behaviour,
     WatchDays,
@@ -40,6 +41,7 @@ class ZonePatch(msgspec.Struct, forbid_unknown_fields=True):
     home: bool | msgspec.UnsetType = msgspec.UNSET  # the first release's flag: adds or removes "home" in modes
     modes: list[ArmTarget] | msgspec.UnsetType = msgspec.UNSET  # the armed modes that watch the zone
     watch_days: WatchDays | msgspec.UnsetType = msgspec.UNSET  # sensor watch: days without a change (0: off)
+    areas: list[Name] | msgspec.UnsetType = msgspec.UNSET  # the areas it belongs to (issue 17)
     # Opening while disarmed makes the sirens with chime = true beep (alarms/output_rules.py).
     chime: bool | msgspec.UnsetType = msgspec.UNSET
     bypassed: bool | msgspec.UnsetType = msgspec.UNSET
@@ -77,7 +79,7 @@ async def zone_patch(request: web.Request) -> web.Response:
     z = hub.state.zones[zone_id]
     configures = any(
         v is not msgspec.UNSET
-        for v in (body.name, body.room, body.behaviour, body.home, body.modes, body.watch_days, body.chime)
+        for v in (body.name, body.room, body.behaviour, body.home, body.modes, body.watch_days, body.chime, body.areas)
     )
     if principal.role == "member" and configures:
         raise ApiError(403, "forbidden", "members may only exclude zones or end an exclusion")
@@ -115,12 +117,24 @@ async def zone_patch(request: web.Request) -> web.Response:
             "chime": z.chime if body.chime is msgspec.UNSET else body.chime,
             "watch_days": z.watch_days if body.watch_days is msgspec.UNSET else body.watch_days,
         }
+        if body.areas is not msgspec.UNSET:
+            changes["areas"] = _checked_areas(hub.state.settings, body.areas)
         await hub.submit(zone_upsert_of(z, actor(principal), **changes))
     if body.bypassed is True and z.excluded is None:
         await hub.submit(ZoneExclude(zone=zone_id, how="inhibit", by=actor(principal)))
     elif body.bypassed is False and z.excluded is not None:
         await hub.submit(ZoneInclude(zone=zone_id, by=actor(principal)))
     return web.json_response(shown(principal, zone_json(hub, zone_id)))
+
+
+def _checked_areas(settings: AlarmSettings, areas: list[str]) -> tuple[str, ...]:
+    """Known area ids, at least one: a zone in no area would be in the first one unseen."""
+    unknown = [a for a in areas if settings.area(a) is None]
+    if unknown or not areas:
+        known = ", ".join(a.id for a in settings.areas)
+        reason = f"unknown area {unknown[0]!r}" if unknown else "at least one area"
+        raise ApiError(400, "invalid_field:areas", f"areas: {reason} (areas: {known})", field="areas")
+    return tuple(dict.fromkeys(areas))
 
 
 def _patched_modes(current: tuple[ArmTarget, ...], body: ZonePatch) -> tuple[ArmTarget, ...]:

@@ -161,17 +161,27 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     # The demo's code most of the time, so that arming, alarms and disarming happen (three wrong
     # codes in a row lock the owner out for 90 s: 429s, still checked).
     "arm": {
-        "mode": mostly(st.sampled_from(["home", "away"]), TEXT),
+        "mode": mostly(st.sampled_from(["home", "away", "night", "vacation"]), TEXT),
         "code": mostly(st.just(DEMO_CODE), TEXT),
         "force": BOOL,
     },
     "disarm": {"code": mostly(st.just(DEMO_CODE), TEXT)},
+    # an area's own arm and disarm (issue 17): the demo's one area, "casa"
+    "area_arm": {
+        "mode": mostly(st.sampled_from(["home", "away", "night", "vacation"]), TEXT),
+        "code": mostly(st.just(DEMO_CODE), TEXT),
+        "force": BOOL,
+    },
+    "area_disarm": {"code": mostly(st.just(DEMO_CODE), TEXT)},
     "zone_patch": {
         "name": NAME,
         "room": ROOM,
         "behaviour": mostly(BEHAVIOUR, TEXT),
         "home": BOOL,
         "bypassed": BOOL,
+        "modes": optional(st.lists(mostly(st.sampled_from(["home", "away", "night", "vacation"]), TEXT), max_size=5)),
+        "watch_days": mostly(st.integers(-1, 400), TEXT),
+        "areas": optional(st.lists(mostly(st.sampled_from(["casa", "garage"]), TEXT), max_size=3)),
     },
     "device_add": {
         "name": NAME,
@@ -232,6 +242,7 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "duress_code": optional(mostly(st.sampled_from(["97531", "8642", DEMO_CODE, ""]), TEXT)),
         "language": optional(mostly(st.sampled_from(["it", "en"]), TEXT)),
         "window": WINDOW,
+        "areas": optional(st.lists(mostly(st.sampled_from(["casa", "garage"]), TEXT), max_size=3)),
     },
     "user_patch": {
         "password": TEXT,
@@ -240,6 +251,7 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "duress_code": TEXT,
         "language": TEXT,
         "window": WINDOW,
+        "areas": optional(st.lists(mostly(st.sampled_from(["casa", "garage"]), TEXT), max_size=3)),
     },
     "session_language": {"language": mostly(st.sampled_from(["it", "en"]), TEXT)},
     "contact_add": {
@@ -313,6 +325,8 @@ ROUTES = (
     Route("login", "POST", "/api/v1/session", anonymous=True),
     Route("arm", "POST", "/api/v1/system/arm"),
     Route("disarm", "POST", "/api/v1/system/disarm"),
+    Route("area_arm", "POST", "/api/v1/areas/casa/arm"),
+    Route("area_disarm", "POST", "/api/v1/areas/casa/disarm"),
     Route("zone_patch", "PATCH", "/api/v1/zones/{id}"),
     Route("zone_isolate", "POST", "/api/v1/zones/{id}/isolate"),
     Route("zone_restore", "POST", "/api/v1/zones/{id}/restore"),

@@ -50,6 +50,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/system/settings"): Rule(frozenset({OWNER}), "/api/v1/system/settings"),
     ("POST", "/api/v1/system/arm"): Rule(HOUSEHOLD, "/api/v1/system/arm", {}),
     ("POST", "/api/v1/system/disarm"): Rule(HOUSEHOLD, "/api/v1/system/disarm", {}),
+    # areas (issue 17): everyone reads them; the household arms and disarms one, with the code
+    ("GET", "/api/v1/areas"): Rule(EVERYONE, "/api/v1/areas"),
+    ("POST", "/api/v1/areas/{id}/arm"): Rule(HOUSEHOLD, "/api/v1/areas/casa/arm", {}),
+    ("POST", "/api/v1/areas/{id}/disarm"): Rule(HOUSEHOLD, "/api/v1/areas/casa/disarm", {}),
     ("GET", "/api/v1/zones"): Rule(EVERYONE, "/api/v1/zones"),
     ("GET", "/api/v1/zones/{id}"): Rule(EVERYONE, f"/api/v1/zones/{ZONE}"),
     # members may PATCH only `bypassed` (test_route_audit checks the field rule on a real zone)

@@ -831,3 +831,26 @@ def test_a_bad_mode_table_is_named_by_its_key(tmp_path: Path) -> None:
     assert only_error(tmp_path, "[alarm.night]\nentry = 0\n").key == "alarm.night.entry"
     assert only_error(tmp_path, "[alarm]\nnight = 3\n").key == "alarm.night"
     assert only_error(tmp_path, "[alarm.weekend]\nentry_delay = 0\n").key == "alarm.weekend"
+
+
+def test_areas_are_read_in_order_with_their_own_delays(tmp_path: Path) -> None:
+    from alarms.model import AreaConfig
+
+    text = (
+        '[[areas]]\nid = "casa"\nname = "Appartamento"\n\n[[areas]]\nid = "garage"\nname = "Garage"\nentry_delay = 0\n'
+    )
+    assert load(tmp_path, text).config.alarm.areas == (
+        AreaConfig(id="casa", name="Appartamento"),
+        AreaConfig(id="garage", name="Garage", entry_delay=0),
+    )
+    assert load(tmp_path, "").config.alarm.areas == (AreaConfig(id="casa", name="Casa"),)  # one area: the house
+
+
+def test_bad_areas_are_named_by_their_key(tmp_path: Path) -> None:
+    assert only_error(tmp_path, '[[areas]]\nid = "Garage!"\nname = "G"\n').key == "areas[0].id"
+    assert (
+        only_error(tmp_path, '[[areas]]\nid = "g"\nname = "G"\n[[areas]]\nid = "g"\nname = "H"\n').key == "areas[1].id"
+    )
+    assert only_error(tmp_path, '[[areas]]\nid = "g"\n').key == "areas[0].name"
+    assert only_error(tmp_path, '[[areas]]\nid = "g"\nname = "G"\nfloor = 1\n').key == "areas[0].floor"
+    assert only_error(tmp_path, 'areas = "casa"\n').key == "areas"

@@ -24,6 +24,7 @@ from alarms.model import (
     AnomalyRaised,
     AnyEffect,
     AnyEvent,
+    AreaConfig,
     ArmRequest,
     Behaviour,
     Configure,
@@ -86,7 +87,34 @@ def zone_upserts(draw: Any, zone_id: str | None = None) -> ZoneUpsert:
         modes=draw(st.none() | st.lists(st.sampled_from(ARM_TARGETS), max_size=4).map(tuple)),
         device=draw(st.sampled_from((*DEVICES, None))),
         by="installer",
+        # Its areas: none (the first), one, a shared hall, or one that is not configured.
+        areas=draw(st.lists(st.sampled_from(AREA_IDS), max_size=2).map(tuple)),
     )
+
+
+AREA_IDS = ("casa", "garage", "lab")
+AREA_LISTS = (
+    (AreaConfig(id="casa", name="Casa"),),
+    (AreaConfig(id="casa", name="Casa"), AreaConfig(id="garage", name="Garage", entry_delay=0)),
+    (
+        AreaConfig(id="casa", name="Casa"),
+        AreaConfig(id="garage", name="Garage", exit_delay=10),
+        AreaConfig(id="lab", name="Lab"),
+    ),
+)
+area_choice = st.none() | st.lists(st.sampled_from(AREA_IDS), min_size=1, max_size=3).map(
+    lambda a: tuple(sorted(set(a)))
+)
+
+
+def area_state(state: State, area: str) -> Any:
+    """An area's machine as the state holds it (one area: the top-level fields)."""
+    return state.areas.get(area) if state.areas else (state if area == state.settings.areas[0].id else None)
+
+
+def zone_area_ids(state: State, zone: Any) -> list[str]:
+    known = [a.id for a in state.settings.areas]
+    return [a for a in zone.areas if a in known] or [known[0]]
 
 
 alarm_settings = st.builds(
@@ -107,6 +135,7 @@ alarm_settings = st.builds(
         ),
         max_size=2,
     ),
+    areas=st.sampled_from(AREA_LISTS),
 )
 
 output_upserts = st.builds(
@@ -167,16 +196,24 @@ class EngineMachine(RuleBasedStateMachine):
         if before.mode == "disarmed" and self.state.mode == "disarmed":
             assert not incident_ids(effects, "intrusion")
             assert Siren(on=True) not in effects
-        # An intrusion zone alarms only in the armed modes it is watched in (24h zones in every mode).
-        targets = {before.target, handle(before, Tick(), self.now).state.target, self.state.target} - {None}
+        # An intrusion zone alarms only when every one of its areas watches it in its armed mode
+        # (24h zones in every mode and area: the sensor rule checks those).
+        timed = handle(before, Tick(), self.now).state
         for changed in (e for e in effects if isinstance(e, IncidentOpened | ActivationAdded)):
             known = before.incidents.get(changed.incident.id)
             added = set(changed.incident.activations) - set(known.activations if known else ())
             for activation in added:
                 zone = before.zones.get(activation.zone)
-                if changed.incident.kind == "intrusion" and zone is not None and zone.behaviour != "24h":
-                    if activation.at == self.now and not isinstance(event, ZoneUpsert):
-                        assert targets & set(zone.modes), (zone, targets)
+                if changed.incident.kind != "intrusion" or zone is None or zone.behaviour == "24h":
+                    continue
+                if activation.at != self.now or isinstance(event, ZoneUpsert | Configure):
+                    continue
+                for area in zone_area_ids(before, zone):
+                    machines = [area_state(s, area) for s in (before, timed, self.state)]
+                    targets = {m.target for m in machines if m is not None} - {None}
+                    assert targets & set(zone.modes), (zone, area, targets)
+                if self.state.areas:  # several areas: the incident is one of the zone's areas'
+                    assert changed.incident.area in zone_area_ids(before, zone), changed.incident
         # A mode with a delay always has a deadline, the others never do.
         assert (self.state.deadline is not None) == (self.state.mode in DELAY_MODES)
         # Open incidents and active anomalies only.
@@ -252,8 +289,8 @@ class EngineMachine(RuleBasedStateMachine):
         # Disarmed (and staying disarmed), nothing sounds for an intrusion.
         if before.mode == "disarmed" and after.mode == "disarmed":
             assert not [c for c in commands if c.reason in ("intrusion", "resume")], effects
-        if isinstance(event, DisarmRequest):
-            # After a disarm no siren sounds and no relay is on.
+        if isinstance(event, DisarmRequest) and event.areas is None:
+            # After a disarm (of the whole house) no siren sounds and no relay is on.
             assert not [o for o in after.outputs.values() if is_sounding(o)], after.outputs
             # A duress code commands exactly what the same disarm without it does: nothing that
             # gives it away, and never a sound of its own.
@@ -292,8 +329,8 @@ class EngineMachine(RuleBasedStateMachine):
         before = handle(self.state, Tick(), self.now).state
         self.step(ZoneExclude(zone=zone, how=how, by="anna", reason="works", hours=hours))
         z = before.zones.get(zone)
-        if z is not None and before.mode != "disarmed":
-            assert self.state.zones[zone].excluded == z.excluded  # nothing is excluded while armed
+        if z is not None and any(area_state(before, a).mode != "disarmed" for a in zone_area_ids(before, z)):
+            assert self.state.zones[zone].excluded == z.excluded  # nothing is excluded while its areas are armed
 
     @rule(zone=st.sampled_from((*ZONE_IDS, "ghost")))
     def include(self, zone: str) -> None:
@@ -417,18 +454,21 @@ class EngineMachine(RuleBasedStateMachine):
         assert self.state.mode == time_only.state.mode
         assert incident_ids(effects, "intrusion") == incident_ids(list(time_only.effects), "intrusion")
 
-    @rule(mode=st.sampled_from(ARM_TARGETS), force=st.booleans())
-    def arm_again(self, mode: Any, force: bool) -> None:
-        self.arm(mode, force)  # twice the weight: most interesting journals are armed
+    @rule(mode=st.sampled_from(ARM_TARGETS), force=st.booleans(), areas=area_choice)
+    def arm_again(self, mode: Any, force: bool, areas: tuple[str, ...] | None) -> None:
+        self.arm(mode, force, areas)  # twice the weight: most interesting journals are armed
 
-    @rule(mode=st.sampled_from(ARM_TARGETS), force=st.booleans())
-    def arm(self, mode: Any, force: bool) -> None:
-        self.step(ArmRequest(mode=mode, by="anna", force=force))
+    @rule(mode=st.sampled_from(ARM_TARGETS), force=st.booleans(), areas=area_choice)
+    def arm(self, mode: Any, force: bool, areas: tuple[str, ...] | None = None) -> None:
+        self.step(ArmRequest(mode=mode, by="anna", force=force, areas=areas))
 
-    @rule(duress=st.sampled_from((False, False, False, True)))
-    def disarm(self, duress: bool) -> None:
-        effects = self.step(DisarmRequest(by="anna", duress=duress))
-        assert self.state.mode == "disarmed"
+    @rule(duress=st.sampled_from((False, False, False, True)), areas=area_choice)
+    def disarm(self, duress: bool, areas: tuple[str, ...] | None) -> None:
+        effects = self.step(DisarmRequest(by="anna", duress=duress, areas=areas))
+        for area in [a.id for a in self.state.settings.areas if areas is None or a.id in areas]:
+            assert area_state(self.state, area).mode == "disarmed", area
+        if areas is None:
+            assert self.state.mode == "disarmed"
         assert any(isinstance(e, IncidentOpened) and e.incident.kind == "duress" for e in effects) == duress
 
     @rule(data=st.data(), resolve=st.booleans())

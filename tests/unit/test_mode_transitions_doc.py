@@ -149,7 +149,11 @@ class ObservingMachine(EngineMachine):
     def step(self, event: AnyEvent) -> list[AnyEffect]:
         before = self.state
         effects = super().step(event)
-        OBSERVED.update(observe(before, event, self.now, effects))
+        if not (before.areas or self.state.areas or getattr(event, "areas", None)):
+            # One area, the whole house asked: the house's machine is the table's. With several,
+            # each area moves by the same table (tests/unit/test_engine_areas.py), but one step
+            # may move several.
+            OBSERVED.update(observe(before, event, self.now, effects))
         return effects
 
 
