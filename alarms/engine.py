@@ -875,7 +875,8 @@ class _Run:
         # area this disarm leaves armed is in its alarm. A duress disarm does exactly what a normal
         # one does here: anything else would give it away.
         if not wanted:
-            self.emit(LogEvent(kind="unknown_area", by=event.by, detail=",".join(event.areas or ())))
+            if not event.duress:  # a duress code leaves no trace but the silent incident
+                self.emit(LogEvent(kind="unknown_area", by=event.by, detail=",".join(event.areas or ())))
         elif not any(a.mode == "triggered" for a in self.areas.values() if a.id not in wanted):
             self.out.silence(event.by)
         if wanted and all(self.areas[a].mode == "disarmed" for a in wanted):

@@ -162,10 +162,13 @@ async def run_command(
         log.warning("mqtt export: %s refused: no area %s", command.action, area)
         return "refused", command.action
     areas = _areas_for(area, configured, match.areas)
+    mode = ACTIONS[command.action]
     if areas == ():
+        if mode is None and match.duress:
+            # Coerced, even where this code may not disarm: the centre must still hear it, in silence.
+            await hub.submit(DisarmRequest(by=who, duress=True, areas=()))
         log.warning("mqtt export: %s refused: %s may not use area %s", command.action, who, area or "any")
         return "forbidden_area", command.action
-    mode = ACTIONS[command.action]
     if mode is None:
         # A duress code disarms like any other code: nothing here may tell them apart.
         await hub.submit(DisarmRequest(by=who, duress=match.duress, areas=areas))

@@ -86,7 +86,14 @@ async def disarm_areas(request: web.Request, area: str | None) -> web.Response:
     body = await read_body(request, DisarmBody)
     hub = ctx_of(request).hub
     use = await code_use(request, principal, body.code)
-    await hub.submit(DisarmRequest(by=use.who, duress=use.duress, areas=_areas_for(use, area)))
+    try:
+        areas = _areas_for(use, area)
+    except ApiError:
+        if use.duress:
+            # Coerced, even where this code may not disarm: the centre must still hear it, in silence.
+            await hub.submit(DisarmRequest(by=use.who, duress=True, areas=()))
+        raise
+    await hub.submit(DisarmRequest(by=use.who, duress=use.duress, areas=areas))
     # A duress disarm looks exactly like a normal one to whoever holds the screen.
     return web.json_response(system_json(hub))
 

@@ -128,6 +128,13 @@ async def test_a_garage_code_arms_only_the_garage(api: Api, running: RunningHub)
     assert status == 400 and body["error"] == "invalid_field:areas", body
     assert (await asyncio.to_thread(accounts_of(running).get_user, "luca")).areas == ("garage",)  # type: ignore[union-attr]
 
+    # Coerced to disarm the flat, which his code may not: refused as usual, and the centre is told.
+    status, body = await api.request("PATCH", "/api/v1/users/luca", {"duress_code": "13579"})
+    assert status == 200, body
+    status, body = await api.post("/api/v1/areas/casa/disarm", {"code": "13579"})
+    assert status == 403 and body["error"] == "forbidden_area", body
+    assert [i.kind for i in running.hub.state.incidents.values()] == ["duress"]
+
 
 async def test_bad_areas_are_refused(api: Api) -> None:
     motion = await api.zone_id("motion")
