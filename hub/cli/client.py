@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -402,12 +402,14 @@ def _describe_outputs(outputs: list[dict[str, Any]]) -> list[str]:
 async def _run(args: argparse.Namespace) -> Any:
     if args.command == "status":
         return await _call(args, "GET", "/api/v1/system")
+    # `--area garage`: that area only (issue 17); without it, every area the code may use.
+    base = f"/api/v1/areas/{quote(args.area, safe='')}" if getattr(args, "area", None) else "/api/v1/system"
     if args.command == "arm":
         code = _code(args)
-        return await _call(args, "POST", "/api/v1/system/arm", {"mode": args.mode, "code": code, "force": args.force})
+        return await _call(args, "POST", f"{base}/arm", {"mode": args.mode, "code": code, "force": args.force})
     if args.command == "disarm":
         code = _code(args)
-        return await _call(args, "POST", "/api/v1/system/disarm", {"code": code})
+        return await _call(args, "POST", f"{base}/disarm", {"code": code})
     if args.command == "zone":
         return await _zone(args)
     if args.command == "output":

@@ -148,6 +148,14 @@ async def test_remote_status_arm_disarm(running_hub: RunningHub, api: Api) -> No
     assert json.loads(r.stdout)["mode"] == "arming_away"
     r = await asyncio.to_thread(run, "disarm", code="12345\n")
     assert r.returncode == 0 and "mode: disarmed" in r.stdout
+    # One area (issue 17): the demo's one, by its id; an unknown one is named in the refusal.
+    await api.trigger(door, False)
+    r = await asyncio.to_thread(run, "arm", "night", "--area", "casa", "--json", code="12345\n")
+    assert r.returncode == 0 and json.loads(r.stdout)["mode"] == "arming_night", r.stderr
+    r = await asyncio.to_thread(run, "disarm", "--area", "cantina", code="12345\n")
+    assert r.returncode == 1 and "cantina" in r.stderr, r.stderr
+    r = await asyncio.to_thread(run, "disarm", "--area", "casa", code="12345\n")
+    assert r.returncode == 0 and "mode: disarmed" in r.stdout, r.stderr
     r = casahub("status", "--hub", "http://127.0.0.1:9", "--token", token)
     assert r.returncode == 1 and "cannot reach" in r.stderr
 
