@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from hub.cli.local import EXIT_USAGE, resolve_data_dir, show
 
 if TYPE_CHECKING:
+    from hub.config.model import Config
+    from hub.store.accounts import Accounts
     from hub.store.code_window import CodeWindow
 
 
@@ -127,13 +129,45 @@ def _hub_zone(args: argparse.Namespace) -> tzinfo:
 
     name = "Europe/Rome"
     if getattr(args, "config", None):
-        from hub.config import ConfigError, load_config
-
-        try:
-            name = load_config(args.config).config.hub.timezone
-        except ConfigError as exc:
-            raise SystemExit(f"casahub: invalid configuration:\n{exc}") from None
+        name = _config(args).hub.timezone
     return zoneinfo.ZoneInfo(name)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The --config file (the built-in defaults without one); SystemExit listing its errors."""
+    from hub.config import ConfigError, load_config
+
+    try:
+        return load_config(getattr(args, "config", None)).config
+    except ConfigError as exc:
+        raise SystemExit(f"casahub: invalid configuration:\n{exc}") from None
+
+
+AREAS_HELP = """a user limited to areas arms and disarms only those (the house's [[areas]] in --config, the
+file the hub runs with; without --config the only area is the default one, casa). An owner is
+never limited. E.g. the tenant of the flat above the shop, then every area again:
+
+  casahub user add inquilino --areas casa --config /etc/casahub/casahub.toml
+  casahub user areas inquilino casa,garage --config /etc/casahub/casahub.toml
+  casahub user areas inquilino --all"""
+
+
+def _areas_of(args: argparse.Namespace, text: str) -> tuple[str, ...]:
+    """The area ids of `text` ("garage,casa"), each one of the configured areas; SystemExit otherwise.
+    The CLI works on the database, not on the running hub: the areas it knows are --config's."""
+    ids = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not ids:
+        raise SystemExit("casahub: --areas: at least one area id, e.g. --areas garage")
+    known = [area.id for area in _config(args).alarm.areas]
+    unknown = [area for area in ids if area not in known]
+    if unknown:
+        where = "" if getattr(args, "config", None) else " (without --config only the default; give the hub's --config)"
+        raise SystemExit(f"casahub: --areas: no area {unknown[0]!r}: the areas are {', '.join(known)}{where}")
+    return ids
+
+
+def _areas_text(areas: tuple[str, ...] | None) -> str:
+    return "every area" if areas is None else ", ".join(areas)
 
 
 def _window_of(args: argparse.Namespace) -> CodeWindow | None:
@@ -159,14 +193,42 @@ def _window_text(window: CodeWindow | None) -> str:
     return "always" if window is None else window.describe()
 
 
+def _areas_to_set(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """`user add --areas` and `user areas IDS|--all`: the areas checked before anything is written
+    (None: every area); SystemExit naming the option."""
+    if args.action == "add":
+        return None if args.areas is None else _areas_of(args, args.areas)
+    if args.action != "areas":
+        return None
+    if (args.areas is None) == (not args.all):
+        print("casahub: give the areas (e.g. garage,casa), or --all", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    return None if args.all else _areas_of(args, args.areas)
+
+
+def _limit_new_user(accounts: Accounts, username: str, areas: tuple[str, ...]) -> None:
+    """A user just added is limited to `areas`; if that fails they are removed again: a user
+    meant for the garage must never be left with codes that work everywhere."""
+    from hub.store.accounts import AccountError
+
+    try:
+        accounts.set_areas(username, areas)
+    except AccountError:
+        accounts.remove_user(username)
+        raise
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     from hub.store.accounts import AccountError, Accounts
     from hub.store.db import open_sync
 
     window = _window_of(args) if args.action in ("add", "window") else None
+    areas = _areas_to_set(args)
     accounts = Accounts(open_sync(resolve_data_dir(args) / "casahub.db"))
     try:
         if args.action == "add":
+            if areas is not None and args.role == "owner":
+                raise AccountError("--areas: an owner's codes work in every area")
             given = _user_secrets(args, adding=True)
             user = accounts.add_user(
                 args.username,
@@ -177,12 +239,21 @@ def cmd_user(args: argparse.Namespace) -> int:
                 language=args.language,
                 window=window,
             )
+            if areas is not None:
+                _limit_new_user(accounts, user.username, areas)
             text = f"user {user.username} ({user.role}) added"
             data: Any = {"user": user.username, "role": user.role}
             if window is not None:
                 text += f"; codes valid {_window_text(window)}"
                 data["window"] = window.as_json()
+            if areas is not None:
+                text += f"; areas: {_areas_text(areas)}"
+                data["areas"] = list(areas)
             show(args, data, text)
+        elif args.action == "areas":
+            accounts.set_areas(args.username, areas)
+            data = {"user": args.username, "areas": None if areas is None else list(areas)}
+            show(args, data, f"user {args.username}: codes work in {_areas_text(areas)}")
         elif args.action == "window":
             if (window is None) == (not args.always):
                 print(
@@ -218,12 +289,14 @@ def cmd_user(args: argparse.Namespace) -> int:
                     "code": u.has_code,
                     "duress_code": u.has_duress,
                     "window": None if u.window is None else u.window.as_json(),
+                    "areas": None if u.areas is None else list(u.areas),
                 }
                 for u in users
             ]
             lines = [
                 f"{u.username:<20} {u.role:<10} {u.language}  code:{'yes' if u.has_code else 'no'}"
                 + ("" if u.window is None else f"  valid {_window_text(u.window)}")
+                + ("" if u.areas is None else f"  areas: {_areas_text(u.areas)}")
                 for u in users
             ]
             show(args, data, "\n".join(lines) or "no users")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.cli.admin import STDIN_SECRETS_HELP, WINDOW_HELP, add_window_options, cmd_token, cmd_user
+from hub.cli.admin import AREAS_HELP, STDIN_SECRETS_HELP, WINDOW_HELP, add_window_options, cmd_token, cmd_user
 from hub.cli.backup_cmd import cmd_backup, cmd_restore, restore_data_dir
 from hub.cli.data_owner import AS_OWNER, GIVE_BACK, become_owner, give_back
 from hub.cli.local import EXIT_USAGE, resolve_data_dir
@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--codes-from-stdin", action="store_true", help="read password and codes from stdin (see below)")
     add.add_argument("--language", choices=LANGUAGES, default="it")
     add_window_options(add)
-    add.epilog = f"{STDIN_SECRETS_HELP}\n\n{WINDOW_HELP}"
+    add.add_argument("--areas", metavar="IDS", help="only these areas, e.g. garage,casa (default: every area)")
+    add.epilog = f"{STDIN_SECRETS_HELP}\n\n{WINDOW_HELP}\n\n{AREAS_HELP}"
     _add_local(add)
     passwd = user_sub.add_parser(
         "passwd",
@@ -173,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_argument("username")
     add_window_options(window, always=True)
     _add_local(window)
+    areas = user_sub.add_parser(
+        "areas",
+        help="the areas a user's codes arm and disarm, or --all",
+        epilog=AREAS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    areas.add_argument("username")
+    areas.add_argument("areas", nargs="?", metavar="IDS", help="area ids, e.g. garage,casa")
+    areas.add_argument("--all", action="store_true", help="every area again")
+    _add_local(areas)
     lst = user_sub.add_parser("list", help="list users")
     _add_local(lst)
     remove = user_sub.add_parser("remove", help="remove a user")

@@ -28,8 +28,16 @@ def test_user_commands_on_the_data_dir(tmp_path: Path) -> None:
     assert r.returncode == 1 and "code" in r.stderr
     r = casahub("user", "list", "--json", "--data-dir", d)
     assert json.loads(r.stdout) == [
-        # window: issue 17's temporary codes (null: the codes always work)
-        {"user": "anna", "role": "owner", "language": "it", "code": True, "duress_code": False, "window": None}
+        # window: issue 17's temporary codes (null: the codes always work); areas: null, every area
+        {
+            "user": "anna",
+            "role": "owner",
+            "language": "it",
+            "code": True,
+            "duress_code": False,
+            "window": None,
+            "areas": None,
+        }
     ]
     r = casahub("user", "passwd", "anna", "--data-dir", d, stdin="new-pass\n")
     assert r.returncode == 0, r.stderr
