@@ -1,8 +1,28 @@
-// Settings > People and codes: users, their roles, alarm and duress codes, and the windows in
-// which a temporary code works.
-import { t } from "./i18n.js";
+// Settings > People and codes: users, their roles, alarm and duress codes, the windows in
+// which a temporary code works, and the areas a member's codes may arm and disarm.
+import { addTexts, t } from "./i18n.js";
 import { ME, api, h, section } from "./ui.js";
+import { areaNames, severalAreas } from "./areas.js";
 import { checkbox, codeInput, confirmBox, field, problem, roleSelect } from "./settings_common.js";
+
+addTexts({
+  it: {
+    "users.areas": "Aree in cui valgono i suoi codici",
+    "users.areas_help": "I suoi codici inseriscono e disinseriscono solo le aree scelte. Tutte scelte: tutta la casa, anche le aree aggiunte in seguito. Un proprietario vale sempre ovunque.",
+    "field.areas": "Aree",
+    "why.owner_areas": "i codici di un proprietario valgono in tutte le aree.",
+    "why.unknown_area": "un'area che l'impianto non ha.",
+    "why.no_area": "scegli almeno un'area.",
+  },
+  en: {
+    "users.areas": "Areas their codes work in",
+    "users.areas_help": "Their codes arm and disarm only the areas chosen. All chosen: the whole house, areas added later too. An owner's codes always work everywhere.",
+    "field.areas": "Areas",
+    "why.owner_areas": "an owner's codes work in every area.",
+    "why.unknown_area": "an area the system does not have.",
+    "why.no_area": "choose at least one area.",
+  },
+});
 
 // ------------------------------------------------------------------ temporary codes
 // A user's window (when their codes work): shown and typed in the hub's wall-clock time. The hub
@@ -82,6 +102,37 @@ function windowFields(pre, current) {
   return { el, value };
 }
 
+// ------------------------------------------------------------------ areas
+// A checkbox per area of the house ({id, name}; nothing with one area), shown only while `role`
+// is not owner: an owner is never limited. value(): null is every area (each box checked, so an
+// area added later is theirs too), a list the areas chosen, [] none (refused before sending).
+function areaFields(pre, houseAreas, current, role) {
+  const areas = houseAreas.length > 1 ? houseAreas : [];
+  const boxes = areas.map((a) => h("input", { type: "checkbox", id: `${pre}-${a.id}`, value: a.id,
+    checked: current == null || current.includes(a.id) }));
+  const initial = JSON.stringify(boxes.map((b) => b.checked));
+  const el = areas.length ? h("fieldset", { class: "plain areas-choice", id: pre, "aria-describedby": `${pre}-help` },
+    h("legend", {}, t("users.areas")),
+    areas.map((a, i) => h("label", { class: "toggle", for: `${pre}-${a.id}` }, boxes[i], ` ${a.name}`)),
+    h("p", { class: "muted", id: `${pre}-help` }, t("users.areas_help"))) : "";
+  const shown = () => areas.length > 0 && role.value !== "owner";
+  const sync = () => { if (el) el.hidden = !shown(); };
+  role.addEventListener("change", sync);
+  sync();
+  function value() {
+    const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
+    return chosen.length === boxes.length ? null : chosen;
+  }
+  const changed = () => JSON.stringify(boxes.map((b) => b.checked)) !== initial;
+  return { el, shown, value, changed, sync };
+}
+
+// "Aree: Garage" for a user limited to areas, in a house with several; nothing otherwise.
+function areasText(user, houseAreas) {
+  if (!Array.isArray(user.areas) || houseAreas.length < 2) return "";
+  return h("p", { class: "muted areas-text" }, t("areas.of", { areas: areaNames(user.areas, houseAreas).join(", ") }));
+}
+
 // ------------------------------------------------------------------ users and codes
 export function usersSection() {
   const list = h("ul", { class: "people", id: "users" });
@@ -93,6 +144,11 @@ export function usersSection() {
   const code = codeInput();
   const duress = codeInput();
   const addWindow = windowFields("u-window", null);
+  // The house's areas ({id, name}), from GET /api/v1/system at each refresh; the add form's
+  // checkboxes are made again when they change.
+  let houseAreas = [];
+  let addAreas = areaFields("u-areas", houseAreas, null, role);
+  const areasSlot = h("div", { class: "areas-slot" });
   const form = h("form", { id: "u-add", class: "stack", onsubmit: (e) => { e.preventDefault(); add(); } },
     h("h3", {}, t("users.add")),
     field("u-name", "users.username", name),
@@ -100,6 +156,7 @@ export function usersSection() {
     field("u-role", "users.role", role),
     field("u-code", "users.code", code),
     field("u-duress", "users.duress", duress, t("users.duress_help")),
+    areasSlot,
     addWindow.el,
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "u-add-submit" }, t("users.submit"))));
   const el = section("settings.users",
@@ -124,9 +181,15 @@ export function usersSection() {
     if (duress.value) body.duress_code = duress.value;
     const window = addWindow.value();
     if (window) body.window = window;
+    if (addAreas.shown()) {
+      const areas = addAreas.value();
+      if (areas?.length === 0) return say(t("areas.required"), true);
+      if (areas) body.areas = areas;
+    }
     try {
       const user = await api("POST", "/api/v1/users", body);
-      form.reset();
+      form.reset();  // the checkboxes back to every area, the role to member
+      addAreas.sync();
       warned(user, "users.added", { user: user.username });
       await refresh();
     } catch (exc) {
@@ -144,6 +207,7 @@ export function usersSection() {
     const [dropDuress, dropDuressLabel] = checkbox(`${pre}-noduress`, "users.remove_duress");
     const win = windowFields(`${pre}-window`, user.window);
     const before = JSON.stringify(win.value());
+    const places = areaFields(`${pre}-areas`, houseAreas, user.areas, r);
     const box = h("form", { class: "edit-form stack", onsubmit: async (e) => {
       e.preventDefault();
       const body = {};
@@ -154,6 +218,10 @@ export function usersSection() {
       else if (d.value) body.duress_code = d.value;
       if (p.value) body.password = p.value;
       if (JSON.stringify(win.value()) !== before) body.window = win.value();  // null: always valid
+      if (places.shown() && places.changed()) {
+        body.areas = places.value();  // null: every area
+        if (body.areas?.length === 0) return say(t("areas.required"), true);
+      }
       try {
         const changed = await api("PATCH", `/api/v1/users/${encodeURIComponent(user.username)}`, body);
         warned(changed, "users.saved", { user: user.username });
@@ -168,6 +236,7 @@ export function usersSection() {
       field(`${pre}-duress`, "users.new_duress", d, t("users.duress_help")),
       user.has_duress ? dropDuressLabel : "",
       field(`${pre}-password`, "users.new_password", p),
+      places.el,
       win.el,
       h("div", { class: "row" },
         h("button", { type: "submit", class: "primary", id: `${pre}-save` }, t("users.save")),
@@ -205,7 +274,8 @@ export function usersSection() {
         user.window ? h("p", { class: "muted window-text" },
           h("span", { class: `badge ${windowEnded(user.window) ? "warn" : ""}` },
             t(windowEnded(user.window) ? "users.window_ended" : "users.temporary")), " ",
-          windowText(user.window)) : ""),
+          windowText(user.window)) : "",
+        areasText(user, houseAreas)),
       h("div", { class: "row" },
         h("button", { type: "button", "aria-label": t("users.edit_label", { user: user.username }), onclick: () => editor(user, item) }, t("users.edit")),
         me ? "" : h("button", { type: "button", class: "warn", "aria-label": t("users.remove_label", { user: user.username }), onclick: () => askRemove(user, item) }, t("users.remove"))),
@@ -215,7 +285,13 @@ export function usersSection() {
 
   async function refresh() {
     try {
-      const { items } = await api("GET", "/api/v1/users");
+      const [{ items }, system] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/system")]);
+      const areas = severalAreas(system) ? system.areas.map(({ id, name }) => ({ id, name })) : [];
+      if (JSON.stringify(areas) !== JSON.stringify(houseAreas)) {
+        houseAreas = areas;
+        addAreas = areaFields("u-areas", houseAreas, null, role);
+        areasSlot.replaceChildren(addAreas.el);
+      }
       list.replaceChildren(...items.map(row));
     } catch (exc) {
       say(problem(exc), true);
