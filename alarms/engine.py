@@ -641,15 +641,10 @@ class _Run:
         return min(found, key=lambda d: d[0]) if found else None
 
     def freeze(self) -> State:
-        house = house_of(list(self.areas.values()))
+        house = house_of(list(self.areas.values())).freeze()  # the whole house: its top-level fields
         return State(
             settings=self.settings,
-            mode=house.mode,
-            target=house.target,
-            deadline=house.deadline,
-            entry_zone=house.entry_zone,
-            entry_activations=tuple(house.entry_activations),
-            armed_by=house.armed_by,
+            **msgspec.structs.asdict(house),
             areas={i: a.freeze() for i, a in self.areas.items()} if self.several else {},
             zones=self.zones,
             incidents=self.incidents,

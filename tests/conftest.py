@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from hub.daemon import Daemon, ServeOptions, plan
 from tests.peers import free_port
 
-__all__ = ["Api", "RunningHub", "free_port", "start_hub"]
+__all__ = ["Api", "RunningHub", "configured_hub", "free_port", "logged_in_api", "start_hub"]
 
 
 class Api:
@@ -98,6 +99,29 @@ async def start_hub(
         task.result()
     assert started.is_set(), "hub did not start"
     return RunningHub(daemon, task, f"http://127.0.0.1:{port}", data_dir)
+
+
+@asynccontextmanager
+async def configured_hub(
+    tmp_path: Path, config_text: str, clock: Callable[[], float] | None = None
+) -> AsyncIterator[RunningHub]:
+    """The demo hub with `config_text` as its casahub.toml, stopped on the way out."""
+    config = tmp_path / "casahub.toml"
+    config.write_text(config_text, encoding="utf-8")
+    hub = await start_hub(tmp_path / "data", config, clock=clock)
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+@asynccontextmanager
+async def logged_in_api(running: RunningHub) -> AsyncIterator[Api]:
+    """An Api logged in as the demo owner."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        client = Api(running.base, session)
+        await client.login()
+        yield client
 
 
 @pytest.fixture

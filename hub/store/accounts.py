@@ -153,11 +153,10 @@ class CodeMatch:
     areas: tuple[str, ...] | None = None  # the areas its user may arm and disarm; None: every one
 
 
-def _areas_of(row: sqlite3.Row) -> tuple[str, ...] | None:
+def _areas_of(stored: str | None, role: str) -> tuple[str, ...] | None:
     """A user's stored areas (a JSON list; NULL: every area); an owner's codes work everywhere. A
     limit that cannot be read is no area: it must never widen into everything."""
-    stored = row["areas"]
-    if stored is None or row["role"] == "owner":
+    if stored is None or role == "owner":
         return None
     try:
         value = json.loads(stored)
@@ -395,9 +394,10 @@ class Accounts:
     ) -> None:
         """Called with the lock held: refuse a change after which some owner has a window and no
         owner has a code that always works (None and UNCHANGED leave a setting as it is)."""
+        # Unpacked by position: the restore review's connection has no row factory.
         owners: dict[str, tuple[str, bool, bool]] = {
-            r["username"]: (r["role"], bool(r["has_code"]), r["code_window"] is not None)
-            for r in self.conn.execute(
+            name: (role, bool(has_code), window_json is not None)
+            for name, role, has_code, window_json in self.conn.execute(
                 "SELECT username, role, code_hash IS NOT NULL AS has_code, code_window FROM users"
             )
         }
@@ -444,7 +444,7 @@ class Accounts:
                 bool(r["duress_hash"]),
                 bool(r["language_saved"]),
                 from_stored(r["code_window"]),
-                _areas_of(r),
+                _areas_of(r["areas"], r["role"]),
             )
             for r in rows
         ]
@@ -500,7 +500,13 @@ class Accounts:
             else:
                 continue
             now_inside = at is None or inside(from_stored(row["code_window"]), at, tz)
-            match = CodeMatch(row["username"], duress=duress, role=row["role"], inside=now_inside, areas=_areas_of(row))
+            match = CodeMatch(
+                row["username"],
+                duress=duress,
+                role=row["role"],
+                inside=now_inside,
+                areas=_areas_of(row["areas"], row["role"]),
+            )
             if now_inside:
                 return match
             outside = outside or match

@@ -253,7 +253,9 @@ async def user_patch(request: web.Request) -> web.Response:
             language=given.get("language"),
             window=window,
         )
-        if "areas" in given:
+        if "areas" in given or (given.get("role") == "owner" and current.areas is not None):
+            # An owner's codes work everywhere: a limit from before the promotion is dropped, so
+            # that it does not come back unseen if they are ever a member again.
             await asyncio.to_thread(ctx.accounts.set_areas, username, areas)
             user = await _user_or_404(ctx, username)
     except AccountError as exc:

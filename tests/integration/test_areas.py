@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.conftest import Api, RunningHub, start_hub
+from tests.conftest import Api, RunningHub, configured_hub, logged_in_api, start_hub
 from tests.peers import wait_until
 from tests.peers.household import household, logged_in
 from tests.peers.sia import require_pysiaalarm
@@ -39,20 +38,13 @@ CONFIG = "[alarm]\nexit_delay = 0\nentry_delay = 20\n" + AREAS
 
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[RunningHub]:
-    config = tmp_path / "casahub.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    hub = await start_hub(tmp_path / "data", config)
-    try:
+    async with configured_hub(tmp_path, CONFIG) as hub:
         yield hub
-    finally:
-        await hub.stop()
 
 
 @pytest.fixture
 async def api(running: RunningHub) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        client = Api(running.base, session)
-        await client.login()
+    async with logged_in_api(running) as client:
         yield client
 
 
@@ -134,6 +126,11 @@ async def test_a_garage_code_arms_only_the_garage(api: Api, running: RunningHub)
     status, body = await api.post("/api/v1/areas/casa/disarm", {"code": "13579"})
     assert status == 403 and body["error"] == "forbidden_area", body
     assert [i.kind for i in running.hub.state.incidents.values()] == ["duress"]
+
+    # Made an owner, his limit goes: it must not come back unseen if he is a member again.
+    for role in ("owner", "member"):
+        status, body = await api.request("PATCH", "/api/v1/users/luca", {"role": role})
+        assert status == 200 and body["areas"] is None, body
 
 
 async def test_bad_areas_are_refused(api: Api) -> None:

@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from alarms.model import Tick
-from tests.conftest import Api, RunningHub, start_hub
+from tests.conftest import Api, RunningHub, configured_hub, logged_in_api, start_hub
 from tests.integration.test_walktest import Clock
 from tests.peers import wait_until
 from tests.peers.household import household, logged_in
@@ -43,20 +42,13 @@ async def clock() -> Clock:
 
 @pytest.fixture
 async def running(tmp_path: Path, clock: Clock) -> AsyncIterator[RunningHub]:
-    config = tmp_path / "casahub.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    hub = await start_hub(tmp_path / "data", config, clock=clock)
-    try:
+    async with configured_hub(tmp_path, CONFIG, clock=clock) as hub:
         yield hub
-    finally:
-        await hub.stop()
 
 
 @pytest.fixture
 async def api(running: RunningHub) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        client = Api(running.base, session)
-        await client.login()
+    async with logged_in_api(running) as client:
         yield client
 
 

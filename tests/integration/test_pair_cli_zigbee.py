@@ -239,11 +239,12 @@ async def test_scan_add_list_rename_walktest_report_remove(site: Site) -> None:
     code, out = await asyncio.to_thread(cli.terminal, "pair", "report", "--format", "md", "--lang", "en")
     assert code == 0, out
     assert "Commissioning report: casahub" in out and "# Commissioning" not in out and "|---|" not in out
-    zone_row = _row(out, "Porta blindata", "MCCGQ11LM", "contact")
+    zone_row = _row(out, "Porta blindata", "MCCGQ11LM", "door/window")
     # Issue 17: the kit's front door is the entry already, so this door was proposed instant.
-    assert zone_row[:15] == [
-        "Porta", "blindata", "contact", "instant", "Corridoio", "MCCGQ11LM", "96", "LQI", "100", "%",
-        "every", "3600", "s", "PASS", row["walk_tested_at"],
+    # Issue 18: the report names kinds in people's words ("door/window", not `contact`).
+    assert zone_row == [
+        "Porta", "blindata", "door/window", "instant", "Corridoio", "MCCGQ11LM", "96", "LQI", "100", "%",
+        "every", "3600", "s", "PASS", "not", "tested",  # the walk test passed; the cover was never opened
     ]  # fmt: skip
     device_row = _row(out, "Porta blindata", "zigbee2mqtt")
     assert device_row == [

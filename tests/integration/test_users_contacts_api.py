@@ -79,11 +79,12 @@ async def test_owner_adds_lists_changes_and_removes_a_member(api: Api, running_h
         "has_code": True,
         "has_duress": True,
         "window": None,  # issue 17: a temporary code's window, null for always
+        "areas": None,  # issue 17: the areas a member's codes are limited to, null for every area
     }
 
     items = (await api.get("/api/v1/users"))["items"]
     assert [u["username"] for u in items] == ["demo", "mia"]
-    assert all(set(u) == {"username", "role", "language", "has_code", "has_duress", "window"} for u in items)
+    assert all(set(u) == {"username", "role", "language", "has_code", "has_duress", "window", "areas"} for u in items)
     assert "hash" not in json.dumps(items) and "$argon2" not in json.dumps(items)
 
     # the member's own codes work on the keypad: the alarm code arms, the duress code disarms
