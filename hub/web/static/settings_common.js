@@ -54,6 +54,22 @@ export function confirmBox(textKey, vars, onYes, onNo) {
       h("button", { type: "button", onclick: onNo }, t("cancel"))));
 }
 
+// Asks under a list's row before removing what it shows: the box takes the focus, yes runs
+// `remove` (the DELETE, its message, the refresh), and a refusal of the hub is said in the
+// user's words through `say` while the box goes.
+export function confirmRemove(item, textKey, vars, remove, say) {
+  const box = confirmBox(textKey, vars, async () => {
+    try {
+      await remove();
+    } catch (exc) {
+      box.remove();
+      say(problem(exc), true);
+    }
+  }, () => box.remove());
+  item.append(box);
+  box.querySelector("button").focus();
+}
+
 // A text of the hub's vocabulary when the dashboard has words for it, else the hub's own.
 export function said(key, fallback) {
   const text = t(key);

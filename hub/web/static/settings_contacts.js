@@ -1,7 +1,7 @@
 // Settings > Contacts: who the hub tells of alarms and anomalies, and on which channels.
 import { language, t } from "./i18n.js";
 import { api, h, section } from "./ui.js";
-import { CHANNELS, checkbox, confirmBox, field, problem } from "./settings_common.js";
+import { CHANNELS, checkbox, confirmRemove, field, problem } from "./settings_common.js";
 
 // ------------------------------------------------------------------ contacts
 export function contactsSection() {
@@ -70,19 +70,12 @@ export function contactsSection() {
 
   function askRemove(contact, item) {
     item.querySelector(".confirm")?.remove();
-    const box = confirmBox("contacts.confirm", { name: contact.name }, async () => {
-      try {
-        await api("DELETE", `/api/v1/contacts/${encodeURIComponent(contact.id)}`);
-        say(t("contacts.removed", { name: contact.name }));
-        if (editing === contact.id) clear();
-        await refresh();
-      } catch (exc) {
-        box.remove();
-        say(problem(exc), true);
-      }
-    }, () => box.remove());
-    item.append(box);
-    box.querySelector("button").focus();
+    confirmRemove(item, "contacts.confirm", { name: contact.name }, async () => {
+      await api("DELETE", `/api/v1/contacts/${encodeURIComponent(contact.id)}`);
+      say(t("contacts.removed", { name: contact.name }));
+      if (editing === contact.id) clear();
+      await refresh();
+    }, say);
   }
 
   function row(contact) {

@@ -3,7 +3,7 @@
 import { addTexts, t } from "./i18n.js";
 import { ME, api, h, section } from "./ui.js";
 import { areaNames, severalAreas } from "./areas.js";
-import { checkbox, codeInput, confirmBox, field, problem, roleSelect } from "./settings_common.js";
+import { checkbox, codeInput, confirmRemove, field, problem, roleSelect } from "./settings_common.js";
 
 addTexts({
   it: {
@@ -248,18 +248,11 @@ export function usersSection() {
 
   function askRemove(user, item) {
     item.querySelector(".edit-form, .confirm")?.remove();
-    const box = confirmBox("users.confirm", { user: user.username }, async () => {
-      try {
-        await api("DELETE", `/api/v1/users/${encodeURIComponent(user.username)}`);
-        say(t("users.removed", { user: user.username }));
-        await refresh();
-      } catch (exc) {
-        box.remove();
-        say(problem(exc), true);
-      }
-    }, () => box.remove());
-    item.append(box);
-    box.querySelector("button").focus();
+    confirmRemove(item, "users.confirm", { user: user.username }, async () => {
+      await api("DELETE", `/api/v1/users/${encodeURIComponent(user.username)}`);
+      say(t("users.removed", { user: user.username }));
+      await refresh();
+    }, say);
   }
 
   function row(user) {

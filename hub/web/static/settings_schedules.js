@@ -1,7 +1,7 @@
 // Settings > Schedules.
 import { t } from "./i18n.js";
 import { api, h, section } from "./ui.js";
-import { checkbox, codeInput, confirmBox, field, problem, said } from "./settings_common.js";
+import { checkbox, codeInput, confirmRemove, field, problem, said } from "./settings_common.js";
 
 // ------------------------------------------------------------------ schedules
 // "Arm night at 23:30 Mon-Fri", "disarm at 07:00", "remind me at 09:00 if still off": the hub runs
@@ -70,18 +70,11 @@ export function schedulesSection() {
   function askRemove(s, item) {
     item.querySelector(".confirm")?.remove();
     const label = s.name ?? `#${s.id}`;
-    const box = confirmBox("schedules.confirm", { name: label }, async () => {
-      try {
-        await api("DELETE", `/api/v1/schedules/${encodeURIComponent(s.id)}`);
-        say(t("schedules.removed", { name: label }));
-        await refresh();
-      } catch (exc) {
-        box.remove();
-        say(problem(exc), true);
-      }
-    }, () => box.remove());
-    item.append(box);
-    box.querySelector("button").focus();
+    confirmRemove(item, "schedules.confirm", { name: label }, async () => {
+      await api("DELETE", `/api/v1/schedules/${encodeURIComponent(s.id)}`);
+      say(t("schedules.removed", { name: label }));
+      await refresh();
+    }, say);
   }
 
   function row(s) {
