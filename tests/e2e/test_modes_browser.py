@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Api, start_hub
+from tests.e2e.pages import owner_page
 from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, keypad, login
 
 __all__ = ["browser_factory"]  # the fixture, imported to be used here
@@ -63,11 +64,7 @@ async def test_arm_night_from_the_home_page(tmp_path: Path, browser_factory: Any
             assert status == 200, body
             door, motion = (await zone(api, DOOR))["name"], (await zone(api, MOTION))["name"]
             assert (await zone(api, MOTION))["modes"] == ["away", "vacation"], "the demo's motion: interior"
-            page = (await browser_factory("owner")).pages[0]
-            await page.set_viewport_size(PHONE)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            await login(page, running.base, "demo", "demo")
+            page, errors = await owner_page(browser_factory, running.base, viewport=PHONE)
 
             # ---- disarmed: four tiles, each with what it is for; every mode ready
             await expect(page.locator("#mode")).to_have_text("Disinserito")
@@ -139,11 +136,7 @@ async def test_zone_modes_on_the_zones_page(tmp_path: Path, browser_factory: Any
             api = Api(running.base, session)
             await api.login()
             motion = (await zone(api, MOTION))["name"]
-            page = (await browser_factory("owner")).pages[0]
-            await page.set_viewport_size(PHONE)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            await login(page, running.base, "demo", "demo")
+            page, errors = await owner_page(browser_factory, running.base, viewport=PHONE)
             await page.click('#menu a[href="/zones"]')
             item = page.locator(f'[data-zone="{MOTION}"]')
             await expect(item.locator(".zone-protection")).to_contain_text("Sorvegliata in: Fuori casa, Vacanza")

@@ -15,7 +15,8 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Api, start_hub
-from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, login
+from tests.e2e.pages import owner_page
+from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page
 
 __all__ = ["browser_factory"]  # the fixture, imported to be used here
 
@@ -53,12 +54,9 @@ async def test_pairing_form_proposes_and_sets_modes(tmp_path: Path, browser_fact
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             api = Api(base, session)
             await api.login()
-            context = await browser_factory("owner")
-            page = context.pages[0] if context.pages else await context.new_page()
-            await page.set_viewport_size({"width": 390, "height": 844})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await login(page, base, "demo", "demo")
+            page, errors = await owner_page(
+                browser_factory, base, viewport={"width": 390, "height": 844}, errors_from="pageerror"
+            )
             await page.click("#nav-pairing")
             await page.wait_for_url(base + "/pairing")
 

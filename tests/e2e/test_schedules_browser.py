@@ -14,7 +14,8 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Api, start_hub
-from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, login
+from tests.e2e.pages import owner_page
+from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page
 
 __all__ = ["browser_factory"]  # the fixture, imported to be used here
 
@@ -30,11 +31,7 @@ async def test_add_and_delete_a_schedule_in_settings(tmp_path: Path, browser_fac
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             api = Api(running.base, session)
             await api.login()
-            context = await browser_factory("owner")
-            page = context.pages[0] if context.pages else await context.new_page()
-            console_errors: list[str] = []
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-            await login(page, running.base, "demo", "demo")
+            page, console_errors = await owner_page(browser_factory, running.base)
             await page.click('#menu a[href="/settings"]')
             await page.click("#settings-schedules")  # Settings' sub-page (issue 18)
             await expect(page.locator("#schedules")).to_contain_text("Nessun programma.")

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Api, start_hub
+from tests.e2e.pages import owner_page
 from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, login
 
 __all__ = ["browser_factory"]  # the fixture, imported to be used here
@@ -56,11 +57,9 @@ async def test_settings_subpages_channel_test_and_wording(tmp_path: Path, browse
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             api = Api(base, session)
             await api.login()
-            context = await browser_factory("owner")
-            page = context.pages[0] if context.pages else await context.new_page()
-            await page.set_viewport_size(PHONE)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page, errors = await owner_page(
+                browser_factory, base, viewport=PHONE, errors_from="pageerror", log_in=False
+            )
 
             # ---- the login page: the language switch is visible, dark on light, and names English
             await page.goto(base + "/login")

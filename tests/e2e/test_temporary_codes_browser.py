@@ -16,7 +16,8 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Api, start_hub
-from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page, login
+from tests.e2e.pages import owner_page
+from tests.e2e.test_dashboard_browser import Shots, browser_factory, check_page
 
 __all__ = ["browser_factory"]  # the fixture, imported to be used here
 
@@ -45,11 +46,7 @@ async def test_settings_lists_and_sets_temporary_codes(tmp_path: Path, browser_f
                 status, answer = await api.post("/api/v1/users", body | {"window": window})
                 assert status == 201, answer
 
-            context = await browser_factory("owner")
-            page = context.pages[0] if context.pages else await context.new_page()
-            console_errors: list[str] = []
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-            await login(page, running.base, "demo", "demo")
+            page, console_errors = await owner_page(browser_factory, running.base)
             await page.click('#menu a[href="/settings"]')
             await page.click("#settings-people")  # Settings' sub-page (issue 18)
 
