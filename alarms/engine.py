@@ -138,8 +138,6 @@ from alarms.areas import (
 from alarms.errors import AlarmsError
 from alarms.model import (
     ARM_TARGETS,
-    DEFAULT_MODES,
-    DEFAULT_WATCH_DAYS,
     INCIDENT_FOR_ZONE,
     ISOLATE_MAX_HOURS,
     ISOLATE_MAX_HOURS_24H,
@@ -200,10 +198,9 @@ from alarms.model import (
     ZoneInclude,
     ZoneRemove,
     ZoneUpsert,
-    modes_from_home,
-    ordered_modes,
 )
 from alarms.output_rules import OutputRules
+from alarms.zone_config import DEFAULT_MODES, DEFAULT_WATCH_DAYS, modes_from_home, ordered_modes
 
 __all__ = [
     "ARMED_MODE",

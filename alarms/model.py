@@ -90,43 +90,7 @@ DEFAULT_BEHAVIOUR: dict[ZoneKind, Behaviour] = {
 }
 
 
-# The armed modes that watch a zone when the installer does not choose: doors and windows are the
-# perimeter (every mode), anything inside (motion, a camera) only when nobody is at home.
-DEFAULT_MODES: dict[ZoneKind, tuple[ArmTarget, ...]] = {
-    "water": ARM_TARGETS,
-    "smoke": ARM_TARGETS,
-    "power": ARM_TARGETS,
-    "panic": ARM_TARGETS,
-    "motion": ("away", "vacation"),
-    "contact": ARM_TARGETS,
-    "camera": ("away", "vacation"),
-}
-
-
-# Sensor watch: days without a change after which a zone in daily use is suspect (0: not watched).
-# Doors and rooms are used every day; a smoke or water sensor rightly stays quiet for years.
-DEFAULT_WATCH_DAYS: dict[ZoneKind, int] = {
-    "water": 0,
-    "smoke": 0,
-    "power": 0,
-    "panic": 0,
-    "motion": 14,
-    "contact": 14,
-    "camera": 0,
-}
 WatchDays = Annotated[int, msgspec.Meta(ge=0, le=365)]
-
-
-def modes_from_home(home: bool) -> tuple[ArmTarget, ...]:
-    """The modes of a zone configured with the first release's `home` flag: a zone armed at home
-    was perimeter (every mode); one that was not, interior (away and vacation)."""
-    return ARM_TARGETS if home else ("away", "vacation")
-
-
-def ordered_modes(modes: object) -> tuple[ArmTarget, ...]:
-    """`modes` as a tuple in ARM_TARGETS order without repeats (the API and the journal keep one spelling)."""
-    chosen = set(modes) if isinstance(modes, (tuple, list, set, frozenset)) else set()
-    return tuple(m for m in ARM_TARGETS if m in chosen)
 
 
 # Durations as decoded from the journal or an API: bounded, so no deadline can become inf.
@@ -382,25 +346,6 @@ class ZoneUpsert(Event, frozen=True, tag="zone_upsert"):
     chime: bool = False
     watch_days: WatchDays | None = None  # None: DEFAULT_WATCH_DAYS of the kind; 0: not watched
     areas: tuple[str, ...] = ()  # () : the first area
-
-
-def zone_upsert_of(zone: Zone, by: str | None, **changes: object) -> ZoneUpsert:
-    """The ZoneUpsert that keeps `zone`'s whole configuration but `changes`: a rename must not
-    reset the modes or the sensor watch to the kind's defaults."""
-    config: dict[str, object] = {
-        "id": zone.id,
-        "name": zone.name,
-        "kind": zone.kind,
-        "behaviour": zone.behaviour,
-        "modes": zone.modes,
-        "device": zone.device,
-        "room": zone.room,
-        "chime": zone.chime,
-        "watch_days": zone.watch_days,
-        "areas": zone.areas,
-    }
-    config.update(changes)
-    return ZoneUpsert(by=by, **config)  # type: ignore[arg-type]
 
 
 class ZoneExclude(Event, frozen=True, tag="zone_exclude"):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
 import signal
 import ssl
@@ -53,6 +52,7 @@ from hub.store.disk_reserve import DiskReserve
 from hub.store.push_subscriptions import PushStore
 from hub.system import host_health, sdnotify
 from hub.system import led as status_led
+from hub.system.data_dir import DataDirError, check_writable, default_data_dir, running_as
 from hub.system.discovery import HubAdvertiser, tls_fingerprint
 from hub.system.led_state import record_led_state
 from hub.system.local_ca import LocalCA, wanted_now
@@ -81,59 +81,11 @@ EXIT_CONFIG = 2  # invalid configuration, or a listen address that cannot be use
 EXIT_STORAGE = 3  # the data dir or the database cannot be written
 
 
-class DataDirError(Exception):
-    """The hub cannot write its data dir or database; the message is one line saying what to do."""
-
-
-def _owner(path: Path) -> str:
-    import pwd
-
-    try:
-        uid = path.stat().st_uid
-        return pwd.getpwuid(uid).pw_name
-    except (OSError, KeyError):
-        return "another user"
-
-
-def _me() -> str:
-    import pwd
-
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
-
-
-def check_writable(data_dir: Path) -> None:
-    """DataDirError unless the data dir and the database files in it can be written by this process."""
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataDirError(f"cannot create the data dir {data_dir}: {exc.strerror or exc}") from None
-    db = data_dir / "casahub.db"
-    for path, mode in (
-        (data_dir, os.W_OK | os.X_OK),
-        (db, os.R_OK | os.W_OK),
-        (db.with_name(db.name + "-wal"), os.R_OK | os.W_OK),
-        (db.with_name(db.name + "-shm"), os.R_OK | os.W_OK),
-    ):
-        if path.exists() and not os.access(path, mode):
-            raise DataDirError(
-                f"cannot write {path}: it belongs to {_owner(path)} and the hub runs as {_me()};"
-                f" fix it with: sudo chown -R {_me()}: {data_dir}"
-            )
-
-
 def casahub_version() -> str:
     try:
         return version("casahub")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-def default_data_dir() -> Path:
-    system = Path("/var/lib/casahub")
-    return system if system.is_dir() else Path.home() / ".local" / "share" / "casahub"
 
 
 @dataclass(frozen=True)
@@ -206,7 +158,7 @@ def plan(options: ServeOptions) -> tuple[Plan, list[str]]:
         except OSError as exc:
             raise DataDirError(
                 f"cannot write the TLS certificate in {Path(data_dir) / 'certs'}: {exc.strerror or exc};"
-                f" fix it with: sudo chown -R {_me()}: {data_dir}"
+                f" fix it with: sudo chown -R {running_as()}: {data_dir}"
             ) from None
         notes.extend(tls_notes)
     elif tls_mode != "off":

@@ -76,7 +76,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def restore_data_dir(args: argparse.Namespace) -> Path:
     if args.data_dir is None and args.config is not None and not Path(args.config).exists():
-        from hub.daemon import default_data_dir
+        from hub.system.data_dir import default_data_dir
 
         return default_data_dir()  # the config is what we are restoring: it cannot name the data dir yet
     return resolve_data_dir(args)

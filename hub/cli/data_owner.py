@@ -83,7 +83,8 @@ def _serve_data_dir(args: argparse.Namespace) -> Path:
             raise SystemExit(2) from None
         if configured:
             return configured
-    from hub.daemon import DEMO_DATA_DIR, default_data_dir
+    from hub.daemon import DEMO_DATA_DIR
+    from hub.system.data_dir import default_data_dir
 
     return DEMO_DATA_DIR if args.demo else default_data_dir()
 

@@ -23,7 +23,7 @@ def resolve_data_dir(args: argparse.Namespace) -> Path:
             raise SystemExit(f"casahub: invalid configuration:\n{exc}") from None
         if loaded.config.hub.data_dir:
             return loaded.config.hub.data_dir
-    from hub.daemon import default_data_dir
+    from hub.system.data_dir import default_data_dir
 
     return default_data_dir()
 

@@ -31,11 +31,10 @@ from alarms.model import (
     ZoneKind,
     ZoneRemove,
     ZoneUpsert,
-    modes_from_home,
-    ordered_modes,
 )
 from alarms.outputs import OutputKind
 from alarms.policy import plan_notify
+from alarms.zone_config import modes_from_home, ordered_modes
 from hub.core.devices import DeviceRecord
 from hub.core.pairing_defaults import modes_for, propose
 from hub.core.runtime import Hub

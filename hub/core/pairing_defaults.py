@@ -32,12 +32,12 @@ from typing import Literal, get_args
 from alarms.model import (
     ARM_TARGETS,
     DEFAULT_BEHAVIOUR,
-    DEFAULT_MODES,
     INCIDENT_FOR_ZONE,
     ArmTarget,
     Behaviour,
     ZoneKind,
 )
+from alarms.zone_config import DEFAULT_MODES
 
 Place = Literal["window", "door", "front_door"]
 PLACES: tuple[Place, ...] = get_args(Place)

@@ -19,7 +19,6 @@ import aiosqlite
 import msgspec
 
 from alarms.model import (
-    DEFAULT_WATCH_DAYS,
     EVENT_DECODER,
     EVENT_ENCODER,
     STATE_DECODER,
@@ -27,8 +26,8 @@ from alarms.model import (
     AnyEvent,
     Incident,
     State,
-    modes_from_home,
 )
+from alarms.zone_config import DEFAULT_WATCH_DAYS, modes_from_home
 from hub.store.db import Database, StorageError
 
 log = logging.getLogger("hub.journal")  # the name users' [log] levels know (README)

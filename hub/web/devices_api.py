@@ -10,8 +10,9 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from alarms.model import ZONE_KINDS, ArmTarget, Behaviour, IncidentKind, OutputUpsert, ZoneKind, zone_upsert_of
+from alarms.model import ZONE_KINDS, ArmTarget, Behaviour, IncidentKind, OutputUpsert, ZoneKind
 from alarms.outputs import OutputKind
+from alarms.zone_config import zone_upsert_of
 from drivers.base import DriverError
 from drivers.capabilities import NormalisesAddress, OutputDriver, ReportsConnection
 from hub.bounds import NAME_MAX, Name, clip

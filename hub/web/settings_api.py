@@ -66,6 +66,7 @@ class SettingsPatch(msgspec.Struct, forbid_unknown_fields=True):
 # The timings the dashboard may change; the rest of [alarm] (panic_audible) is the config's alone.
 FIELDS: tuple[str, ...] = SettingsPatch.__struct_fields__
 
+
 def effective_settings(config: AlarmSettings, overrides: dict[str, float]) -> AlarmSettings:
     """The config's values with the dashboard's on top."""
     values: dict[str, Any] = {k: int(v) if k == "swinger_limit" else float(v) for k, v in overrides.items()}

@@ -18,9 +18,8 @@ from alarms.model import (
     ZoneInclude,
     ZoneKind,
     ZoneRemove,
-    ordered_modes,
-    zone_upsert_of,
 )
+from alarms.zone_config import ordered_modes, zone_upsert_of
 from drivers.base import DriverError
 from drivers.capabilities import DrivenByHand
 from hub.bounds import Name, Text
