@@ -128,19 +128,24 @@ def test_fuzz_command_handler(
 
     @fuzz_settings(HANDLER_CASES)
     # Half well-formed commands (one_of would flatten `payloads` and make them 1 case in 11).
-    @given(payload=st.booleans().flatmap(lambda ok: well_formed if ok else payloads), reset=st.booleans())
-    def run(payload: object, reset: bool) -> None:
+    # The house panel (None), the demo's one area's panel, and an area the hub does not have.
+    @given(
+        payload=st.booleans().flatmap(lambda ok: well_formed if ok else payloads),
+        reset=st.booleans(),
+        area=st.sampled_from([None, "casa", "cantina"]),
+    )
+    def run(payload: object, reset: bool, area: str | None) -> None:
         if reset:
             export.throttle = CodeThrottle()  # in memory: a fresh start, whatever the database holds
         before = hub.call(_requests(running.hub))
-        outcome = hub.call(export.handle_command(payload))
+        outcome = hub.call(export.handle_command(payload, area))
         after = hub.call(_requests(running.hub))
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         assert outcome in OUTCOMES
         assert outcome != "error", hub.take_failures()
         failures = hub.take_failures()
         assert not failures, failures[0].text
-        if outcome in ("armed", "disarmed", "not_ready", "refused"):
+        if outcome in ("armed", "disarmed", "not_ready", "refused") and area != "cantina":
             assert after == before + 1, (payload, outcome)
         else:
             assert after == before, (payload, outcome)  # no code, no arm or disarm request
