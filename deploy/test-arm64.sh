@@ -18,8 +18,8 @@
 #   4. nothing compiled: no compiler in the root, every compiled dependency an aarch64 wheel,
 #      what pip built (pip's log, "Created wheel") pure Python only.
 # Then a PASS/FAIL summary with timings; logs in WORKDIR/logs. It downloads from Debian and PyPI
-# (about 300 MB), so it is not part of `make test`. Needs root (debootstrap); registers nothing
-# with the kernel. Whole run: roughly 20-30 minutes on 2 cores.
+# (about 100 MB; 1 GB of disk), so it is not part of `make test`. Needs root (debootstrap);
+# registers nothing with the kernel. Whole run: about 20 minutes on 2 cores (deploy/README.md).
 
 # The checks are functions called through check(): shellcheck cannot see them called.
 # shellcheck disable=SC2317
@@ -248,7 +248,7 @@ PY
 pip_built() {
     {
         sed -n 's/.*Created wheel for \([^:]*\): filename=\([^ ]*\).*/\1 (wheel \2)/p' "$@"
-        sed -n 's/.*Running setup.py install for \([^ ]*\).*/\1 (setup.py install)/p' "$@"
+        sed -n 's/.*Running setup.py install for \([^ :]*\).*/\1 (setup.py install)/p' "$@"
     } | sort -u
 }
 
