@@ -118,7 +118,8 @@ class CameraFeed:
         """The newest frame if newer than sequence number `after`, waiting up to `timeout` s for one."""
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(functools.partial(self._newer, after)), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait_for(functools.partial(self._newer, after))
             except TimeoutError:
                 return None
         frame = self.latest

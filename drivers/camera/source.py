@@ -247,7 +247,8 @@ class RtspSource:
                 for frame in parser.feed(chunk):
                     yield frame
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(errors), 2)
+                async with asyncio.timeout(2):
+                    await asyncio.shield(errors)
             detail = errors.result().decode("utf-8", "replace").strip().splitlines() if errors.done() else []
             raise SourceError(f"{redact(self.url)}: ffmpeg stopped: {redact(detail[-1]) if detail else 'no output'}")
         finally:

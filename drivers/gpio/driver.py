@@ -259,7 +259,8 @@ class GpioDriver(FixedTargetDriver):
                 deadline = debounce.next_deadline()
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                 try:
-                    item = await asyncio.wait_for(edges.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        item = await edges.get()
                 except TimeoutError:
                     item = None
                 if isinstance(item, BaseException):

@@ -46,7 +46,8 @@ async def _check(name: str, channel: Any) -> tuple[str, bool, str]:
         fn = getattr(channel, method, None)
         if fn is not None:
             try:
-                return name, True, str(await asyncio.wait_for(fn(), CHECK_TIMEOUT))
+                async with asyncio.timeout(CHECK_TIMEOUT):
+                    return name, True, str(await fn())
             except Exception as exc:
                 return name, False, f"{type(exc).__name__}: {exc}"
     return name, True, "configured (no check available)"

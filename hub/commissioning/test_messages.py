@@ -57,7 +57,8 @@ async def _send_one(channel: Channel | None, message: OutgoingMessage, timeout: 
     if channel is None:  # no section for it: nothing is sent, and no log pretends it was
         return "not_configured", f"no [{'sms' if message.channel == 'voice' else message.channel}] in the config"
     try:
-        outcome = await asyncio.wait_for(channel.send(message), timeout)
+        async with asyncio.timeout(timeout):
+            outcome = await channel.send(message)
     except TimeoutError:
         return "timeout", f"no answer within {timeout:g} s"
     except Exception as exc:  # a channel bug is a failed test, never a failed request

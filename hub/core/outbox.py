@@ -329,7 +329,11 @@ class OutboxDispatcher:
         if channel is None:  # not configured (any more): nothing can carry it, and no log stands in
             return Permanent(NOT_CONFIGURED_ERROR)
         try:
-            return await asyncio.wait_for(channel.send(message), timeout=SEND_TIMEOUT)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result of a send
+            # that finishes as the dispatcher is cancelled, and the cancellation is lost (the
+            # daemon then never stops: seen as a hung shutdown in CI).
+            async with asyncio.timeout(SEND_TIMEOUT):
+                return await channel.send(message)
         except TimeoutError:
             return Transient(f"no answer within {SEND_TIMEOUT:.0f} s")
         except Exception as exc:  # a channel bug must not lose the message: retry it

@@ -412,7 +412,8 @@ class OutputDispatcher:
         error = ""
         for driver in running:  # two bridges of one type: the one that knows the address takes it
             try:
-                await asyncio.wait_for(driver.command(row.address, row.command), COMMAND_TIMEOUT)
+                async with asyncio.timeout(COMMAND_TIMEOUT):
+                    await driver.command(row.address, row.command)
                 return None
             except TimeoutError:
                 error = f"{row.driver}: no answer within {COMMAND_TIMEOUT:g} s"

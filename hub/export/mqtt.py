@@ -185,7 +185,8 @@ class MqttExport(HaDiscovery):
                     except asyncio.CancelledError:
                         # Stopping: say so (a clean disconnect does not send the last will).
                         with contextlib.suppress(Exception):
-                            await asyncio.wait_for(client.publish(self.status_topic, "offline", qos=1, retain=True), 2)
+                            async with asyncio.timeout(2):
+                                await client.publish(self.status_topic, "offline", qos=1, retain=True)
                         raise
             except aiomqtt.MqttError as exc:
                 failures += 1

@@ -296,9 +296,8 @@ class DC09Channel:
             return self._conn
         await self._close()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(target.host, target.port), self._connect_timeout
-            )
+            async with asyncio.timeout(self._connect_timeout):
+                reader, writer = await asyncio.open_connection(target.host, target.port)
         except TimeoutError:
             raise _Failed(f"no TCP connection within {self._connect_timeout:g} s") from None
         except OSError as exc:
@@ -310,7 +309,8 @@ class DC09Channel:
         reused, conn.used = conn.used, True
         try:
             conn.writer.write(frame)
-            await asyncio.wait_for(conn.writer.drain(), self._reply_timeout)
+            async with asyncio.timeout(self._reply_timeout):
+                await conn.writer.drain()
             raw = await self._read_reply(conn.reader)
         except _Failed as exc:
             await self._close()
@@ -344,7 +344,8 @@ class DC09Channel:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError
-            chunk = await asyncio.wait_for(reader.read(1024), remaining)
+            async with asyncio.timeout(remaining):
+                chunk = await reader.read(1024)
             if not chunk:
                 raise _Stale("the receiver closed the connection" + (f" after {buffer[:40]!r}" if buffer else ""))
             buffer += chunk
@@ -364,7 +365,8 @@ class DC09Channel:
             return
         conn.writer.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(conn.writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await conn.writer.wait_closed()
 
     # ------------------------------------------------------------------ clock and sequence
 

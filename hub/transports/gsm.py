@@ -257,7 +257,8 @@ class GsmModem:
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), self.command_timeout)
+                async with asyncio.timeout(self.command_timeout):
+                    await writer.wait_closed()
 
     def _abandon(self) -> None:
         """Drop the session without waiting (on cancellation): the next send reopens and resynchronises."""
