@@ -313,7 +313,7 @@ async def measure(
             Row(SECTION, "    RSS of the bench process before / after", value=f"{rss_before:.0f} / {rss_after:.0f} MB"),
             Row(
                 SECTION,
-                "    CPU of the bench process (hub+peers+load)",
+                "    CPU of the bench process (hub+load, no peers)",
                 value=f"{100 * paced_cpu / paced_s:.0f} % of a core",
             ),
             Row(

@@ -2,7 +2,9 @@
 
 A demo hub runs in-process with every channel configured against the loopback peers of
 `tests.peers.household` (Twilio double, aiosmtpd with STARTTLS + AUTH, a push service over
-HTTPS, the pysiaalarm DC-09 receiver with AES-128), as in tests/e2e (see bench/rig.py). Each
+HTTPS, the pysiaalarm DC-09 receiver with AES-128), as in tests/e2e; the peers run in a
+process of their own, as real services would, so their CPU is not in the hub's latencies
+(bench/rig.py, bench/remote_peers.py). Each
 alarm is a new incident, injected at the driver boundary (the simulated driver's
 `set_active`), the kinds in turn:
 
@@ -19,7 +21,8 @@ from `time.perf_counter()` just before `set_active` to:
 - sms:       the Twilio double answered 201 to the SMS;
 - push:      the push service decrypted and accepted the push;
 - email:     aiosmtpd accepted the message (DATA).
-The peers stamp arrivals themselves, so the pace of the polling here does not count.
+The peers stamp arrivals themselves (`time.perf_counter()`, CLOCK_MONOTONIC: one clock across
+processes), so the pace of the polling here does not count.
 
     python -m bench.latency [--alarms N] [--output bench/results.json]
 """
@@ -88,6 +91,7 @@ async def measure(rig: Rig, alarms: int) -> tuple[dict[str, list[float]], dict[s
             assert hub.state.mode == "armed_away", hub.state.mode
         await rig.outbox_idle()
         await asyncio.sleep(0.02)  # the peers note a delivery just after answering it: let them
+        await peers.refresh()
         sms, mails = len(peers.twilio.accepted), len(peers.emails())
         reports, incidents = len(peers.centre.reports()), len(opened)
 
@@ -96,7 +100,7 @@ async def measure(rig: Rig, alarms: int) -> tuple[dict[str, list[float]], dict[s
 
         await wait_until(lambda: len(opened) > incidents, WAIT, f"alarm {n}: the incident")
         committed_at, done_at, incident = opened[incidents]
-        await wait_until(
+        await rig.wait_peers(
             lambda: (
                 len(peers.twilio.accepted) > sms
                 and len(peers.emails()) > mails
@@ -117,7 +121,7 @@ async def measure(rig: Rig, alarms: int) -> tuple[dict[str, list[float]], dict[s
         # restore (a restore report to the centre); then the next alarm must be a new incident
         await driver.set_active(address, kind, False)
         try:
-            await wait_until(lambda: len(peers.centre.reports()) > reports + 1, WAIT, f"alarm {n}: restore")
+            await rig.wait_peers(lambda: len(peers.centre.reports()) > reports + 1, WAIT, f"alarm {n}: restore")
         except AssertionError as exc:  # the alarm is measured; note what went wrong and go on
             problems.append(f"{exc}; {await _diagnose(rig, reports)}")
             await rig.outbox_idle(WAIT)
@@ -133,6 +137,7 @@ async def measure(rig: Rig, alarms: int) -> tuple[dict[str, list[float]], dict[s
 
 async def _diagnose(rig: Rig, reports: int) -> str:
     """What the outbox and the centre say, for a delivery that did not come."""
+    await rig.peers.refresh()
     rows = await rig.hub.db.fetchall(
         "SELECT id, channel, template, state, attempts, last_error, payload FROM outbox"
         " WHERE channel = 'centre' ORDER BY id DESC LIMIT 4"

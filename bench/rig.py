@@ -1,9 +1,12 @@
-"""An in-process hub with every peer, instrumented to time commits; and a driver to feed it.
+"""An in-process hub, its peers in a process of their own, instrumented to time commits; a driver to feed it.
 
-`bench_hub(folder)` runs the peers of `tests.peers.household` (Twilio double, aiosmtpd with
-STARTTLS + AUTH, a push service over HTTPS, the pysiaalarm DC-09 receiver with AES-128) and a
-demo hub configured against them, as tests/e2e do, with the dashboard user's app subscribed
-to push. Two hooks time the hub without changing what it does:
+`bench_hub(folder)` starts the peers of `tests.peers.household` (Twilio double, aiosmtpd with
+STARTTLS + AUTH, a push service over HTTPS, the pysiaalarm DC-09 receiver with AES-128) in a
+process of their own (bench/remote_peers.py), as real services are other machines: their CPU
+is not paid in the hub's event loop. A demo hub runs in this process, configured against them
+as tests/e2e do, with the dashboard user's app subscribed to push. `Rig.peers` holds the
+peers' arrivals as of its last `refresh()`; `Rig.wait_peers` refreshes and checks. Two hooks
+time the hub without changing what it does:
 
 - `Database.transaction` is wrapped to note `time.perf_counter()` right after COMMIT returned;
 - `Hub.submit` is wrapped to hand every step to the listeners with that commit time and the
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from alarms.model import AnyEvent, Step
+from bench.remote_peers import RemotePeers, remote_peers
 from drivers.base import Reading, ReadingStream
 
 log = logging.getLogger("bench")
@@ -92,7 +96,7 @@ async def pump(hub: Any, name: str, driver: FeedDriver) -> None:
 @dataclass
 class Rig:
     running: Any  # tests.conftest.RunningHub
-    peers: Any  # tests.peers.household.Household
+    peers: RemotePeers  # the peers' process (bench/remote_peers.py), as of the last refresh()
     api: Any  # tests.conftest.Api, logged in as the demo owner
     folder: Path
     listeners: list[Listener] = field(default_factory=list)
@@ -164,6 +168,20 @@ class Rig:
                 raise AssertionError(f"outbox still has {row[0] if row else '?'} pending rows after {timeout} s")
             await asyncio.sleep(0.01)
 
+    async def wait_peers(self, predicate: Callable[[], object], timeout: float, what: str) -> None:
+        """Refresh the peers' arrivals every 5 ms until `predicate()` holds; AssertionError after `timeout` s.
+
+        The peers stamp arrivals themselves: the pace of this polling is not in any latency.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.peers.refresh()
+            if predicate():
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            await asyncio.sleep(0.005)
+
     async def count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         row = await self.hub.db.fetchone(sql, params)
         return int(row[0]) if row is not None and row[0] is not None else 0
@@ -182,20 +200,24 @@ push = false
 @asynccontextmanager
 async def bench_hub(folder: Path, *, extra_config: str = "", second_contact: bool = False) -> AsyncIterator[Rig]:
     from tests.conftest import start_hub
-    from tests.peers.household import household, logged_in, subscribe_app
+    from tests.peers.household import logged_in
     from tests.peers.tls import trusted
 
-    async with household(folder / "peers") as peers:
-        config = peers.write_config(folder / "casahub.toml", language="en")
-        text = config.read_text()
+    async with remote_peers(folder / "peers") as peers:
+        text = peers.config.read_text()
         if second_contact:
             text += EXTRA_CONTACT
+        config = folder / "casahub.toml"
         config.write_text(text + extra_config)
-        with trusted(peers.cert):
+        with trusted(peers.cert):  # the hub trusts the peers' self-signed certificate
             running = await start_hub(folder / "data", config)
             try:
                 async with logged_in(running.base) as api:
-                    await subscribe_app(api, peers.push)
+                    # What the dashboard PWA does (tests.peers.household.subscribe_app), the
+                    # browser subscribed at the push service in the peers' process.
+                    key = (await api.get("/api/v1/push/vapid"))["public_key"]
+                    status, body = await api.post("/api/v1/push/subscriptions", await peers.subscribe(key))
+                    assert status == 201, body
                     rig = Rig(running=running, peers=peers, api=api, folder=folder)
                     rig.instrument()
                     await rig.outbox_idle()  # hub_started and friends are out before anything is timed
