@@ -67,6 +67,7 @@ from hub.core.supervision import Supervision
 from hub.store import journal
 from hub.store.db import Database
 from hub.store.disk_reserve import DiskReserve, is_disk_full
+from hub.store.snapshot import SnapshotStore
 from hub.transports.registry import NOT_CONFIGURED, is_real
 
 log = logging.getLogger("hub.runtime")  # the name users' [log] levels know (README)
@@ -140,6 +141,7 @@ class Hub:
         # incident's before-trigger frames and names those its alarm e-mail carries.
         self.photos: Any = None
         self._photos: dict[str, list[str]] = {}  # incident -> frame files, for this step's e-mails
+        self.snapshots = SnapshotStore()  # the engine snapshot, only its changed zones rewritten
         self._lock = asyncio.Lock()
         self._timer_wake = asyncio.Event()
         self._dirty_devices: set[str] = set()
@@ -168,7 +170,7 @@ class Hub:
     async def recover(self) -> None:
         """Load the engine snapshot and devices; apply the configured settings."""
         conn = self.db.conn
-        state = await journal.load_state(conn)
+        state = await self.snapshots.load(conn)
         if state is not None:
             self.state = state
         for row in await self.db.fetchall("SELECT * FROM devices"):
@@ -221,7 +223,7 @@ class Hub:
                     steps.append(fault_step)
                     notifications.append({})
             elif durable:
-                refused = True
+                refused, steps = True, []  # answered "not made" (503): it must not be made in memory either
             else:
                 self._apply_in_memory(event, step, now, actor)
                 notifications.append({})
@@ -249,10 +251,12 @@ class Hub:
                 for effect in step.effects:
                     await self._persist(conn, effect, step.state, now, actor, notifications)
                 self._photos.clear()
-                await journal.save_state(conn, step.state, event_id)
+                await self.snapshots.save(conn, step.state, event_id)
         except BaseException:
             self._new_commands = []  # rolled back: those rows do not exist
+            self.snapshots.rolled_back()
             raise
+        self.snapshots.committed()
         return notifications
 
     async def keep_reserve(self) -> None:
@@ -317,10 +321,12 @@ class Hub:
                     for row in kept.outbox:
                         await outbox.insert_memory_row(conn, row)
                     command_ids = [await outputs.insert(conn, command) for command in kept.commands]
-                    await journal.save_state(conn, self.state, last_event)
+                    await self.snapshots.save(conn, self.state, last_event)
             except STORAGE_ERRORS as exc:
+                self.snapshots.rolled_back()
                 log.info("storage still failing: %s", exc)
                 return False
+            self.snapshots.committed()
             for command, command_id in zip(kept.commands, command_ids, strict=True):
                 command.id = command_id
             self.degraded = Degraded()

@@ -272,6 +272,14 @@ MIGRATIONS: tuple[str, ...] = (
         last_run REAL
     );
     """,
+    # 13: the engine snapshot's zones, one row each (hub/store/snapshot.py): a step rewrites only
+    # the zones it changed, not the whole house. The first step after the upgrade fills it.
+    """
+    CREATE TABLE engine_zones (
+        id TEXT PRIMARY KEY,
+        zone TEXT NOT NULL
+    );
+    """,
 )
 
 

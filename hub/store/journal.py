@@ -1,4 +1,5 @@
-"""The event journal and the alarm records (incidents, anomalies, engine snapshot).
+"""The event journal and the alarm records (incidents, anomalies; the engine snapshot is
+hub/store/snapshot.py).
 
 The `events` table is both the replayable journal (rows whose `input` column holds an
 engine input) and the audit trail (who armed, who acknowledged, what was bypassed).
@@ -21,11 +22,9 @@ import msgspec
 from alarms.model import (
     EVENT_DECODER,
     EVENT_ENCODER,
-    STATE_DECODER,
     Anomaly,
     AnyEvent,
     Incident,
-    State,
 )
 from alarms.zone_config import DEFAULT_WATCH_DAYS, modes_from_home
 from hub.store.db import Database, StorageError
@@ -104,30 +103,11 @@ async def save_anomaly(conn: aiosqlite.Connection, anomaly: Anomaly) -> None:
     )
 
 
-async def save_state(conn: aiosqlite.Connection, state: State, last_event: int) -> None:
-    await conn.execute(
-        "INSERT INTO engine_state (id, state, last_event) VALUES (1, ?, ?)"
-        " ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_event = excluded.last_event",
-        (EVENT_ENCODER.encode(state).decode(), last_event),
-    )
-
-
-async def load_state(conn: aiosqlite.Connection) -> State | None:
-    async with conn.execute("SELECT state FROM engine_state WHERE id = 1") as cur:
-        row = await cur.fetchone()
-    if not row:
-        return None
-    try:
-        return STATE_DECODER.decode(row[0])
-    except msgspec.ValidationError:
-        return STATE_DECODER.decode(json.dumps(_upgrade_state(json.loads(row[0]))))
-
-
 # Zone fields of the first release, before exclusions (how each becomes one).
 _OLD_BYPASS_FIELDS = {"bypassed": "inhibit", "forced_bypass": "open_at_arming", "auto_bypassed": "auto"}
 
 
-def _upgrade_state(state: dict[str, Any]) -> dict[str, Any]:
+def upgrade_state(state: dict[str, Any]) -> dict[str, Any]:
     """A snapshot written before exclusions: its bypass flags become the exclusion they meant, so
     an upgrade keeps every zone that was out of protection out of it, and says how. One written
     before armed modes: a zone's `home` flag becomes its modes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alarms import engine
-from hub.store import journal
+from hub.store import journal, snapshot
 from tests.conftest import Api, RunningHub
 
 
@@ -19,7 +19,7 @@ async def test_journal_replay_equals_snapshot(api: Api, running_hub: RunningHub)
     await api.post("/api/v1/system/disarm", {"code": "12345"})
     hub = running_hub.hub
     inputs = await journal.load_inputs(hub.db.conn)
-    assert engine.replay(inputs) == await journal.load_state(hub.db.conn) == hub.state
+    assert engine.replay(inputs) == await snapshot.load_state(hub.db.conn) == hub.state
 
 
 async def test_audit_trail_records_who(api: Api) -> None:

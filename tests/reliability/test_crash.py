@@ -43,7 +43,8 @@ import pytest
 
 from alarms import engine
 from alarms.dc09 import contact_id_block
-from alarms.model import EVENT_DECODER, STATE_DECODER
+from alarms.model import EVENT_DECODER
+from hub.store.snapshot import state_from_rows
 from tests.conftest import Api, start_hub
 from tests.peers.household import Household, household, subscribe_app
 from tests.peers.push import PushService
@@ -423,8 +424,9 @@ def check_replay(db: Path) -> None:
         for r in db_rows(db, "SELECT input, at FROM events WHERE input IS NOT NULL ORDER BY id")
     ]
     [snapshot] = db_rows(db, "SELECT state FROM engine_state")
+    zones = [(r["id"], r["zone"]) for r in db_rows(db, "SELECT id, zone FROM engine_zones")]
     replayed = engine.replay(inputs)
-    stored = STATE_DECODER.decode(snapshot["state"])
+    stored = state_from_rows(snapshot["state"], zones)  # the state row and its zone rows (one transaction)
     assert msgspec.to_builtins(replayed) == msgspec.to_builtins(stored)
 
 

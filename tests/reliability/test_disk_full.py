@@ -16,11 +16,18 @@ import pytest
 
 from hub.store.disk_reserve import RESERVE_NAME
 from tests.integration.test_backup_schedule import mount_tmpfs
+from tests.peers import wait_until
 from tests.reliability.hub_process import HubProcess
 from tests.reliability.test_crash import client
 
 CODE = "12345"
 RESERVE_MB = 2
+
+
+async def reserve_made(reserve: Path) -> None:
+    """The hub makes its reserve just after it answers health 200 (it may take a while on an SD
+    card without fallocate): wait for it rather than read the file half made."""
+    await wait_until(lambda: reserve.exists() and reserve.stat().st_size == RESERVE_MB << 20, 10, what="the reserve")
 
 
 def fill(directory: Path) -> Path:
@@ -57,7 +64,7 @@ async def test_changes_are_durable_or_refused_and_disarm_still_works(tmp_path: P
     await hub.start()
     reserve = data_dir / RESERVE_NAME
     try:
-        assert reserve.stat().st_size == RESERVE_MB << 20
+        await reserve_made(reserve)
         async with client(hub.base) as api:
             door = await api.zone_id("contact")
             water = await api.zone_id("water")

@@ -78,3 +78,29 @@ async def test_alarm_is_notified_while_storage_fails_and_recorded_after(tmp_path
             assert engine.replay(await journal.load_inputs(hub.db.conn)) == hub.state
     finally:
         await running.stop()
+
+
+async def test_a_change_refused_while_storage_fails_is_not_made_in_memory_either(tmp_path: Path) -> None:
+    """503 "not made" means not made: neither the change that found storage failing nor one that
+    came while the hub already ran from memory may change the state behind the answer."""
+    running = await start_hub(tmp_path / "data")
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            api = Api(running.base, session)
+            await api.login()
+            hub = running.hub
+            await hub.db.conn.execute("PRAGMA query_only = 1")
+            for attempt in ("storage found failing", "storage already failing"):
+                status, body = await api.request("POST", "/api/v1/system/arm", {"mode": "home", "code": "12345"})
+                assert (status, body["error"]) == (503, "storage_error"), (attempt, body)
+                assert hub.degraded.active
+                assert (await api.get("/api/v1/system"))["mode"] == "disarmed", attempt
+                assert hub.state.mode == "disarmed", attempt
+            await hub.db.conn.execute("PRAGMA query_only = 0")
+            assert await hub.flush_degraded()
+            from alarms import engine
+            from hub.store import journal
+
+            assert engine.replay(await journal.load_inputs(hub.db.conn)) == hub.state
+    finally:
+        await running.stop()

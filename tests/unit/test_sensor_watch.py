@@ -26,7 +26,7 @@ from alarms.model import (
     ZoneRemove,
     ZoneUpsert,
 )
-from hub.store import journal
+from hub.store import snapshot
 from hub.store.db import open_sync
 
 DAY = 86400.0
@@ -147,7 +147,7 @@ def test_an_old_snapshot_gets_modes_and_the_watch_of_its_kind(tmp_path: Path) ->
         import aiosqlite
 
         async with aiosqlite.connect(tmp_path / "hub.db") as db:
-            return await journal.load_state(db)
+            return await snapshot.load_state(db)
 
     import asyncio
 
