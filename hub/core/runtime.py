@@ -246,7 +246,7 @@ class Hub:
         notifications: list[dict[str, Any]] = []
         self._new_commands = []
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.step_transaction() as conn:
                 event_id = await journal.append_input(conn, event, now, actor)
                 for effect in step.effects:
                     await self._persist(conn, effect, step.state, now, actor, notifications)

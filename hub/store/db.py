@@ -15,9 +15,11 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
+
+from hub.store.inline_tx import InlineTx
 
 log = logging.getLogger("hub.storage")  # the name users' [log] levels know (README)
 
@@ -300,6 +302,7 @@ class Database:
         # One connection is shared by every task: a transaction must not interleave with
         # another task's statements, so writers take this lock.
         self._write_lock = asyncio.Lock()
+        self._raw: sqlite3.Connection | None = None  # the writer's own sqlite3 connection
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -311,7 +314,15 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves so one transaction spans many statements.
-            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            # check_same_thread=False: an engine step's statements run on the loop's thread
+            # (step_transaction), the rest on aiosqlite's; the write lock keeps them apart.
+            path = self.path
+
+            def connect() -> sqlite3.Connection:
+                self._raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                return self._raw
+
+            self._conn = await aiosqlite.Connection(connect, 64)
             self._conn.row_factory = sqlite3.Row
             await self._conn.execute("PRAGMA journal_mode=WAL")
             await self._conn.execute("PRAGMA synchronous=FULL")
@@ -366,6 +377,16 @@ class Database:
                     with contextlib.suppress(sqlite3.Error):
                         await conn.execute("ROLLBACK")
                 raise
+
+    @asynccontextmanager
+    async def step_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """`transaction()` for an engine step: BEGIN IMMEDIATE and COMMIT on the writer's thread,
+        the statements between them on this one (hub/store/inline_tx.py says why)."""
+        async with self.transaction():
+            if self._raw is None:
+                raise StorageError("database is not open")
+            # InlineTx offers what a step's writers use of aiosqlite's Connection.
+            yield cast(aiosqlite.Connection, InlineTx(self._raw))
 
     @property
     def reader(self) -> aiosqlite.Connection:

@@ -1,0 +1,53 @@
+"""An engine step's transaction with its statements on the loop's thread (hub/store/inline_tx.py):
+all or nothing, as `transaction()`, and the same answers as aiosqlite gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.store.db import Database
+
+
+async def test_the_step_commits_together_and_reads_its_own_rows(tmp_path: Path) -> None:
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    try:
+        async with db.step_transaction() as conn:
+            first = await conn.execute("INSERT INTO events (at, kind) VALUES (1, 'a')")
+            second = await conn.execute("INSERT INTO events (at, kind) VALUES (2, 'b')")
+            assert (first.lastrowid, second.lastrowid) == (1, 2)
+            await conn.executemany("INSERT INTO events (at, kind) VALUES (?, ?)", [(3, "c"), (4, "d")])
+            async with conn.execute("SELECT kind FROM events ORDER BY id") as cur:
+                assert [r["kind"] for r in await cur.fetchall()] == ["a", "b", "c", "d"]
+            cur = await conn.execute("SELECT COUNT(*) FROM events")
+            assert (await cur.fetchone())[0] == 4
+            # Not committed yet: the reader sees none of it.
+            assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 0  # type: ignore[index]
+        assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 4  # type: ignore[index]
+    finally:
+        await db.close()
+
+
+async def test_a_failing_step_leaves_nothing_and_the_next_one_works(tmp_path: Path) -> None:
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    try:
+        with pytest.raises(Exception, match="NOT NULL"):
+            async with db.step_transaction() as conn:
+                await conn.execute("INSERT INTO events (at, kind) VALUES (1, 'kept?')")
+                await conn.execute("INSERT INTO events (at, kind) VALUES (2, NULL)")
+        assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 0  # type: ignore[index]
+        with pytest.raises(RuntimeError):
+            async with db.step_transaction() as conn:
+                await conn.execute("INSERT INTO events (at, kind) VALUES (1, 'kept?')")
+                raise RuntimeError("the step failed after its statements")
+        assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 0  # type: ignore[index]
+        # The writer is usable again, through both paths.
+        await db.execute("INSERT INTO events (at, kind) VALUES (1, 'x')")
+        async with db.step_transaction() as conn:
+            await conn.execute("INSERT INTO events (at, kind) VALUES (2, 'y')")
+        assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 2  # type: ignore[index]
+    finally:
+        await db.close()
