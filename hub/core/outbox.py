@@ -41,6 +41,7 @@ MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 300
 SEND_TIMEOUT = 30.0
 PER_TRANSPORT_CONCURRENCY = 4
+START_ORDER = {"centre": 0, "sms": 1, "voice": 1, "gsm": 1, "push": 2, "ntfy": 2, "email": 3}  # run_once
 ANOMALY_REPEAT_WINDOW = 6 * 3600.0
 UPDATE_INTERVAL = 60.0
 UPDATE_TEMPLATE = "incident.update"
@@ -260,7 +261,10 @@ class OutboxDispatcher:
                 continue
             groups.setdefault((row["transport"], row["channel"], row["recipient"]), []).append(row)
         async with asyncio.TaskGroup() as tasks:
-            for group in groups.values():
+            # Started in this order on the one event loop, so the first steps of the lightest and
+            # most urgent sends run first: the centre (it calls the household back; a DC-09 frame
+            # is a few hundred bytes), then SMS, then push, and e-mail (a TLS handshake) last.
+            for group in sorted(groups.values(), key=lambda g: START_ORDER.get(g[0]["channel"], 2)):
                 tasks.create_task(self._drain(group, now))
         nxt = await self.db.fetchone("SELECT MIN(due_at) FROM outbox WHERE state IN ('pending', 'scheduled')")
         if nxt is None or nxt[0] is None:

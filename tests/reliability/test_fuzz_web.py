@@ -34,7 +34,7 @@ from yarl import URL
 
 from alarms.model import ARM_TARGETS, DisarmRequest, OutputUpsert
 from tests.conftest import Api
-from tests.reliability.fuzz_helpers import HubThread, KnownBug, fuzz_settings, known_bug, report
+from tests.reliability.fuzz_helpers import Failure, HubThread, KnownBug, fuzz_settings, known_bug, report
 
 BODY_CASES = 1500
 DEMO_CODE = "12345"
@@ -62,6 +62,14 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubThread]:
         yield running
     finally:
         running.close()
+
+
+@pytest.fixture(autouse=True)
+def disarmed_after(hub: HubThread) -> Iterator[None]:
+    """A fuzz run may end armed (it arms with the demo code): the next test starts disarmed."""
+    yield
+    hub.call(hub.running.hub.submit(DisarmRequest(by="test")))
+    hub.take_failures()
 
 
 # --------------------------------------------------------------------------- value strategies
@@ -481,16 +489,27 @@ async def exchange(
         return resp.status, resp.content_type, await resp.read()
 
 
+def _expected_log(failure: Failure) -> bool:
+    """The fuzz outputs have no device on purpose: a command to one (a squawk after a fuzzed
+    disarm) is given up at its deadline with an ERROR. That is the hub telling the truth about a
+    siren it cannot reach, not a bug; it comes a minute after the disarm, on a slow machine
+    while another case runs."""
+    return failure.message.startswith("hub.outputs: output fuzz-") and failure.message.endswith(
+        "the output has no device"
+    )
+
+
 def check(hub: HubThread, outcomes: Outcomes, label: str, status: int, content_type: str, body: bytes) -> None:
     """No 500 and JSON with `error` on errors; nothing logged by the hub but KNOWN_BUGS."""
     outcomes.statuses[status] += 1
     failures = hub.take_failures()
-    unknown = [f for f in failures if known_bug(KNOWN_BUGS, f) is None]
+    unknown = [f for f in failures if known_bug(KNOWN_BUGS, f) is None and not _expected_log(f)]
     if unknown or (status >= 500 and not failures):
         details = "\n".join(f.text for f in unknown) or "(nothing logged)"
         raise AssertionError(f"{label}: HTTP {status}: {body[:300]!r}\n{details}")
     for failure in failures:
-        outcomes.known[known_bug(KNOWN_BUGS, failure).name] += 1  # type: ignore[union-attr]
+        bug = known_bug(KNOWN_BUGS, failure)
+        outcomes.known[bug.name if bug is not None else "a fuzz output without a device given up"] += 1
     if status >= 500:
         return  # a known bug's 500
     assert content_type == "application/json", (label, status, content_type, body[:300])
