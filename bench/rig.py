@@ -124,8 +124,8 @@ class Rig:
         rig = self
 
         @asynccontextmanager
-        async def transaction() -> AsyncIterator[Any]:
-            async with original_transaction() as conn:
+        async def transaction(**kwargs: Any) -> AsyncIterator[Any]:
+            async with original_transaction(**kwargs) as conn:
                 yield conn
             rig.last_commit = time.perf_counter()
             rig.commits += 1

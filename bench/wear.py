@@ -97,9 +97,9 @@ async def child(folder: Path, hours: int) -> dict[str, Any]:
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def counting() -> Any:
+    async def counting(**kwargs: Any) -> Any:
         nonlocal commits
-        async with original_transaction() as conn:
+        async with original_transaction(**kwargs) as conn:
             yield conn
         commits += 1
 

@@ -302,6 +302,11 @@ class Database:
         # One connection is shared by every task: a transaction must not interleave with
         # another task's statements, so writers take this lock.
         self._write_lock = asyncio.Lock()
+        # Engine steps go first (`urgent`): an alarm does not queue behind the dispatcher's
+        # "sent" records or a telemetry flush, at most behind the one transaction in progress.
+        self._urgent = 0  # engine steps waiting for or holding the write lock
+        self._no_urgent = asyncio.Event()
+        self._no_urgent.set()
         self._raw: sqlite3.Connection | None = None  # the writer's own sqlite3 connection
 
     @property
@@ -362,10 +367,34 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception."""
+    async def _writing(self, *, urgent: bool) -> AsyncIterator[None]:
+        """Hold the write lock; an urgent holder passes every waiting non-urgent one."""
+        if urgent:
+            self._urgent += 1
+            self._no_urgent.clear()
+            try:
+                await self._write_lock.acquire()
+            finally:
+                self._urgent -= 1
+                if not self._urgent:
+                    self._no_urgent.set()
+        else:
+            while True:
+                await self._no_urgent.wait()
+                await self._write_lock.acquire()
+                if not self._urgent:
+                    break
+                self._write_lock.release()  # an engine step came while we queued: it goes first
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    @asynccontextmanager
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception. `urgent`: an engine step."""
         conn = self.conn
-        async with self._write_lock:
+        async with self._writing(urgent=urgent):
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -382,7 +411,7 @@ class Database:
     async def step_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """`transaction()` for an engine step: BEGIN IMMEDIATE and COMMIT on the writer's thread,
         the statements between them on this one (hub/store/inline_tx.py says why)."""
-        async with self.transaction():
+        async with self.transaction(urgent=True):
             if self._raw is None:
                 raise StorageError("database is not open")
             # InlineTx offers what a step's writers use of aiosqlite's Connection.
@@ -408,7 +437,7 @@ class Database:
         autocommit statement starts as a reader and fails at once with "database is locked"
         when another connection (the CLI, the account worker) wrote since its snapshot.
         """
-        async with self._write_lock:
+        async with self._writing(urgent=False):
             conn = self.conn
             await conn.execute("BEGIN IMMEDIATE")
             try:

@@ -3,6 +3,7 @@ all or nothing, as `transaction()`, and the same answers as aiosqlite gives."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -49,5 +50,57 @@ async def test_a_failing_step_leaves_nothing_and_the_next_one_works(tmp_path: Pa
         async with db.step_transaction() as conn:
             await conn.execute("INSERT INTO events (at, kind) VALUES (2, 'y')")
         assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 2  # type: ignore[index]
+    finally:
+        await db.close()
+
+
+async def test_an_engine_step_passes_the_writers_already_waiting(tmp_path: Path) -> None:
+    """The dispatcher's records and a telemetry flush wait; an alarm's step does not queue behind them."""
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    order: list[str] = []
+    try:
+        held = asyncio.Event()
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO events (at, kind) VALUES (0, 'holder')")
+                held.set()
+                await release.wait()
+            order.append("holder")
+
+        async def record(n: int) -> None:
+            await db.execute("INSERT INTO events (at, kind) VALUES (?, 'record')", (n,))
+            order.append(f"record {n}")
+
+        async def step() -> None:
+            async with db.step_transaction() as conn:
+                await conn.execute("INSERT INTO events (at, kind) VALUES (9, 'step')")
+            order.append("step")
+
+        first = asyncio.create_task(holder())
+        await held.wait()
+        records = [asyncio.create_task(record(n)) for n in range(3)]
+        await asyncio.sleep(0)  # the records queue first
+        urgent = asyncio.create_task(step())
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(first, urgent, *records)
+        assert order == ["holder", "step", "record 0", "record 1", "record 2"]
+
+        # A step cancelled while it waits leaves no priority behind: the others still get through.
+        held.clear()
+        release.clear()
+        first = asyncio.create_task(holder())
+        await held.wait()
+        cancelled = asyncio.create_task(step())
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        late = asyncio.create_task(record(7))
+        release.set()
+        await asyncio.gather(first, late)
+        assert order[-1] == "record 7"
+        assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 7  # type: ignore[index]
     finally:
         await db.close()
