@@ -220,6 +220,10 @@ class OutboxDispatcher:
 
     async def run(self) -> None:
         while True:
+            # Cleared before the look, never after: a row committed while run_once runs (after its
+            # queries) wakes the next round at once. Cleared after, that wake was lost and the
+            # alarm's messages waited for `delay`, up to a minute (seen in the latency bench).
+            self._wake.clear()
             try:
                 delay = await self.run_once()
             except asyncio.CancelledError:
@@ -228,7 +232,6 @@ class OutboxDispatcher:
                 # Storage trouble or a bug in a channel: never let the dispatcher die; try again soon.
                 log.exception("outbox dispatcher error; retrying in 5 s")
                 delay = 5.0
-            self._wake.clear()
             try:
                 await wait_set(self._wake, delay)
             except TimeoutError:

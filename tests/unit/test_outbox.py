@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from alarms.policy import PlannedMessage
 from hub.core import outbox
 from hub.store.db import Database
 from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient
+from tests.peers import wait_until
 
 
 class ScriptedChannel:
@@ -261,3 +263,30 @@ async def test_a_channel_without_transport_is_never_sent(tmp_path: Path) -> None
     assert dead == []
     assert await db.fetchone("SELECT 1 FROM outbox WHERE state = 'sent'") is None
     await db.close()
+
+
+async def test_a_row_committed_while_the_dispatcher_finishes_a_round_is_sent_at_once(tmp_path: Path) -> None:
+    """The wake of a message committed during a round (after its queries) must not be lost: it
+    used to be cleared after the round, and the message waited up to a minute."""
+    clock, dead = Clock(), []
+    channel = ScriptedChannel([])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    first_round = dispatcher.run_once
+    late: list[int] = []
+
+    async def run_once() -> float:
+        delay = await first_round()
+        if not late:  # an alarm commits just as the first round ends: its wake comes now
+            late.append(await enqueue(db, clock, message()))
+            dispatcher.wake()
+            return 60.0  # what the round computed before the row existed
+        return delay
+
+    dispatcher.run_once = run_once  # type: ignore[method-assign]
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await wait_until(lambda: len(channel.sent) == 1, 10, what="the late message sent")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.close()
