@@ -8,7 +8,8 @@ as tests/e2e do, with the dashboard user's app subscribed to push. `Rig.peers` h
 peers' arrivals as of its last `refresh()`; `Rig.wait_peers` refreshes and checks. Two hooks
 time the hub without changing what it does:
 
-- `Database.transaction` is wrapped to note `time.perf_counter()` right after COMMIT returned;
+- `Database.transaction` and `step_transaction` (engine steps) are wrapped to note
+  `time.perf_counter()` right after COMMIT returned;
 - `Hub.submit` is wrapped to hand every step to the listeners with that commit time and the
   time `submit` returned (after the dashboards' fan-out). Nothing can run between the COMMIT
   of a step and the end of its `submit` (no await there), so the noted commit is the step's.
@@ -131,6 +132,16 @@ class Rig:
             rig.commits += 1
 
         db.transaction = transaction
+        original_step = db.step_transaction
+
+        @asynccontextmanager
+        async def step_transaction() -> AsyncIterator[Any]:  # an engine step's (hub/store/inline_tx.py)
+            async with original_step() as conn:
+                yield conn
+            rig.last_commit = time.perf_counter()
+            rig.commits += 1
+
+        db.step_transaction = step_transaction
         original_execute = db.execute
 
         async def execute(sql: str, params: Any = ()) -> int:

@@ -104,6 +104,16 @@ async def child(folder: Path, hours: int) -> dict[str, Any]:
         commits += 1
 
     db.transaction = counting  # type: ignore[method-assign]
+    original_step = db.step_transaction
+
+    @asynccontextmanager
+    async def counting_steps() -> Any:  # engine steps have their own (hub/store/inline_tx.py)
+        nonlocal commits
+        async with original_step() as conn:
+            yield conn
+        commits += 1
+
+    db.step_transaction = counting_steps  # type: ignore[method-assign]
     battery = {a: 95.0 - i % 7 for i, (a, _) in enumerate(addresses)}
     minutes = hours * 60
     change_minutes = {round(k * 60 / CHANGES_PER_HOUR) for k in range(CHANGES_PER_HOUR)}

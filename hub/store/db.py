@@ -409,13 +409,24 @@ class Database:
 
     @asynccontextmanager
     async def step_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """`transaction()` for an engine step: BEGIN IMMEDIATE and COMMIT on the writer's thread,
-        the statements between them on this one (hub/store/inline_tx.py says why)."""
-        async with self.transaction(urgent=True):
-            if self._raw is None:
-                raise StorageError("database is not open")
-            # InlineTx offers what a step's writers use of aiosqlite's Connection.
-            yield cast(aiosqlite.Connection, InlineTx(self._raw))
+        """`transaction()` for an engine step, its statements on this thread (hub/store/inline_tx.py
+        says why). BEGIN IMMEDIATE too, when the write lock is free; the fsync'd COMMIT, and a
+        BEGIN that must wait for another process, on the writer's thread."""
+        conn, raw = self.conn, self._raw
+        if raw is None:
+            raise StorageError("database is not open")
+        async with self._writing(urgent=True):
+            if not _begin_at_once(raw):
+                await conn.execute("BEGIN IMMEDIATE")
+            try:
+                # InlineTx offers what a step's writers use of aiosqlite's Connection.
+                yield cast(aiosqlite.Connection, InlineTx(raw))
+                await conn.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:  # as in transaction(): nothing half-written stays
+                    with contextlib.suppress(sqlite3.Error):
+                        await conn.execute("ROLLBACK")
+                raise
 
     @property
     def reader(self) -> aiosqlite.Connection:
@@ -448,6 +459,22 @@ class Database:
                 raise
             await conn.execute("COMMIT")
             return row_id
+
+
+def _begin_at_once(raw: sqlite3.Connection) -> bool:
+    """BEGIN IMMEDIATE without waiting: True when it began. The lock is free but while the CLI or
+    the account worker writes; then False, and the writer's thread waits for it (busy_timeout)
+    instead of this event loop. A thread hop fewer for every engine step."""
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+        return False
+    finally:
+        raw.execute("PRAGMA busy_timeout=5000")
 
 
 def _split_sql(script: str) -> list[str]:

@@ -4,6 +4,7 @@ all or nothing, as `transaction()`, and the same answers as aiosqlite gives."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -103,4 +104,31 @@ async def test_an_engine_step_passes_the_writers_already_waiting(tmp_path: Path)
         assert order[-1] == "record 7"
         assert (await db.fetchone("SELECT COUNT(*) FROM events"))[0] == 7  # type: ignore[index]
     finally:
+        await db.close()
+
+
+async def test_a_step_waits_for_another_process_on_the_writer_thread_not_on_the_loop(tmp_path: Path) -> None:
+    """The CLI writing at the same moment: the step's BEGIN cannot begin at once; it waits on the
+    writer's thread (busy_timeout) while the event loop goes on, and then commits."""
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    other = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO events (at, kind) VALUES (1, 'cli')")
+
+        async def step() -> None:
+            async with db.step_transaction() as conn:
+                await conn.execute("INSERT INTO events (at, kind) VALUES (2, 'step')")
+
+        waiting = asyncio.create_task(step())
+        for _ in range(20):  # the loop keeps running while the step waits for the lock
+            await asyncio.sleep(0.01)
+        assert not waiting.done()
+        other.execute("COMMIT")
+        await waiting
+        rows = await db.fetchall("SELECT kind FROM events ORDER BY id")
+        assert [r["kind"] for r in rows] == ["cli", "step"]
+    finally:
+        other.close()
         await db.close()
