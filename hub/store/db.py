@@ -8,7 +8,6 @@ WAL with synchronous=FULL: a committed alarm survives a power cut, not only a cr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -20,6 +19,7 @@ from typing import Any, cast
 import aiosqlite
 
 from hub.store.inline_tx import InlineTx
+from hub.store.write_lock import WriteLock
 
 log = logging.getLogger("hub.storage")  # the name users' [log] levels know (README)
 
@@ -301,12 +301,9 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         # One connection is shared by every task: a transaction must not interleave with
         # another task's statements, so writers take this lock.
-        self._write_lock = asyncio.Lock()
         # Engine steps go first (`urgent`): an alarm does not queue behind the dispatcher's
         # "sent" records or a telemetry flush, at most behind the one transaction in progress.
-        self._urgent = 0  # engine steps waiting for or holding the write lock
-        self._no_urgent = asyncio.Event()
-        self._no_urgent.set()
+        self._write_lock = WriteLock()
         self._raw: sqlite3.Connection | None = None  # the writer's own sqlite3 connection
 
     @property
@@ -367,34 +364,10 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def _writing(self, *, urgent: bool) -> AsyncIterator[None]:
-        """Hold the write lock; an urgent holder passes every waiting non-urgent one."""
-        if urgent:
-            self._urgent += 1
-            self._no_urgent.clear()
-            try:
-                await self._write_lock.acquire()
-            finally:
-                self._urgent -= 1
-                if not self._urgent:
-                    self._no_urgent.set()
-        else:
-            while True:
-                await self._no_urgent.wait()
-                await self._write_lock.acquire()
-                if not self._urgent:
-                    break
-                self._write_lock.release()  # an engine step came while we queued: it goes first
-        try:
-            yield
-        finally:
-            self._write_lock.release()
-
-    @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception. `urgent`: an engine step."""
         conn = self.conn
-        async with self._writing(urgent=urgent):
+        async with self._write_lock.hold(urgent=urgent):
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -415,7 +388,7 @@ class Database:
         conn, raw = self.conn, self._raw
         if raw is None:
             raise StorageError("database is not open")
-        async with self._writing(urgent=True):
+        async with self._write_lock.hold(urgent=True):
             if not _begin_at_once(raw):
                 await conn.execute("BEGIN IMMEDIATE")
             try:
@@ -448,7 +421,7 @@ class Database:
         autocommit statement starts as a reader and fails at once with "database is locked"
         when another connection (the CLI, the account worker) wrote since its snapshot.
         """
-        async with self._writing(urgent=False):
+        async with self._write_lock.hold(urgent=False):
             conn = self.conn
             await conn.execute("BEGIN IMMEDIATE")
             try:
