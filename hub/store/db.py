@@ -364,42 +364,28 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception. `urgent`: an engine step."""
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception."""
         conn = self.conn
-        async with self._write_lock.hold(urgent=urgent):
+        async with self._write_lock.hold(urgent=False):
             await conn.execute("BEGIN IMMEDIATE")
-            try:
+            async with _commit_or_roll_back(conn):
                 yield conn
-                await conn.execute("COMMIT")
-            except BaseException:
-                # Also when COMMIT itself failed (SQLITE_FULL leaves the transaction open): the
-                # next BEGIN must not find one, and nothing half-written may stay.
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        await conn.execute("ROLLBACK")
-                raise
 
     @asynccontextmanager
     async def step_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """`transaction()` for an engine step, its statements on this thread (hub/store/inline_tx.py
-        says why). BEGIN IMMEDIATE too, when the write lock is free; the fsync'd COMMIT, and a
-        BEGIN that must wait for another process, on the writer's thread."""
+        """`transaction()` for an engine step, first in the write lock's queue, its statements on
+        this thread (hub/store/inline_tx.py says why). BEGIN IMMEDIATE too, when the write lock is
+        free; the fsync'd COMMIT, and a BEGIN that must wait for another process, on the writer's thread."""
         conn, raw = self.conn, self._raw
         if raw is None:
             raise StorageError("database is not open")
         async with self._write_lock.hold(urgent=True):
             if not _begin_at_once(raw):
                 await conn.execute("BEGIN IMMEDIATE")
-            try:
+            async with _commit_or_roll_back(conn):
                 # InlineTx offers what a step's writers use of aiosqlite's Connection.
                 yield cast(aiosqlite.Connection, InlineTx(raw))
-                await conn.execute("COMMIT")
-            except BaseException:
-                if raw.in_transaction:  # as in transaction(): nothing half-written stays
-                    with contextlib.suppress(sqlite3.Error):
-                        await conn.execute("ROLLBACK")
-                raise
 
     @property
     def reader(self) -> aiosqlite.Connection:
@@ -432,6 +418,21 @@ class Database:
                 raise
             await conn.execute("COMMIT")
             return row_id
+
+
+@asynccontextmanager
+async def _commit_or_roll_back(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """COMMIT once the body is done; ROLLBACK on any exception, also when COMMIT itself failed
+    (SQLITE_FULL leaves the transaction open): the next BEGIN must not find one, and nothing
+    half-written may stay."""
+    try:
+        yield
+        await conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
+        raise
 
 
 def _begin_at_once(raw: sqlite3.Connection) -> bool:

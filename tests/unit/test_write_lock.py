@@ -7,24 +7,28 @@ import asyncio
 from hub.store.write_lock import WriteLock
 
 
+async def writer(
+    lock: WriteLock, order: list[str], name: str, *, urgent: bool = False, hold: asyncio.Event | None = None
+) -> None:
+    """Take the lock, note `name`, keep it until `hold` is set."""
+    async with lock.hold(urgent=urgent):
+        order.append(name)
+        if hold is not None:
+            await hold.wait()
+
+
 async def test_urgent_first_and_everyone_else_in_order() -> None:
     lock = WriteLock()
     order: list[str] = []
     release = asyncio.Event()
 
-    async def writer(name: str, *, urgent: bool = False, hold: asyncio.Event | None = None) -> None:
-        async with lock.hold(urgent=urgent):
-            order.append(name)
-            if hold is not None:
-                await hold.wait()
-
-    first = asyncio.create_task(writer("holder", hold=release))
+    first = asyncio.create_task(writer(lock, order, "holder", hold=release))
     await asyncio.sleep(0)
-    tasks = [asyncio.create_task(writer(f"sent {n}")) for n in range(3)]
+    tasks = [asyncio.create_task(writer(lock, order, f"sent {n}")) for n in range(3)]
     await asyncio.sleep(0)
-    tasks.append(asyncio.create_task(writer("step 1", urgent=True)))
-    tasks.append(asyncio.create_task(writer("confirmed")))
-    tasks.append(asyncio.create_task(writer("step 2", urgent=True)))
+    tasks.append(asyncio.create_task(writer(lock, order, "step 1", urgent=True)))
+    tasks.append(asyncio.create_task(writer(lock, order, "confirmed")))
+    tasks.append(asyncio.create_task(writer(lock, order, "step 2", urgent=True)))
     await asyncio.sleep(0)
     release.set()
     await asyncio.gather(first, *tasks)
@@ -38,16 +42,10 @@ async def test_a_cancelled_waiter_leaves_no_trace_and_never_keeps_the_lock() -> 
     release = asyncio.Event()
     order: list[str] = []
 
-    async def writer(name: str, *, urgent: bool = False, hold: asyncio.Event | None = None) -> None:
-        async with lock.hold(urgent=urgent):
-            order.append(name)
-            if hold is not None:
-                await hold.wait()
-
-    holder = asyncio.create_task(writer("holder", hold=release))
+    holder = asyncio.create_task(writer(lock, order, "holder", hold=release))
     await asyncio.sleep(0)
-    gone = asyncio.create_task(writer("cancelled while waiting", urgent=True))
-    late = asyncio.create_task(writer("late"))
+    gone = asyncio.create_task(writer(lock, order, "cancelled while waiting", urgent=True))
+    late = asyncio.create_task(writer(lock, order, "late"))
     await asyncio.sleep(0)
     gone.cancel()
     release.set()
@@ -56,10 +54,10 @@ async def test_a_cancelled_waiter_leaves_no_trace_and_never_keeps_the_lock() -> 
 
     # Handed the lock at the moment it is cancelled: the lock goes on to the next one.
     release.clear()
-    holder = asyncio.create_task(writer("holder", hold=release))
+    holder = asyncio.create_task(writer(lock, order, "holder", hold=release))
     await asyncio.sleep(0)
-    handed = asyncio.create_task(writer("handed then cancelled"))
-    after = asyncio.create_task(writer("after"))
+    handed = asyncio.create_task(writer(lock, order, "handed then cancelled"))
+    after = asyncio.create_task(writer(lock, order, "after"))
     await asyncio.sleep(0)
     release.set()
     await asyncio.sleep(0)  # the holder releases: `handed` now owns the lock, not yet resumed
