@@ -13,10 +13,12 @@ pysiaalarm missing: a failure under CI=true, a one-line skip otherwise.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import hmac
 import json
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -280,6 +282,59 @@ async def test_sequence_numbers_persist_across_instances(receiver: Receiver, cha
     sequences = [e.sequence for e in (await receiver.wait_reports(14))[-10:]]
     assert sequences == [f"{n:04d}" for n in range(9991, 10000)] + ["0001"]
     assert path.read_text() == f"{block:04d}\n"
+
+
+async def test_the_next_block_is_reserved_while_reports_go_on(
+    receiver: Receiver, channels: Channel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file's fsync must not sit in front of an alarm's report: past half a block, the next
+    # block is written in the background while the reports still use the current one.
+    path, block = tmp_path / "centre.seq", dc09_channel.SEQUENCE_BLOCK
+    release, writes = threading.Event(), []
+    real_write = dc09_channel._write_sequence
+
+    def slow_write(target: Path, sequence: int) -> None:
+        writes.append(sequence)
+        if len(writes) > 1:
+            assert release.wait(30), "the test never released the write"
+        real_write(target, sequence)
+
+    monkeypatch.setattr(dc09_channel, "_write_sequence", slow_write)
+    channel = await channels(centre(receiver.port), sequence_path=path)
+    for _ in range(block):  # the whole first block, the second one's write held up all along
+        assert isinstance(await channel.send(report("tamper", zone=2)), Delivered)
+    assert writes == [block, 2 * block] and path.read_text() == f"{block:04d}\n"
+    release.set()
+    assert isinstance(await channel.send(report("tamper", restore=True, zone=2)), Delivered)
+    assert path.read_text() == f"{2 * block:04d}\n"
+    events = await receiver.wait_reports(block + 1)
+    assert [int(e.sequence) for e in events] == list(range(1, block + 2))
+
+
+async def test_no_number_is_sent_unless_it_is_reserved_on_disk(
+    receiver: Receiver, channels: Channel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, block = tmp_path / "centre.seq", dc09_channel.SEQUENCE_BLOCK
+    real_write, failing = dc09_channel._write_sequence, [False]
+
+    def write(target: Path, sequence: int) -> None:
+        if failing[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(target, sequence)
+
+    monkeypatch.setattr(dc09_channel, "_write_sequence", write)
+    channel = await channels(centre(receiver.port), sequence_path=path)
+    assert isinstance(await channel.send(report("tamper", zone=2)), Delivered)
+    failing[0] = True  # the write ahead fails, then the one the send itself needs
+    for _ in range(block - 1):
+        assert isinstance(await channel.send(report("tamper", zone=2)), Delivered)
+    outcome = await channel.send(report("fire"))
+    assert isinstance(outcome, Transient) and "sequence file" in outcome.reason, outcome
+    assert len(await receiver.wait_reports(block)) == block
+    failing[0] = False  # the disk has room again: the same report goes, after the reserved block
+    assert isinstance(await channel.send(report("fire")), Delivered)
+    assert path.read_text() == f"{2 * block:04d}\n"
+    assert (await receiver.wait_reports(block + 1))[-1].sequence == f"{block + 1:04d}"
 
 
 # --------------------------------------------------------------------------- answers that are not ACK
