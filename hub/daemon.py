@@ -465,8 +465,7 @@ class Daemon:
             for task in (led_task, led_state_task):
                 if task is not None:
                     task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    await asyncio.gather(task, return_exceptions=True)  # a cancel of our own still propagates
             with contextlib.suppress(Exception):
                 await hub.flush_telemetry()
             if hub.outputs is not None:

@@ -201,8 +201,10 @@ class CameraFeed:
         finally:
             if not pull.done():
                 pull.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(pull, return_exceptions=True)
+            # gather(return_exceptions=True) returns pull's own CancelledError; no suppress around
+            # it, which swallowed *our* cancellation when the hub stopped while the upstream was
+            # closing: the feed went on and the daemon's stop hung (test_camera_feed_stop.py).
+            await asyncio.gather(pull, return_exceptions=True)
             self.connected = False
         if pull.done() and not pull.cancelled() and pull.exception() is not None:
             raise pull.exception()  # type: ignore[misc]

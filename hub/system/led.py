@@ -340,8 +340,7 @@ async def follow(driver: LedDriver, source: Callable[[], Pattern], poll: float =
     finally:
         if not render.done():
             render.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await render
+            await asyncio.gather(render, return_exceptions=True)  # a cancel of our own still propagates
 
 
 def _safe(source: Callable[[], Pattern], fallback: Pattern) -> Pattern:

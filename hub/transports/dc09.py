@@ -171,8 +171,7 @@ class DC09Channel:
         for task in (self._supervision, self._notifier):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await asyncio.gather(task, return_exceptions=True)  # a cancel of our own still propagates
         self._supervision = self._notifier = None
         if self._reserving is not None:  # a block being written: let it finish (it is one small fsync)
             with contextlib.suppress(Exception):
