@@ -46,6 +46,8 @@ ANOMALY_REPEAT_WINDOW = 6 * 3600.0
 UPDATE_INTERVAL = 60.0
 UPDATE_TEMPLATE = "incident.update"
 TROUBLE_ATTEMPTS = 3
+RETRY_AFTER_ERROR = 5.0  # seconds, after a storage error or a channel bug
+GroupKey = tuple[str, str, str]  # (transport, channel, recipient): sent one row at a time, in order
 # (channel, transport) -> the transport that takes over when the first fails transiently.
 FALLBACK = {("sms", "twilio"): "gsm"}
 
@@ -214,37 +216,57 @@ class OutboxDispatcher:
         # Results that could not be written (storage failing): row id -> the UPDATE to retry.
         # Those rows are not sent again meanwhile, so a full disk does not mean repeated SMS.
         self._unrecorded: dict[int, tuple[str, tuple[Any, ...]]] = {}
+        self._busy: set[GroupKey] = set()  # groups whose rows are being sent now
+        self._drains: asyncio.TaskGroup | None = None  # run()'s senders
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        # The groups being sent live here, not in a round: a round starts what is due and
+        # returns, so a new alarm's centre report never waits for an e-mail still in its TLS
+        # handshake (or for a mail server that answers only at SEND_TIMEOUT, 30 s).
+        async with asyncio.TaskGroup() as drains:
+            self._drains = drains
+            try:
+                await self._rounds()
+            finally:
+                self._drains = None
+
+    async def _rounds(self) -> None:
         while True:
-            # Cleared before the look, never after: a row committed while run_once runs (after its
-            # queries) wakes the next round at once. Cleared after, that wake was lost and the
-            # alarm's messages waited for `delay`, up to a minute (seen in the latency bench).
+            # Cleared before the look, never after: a row committed while a round runs (after
+            # its queries) wakes the next round at once. Cleared after, that wake was lost and
+            # the alarm's messages waited for `delay`, up to a minute (seen in the latency bench).
             self._wake.clear()
             try:
-                delay = await self.run_once()
+                delay = await self.run_once(wait=False)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # Storage trouble or a bug in a channel: never let the dispatcher die; try again soon.
-                log.exception("outbox dispatcher error; retrying in 5 s")
-                delay = 5.0
+                log.exception("outbox dispatcher error; retrying in %.0f s", RETRY_AFTER_ERROR)
+                delay = RETRY_AFTER_ERROR
             try:
                 await wait_set(self._wake, delay)
             except TimeoutError:
                 pass
 
-    async def run_once(self) -> float:
+    async def run_once(self, *, wait: bool = True) -> float:
         """Send everything due now; returns the seconds until the next row is due (max 60).
 
         Rows are grouped by (transport, channel, recipient). Groups are sent concurrently
         (an SMS does not wait for an email), and within a group strictly in order: a row
         that is not due yet, or that failed, holds back the rows behind it, so the centre
-        and each person receive messages in the order they were written.
+        and each person receive messages in the order they were written. A group still
+        being sent is left to its sender, which wakes the dispatcher when it is done.
+
+        `wait=False` (run()) returns once the groups are started; by default the round waits
+        for them and raises what they raised (tests).
         """
+        # A group busy when the queries start is skipped even if its sender ends meanwhile: the
+        # rows read may be older than what that sender recorded (it would send one twice).
+        busy = set(self._busy)
         now = self.clock()
         await self._send_memory(now)
         for row_id, (sql, params) in list(self._unrecorded.items()):
@@ -258,21 +280,50 @@ class OutboxDispatcher:
             for row in promoted:
                 await self._announce(row["id"])
         rows = await self.db.fetchall("SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1000")
-        groups: dict[tuple[str, str, str], list[Any]] = {}
+        groups: dict[GroupKey, list[Any]] = {}
         for row in rows:
-            if row["id"] in self._unrecorded:
+            key = (row["transport"], row["channel"], row["recipient"])
+            if row["id"] in self._unrecorded or key in busy or key in self._busy:
                 continue
-            groups.setdefault((row["transport"], row["channel"], row["recipient"]), []).append(row)
-        async with asyncio.TaskGroup() as tasks:
-            # Started in this order on the one event loop, so the first steps of the lightest and
-            # most urgent sends run first: the centre (it calls the household back; a DC-09 frame
-            # is a few hundred bytes), then SMS, then push, and e-mail (a TLS handshake) last.
-            for group in sorted(groups.values(), key=lambda g: START_ORDER.get(g[0]["channel"], 2)):
-                tasks.create_task(self._drain(group, now))
-        nxt = await self.db.fetchone("SELECT MIN(due_at) FROM outbox WHERE state IN ('pending', 'scheduled')")
-        if nxt is None or nxt[0] is None:
+            groups.setdefault(key, []).append(row)
+        # Started in this order on the one event loop, so the first steps of the lightest and
+        # most urgent sends run first: the centre (it calls the household back; a DC-09 frame
+        # is a few hundred bytes), then SMS, then push, and e-mail (a TLS handshake) last.
+        # A group whose first row is not due yet waits (its sender would stop at once, wake the
+        # dispatcher and be started again: a busy loop).
+        due_now = {key: group for key, group in groups.items() if group[0]["due_at"] <= now}
+        order = sorted(due_now.items(), key=lambda item: START_ORDER.get(item[0][1], 2))
+        if wait or self._drains is None:
+            async with asyncio.TaskGroup() as tasks:
+                for key, group in order:
+                    self._busy.add(key)
+                    tasks.create_task(self._drain_group(key, group, now, log_errors=False))
+        else:
+            for key, group in order:
+                self._busy.add(key)
+                self._drains.create_task(self._drain_group(key, group, now, log_errors=True))
+        # The next due row of a group that is not being sent (a sender wakes the dispatcher).
+        due = await self.db.fetchall(
+            "SELECT transport, channel, recipient, MIN(due_at) AS due FROM outbox"
+            " WHERE state IN ('pending', 'scheduled') GROUP BY transport, channel, recipient"
+        )
+        waiting = [float(r["due"]) for r in due if (r["transport"], r["channel"], r["recipient"]) not in self._busy]
+        if not waiting:
             return 60.0
-        return max(0.0, min(60.0, float(nxt[0]) - self.clock()))
+        return max(0.0, min(60.0, min(waiting) - self.clock()))
+
+    async def _drain_group(self, key: GroupKey, group: list[Any], now: float, *, log_errors: bool) -> None:
+        try:
+            await self._drain(group, now)
+        except Exception:
+            if not log_errors:
+                raise
+            # Storage trouble or a bug in a channel: the group waits, then the next round retries it.
+            log.exception("outbox: sending to %s on %s failed; retrying in %.0f s", key[1], key[0], RETRY_AFTER_ERROR)
+            await asyncio.sleep(RETRY_AFTER_ERROR)
+        finally:
+            self._busy.discard(key)
+            self._wake.set()  # the rows behind this group's, and anything it held back
 
     async def _send_memory(self, now: float) -> None:
         """Send the rows kept in memory while storage fails: same order and fallback rules."""

@@ -274,8 +274,8 @@ async def test_a_row_committed_while_the_dispatcher_finishes_a_round_is_sent_at_
     first_round = dispatcher.run_once
     late: list[int] = []
 
-    async def run_once() -> float:
-        delay = await first_round()
+    async def run_once(**kwargs: bool) -> float:
+        delay = await first_round(**kwargs)
         if not late:  # an alarm commits just as the first round ends: its wake comes now
             late.append(await enqueue(db, clock, message()))
             dispatcher.wake()
@@ -286,6 +286,88 @@ async def test_a_row_committed_while_the_dispatcher_finishes_a_round_is_sent_at_
     task = asyncio.create_task(dispatcher.run())
     try:
         await wait_until(lambda: len(channel.sent) == 1, 10, what="the late message sent")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.close()
+
+
+class HeldChannel:
+    """A channel whose sends wait until released: a mail server that is slow to answer."""
+
+    def __init__(self, transport: str) -> None:
+        self.transport = transport
+        self.started: list[OutgoingMessage] = []
+        self.release = asyncio.Event()
+
+    async def send(self, message: OutgoingMessage) -> Outcome:
+        self.started.append(message)
+        await self.release.wait()
+        return Delivered()
+
+
+async def test_a_slow_email_does_not_hold_back_a_new_alarms_centre_report(tmp_path: Path) -> None:
+    """A round used to wait for every send it started: an e-mail in its TLS handshake (or a
+    mail server answering at the 30 s timeout) held the next alarm's centre report back."""
+    clock = Clock()
+    mail, centre = HeldChannel("smtp"), ScriptedChannel([])
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    dispatcher = outbox.OutboxDispatcher(db, {"smtp": mail, "dc09": centre}, clock=clock)
+
+    async def add(channel: str, transport: str) -> int:
+        planned = msgspec.structs.replace(message(), channel=channel, recipient=channel)
+        async with db.transaction() as conn:
+            return await outbox.enqueue(conn, planned, now=clock(), transport=transport, extra_params={})
+
+    first_mail = await add("email", "smtp")
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await wait_until(lambda: len(mail.started) == 1, 10, what="the e-mail on its way")
+        report = await add("centre", "dc09")
+        second_mail = await add("email", "smtp")  # queued behind the first, in order
+        dispatcher.wake()
+        await wait_until(lambda: len(centre.sent) == 1, 10, what="the centre report, the e-mail still held")
+        assert [m.id for m in mail.started] == [first_mail]
+        await wait_until(lambda: dispatcher._busy == {("smtp", "email", "email")}, 10, what="the centre's sender done")
+        state = await db.fetchone("SELECT state FROM outbox WHERE id = ?", (report,))
+        assert state is not None and state["state"] == "sent"
+        mail.release.set()
+        await wait_until(lambda: len(mail.started) == 2, 10, what="the second e-mail, after the first")
+        assert [m.id for m in mail.started] == [first_mail, second_mail]
+        await wait_until(lambda: not dispatcher._busy, 10, what="every sender done")
+        rows = await db.fetchall("SELECT state FROM outbox ORDER BY id")
+        assert [r["state"] for r in rows] == ["sent", "sent", "sent"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.close()
+
+
+async def test_a_message_waiting_for_its_retry_leaves_the_dispatcher_idle(tmp_path: Path) -> None:
+    """A group whose first row is not due must not be started: its sender would stop at once,
+    wake the dispatcher, and be started again, round after round."""
+    clock, dead = Clock(), []
+    channel = ScriptedChannel([Transient("busy")])
+    db, dispatcher = await setup(tmp_path, channel, clock, dead)
+    await enqueue(db, clock, message())
+    rounds = 0
+    first_round = dispatcher.run_once
+
+    async def run_once(**kwargs: bool) -> float:
+        nonlocal rounds
+        rounds += 1
+        return await first_round(**kwargs)
+
+    dispatcher.run_once = run_once  # type: ignore[method-assign]
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await wait_until(lambda: len(channel.sent) == 1, 10, what="the first attempt")
+        await wait_until(lambda: not dispatcher._busy, 10, what="its sender done")
+        settled = rounds
+        await asyncio.sleep(0.3)  # the retry is seconds away on the (frozen) clock: nothing to do
+        assert rounds - settled <= 1, f"{rounds - settled} rounds while nothing was due"
+        assert len(channel.sent) == 1
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
