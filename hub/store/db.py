@@ -8,18 +8,21 @@ WAL with synchronous=FULL: a committed alarm survives a power cut, not only a cr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
 from hub.store.inline_tx import InlineTx
 from hub.store.write_lock import WriteLock
+
+T = TypeVar("T")
 
 log = logging.getLogger("hub.storage")  # the name users' [log] levels know (README)
 
@@ -408,16 +411,25 @@ class Database:
         when another connection (the CLI, the account worker) wrote since its snapshot.
         """
         async with self._write_lock.hold(urgent=False):
-            conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                async with conn.execute(sql, tuple(params)) as cur:
-                    row_id = cur.lastrowid or 0
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
-            return row_id
+            return await self._on_writer(_statement_in_transaction, sql, tuple(params))
+
+    async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(raw, *args)` on the writer's thread, in one hop. BEGIN, statement and COMMIT as
+        three hops held the write lock across three turns of a busy event loop: an engine step
+        waited for them (the storm with 20 dashboards). If we are cancelled, the write lock is
+        still held until `fn` has ended on that thread, so nothing else runs inside it."""
+        raw = self._raw
+        if raw is None:
+            raise StorageError("database is not open")
+        # aiosqlite's own way to run a function on its thread (Connection._execute): the one
+        # thread must run it, behind the statements already queued there.
+        run_on_thread: Callable[..., Awaitable[T]] = self.conn._execute
+        job = asyncio.ensure_future(run_on_thread(fn, raw, *args))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            await asyncio.wait([job])
+            raise
 
 
 @asynccontextmanager
@@ -433,6 +445,20 @@ async def _commit_or_roll_back(conn: aiosqlite.Connection) -> AsyncIterator[None
             with contextlib.suppress(sqlite3.Error):
                 await conn.execute("ROLLBACK")
         raise
+
+
+def _statement_in_transaction(raw: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
+    """BEGIN IMMEDIATE, the statement, COMMIT (ROLLBACK on any error); its lastrowid."""
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        row_id = raw.execute(sql, params).lastrowid or 0
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute("ROLLBACK")
+        raise
+    return row_id
 
 
 def _begin_at_once(raw: sqlite3.Connection) -> bool:

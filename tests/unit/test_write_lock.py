@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from hub.store.db import Database
 from hub.store.write_lock import WriteLock
 
 
@@ -92,3 +94,25 @@ async def test_a_waiter_cancelled_just_as_the_lock_is_released() -> None:
     assert not lock.locked()
     async with lock.hold(urgent=False):  # free for the next one
         pass
+
+
+async def test_a_cancelled_write_ends_before_the_next_transaction_begins(tmp_path: Path) -> None:
+    """A one-statement write cancelled on its way (the dispatcher stopping) still runs to its
+    end on the writer's thread; the next transaction must not begin inside it."""
+    db = Database(tmp_path / "hub.db")
+    await db.open()
+    try:
+        await db.execute("CREATE TABLE t (x INTEGER)")
+        for n in range(20):
+            write = asyncio.create_task(db.execute("INSERT INTO t VALUES (1)"))
+            for _ in range(n % 4):  # cancelled at different points of its way to the thread
+                await asyncio.sleep(0)
+            write.cancel()
+            async with db.step_transaction() as conn:
+                await conn.execute("INSERT INTO t VALUES (2)")
+            await asyncio.gather(write, return_exceptions=True)
+        rows = await db.fetchall("SELECT x, COUNT(*) AS n FROM t GROUP BY x ORDER BY x")
+        assert {r["x"]: r["n"] for r in rows}.get(2) == 20
+        assert not db.conn.in_transaction
+    finally:
+        await db.close()
