@@ -42,7 +42,7 @@ async def dashboard(
     out["messages"] = 0
     out["types"] = {}
     url = base.replace("http", "ws", 1) + "/api/v1/ws"
-    async with session.ws_connect(url, heartbeat=None, headers={"Authorization": f"Bearer {token}"}) as ws:
+    async with session.ws_connect(url, heartbeat=None, compress=15, headers={"Authorization": f"Bearer {token}"}) as ws:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break

@@ -84,7 +84,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if principal.kind == "session" and origin and origin.split("://", 1)[-1] != request.host:
         # Cross-site WebSocket hijacking: a cookie session is only good from our own pages.
         raise ApiError(403, "bad_origin", "WebSocket from another origin")
-    ws = web.WebSocketResponse(heartbeat=30)
+    ws = web.WebSocketResponse(heartbeat=30, compress=False)
     await ws.prepare(request)
     request.app[WEBSOCKETS].add(ws)
     subscription = ctx.hub.fanout.open()
