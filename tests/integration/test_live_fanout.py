@@ -72,3 +72,13 @@ async def test_every_dashboard_gets_every_activation_and_the_latest_snapshot(run
             task.cancel()
         for ws in sockets:
             await ws.close()
+
+
+async def test_the_stream_is_not_deflated_per_dashboard(running_hub: RunningHub, api: Api) -> None:
+    # Browsers offer permessage-deflate; accepted, every message would be compressed again for
+    # each dashboard (its own deflate context), undoing the fan-out's one encoding for all.
+    async with api.session.ws_connect(api.base + "/api/v1/ws", compress=15) as ws:
+        assert ws.compress == 0
+        assert "Sec-WebSocket-Extensions" not in ws._response.headers
+        msg = await ws.receive(timeout=10)
+        assert msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"]
