@@ -10,8 +10,11 @@ moves its deadlines along (ClockStep) and timestamps sent out (DC-09) are right 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 import time
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 
 
 class SteadyClock:
@@ -45,3 +48,24 @@ async def wait_set(event: asyncio.Event, timeout: float | None) -> None:
     daemon's TaskGroup waits for it forever at shutdown. `asyncio.timeout` keeps it."""
     async with asyncio.timeout(timeout):
         await event.wait()
+
+
+def iso_seconds(ts: float, tz: tzinfo) -> str:
+    """`ts` in `tz` as ISO 8601 to the second, as every API timestamp is shown.
+
+    Cached by whole second: a dashboard's lists (notifications, events, devices) show the same
+    few seconds over and over, and a zoneinfo conversion cost more than the rest of a row's JSON
+    (the storm with 100 API requests/s)."""
+    # The second datetime itself would show: it rounds to the microsecond first (half even).
+    frac, whole = math.modf(ts)
+    micro, second = round(frac * 1e6), int(whole)
+    if micro >= 1_000_000:
+        second += 1
+    elif micro < 0:
+        second -= 1
+    return _iso_second(second, tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int, tz: tzinfo) -> str:
+    return datetime.fromtimestamp(second, tz).isoformat(timespec="seconds")

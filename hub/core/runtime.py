@@ -56,7 +56,7 @@ from alarms.policy import Contact, Escalation, plan_notify, plan_report
 from drivers.base import HealthReading, OutputReading, Reading, SensorReading
 from drivers.capabilities import traits_of
 from hub.core import outbox, output_link, outputs, views
-from hub.core.clock import wait_set
+from hub.core.clock import iso_seconds, wait_set
 from hub.core.degraded import DURABLE_REQUIRED, PROBE_INTERVAL, STORAGE_ERRORS, Degraded, NotDurable, Unsaved
 from hub.core.devices import DeviceRecord as DeviceRecord  # its old import path (hub/export)
 from hub.core.devices import device_from_row
@@ -473,7 +473,7 @@ class Hub:
         return datetime.fromtimestamp(ts, self.tz).strftime("%d/%m/%Y %H:%M:%S")
 
     def iso(self, ts: float | None) -> str | None:
-        return None if ts is None else datetime.fromtimestamp(ts, self.tz).isoformat(timespec="seconds")
+        return None if ts is None else iso_seconds(ts, self.tz)
 
     def _after_commit(self, step: Step, notifications: list[dict[str, Any]]) -> None:
         self._timer_wake.set()
