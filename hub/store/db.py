@@ -350,21 +350,7 @@ class Database:
             self._conn = None
 
     async def _migrate(self) -> None:
-        conn = self.conn
-        async with conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            log.info("migrating database %s to schema version %d", self.path, number)
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _split_sql(script):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version={number}")
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
+        await self._on_writer(_apply_migrations, self.path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -447,6 +433,32 @@ async def _commit_or_roll_back(conn: aiosqlite.Connection) -> AsyncIterator[None
         raise
 
 
+def _apply_migrations(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the migrations not applied yet, each in its own BEGIN IMMEDIATE ... COMMIT (ROLLBACK
+    on any error: a failed upgrade leaves the schema it found). The version is read again inside
+    each transaction: the daemon and the CLI (`install.sh` creating the owner) may open a new
+    database at the same moment, and the second must not run again what the first just did."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        return  # the usual case: no write lock taken
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version >= len(MIGRATIONS):
+                conn.execute("COMMIT")
+                return
+            log.info("migrating database %s to schema version %d", path, version + 1)
+            for statement in _split_sql(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+
 def _statement_in_transaction(raw: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
     """BEGIN IMMEDIATE, the statement, COMMIT (ROLLBACK on any error); its lastrowid."""
     raw.execute("BEGIN IMMEDIATE")
@@ -495,11 +507,5 @@ def open_sync(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=5000")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        for statement in _split_sql(script):
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version={number}")
-        conn.execute("COMMIT")
+    _apply_migrations(conn, path)
     return conn
