@@ -244,7 +244,10 @@ class WebPushChannel:
         request is made here, because `webpush_async` lets aiohttp follow redirects: a push
         service that answers 307 to http://127.0.0.1:... would get the hub to POST there."""
         try:
-            body, headers = self._request(sub, data, ttl, urgency)
+            # In a worker thread: the ECDH key, HKDF and AES-GCM of each push, and pywebpush's
+            # first import (requests, urllib3: tens of ms, far more on a Pi), would otherwise hold
+            # the event loop while the same alarm's engine steps and centre report wait.
+            body, headers = await asyncio.to_thread(self._request, sub, data, ttl, urgency)
         except Exception as exc:  # a broken subscription or key must not stop the others
             log.warning("web push to %s failed", _origin(sub.endpoint), exc_info=True)
             return _Result("permanent", f"cannot encrypt or sign: {type(exc).__name__}: {exc}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,26 @@ async def test_fresh_claims_for_every_request(
     assert push_service.refusals == [] and other.refusals == []
     assert len(push_service.deliveries) == len(other.deliveries) == 2
     assert other.deliveries[0].claims["aud"] == other.origin
+
+
+async def test_encryption_and_signing_stay_off_the_event_loop(
+    push_service: PushService, store: PushStore, vapid_key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alarm's pushes are encrypted (ECDH, HKDF, AES-GCM) and signed while the same alarm's
+    engine steps and centre report need the loop; the first one also imports pywebpush."""
+    subscribe(store, push_service, vapid_key, "luca")
+    subscribe(store, push_service, vapid_key, "luca.tablet")
+    loop_thread, threads = threading.get_ident(), []
+    real = WebPushChannel._request
+
+    def request(self: WebPushChannel, *args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(self, *args)
+
+    monkeypatch.setattr(WebPushChannel, "_request", request)
+    assert isinstance(await make_channel(store, vapid_key).send(message("Luca Rossi")), Delivered)
+    assert len(threads) == 2 and loop_thread not in threads
+    assert len(push_service.deliveries) == 2
 
 
 @pytest.mark.parametrize("gone", [404, 410])
