@@ -22,7 +22,8 @@ Outcome:
 - 4xx anywhere, connection errors, timeouts, TLS handshake problems -> Transient
 
 aiosmtplib is imported at the first send or check, not at start (issue 15: the hub's footprint;
-a hub without `[email]` never needs it): a few milliseconds, once.
+a hub without `[email]` never needs it), in a worker thread: 15 ms here and several times that
+on a Pi, while the same alarm's centre report and SMS need the event loop.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import html
 import logging
 import re
 import ssl
+import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -138,6 +140,23 @@ def build_message(
     return mail
 
 
+# Set once aiosmtplib is fully imported; until then it may be half-initialised in sys.modules,
+# so that is not the test (as for the Twilio SDK).
+_SMTP_READY = threading.Event()
+
+
+def _import_smtp_now() -> None:
+    import aiosmtplib  # noqa: F401  (Python's import lock serialises two threads)
+
+    _SMTP_READY.set()
+
+
+async def _import_smtp() -> None:
+    """aiosmtplib, imported off the event loop the first time (see the module docstring)."""
+    if not _SMTP_READY.is_set():
+        await asyncio.to_thread(_import_smtp_now)
+
+
 def _classify(exc: Exception) -> Outcome:
     """Transient or Permanent for an aiosmtplib (or socket/TLS) error."""
     import aiosmtplib  # imported already: the error came from it
@@ -197,7 +216,8 @@ class SmtpEmail:
     async def send(self, message: OutgoingMessage) -> Outcome:
         if not message.address:
             return Permanent(f"no email address for {message.recipient}")
-        import aiosmtplib  # at the first send: see the module docstring
+        await _import_smtp()
+        import aiosmtplib  # imported by now: a dictionary lookup
 
         photos = await asyncio.to_thread(read_photos, message.payload, limit=MAX_PHOTOS, max_bytes=MAX_PHOTO_BYTES)
         mail = build_message(message, self.config.from_, photos=photos)
@@ -226,7 +246,8 @@ class SmtpEmail:
 
         Returns what worked; raises EmailCheckError saying what failed.
         """
-        import aiosmtplib  # at the first check: see the module docstring
+        await _import_smtp()
+        import aiosmtplib  # imported by now: a dictionary lookup
 
         username, password = self._credentials()
         security = self.config.security

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from hub.config import EmailConfig, Secret
+from hub.transports import email as email_transport
 from hub.transports.base import Delivered, OutgoingMessage, Permanent, Transient
 from hub.transports.email import EmailCheckError, SmtpEmail
 from tests.peers import free_port
@@ -197,3 +199,24 @@ async def test_check_names_the_auth_problem(cert: Cert, starttls_server: Server)
 async def test_check_of_a_server_down_says_so(cert: Cert) -> None:
     with pytest.raises(EmailCheckError, match=r"127\.0\.0\.1"):
         await channel(cert, free_port()).check()
+
+
+async def test_the_first_send_imports_the_smtp_client_off_the_event_loop(
+    cert: Cert, tls_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first e-mail of an alarm goes out while its centre report and SMS need the loop.
+    threads: list[int] = []
+    real = email_transport._import_smtp_now
+
+    def import_now() -> None:
+        threads.append(threading.get_ident())
+        real()
+
+    monkeypatch.setattr(email_transport, "_SMTP_READY", threading.Event())  # as at start
+    monkeypatch.setattr(email_transport, "_import_smtp_now", import_now)
+    outcome = await channel(cert, tls_server.port, security="tls").send(outgoing())
+    assert isinstance(outcome, Delivered), outcome
+    assert threads and threading.get_ident() not in threads
+    threads.clear()
+    assert isinstance(await channel(cert, tls_server.port, security="tls").send(outgoing()), Delivered)
+    assert threads == []  # once
