@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -441,36 +441,35 @@ def _apply_migrations(conn: sqlite3.Connection, path: Path) -> None:
     if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
         return  # the usual case: no write lock taken
     while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version >= len(MIGRATIONS):
-                conn.execute("COMMIT")
                 return
             log.info("migrating database %s to schema version %d", path, version + 1)
             for statement in _split_sql(MIGRATIONS[version]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version={version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
 
 
 def _statement_in_transaction(raw: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
     """BEGIN IMMEDIATE, the statement, COMMIT (ROLLBACK on any error); its lastrowid."""
-    raw.execute("BEGIN IMMEDIATE")
+    with _immediate(raw):
+        return raw.execute(sql, params).lastrowid or 0
+
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT on a plain sqlite3 connection (the writer's thread); ROLLBACK
+    on any exception, also when COMMIT itself failed, as `_commit_or_roll_back` does."""
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        row_id = raw.execute(sql, params).lastrowid or 0
-        raw.execute("COMMIT")
+        yield
+        conn.execute("COMMIT")
     except BaseException:
-        if raw.in_transaction:
+        if conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
-                raw.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
         raise
-    return row_id
 
 
 def _begin_at_once(raw: sqlite3.Connection) -> bool:
