@@ -51,8 +51,12 @@ async def test_outputs_are_state_only_binary_sensors(setup: Setup, broker: Mosqu
         assert not any("command_topic" in c for c in mine.values())  # commands stay in casahub
         assert watcher.text(state[SIREN]) == "OFF" and watcher.text(state[RELAY]) == "OFF"
         assert watcher.text(f"{BASE}/output/{SIREN}/availability") == "online"
-        attributes = json.loads(watcher.text(f"{BASE}/output/{VALVE}/attributes") or "{}")
-        assert attributes == {
+
+        def valve_attributes() -> dict[str, Any]:
+            return dict(json.loads(watcher.text(f"{BASE}/output/{VALVE}/attributes") or "{}"))
+
+        await wait_until(lambda: bool(valve_attributes()), what="the valve's attributes")
+        assert valve_attributes() == {
             "output": VALVE, "kind": "valve", "room": "Bagno", "state": "open", "closed_by_water": False,
             "tamper": False, "battery_low": False,
         }  # fmt: skip
@@ -61,8 +65,10 @@ async def test_outputs_are_state_only_binary_sensors(setup: Setup, broker: Mosqu
         water = next(z for z in hub.state.zones.values() if z.kind == "water")
         await hub.submit(SensorChanged(zone=water.id, active=True))
         await wait_until(lambda: watcher.text(state[VALVE]) == "OFF", what="the valve closed")
-        attributes = json.loads(watcher.text(f"{BASE}/output/{VALVE}/attributes") or "{}")
-        assert attributes["state"] == "closed" and attributes["closed_by_water"] is True
+
+        # The attributes are a message of their own, published just after the state.
+        await wait_until(lambda: valve_attributes().get("state") == "closed", what="the valve's attributes")
+        assert valve_attributes()["closed_by_water"] is True
 
         # A siren test: ON while it sounds, as its device confirms.
         await hub.submit(OutputTest(output=SIREN, by="test"))
