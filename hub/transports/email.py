@@ -33,7 +33,6 @@ import html
 import logging
 import re
 import ssl
-import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
+from hub.transports.lazy_import import import_off_loop
 
 if TYPE_CHECKING:
     from hub.config import EmailConfig
@@ -140,23 +140,6 @@ def build_message(
     return mail
 
 
-# Set once aiosmtplib is fully imported; until then it may be half-initialised in sys.modules,
-# so that is not the test (as for the Twilio SDK).
-_SMTP_READY = threading.Event()
-
-
-def _import_smtp_now() -> None:
-    import aiosmtplib  # noqa: F401  (Python's import lock serialises two threads)
-
-    _SMTP_READY.set()
-
-
-async def _import_smtp() -> None:
-    """aiosmtplib, imported off the event loop the first time (see the module docstring)."""
-    if not _SMTP_READY.is_set():
-        await asyncio.to_thread(_import_smtp_now)
-
-
 def _classify(exc: Exception) -> Outcome:
     """Transient or Permanent for an aiosmtplib (or socket/TLS) error."""
     import aiosmtplib  # imported already: the error came from it
@@ -216,7 +199,7 @@ class SmtpEmail:
     async def send(self, message: OutgoingMessage) -> Outcome:
         if not message.address:
             return Permanent(f"no email address for {message.recipient}")
-        await _import_smtp()
+        await import_off_loop("aiosmtplib")
         import aiosmtplib  # imported by now: a dictionary lookup
 
         photos = await asyncio.to_thread(read_photos, message.payload, limit=MAX_PHOTOS, max_bytes=MAX_PHOTO_BYTES)
@@ -246,7 +229,7 @@ class SmtpEmail:
 
         Returns what worked; raises EmailCheckError saying what failed.
         """
-        await _import_smtp()
+        await import_off_loop("aiosmtplib")
         import aiosmtplib  # imported by now: a dictionary lookup
 
         username, password = self._credentials()

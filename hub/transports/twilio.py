@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
@@ -55,6 +54,7 @@ import aiohttp
 
 from alarms.messages import fit_sms
 from hub.transports.base import Delivered, Outcome, OutgoingMessage, Permanent, Transient, TransportError
+from hub.transports.lazy_import import import_off_loop
 
 if TYPE_CHECKING:
     from hub.config import SmsConfig
@@ -83,18 +83,6 @@ _TRANSIENT_4XX: Final = frozenset({408, 429})
 
 class TwilioCheckError(TransportError, RuntimeError):
     """`check()` failed: the message says why (bad credentials, unreachable API...), never the token."""
-
-
-# Set once hub.transports.twilio_sdk (the SDK) is fully imported; until then the module may be
-# half-initialised in sys.modules, so that is not the test.
-_SDK_READY = threading.Event()
-
-
-def _import_sdk() -> None:
-    """Import the SDK (in a worker thread: see the module docstring)."""
-    import hub.transports.twilio_sdk  # noqa: F401  (Python's import lock serialises two threads)
-
-    _SDK_READY.set()
 
 
 def _spoken(text: str) -> str:
@@ -168,8 +156,7 @@ class TwilioChannel:
         async with self._building:
             self._require_context()
             if self._client is None:
-                if not _SDK_READY.is_set():
-                    await asyncio.to_thread(_import_sdk)
+                await import_off_loop("hub.transports.twilio_sdk")
                 from hub.transports import twilio_sdk  # imported by now: a dictionary lookup
 
                 self._http, self._client = twilio_sdk.make_client(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.config import EmailConfig, Secret
-from hub.transports import email as email_transport
+from hub.transports import lazy_import
 from hub.transports.base import Delivered, OutgoingMessage, Permanent, Transient
 from hub.transports.email import EmailCheckError, SmtpEmail
 from tests.peers import free_port
@@ -206,14 +206,14 @@ async def test_the_first_send_imports_the_smtp_client_off_the_event_loop(
 ) -> None:
     # The first e-mail of an alarm goes out while its centre report and SMS need the loop.
     threads: list[int] = []
-    real = email_transport._import_smtp_now
+    real = lazy_import._import_now
 
-    def import_now() -> None:
+    def import_now(name: str, ready: threading.Event) -> None:
         threads.append(threading.get_ident())
-        real()
+        real(name, ready)
 
-    monkeypatch.setattr(email_transport, "_SMTP_READY", threading.Event())  # as at start
-    monkeypatch.setattr(email_transport, "_import_smtp_now", import_now)
+    monkeypatch.setattr(lazy_import, "_READY", {})  # as at start
+    monkeypatch.setattr(lazy_import, "_import_now", import_now)
     outcome = await channel(cert, tls_server.port, security="tls").send(outgoing())
     assert isinstance(outcome, Delivered), outcome
     assert threads and threading.get_ident() not in threads
