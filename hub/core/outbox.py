@@ -283,7 +283,7 @@ class OutboxDispatcher:
         groups: dict[GroupKey, list[Any]] = {}
         for row in rows:
             key = (row["transport"], row["channel"], row["recipient"])
-            if row["id"] in self._unrecorded or key in busy or key in self._busy:
+            if row["id"] in self._unrecorded or key in busy:
                 continue
             groups.setdefault(key, []).append(row)
         # Started in this order on the one event loop, so the first steps of the lightest and
@@ -293,15 +293,14 @@ class OutboxDispatcher:
         # dispatcher and be started again: a busy loop).
         due_now = {key: group for key, group in groups.items() if group[0]["due_at"] <= now}
         order = sorted(due_now.items(), key=lambda item: START_ORDER.get(item[0][1], 2))
-        if wait or self._drains is None:
-            async with asyncio.TaskGroup() as tasks:
-                for key, group in order:
-                    self._busy.add(key)
-                    tasks.create_task(self._drain_group(key, group, now, log_errors=False))
-        else:
+        async with contextlib.AsyncExitStack() as stack:
+            # run()'s senders outlive the round; otherwise the round waits for them and raises.
+            run_on = self._drains
+            if wait or run_on is None:
+                run_on = await stack.enter_async_context(asyncio.TaskGroup())
             for key, group in order:
                 self._busy.add(key)
-                self._drains.create_task(self._drain_group(key, group, now, log_errors=True))
+                run_on.create_task(self._drain_group(key, group, now, log_errors=run_on is self._drains))
         # The next due row of a group that is not being sent (a sender wakes the dispatcher).
         due = await self.db.fetchall(
             "SELECT transport, channel, recipient, MIN(due_at) AS due FROM outbox"
